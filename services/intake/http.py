@@ -1,0 +1,102 @@
+"""Intake's HTTP API: validate, make one application call, map its errors."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID, uuid4, uuid5
+
+from fastapi import APIRouter, Header, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from services.intake.application import IntakeApplication, PersonNotFound
+from shared.contracts.intake import Instrument
+from shared.http import RequestProvenance
+from shared.runtime import Service
+
+SCREENING_NAMESPACE = UUID("8e3f4b0a-2d6c-4f57-b1c9-0a7e5d3c2b14")
+
+
+class RegisterPerson(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str = Field(min_length=1, max_length=100, description="The registering agency's id")
+    agency_person_id: str = Field(min_length=1, max_length=100, description="The person's id at that agency")
+    preferred_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: date | None = None
+
+
+class PersonRegistration(BaseModel):
+    person_id: UUID
+
+
+class RecordScreening(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instrument: Instrument
+    answers: dict[
+        Annotated[str, Field(min_length=1, max_length=40)],
+        StrictInt | StrictBool | Literal["declined"],
+    ] = Field(min_length=1, max_length=40, description='Item id to answer; "declined" when not answered.')
+
+
+class ScreeningRecorded(BaseModel):
+    person_id: UUID
+    screening_id: UUID
+
+
+class PersonSummary(BaseModel):
+    person_id: UUID
+    agency: str
+    agency_person_id: str
+    preferred_name: str
+    screenings: int
+
+
+def people_router(service: Service, application: IntakeApplication) -> APIRouter:
+    router = APIRouter(prefix="/people", tags=["people"])
+
+    @router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonRegistration,
+                 summary="Register a person (200 with the same id if already registered)")
+    async def register_person(body: RegisterPerson, provenance: RequestProvenance, response: Response):
+        registration = await service.run_sync(
+            application.register_person,
+            body.agency, body.agency_person_id, body.preferred_name, body.date_of_birth, provenance,
+        )
+        if not registration.created:
+            response.status_code = status.HTTP_200_OK
+        return PersonRegistration(person_id=registration.person_id)
+
+    @router.post("/{person_id}/screenings", status_code=status.HTTP_201_CREATED, response_model=ScreeningRecorded,
+                 summary="Record a screening's answers (the same Idempotency-Key records once)")
+    async def record_screening(
+        person_id: UUID,
+        body: RecordScreening,
+        provenance: RequestProvenance,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ):
+        screening_id = uuid5(SCREENING_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
+        answers = {item: None if answer == "declined" else answer for item, answer in body.answers.items()}
+        try:
+            receipt = await service.run_sync(
+                application.record_screening, person_id, screening_id, body.instrument, answers, provenance
+            )
+        except PersonNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no person {person_id}") from None
+        if not receipt.created:
+            response.status_code = status.HTTP_200_OK
+        return ScreeningRecorded(person_id=person_id, screening_id=receipt.screening_id)
+
+    @router.get("/{person_id}", response_model=PersonSummary)
+    async def get_person(person_id: UUID):
+        try:
+            person = await service.run_sync(application.get_person, person_id)
+        except PersonNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no person {person_id}") from None
+        return PersonSummary(
+            person_id=person.id, agency=person.agency, agency_person_id=person.agency_person_id,
+            preferred_name=person.preferred_name, screenings=len(person.screenings),
+        )
+
+    return router

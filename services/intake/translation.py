@@ -1,0 +1,38 @@
+"""Intake's domain events -> the integration events it publishes. Domain events never go on the wire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.intake.domain.person import Person
+from shared.contracts.base import Payload
+from shared.contracts.intake import PersonRegisteredV1, ScreeningRecordedV1
+
+
+def _registered(event: Person.Registered) -> Payload:
+    return PersonRegisteredV1(
+        agency=event.agency,
+        agency_person_id=event.agency_person_id,
+        preferred_name=event.preferred_name,
+        date_of_birth=event.date_of_birth,
+    )
+
+
+def _screening_recorded(event: Any) -> Payload:
+    return ScreeningRecordedV1(
+        screening_id=event.screening_id,
+        instrument=event.instrument,
+        answers={item: "declined" if answer is None else answer for item, answer in event.answers.items()},
+    )
+
+
+# Every event on the person's stream must be published: consumers apply a person's events by
+# sequence number, so an unpublished event would leave a gap they would wait on forever.
+TRANSLATIONS = {
+    Person.Registered: _registered,
+    Person.ScreeningRecorded: _screening_recorded,
+}
+
+
+def to_payload(domain_event: Any) -> Payload:
+    return TRANSLATIONS[type(domain_event)](domain_event)

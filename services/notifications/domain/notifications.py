@@ -1,0 +1,42 @@
+"""Notifications due to a person's care team, decided from what other services publish.
+
+This records that a notification is due; delivering it (webhooks, live stream) comes later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from eventsourcing.domain import event
+
+from shared.domain import UpstreamRef
+from shared.following import PersonFollower
+
+
+@dataclass(frozen=True)
+class DueNotification:
+    notification_id: str
+    kind: str
+    audience: str
+    message: str
+    due_at: datetime
+    caused_by: str
+
+
+class PersonNotifications(PersonFollower):
+    def __init__(self, person_id) -> None:  # noqa: ANN001
+        super().__init__(person_id)
+        self.due: list[DueNotification] = []
+
+    @event("NotificationDue")
+    def notification_due(
+        self, upstream: UpstreamRef, kind: str, audience: str, message: str, due_at: datetime
+    ) -> None:
+        self._advance(upstream)
+        # One upstream event causes at most one notification: its id names the cause.
+        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, upstream.event_id))
+
+    @event("NothingToNotify")
+    def nothing_to_notify(self, upstream: UpstreamRef) -> None:
+        self._advance(upstream)

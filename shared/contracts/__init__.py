@@ -1,0 +1,26 @@
+"""Published integration-event contracts, one module per publishing service.
+
+`payload_model(type, version)` is how a consumer finds the schema of an event it received.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from shared.contracts import intake
+
+
+class UnknownContract(LookupError):
+    """No contract with this type and version exists: the message cannot be understood."""
+
+
+CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {
+    (model.event_type, model.version): model for model in intake.PAYLOADS
+}
+
+
+def payload_model(event_type: str, version: int) -> type[BaseModel]:
+    try:
+        return CONTRACTS[(event_type, version)]
+    except KeyError:
+        raise UnknownContract(f"no contract for {event_type} version {version}") from None

@@ -1,0 +1,179 @@
+"""FastStream adapters: publishing integration events, and what happens to messages that fail.
+
+Failure routing for a consuming service:
+- unprocessable (bad schema, unknown contract): dead-lettered at once with the reason in headers;
+- anything else (database down, an earlier event of the person not applied yet): republished to
+  the next retry queue, whose TTL returns it to the inbox; after the last step, dead-lettered
+  with the reason. The original delivery is acked only after that publish is confirmed, so a
+  failure can duplicate a message (harmless: consumers dedupe) but never lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from faststream import BaseMiddleware
+from faststream.rabbit import RabbitBroker
+from pydantic import ValidationError
+
+from shared.contracts import UnknownContract, payload_model
+from shared.contracts.base import Payload
+from shared.domain import UpstreamRef
+from shared.envelope import AnyIntegrationEvent
+from shared.following import Unprocessable
+from shared.relay import Outgoing
+from shared.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ConsumerTopology
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-carecoord-attempt"
+REASON_HEADER = "x-carecoord-dead-letter-reason"
+ERROR_HEADER = "x-carecoord-dead-letter-error"
+SERVICE_HEADER = "x-carecoord-dead-lettered-by"
+ROUTING_KEY_HEADER = "x-carecoord-original-routing-key"
+FAILED_AT_HEADER = "x-carecoord-failed-at"
+MAX_REASON_LENGTH = 2000
+
+
+class BrokerPublisher:
+    """Publishes integration events to the events exchange, persistent, with publisher confirms."""
+
+    def __init__(self, broker: RabbitBroker, confirm_window: int = 100) -> None:
+        self._broker = broker
+        self._window = confirm_window
+
+    async def publish_in_order(self, batch: Sequence[Outgoing]) -> None:
+        # Publishes are written to the channel in call order and the broker keeps that order;
+        # waiting for a window of confirms at once is what makes the relay fast.
+        for start in range(0, len(batch), self._window):
+            window = batch[start : start + self._window]
+            await asyncio.gather(*(self._publish(item) for item in window))
+
+    async def _publish(self, item: Outgoing) -> None:
+        event = item.event
+        headers: dict[str, Any] = {"x-carecoord-type": event.type, "x-carecoord-version": event.version}
+        if item.traceparent:
+            headers["traceparent"] = item.traceparent
+        await self._broker.publish(
+            event.model_dump_json().encode(),
+            exchange=EVENTS_EXCHANGE,
+            routing_key=event.routing_key,
+            persist=True,
+            message_id=str(event.event_id),
+            correlation_id=event.correlation_id,
+            content_type="application/json",
+            message_type=event.type,
+            headers=headers,
+        )
+
+
+def upstream_ref(event: AnyIntegrationEvent) -> UpstreamRef:
+    return UpstreamRef(
+        source=event.source,
+        position=event.position,
+        event_id=str(event.event_id),
+        event_type=event.type,
+        person_id=str(event.person_id),
+        sequence=event.person_sequence,
+        correlation_id=event.correlation_id,
+    )
+
+
+def parse_payload(event: AnyIntegrationEvent) -> Payload:
+    """Validate an envelope's payload against its published contract, or say why it cannot be."""
+    try:
+        model = payload_model(event.type, event.version)
+        return model.model_validate(event.payload)  # type: ignore[return-value]
+    except UnknownContract as error:
+        raise Unprocessable(str(error)) from None
+    except ValidationError as error:
+        raise Unprocessable(f"{event.type} v{event.version} payload invalid: {describe(error)}") from None
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in error.errors()]
+        text = "; ".join(parts)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return text[:MAX_REASON_LENGTH]
+
+
+def is_unprocessable(error: BaseException) -> bool:
+    # ValueError covers undecodable bodies (JSON, UTF-8) and domain rules refusing the content.
+    return isinstance(error, (Unprocessable, ValidationError, ValueError))
+
+
+class FailureRouting:
+    """A broker middleware factory that routes failed messages to retry or dead-letter queues."""
+
+    def __init__(self, topology: ConsumerTopology) -> None:
+        self.topology = topology
+        self.broker: RabbitBroker | None = None
+
+    def bind(self, broker: RabbitBroker) -> None:
+        self.broker = broker
+
+    def __call__(self, msg: Any, /, *, context: Any) -> BaseMiddleware:
+        return _FailureRoutingMiddleware(msg, context=context, routing=self)
+
+    async def dead_letter(self, raw: Any, reason: str, error: BaseException) -> None:
+        headers = dict(raw.headers or {})
+        headers.update({
+            REASON_HEADER: reason,
+            ERROR_HEADER: type(error).__name__,
+            SERVICE_HEADER: self.topology.service,
+            ROUTING_KEY_HEADER: raw.routing_key or "",
+            FAILED_AT_HEADER: datetime.now(timezone.utc).isoformat(),
+        })
+        log.error("dead-lettering message %s: %s", raw.message_id, reason,
+                  extra={"message_id": raw.message_id, "correlation_id": raw.correlation_id})
+        await self._republish(raw, headers, exchange=DEAD_LETTER_EXCHANGE, routing_key=self.topology.service)
+
+    async def retry(self, raw: Any, attempt: int, error: BaseException) -> None:
+        headers = dict(raw.headers or {})
+        headers[ATTEMPT_HEADER] = attempt + 1
+        headers[ROUTING_KEY_HEADER] = headers.get(ROUTING_KEY_HEADER) or raw.routing_key or ""
+        log.warning("retrying message %s (attempt %d) after %s", raw.message_id, attempt + 1, describe(error),
+                    extra={"message_id": raw.message_id, "correlation_id": raw.correlation_id})
+        await self._republish(raw, headers, exchange=None, routing_key=self.topology.retry_name(attempt))
+
+    async def _republish(self, raw: Any, headers: dict[str, Any], exchange: Any, routing_key: str) -> None:
+        if self.broker is None:
+            raise RuntimeError("FailureRouting.bind(broker) was not called")
+        await self.broker.publish(
+            raw.body,
+            exchange=exchange,
+            routing_key=routing_key,
+            persist=True,
+            headers=headers,
+            message_id=raw.message_id,
+            correlation_id=raw.correlation_id,
+            content_type=raw.content_type,
+            message_type=raw.type,
+        )
+
+
+class _FailureRoutingMiddleware(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: Any, routing: FailureRouting) -> None:
+        super().__init__(msg, context=context)
+        self._routing = routing
+
+    async def after_processed(self, exc_type: Any = None, exc_val: BaseException | None = None, exc_tb: Any = None) -> bool:
+        if exc_val is None or not isinstance(exc_val, Exception):
+            return False
+        raw = self.msg
+        if is_unprocessable(exc_val):
+            await self._routing.dead_letter(raw, describe(exc_val), exc_val)
+            return True  # handled: the delivery is acked
+        attempt = int((raw.headers or {}).get(ATTEMPT_HEADER, 0))
+        if attempt >= len(self._routing.topology.retry_delays):
+            reason = f"gave up after {attempt} retries: {describe(exc_val)}"
+            await self._routing.dead_letter(raw, reason, exc_val)
+        else:
+            await self._routing.retry(raw, attempt, exc_val)
+        return True

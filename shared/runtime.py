@@ -1,0 +1,121 @@
+"""One running service: its application, HTTP API, broker connection, relay; started and stopped
+together. The broker may be down when the service starts: HTTP commands are still accepted (they
+only touch PostgreSQL) and the relay publishes once the broker is back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+from faststream.rabbit import RabbitBroker
+
+from shared.eventstore import ServiceApplication
+from shared.relay import LogListener, OutboxRelay
+from shared.settings import ServiceSettings
+from shared.topology import ConsumerTopology, declare_publishing
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Service:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        application: ServiceApplication,
+        executor: ThreadPoolExecutor,
+        broker: RabbitBroker,
+        topology: ConsumerTopology | None = None,
+        relay: OutboxRelay | None = None,
+    ) -> None:
+        self.settings = settings
+        self.application = application
+        self.executor = executor
+        self.broker = broker
+        self.topology = topology
+        self.relay = relay
+        self.http: FastAPI | None = None
+        self.broker_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    @property
+    def name(self) -> str:
+        return self.settings.service_name
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run synchronous (eventsourcing) code on the bounded pool, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._connect_broker(), name=f"{self.name}-broker"))
+        if self.relay is not None:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name=self.relay.name))
+            channel = self.application.recorder.channel_name  # type: ignore[attr-defined]
+            listener = LogListener(self.settings.database_url, channel, self.relay.wake)
+            self._tasks.append(asyncio.create_task(listener.run(), name=f"{self.name}-listener"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.application.close()
+
+    async def serve_http(self) -> None:
+        """Serve the HTTP API until interrupted (Ctrl-C / SIGTERM), then stop everything."""
+        assert self.http is not None
+        config = uvicorn.Config(
+            self.http, host=self.settings.http_host, port=self.settings.http_port, log_config=None,
+            access_log=False,
+        )
+        server = uvicorn.Server(config)
+        await self.start()
+        try:
+            await server.serve()
+        finally:
+            await self.stop()
+
+    async def readiness(self) -> dict[str, bool]:
+        try:
+            await self.run_sync(self.application.recorder.max_notification_id)
+            database = True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            database = False
+        connection = getattr(self.broker, "_connection", None)
+        broker = self.broker_ready.is_set() and connection is not None and not connection.is_closed
+        return {"database": database, "broker": bool(broker)}
+
+    async def _connect_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.connect()
+                if self.topology is not None:
+                    await self.topology.declare(self.broker)
+                else:
+                    await declare_publishing(self.broker)
+                await self.broker.start()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - keep trying: the broker may be starting
+                log.warning("broker not reachable (%s); retrying in %.1fs", error, delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.broker_ready.set()
+        log.info("connected to the broker")

@@ -1,0 +1,55 @@
+"""Configuration, read once from the environment into one settings object per service."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every carecoord service needs to run. Defaults suit the local servers."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    service_name: str = Field("service", description="Names the service in logs, schemas and queues.")
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/carecoord"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # Each service keeps its tables in its own schema; no service reads another's.
+    database_schema: str | None = None
+    # eventsourcing opens one pool per application; 100 connections are shared by all services.
+    database_pool_size: int = 4
+    database_pool_overflow: int = 6
+    relay_batch_size: int = 500
+    consumer_prefetch: int = 100
+    # Backoff steps (seconds) for transient failures; after the last, the message is dead-lettered.
+    retry_delays: tuple[float, ...] = (0.2, 1.0, 5.0, 30.0)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def schema(self) -> str:
+        return self.database_schema or self.service_name
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment eventsourcing's PostgreSQL persistence reads (see docs/architecture.md)."""
+        url = urlsplit(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            # Must be present even with trust authentication.
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": self.schema,
+            "POSTGRES_POOL_SIZE": str(self.database_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.database_pool_overflow),
+            # Broker deliveries arrive out of order (retries): a duplicate (source, position) must
+            # be refused by the primary key, not by a "highest seen" single row.
+            "SINGLE_ROW_TRACKING": "n",
+            "AGGREGATE_CACHE_MAXSIZE": "10000",
+        }
