@@ -94,9 +94,12 @@ class Service:
             database = True
         except Exception:  # noqa: BLE001 - any failure means not ready
             database = False
+        return {"database": database, "broker": self.broker_connected()}
+
+    def broker_connected(self) -> bool:
+        # aio-pika's robust connection clears `connected` while it is reconnecting.
         connection = getattr(self.broker, "_connection", None)
-        broker = self.broker_ready.is_set() and connection is not None and not connection.is_closed
-        return {"database": database, "broker": bool(broker)}
+        return bool(self.broker_ready.is_set() and connection is not None and connection.connected.is_set())
 
     async def _connect_broker(self) -> None:
         delay = 0.5

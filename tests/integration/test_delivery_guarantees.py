@@ -1,0 +1,176 @@
+"""Nothing lost, nothing applied twice, each person's events in order, poison dead-lettered."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from shared.messaging import REASON_HEADER
+from shared.relay import OutboxRelay, RelayPositions
+from services.intake.translation import to_payload
+from shared.domain import Provenance
+from tests.integration.test_event_flow import _when_len, register, timeline_of
+from tests.support.polling import eventually
+from tests.support.system import System, envelope
+from tests.support.tcp_proxy import TcpProxy
+
+PROVENANCE = Provenance("test-agency", "agency_system", "corr-test")
+
+
+async def test_the_same_integration_event_delivered_twice_is_applied_once(system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    tap = await system.tap()
+    async with system.client(intake) as i, system.client(careplan) as c:
+        person_id = await register(i)
+        await eventually(lambda: _when_len(timeline_of(c, person_id), 1), what="registration applied")
+        [original] = await eventually(lambda: _when_len(system.drain(tap), 1), what="published registration")
+
+        await system.publish_raw(original.body, original.routing_key)
+        await system.publish_raw(original.body, original.routing_key)
+        # A later event proves both redeliveries were consumed before it (single active consumer).
+        await i.post(f"/people/{person_id}/screenings", json={"instrument": "GAD-7", "answers": {"item1": 0}})
+        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="screening applied")
+        assert [e["sequence"] for e in entries] == [1, 2]
+
+
+async def test_a_relay_killed_after_publishing_but_before_saving_republishes_and_consumers_ignore_it(system: System):
+    # Intake without its own relay: the test drives relays by hand to crash one at the worst moment.
+    intake = await system.start_connected("intake", run_relay=False)
+    intake_relay = system.idle_relays["intake"]
+    careplan = await system.start_connected("careplan")
+    tap = await system.tap()
+    application = intake.application
+    registration = await intake.run_sync(application.register_person, "north", "p-9", "Alex", None, PROVENANCE)
+    await intake.run_sync(application.record_screening, registration.person_id, uuid.uuid4(), "PHQ-9", {"item1": 1}, PROVENANCE)
+
+    class KilledBeforeSaving(RelayPositions):
+        async def save(self, relay: str, position: int) -> None:
+            raise SystemExit("relay process killed")
+
+    doomed = OutboxRelay("intake", application, to_payload, intake_relay._publisher,
+                         KilledBeforeSaving(system.isolation.database_url, "intake"), intake.run_sync)
+    positions = RelayPositions(system.isolation.database_url, "intake")
+    await positions.open()
+    try:
+        await _publish_once(doomed, positions)
+        # The restarted relay starts from the last saved position (none) and publishes both again.
+        restarted = OutboxRelay("intake", application, to_payload, intake_relay._publisher, positions, intake.run_sync)
+        restarted.position = await positions.load(restarted.name)
+        assert restarted.position == 0
+        assert await restarted.publish_next_batch() == 2
+        assert await positions.load(restarted.name) == 2
+    finally:
+        await positions.close()
+
+    published = await eventually(lambda: _when_len(system.drain(tap), 4), what="four publishes")
+    ids = [envelope(m)["event_id"] for m in published]
+    assert len(ids) == 4 and len(set(ids)) == 2, "each event was published twice, with the same id"
+    async with system.client(careplan) as c:
+        entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 2), what="applied")
+    # Both copies of each were consumed (single active consumer, in order); one effect each.
+    assert [e["sequence"] for e in entries] == [1, 2]
+
+
+async def _publish_once(relay: OutboxRelay, positions: RelayPositions) -> None:
+    await relay._positions.open()
+    try:
+        await relay.publish_next_batch()
+    except SystemExit:
+        pass
+    else:
+        raise AssertionError("the relay should have died before saving its position")
+    finally:
+        await relay._positions.close()
+
+
+async def test_commands_succeed_while_rabbitmq_is_unreachable_and_are_published_when_it_is_back(system: System):
+    host, port = "127.0.0.1", 5672
+    proxy = TcpProxy(host, port)
+    await proxy.start()
+    try:
+        amqp_through_proxy = system.isolation.amqp_url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}")
+        intake = await system.start_connected("intake", amqp_url=amqp_through_proxy)
+        careplan = await system.start_connected("careplan")
+        async with system.client(intake) as i, system.client(careplan) as c:
+            proxy.cut()
+            person_id = await register(i, "during-outage")
+            for n in range(5):
+                response = await i.post(f"/people/{person_id}/screenings",
+                                        json={"instrument": "PHQ-9", "answers": {"item1": n % 4}})
+                assert response.status_code == 201, response.text
+            async def not_ready():
+                ready = await i.get("/readyz")
+                return ready.status_code == 503 and ready.json()["checks"] == {"database": True, "broker": False}
+
+            await eventually(not_ready, what="intake to report the broker unreachable")
+
+            proxy.restore()
+            entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 6), timeout=60,
+                                       what="events published after the broker came back")
+            assert [e["sequence"] for e in entries] == [1, 2, 3, 4, 5, 6]
+    finally:
+        await proxy.close()
+
+
+async def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_next_good_one_is_processed(system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    tap = await system.tap()
+    async with system.client(intake) as i, system.client(careplan) as c:
+        person_id = await register(i)
+        [good] = await eventually(lambda: _when_len(system.drain(tap), 1), what="registration published")
+        await eventually(lambda: _when_len(timeline_of(c, person_id), 1), what="registration applied")
+
+        await system.publish_raw(b"{not json", "intake.screening_recorded")
+        await system.publish_raw(json.dumps({"type": "carecoord.intake.screening_recorded"}).encode(),
+                                 "intake.screening_recorded")
+        # A well-formed envelope whose payload breaks its contract, for another person: it is
+        # dead-lettered, and that person's sequence moves past it so their later events still flow.
+        other_person = str(uuid.uuid4())
+        def for_other_person(sequence: int, **changes):
+            return json.dumps(envelope(good) | {
+                "event_id": str(uuid.uuid4()), "person_id": other_person, "person_sequence": sequence,
+                "position": 100 + sequence, **changes,
+            }).encode()
+        await system.publish_raw(
+            for_other_person(1, type="carecoord.intake.screening_recorded", payload={"instrument": "PHQ-9"}),
+            "intake.screening_recorded",
+        )
+        await system.publish_raw(for_other_person(2), "intake.person_registered")
+
+        response = await i.post(f"/people/{person_id}/screenings", json={"instrument": "GAD-7", "answers": {"item1": 3}})
+        assert response.status_code == 201
+        dead = await eventually(lambda: _when_len(system.dead_letters("careplan"), 3), what="three dead letters")
+        reasons = [m.headers[REASON_HEADER] for m in dead]
+        assert dead[0].body == b"{not json"
+        assert "Input should be a valid dictionary" in reasons[0]
+        assert "event.person_id: Field required" in reasons[1]
+        assert "payload invalid: screening_id: Field required; answers: Field required" in reasons[2]
+
+        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="the next good event")
+        assert [e["kind"] for e in entries] == ["person_registered", "screening_recorded"]
+        others = await eventually(lambda: _when_len(timeline_of(c, other_person), 1), what="the other person's next")
+        assert [(e["sequence"], e["kind"]) for e in others] == [(2, "person_registered")]
+
+
+async def test_a_persons_events_delivered_out_of_order_are_applied_in_order(system: System):
+    intake = await system.start_connected("intake", run_relay=False)  # the test publishes intake's events
+    intake_relay = system.idle_relays["intake"]
+    careplan = await system.start_connected("careplan")
+    application = intake.application
+    registration = await intake.run_sync(application.register_person, "north", "p-7", "Kai", None, PROVENANCE)
+    for n in range(3):
+        await intake.run_sync(application.record_screening, registration.person_id, uuid.uuid4(), "PHQ-9",
+                              {"item1": n}, PROVENANCE)
+    notifications = await intake.run_sync(application.recorder.select_notifications, None, 10)
+    batch = [intake_relay._outgoing(n) for n in notifications]
+
+    # Newest first: each arrives before the one it follows and must wait for it.
+    await intake_relay._publisher.publish_in_order(list(reversed(batch)))
+
+    async with system.client(careplan) as c:
+        entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 4),
+                                   what="all four applied")
+    assert [e["sequence"] for e in entries] == [1, 2, 3, 4]
+    assert [e["kind"] for e in entries] == ["person_registered"] + ["screening_recorded"] * 3

@@ -1,0 +1,117 @@
+"""The three services running in the test's own event loop, against the test's database and vhost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aio_pika
+import httpx
+
+from services.careplan.bootstrap import CareplanSettings
+from services.careplan.bootstrap import create_service as create_careplan
+from services.intake.bootstrap import IntakeSettings
+from services.intake.bootstrap import create_service as create_intake
+from services.notifications.bootstrap import NotificationsSettings
+from services.notifications.bootstrap import create_service as create_notifications
+from shared.relay import OutboxRelay
+from shared.runtime import Service
+from shared.settings import ServiceSettings
+from tests.support.servers import Isolation
+
+FACTORIES = {
+    "intake": (IntakeSettings, create_intake),
+    "careplan": (CareplanSettings, create_careplan),
+    "notifications": (NotificationsSettings, create_notifications),
+}
+
+# Short backoff so that tests of retries finish quickly; the order of steps is what matters.
+TEST_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+class System:
+    def __init__(self, isolation: Isolation) -> None:
+        self.isolation = isolation
+        self.services: list[Service] = []
+        self.idle_relays: dict[str, OutboxRelay | None] = {}
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+
+    def settings(self, name: str, **overrides: Any) -> ServiceSettings:
+        settings_class, _ = FACTORIES[name]
+        values = {
+            "database_url": self.isolation.database_url,
+            "amqp_url": self.isolation.amqp_url,
+            "retry_delays": TEST_RETRY_DELAYS,
+            "log_json": False,
+            **overrides,
+        }
+        return settings_class(**values)
+
+    async def start(self, name: str, run_relay: bool = True, **overrides: Any) -> Service:
+        """Build and start a service. With run_relay=False its relay is built but the test drives it."""
+        _, factory = FACTORIES[name]
+        service = await asyncio.to_thread(factory, self.settings(name, **overrides))
+        self.idle_relays[name] = None if run_relay else service.relay
+        if not run_relay:
+            service.relay = None
+        await service.start()
+        self.services.append(service)
+        return service
+
+    async def start_connected(self, name: str, run_relay: bool = True, **overrides: Any) -> Service:
+        service = await self.start(name, run_relay, **overrides)
+        await asyncio.wait_for(service.broker_ready.wait(), timeout=20)
+        return service
+
+    async def stop(self, service: Service) -> None:
+        self.services.remove(service)
+        await service.stop()
+
+    async def stop_all(self) -> None:
+        for service in list(self.services):
+            await self.stop(service)
+        if self._connection is not None:
+            await self._connection.close()
+
+    @staticmethod
+    def client(service: Service) -> httpx.AsyncClient:
+        assert service.http is not None
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url=f"http://{service.name}")
+
+    # Broker access for tests: a tap on the events exchange, raw publishing, dead-letter queues.
+
+    async def channel(self) -> aio_pika.abc.AbstractChannel:
+        if self._connection is None:
+            self._connection = await aio_pika.connect_robust(self.isolation.amqp_url)
+        return await self._connection.channel(publisher_confirms=True)
+
+    async def tap(self, binding: str = "#") -> aio_pika.abc.AbstractQueue:
+        """A queue that receives a copy of every event published from now on."""
+        channel = await self.channel()
+        exchange = await channel.declare_exchange("carecoord.events", aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=binding)
+        return queue
+
+    async def publish_raw(self, body: bytes, routing_key: str, headers: dict[str, Any] | None = None) -> None:
+        channel = await self.channel()
+        exchange = await channel.get_exchange("carecoord.events")
+        await exchange.publish(aio_pika.Message(body, headers=headers or {}, delivery_mode=2), routing_key=routing_key)
+        await channel.close()
+
+    async def drain(self, queue: aio_pika.abc.AbstractQueue) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        messages = []
+        while (message := await queue.get(fail=False)) is not None:
+            await message.ack()
+            messages.append(message)
+        return messages
+
+    async def dead_letters(self, service: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        channel = await self.channel()
+        queue = await channel.declare_queue(f"{service}.dead-letter", passive=True)
+        return await self.drain(queue)
+
+
+def envelope(message: aio_pika.abc.AbstractIncomingMessage) -> dict[str, Any]:
+    return json.loads(message.body)
