@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitRouter
 
 from services.careplan.application import CareplanApplication
 from services.careplan.translation import timeline_entry
+from shared.consuming import PersonEventConsumer
+from shared.contracts.base import Payload
+from shared.domain import UpstreamRef
 from shared.envelope import AnyIntegrationEvent
-from shared.following import Unprocessable
-from shared.messaging import parse_payload, upstream_ref
 from shared.runtime import Service
 from shared.topology import EVENTS_EXCHANGE, ConsumerTopology
 
@@ -17,6 +20,11 @@ TOPOLOGY = ConsumerTopology(service="careplan", bindings=("intake.#",))
 
 
 def intake_events_router(service: Service, application: CareplanApplication, topology: ConsumerTopology) -> RabbitRouter:
+    def add_to_timeline(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> bool:
+        kind, summary = timeline_entry(payload)
+        return application.add_to_timeline(upstream, kind, summary, occurred_at)
+
+    consume = PersonEventConsumer(service.run_sync, application, add_to_timeline)
     router = RabbitRouter()
 
     @router.subscriber(
@@ -29,13 +37,6 @@ def intake_events_router(service: Service, application: CareplanApplication, top
         description="Every intake event about a person, applied to their timeline in order.",
     )
     async def on_intake_event(event: AnyIntegrationEvent) -> None:
-        upstream = upstream_ref(event)
-        try:
-            payload = parse_payload(event)
-        except Unprocessable as error:
-            await service.run_sync(application.record_unprocessable, upstream, str(error))
-            raise
-        kind, summary = timeline_entry(payload)
-        await service.run_sync(application.add_to_timeline, upstream, kind, summary, event.occurred_at)
+        await consume(event)
 
     return router

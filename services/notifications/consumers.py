@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitRouter
 
 from services.notifications.application import NotificationsApplication
 from services.notifications.translation import notice_for
+from shared.consuming import PersonEventConsumer
+from shared.contracts.base import Payload
+from shared.domain import UpstreamRef
 from shared.envelope import AnyIntegrationEvent
-from shared.following import Unprocessable
-from shared.messaging import parse_payload, upstream_ref
 from shared.runtime import Service
 from shared.topology import EVENTS_EXCHANGE, ConsumerTopology
 
@@ -19,6 +22,13 @@ TOPOLOGY = ConsumerTopology(service="notifications", bindings=("intake.#",))
 def intake_events_router(
     service: Service, application: NotificationsApplication, topology: ConsumerTopology
 ) -> RabbitRouter:
+    def decide(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> bool:
+        notice = notice_for(payload)
+        if notice is None:
+            return application.nothing_to_notify(upstream)
+        return application.notify_team(upstream, notice.kind, notice.message, occurred_at)
+
+    consume = PersonEventConsumer(service.run_sync, application, decide)
     router = RabbitRouter()
 
     @router.subscriber(
@@ -30,16 +40,6 @@ def intake_events_router(
         description="Every intake event about a person; some make a notification due to the care team.",
     )
     async def on_intake_event(event: AnyIntegrationEvent) -> None:
-        upstream = upstream_ref(event)
-        try:
-            payload = parse_payload(event)
-        except Unprocessable as error:
-            await service.run_sync(application.record_unprocessable, upstream, str(error))
-            raise
-        notice = notice_for(payload)
-        if notice is None:
-            await service.run_sync(application.nothing_to_notify, upstream)
-        else:
-            await service.run_sync(application.notify_team, upstream, notice.kind, notice.message, event.occurred_at)
+        await consume(event)
 
     return router

@@ -1,0 +1,136 @@
+"""`carecoord`: run the whole system locally, or play the demo scenario against it.
+
+    carecoord run [--demo]   start intake, careplan and notifications; Ctrl-C stops all three
+    carecoord demo           an agency registers a person and records a screening; show what
+                             careplan and notifications now know
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+
+from shared.eventstore import ensure_database
+from shared.settings import ServiceSettings
+
+SERVICES = {"intake": 8001, "careplan": 8002, "notifications": 8003}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="carecoord", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run all three services until Ctrl-C")
+    run.add_argument("--demo", action="store_true", help="play the demo scenario once they are ready")
+    commands.add_parser("demo", help="play the demo scenario against running services")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_all(with_demo=args.demo)
+    return play_demo()
+
+
+def run_all(with_demo: bool) -> int:
+    settings = ServiceSettings()
+    if ensure_database(settings.database_url):
+        print(f"created database {settings.database_url}")
+    env = {**os.environ, "LOG_JSON": os.environ.get("LOG_JSON", "false")}
+    processes = {
+        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"],
+                               env={**env, "HTTP_PORT": os.environ.get(f"{name.upper()}_HTTP_PORT", str(port))})
+        for name, port in SERVICES.items()
+    }
+    try:
+        wait_until_ready()
+        for name, port in SERVICES.items():
+            print(f"{name:>13}: http://127.0.0.1:{port}  (API docs: http://127.0.0.1:{port}/docs)")
+        print(f"   database: {settings.database_url}\n     broker: {_redacted(settings.amqp_url)}")
+        if with_demo:
+            play_demo()
+        print("running; Ctrl-C stops all three services")
+        while all(process.poll() is None for process in processes.values()):
+            time.sleep(0.5)
+        print("a service exited; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping...")
+        return 0
+    finally:
+        _stop(processes)
+
+
+def wait_until_ready(timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = dict(SERVICES)
+    with httpx.Client(timeout=2) as client:
+        while pending:
+            for name, port in list(pending.items()):
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
+            time.sleep(0.2)
+
+
+def play_demo() -> int:
+    """An agency registers a person and records a PHQ-9; the team sees it on both services."""
+    with httpx.Client(timeout=5) as http:
+        correlation = {"X-Correlation-Id": f"demo-{uuid.uuid4().hex[:8]}"}
+        registered = http.post("http://127.0.0.1:8001/people", headers=correlation, json={
+            "agency": "riverside-community-health", "agency_person_id": "RCH-1042", "preferred_name": "Jordan",
+        })
+        registered.raise_for_status()
+        person_id = registered.json()["person_id"]
+        print(f"registered person {person_id}")
+        screening = http.post(f"http://127.0.0.1:8001/people/{person_id}/screenings",
+                              headers={**correlation, "Idempotency-Key": f"demo-{uuid.uuid4()}"},
+                              json={"instrument": "PHQ-9", "answers": {
+                                  "item1": 1, "item2": 2, "item3": 1, "item4": 2, "item5": 0,
+                                  "item6": 1, "item7": 1, "item8": 0, "item9": "declined"}})
+        screening.raise_for_status()
+        print(f"recorded screening {screening.json()['screening_id']}")
+        timeline = _await_json(http, f"http://127.0.0.1:8002/people/{person_id}/timeline", "entries", 2)
+        notifications = _await_json(http, f"http://127.0.0.1:8003/people/{person_id}/notifications", "due", 2)
+    print("careplan timeline:\n" + json.dumps(timeline["entries"], indent=2))
+    print("notifications due:\n" + json.dumps(notifications["due"], indent=2))
+    return 0
+
+
+def _await_json(http: httpx.Client, url: str, key: str, count: int, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = http.get(url)
+        if response.status_code == 200 and len(response.json()[key]) >= count:
+            return response.json()
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not show {count} {key} within {timeout:.0f}s")
+
+
+def _stop(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for name, process in processes.items():
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in time; killing it", file=sys.stderr)
+            process.kill()
+
+
+def _redacted(url: str) -> str:
+    return httpx.URL(url).copy_with(password="***").__str__() if "@" in url else url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

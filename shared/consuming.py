@@ -1,0 +1,62 @@
+"""Applying upstream events to a following service, one person at a time, in delivery order.
+
+aiormq runs each delivery in its own task, so up to `prefetch` messages are handled at once.
+A per-person lock, taken in delivery order, keeps one person's events sequential while different
+people proceed in parallel. The sequence check in the domain is the safety net: an event that
+still arrives early is retried, never applied out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from shared.contracts.base import Payload
+from shared.domain import UpstreamRef
+from shared.envelope import AnyIntegrationEvent
+from shared.following import FollowerApplication, Unprocessable
+from shared.messaging import parse_payload, upstream_ref
+from shared.relay import RunSync
+
+ApplyUpstream = Callable[[UpstreamRef, Payload, datetime], Any]
+
+
+class KeyedLocks:
+    """FIFO locks by key, forgotten when nobody holds or waits for them."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+
+class PersonEventConsumer:
+    def __init__(self, run_sync: RunSync, application: FollowerApplication, apply: ApplyUpstream) -> None:
+        self._run_sync = run_sync
+        self._application = application
+        self._apply = apply
+        self._locks = KeyedLocks()
+
+    async def __call__(self, event: AnyIntegrationEvent) -> None:
+        upstream = upstream_ref(event)
+        async with self._locks.hold(upstream.person_id):
+            try:
+                payload = parse_payload(event)
+            except Unprocessable as error:
+                await self._run_sync(self._application.record_unprocessable, upstream, str(error))
+                raise
+            await self._run_sync(self._apply, upstream, payload, event.occurred_at)
