@@ -3,6 +3,7 @@
     carecoord run [--demo]   start intake, careplan and notifications; Ctrl-C stops all three
     carecoord demo           an agency registers a person and records a screening; show what
                              careplan and notifications now know
+    carecoord docs           write the OpenAPI and AsyncAPI documents under docs/
 """
 
 from __future__ import annotations
@@ -31,10 +32,23 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run all three services until Ctrl-C")
     run.add_argument("--demo", action="store_true", help="play the demo scenario once they are ready")
     commands.add_parser("demo", help="play the demo scenario against running services")
+    commands.add_parser("docs", help="write each service's OpenAPI and AsyncAPI documents under docs/")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_all(with_demo=args.demo)
+    if args.command == "docs":
+        return write_documents()
     return play_demo()
+
+
+def write_documents() -> int:
+    from shared.docs import write_docs
+
+    settings = ServiceSettings()
+    ensure_database(settings.database_url)
+    for path in write_docs(settings.database_url):
+        print(f"wrote {path}")
+    return 0
 
 
 def run_all(with_demo: bool) -> int:

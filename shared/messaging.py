@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from shared.contracts import UnknownContract, payload_model
 from shared.contracts.base import Payload
 from shared.domain import UpstreamRef
-from shared.envelope import AnyIntegrationEvent
+from shared.envelope import AnyIntegrationEvent, IntegrationEvent, routing_key_for
 from shared.following import Unprocessable
 from shared.relay import Outgoing
 from shared.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ConsumerTopology
@@ -40,11 +40,25 @@ MAX_REASON_LENGTH = 2000
 
 
 class BrokerPublisher:
-    """Publishes integration events to the events exchange, persistent, with publisher confirms."""
+    """Publishes integration events to the events exchange, persistent, with publisher confirms.
 
-    def __init__(self, broker: RabbitBroker, confirm_window: int = 100) -> None:
-        self._broker = broker
+    One FastStream publisher per contract, so that each published event is in the AsyncAPI document.
+    """
+
+    def __init__(self, broker: RabbitBroker, contracts: Sequence[type[Payload]], confirm_window: int = 100) -> None:
         self._window = confirm_window
+        self._publishers = {
+            contract.event_type: broker.publisher(
+                exchange=EVENTS_EXCHANGE,
+                routing_key=routing_key_for(contract.event_type),
+                persist=True,
+                content_type="application/json",
+                title=f"{routing_key_for(contract.event_type)}.v{contract.version}",
+                description=contract.__doc__,
+                schema=IntegrationEvent[contract],  # type: ignore[valid-type]
+            )
+            for contract in contracts
+        }
 
     async def publish_in_order(self, batch: Sequence[Outgoing]) -> None:
         # Publishes are written to the channel in call order and the broker keeps that order;
@@ -58,14 +72,10 @@ class BrokerPublisher:
         headers: dict[str, Any] = {"x-carecoord-type": event.type, "x-carecoord-version": event.version}
         if item.traceparent:
             headers["traceparent"] = item.traceparent
-        await self._broker.publish(
+        await self._publishers[event.type].publish(
             event.model_dump_json().encode(),
-            exchange=EVENTS_EXCHANGE,
-            routing_key=event.routing_key,
-            persist=True,
             message_id=str(event.event_id),
             correlation_id=event.correlation_id,
-            content_type="application/json",
             message_type=event.type,
             headers=headers,
         )

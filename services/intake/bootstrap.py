@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.intake.application import IntakeApplication
 from services.intake.http import people_router
 from services.intake.translation import to_payload
+from shared.contracts import intake as intake_contracts
 from shared.bootstrap import build_http, build_service
 from shared.runtime import Service
 from shared.settings import ServiceSettings
@@ -17,6 +18,6 @@ class IntakeSettings(ServiceSettings):
 
 def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or IntakeSettings()
-    service = build_service(settings, IntakeApplication, to_payload=to_payload)
+    service = build_service(settings, IntakeApplication, to_payload=to_payload, contracts=intake_contracts.PAYLOADS)
     build_http(service, "intake", [people_router(service, service.application)])  # type: ignore[arg-type]
     return service

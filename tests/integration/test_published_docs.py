@@ -1,0 +1,21 @@
+"""The OpenAPI and AsyncAPI documents under docs/ are the ones the code generates."""
+
+from __future__ import annotations
+
+from shared.docs import render, service_documents
+
+
+def test_checked_in_api_documents_match_the_code(isolation):
+    for path, document in service_documents(isolation.database_url).items():
+        assert path.exists(), f"{path} is missing: run `carecoord docs`"
+        assert path.read_text() == render(document), f"{path} is out of date: run `carecoord docs`"
+
+
+def test_the_asyncapi_document_names_every_published_contract_and_its_envelope(isolation):
+    documents = {path.parent.name + "/" + path.stem: doc for path, doc in service_documents(isolation.database_url).items()}
+    intake = documents["asyncapi/intake"]
+    assert set(intake["channels"]) == {"intake.person_registered.v1", "intake.screening_recorded.v1"}
+    envelope = intake["components"]["schemas"]["IntegrationEvent[ScreeningRecordedV1]"]
+    assert {"event_id", "type", "version", "source", "position", "person_id", "person_sequence",
+            "occurred_at", "correlation_id", "payload"} <= set(envelope["required"])
+    assert "careplan.inbox" in documents["asyncapi/careplan"]["channels"]

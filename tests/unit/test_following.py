@@ -1,0 +1,81 @@
+"""Applying upstream events: each exactly once, per person in sequence, atomically with tracking.
+
+Run on in-memory persistence and on PostgreSQL by changing only the environment.
+"""
+
+from datetime import datetime, timezone
+from uuid import uuid4
+
+import pytest
+
+from services.careplan.application import CareplanApplication
+from shared.domain import OutOfSequence, UpstreamRef
+from shared.following import Unprocessable
+from shared.settings import ServiceSettings
+from shared.eventstore import ensure_schema
+from tests.unit.conftest import IN_MEMORY
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["in_memory", "postgres"])
+def careplan(request):
+    if request.param == "in_memory":
+        env = IN_MEMORY
+    else:
+        isolation = request.getfixturevalue("isolation")
+        settings = ServiceSettings(service_name="careplan", database_url=isolation.database_url)
+        ensure_schema(settings)
+        env = settings.eventsourcing_env()
+    application = CareplanApplication(env=env)
+    yield application
+    application.close()
+
+
+def upstream(person_id, sequence: int, position: int | None = None) -> UpstreamRef:
+    return UpstreamRef(source="intake", position=position or sequence, event_id=str(uuid4()),
+                       event_type="carecoord.intake.screening_recorded", person_id=str(person_id),
+                       sequence=sequence, correlation_id="corr-1")
+
+
+def test_the_next_event_is_applied_and_a_redelivery_changes_nothing(careplan):
+    person = uuid4()
+    assert careplan.add_to_timeline(upstream(person, 1), "person_registered", "Registered", NOW) is True
+    assert careplan.add_to_timeline(upstream(person, 1), "person_registered", "Registered", NOW) is False
+    assert [e.sequence for e in careplan.timeline(person)] == [1]
+
+
+def test_an_event_that_arrives_before_the_one_it_follows_is_refused_until_that_one_is_applied(careplan):
+    person = uuid4()
+    with pytest.raises(OutOfSequence, match="intake event 2 arrived before 1"):
+        careplan.add_to_timeline(upstream(person, 2), "screening_recorded", "PHQ-9", NOW)
+    assert careplan.timeline(person) is None, "nothing was saved"
+    careplan.add_to_timeline(upstream(person, 1), "person_registered", "Registered", NOW)
+    careplan.add_to_timeline(upstream(person, 2), "screening_recorded", "PHQ-9", NOW)
+    assert [e.sequence for e in careplan.timeline(person)] == [1, 2]
+
+
+def test_the_same_position_tracked_twice_is_refused_with_its_effect(careplan):
+    first, second = uuid4(), uuid4()
+    careplan.add_to_timeline(upstream(first, 1, position=7), "person_registered", "Registered", NOW)
+    # Another person's event claiming an already-tracked position: the tracking row collides and
+    # the whole transaction, effect included, rolls back.
+    assert careplan.add_to_timeline(upstream(second, 1, position=7), "person_registered", "Registered", NOW) is False
+    assert careplan.timeline(second) is None
+
+
+def test_an_unprocessable_event_is_recorded_so_the_persons_later_events_still_flow(careplan):
+    person = uuid4()
+    careplan.add_to_timeline(upstream(person, 1), "person_registered", "Registered", NOW)
+    careplan.record_unprocessable(upstream(person, 2), "payload invalid: answers: Field required")
+    careplan.add_to_timeline(upstream(person, 3), "screening_recorded", "GAD-7", NOW)
+    follower = careplan.follower(person)
+    assert [e.sequence for e in follower.entries] == [1, 3]
+    assert follower.unprocessable == {"intake/2": "payload invalid: answers: Field required"}
+
+
+def test_a_redelivered_unprocessable_event_is_dead_lettered_again_not_silently_acked(careplan):
+    person = uuid4()
+    careplan.record_unprocessable(upstream(person, 1), "unknown version")
+    with pytest.raises(Unprocessable, match="unknown version"):
+        careplan.record_unprocessable(upstream(person, 1), "unknown version")

@@ -1,0 +1,60 @@
+from uuid import uuid4
+
+import pytest
+
+from services.intake.application import IntakeApplication, PersonNotFound
+from services.intake.domain.person import NoAnswers, Person, UnknownInstrument
+from tests.unit.conftest import IN_MEMORY
+
+
+@pytest.fixture
+def intake():
+    application = IntakeApplication(env=IN_MEMORY)
+    yield application
+    application.close()
+
+
+def test_registering_the_same_agency_record_twice_returns_the_first_person(intake, provenance):
+    first = intake.register_person("north", "42", "Sam", None, provenance)
+    again = intake.register_person("north", "42", "Samuel", None, provenance)
+    assert first.created and not again.created
+    assert again.person_id == first.person_id
+    assert intake.get_person(first.person_id).preferred_name == "Sam"
+
+
+def test_the_same_record_at_two_agencies_is_two_people_until_merged(intake, provenance):
+    north = intake.register_person("north", "42", "Sam", None, provenance)
+    south = intake.register_person("south", "42", "Sam", None, provenance)
+    assert north.person_id != south.person_id
+
+
+def test_a_screening_with_the_same_id_is_recorded_once(intake, provenance):
+    person = intake.register_person("north", "42", "Sam", None, provenance)
+    screening_id = uuid4()
+    first = intake.record_screening(person.person_id, screening_id, "PHQ-9", {"item1": 2, "item9": None}, provenance)
+    again = intake.record_screening(person.person_id, screening_id, "PHQ-9", {"item1": 3}, provenance)
+    assert first.created and not again.created
+    events = intake.repository.get(person.person_id).version
+    assert events == 2, "registration and one screening"
+
+
+def test_declined_answers_are_recorded_as_declined_not_dropped(intake, provenance):
+    person = intake.register_person("north", "42", "Sam", None, provenance)
+    intake.record_screening(person.person_id, uuid4(), "PHQ-9", {"item1": 2, "item9": None}, provenance)
+    [_, recorded] = [intake.mapper.to_domain_event(n) for n in intake.recorder.select_notifications(None, 10)]
+    assert recorded.answers == {"item1": 2, "item9": None}
+    assert recorded.provenance == provenance
+
+
+def test_unknown_instruments_and_empty_screenings_are_refused_and_nothing_is_recorded(intake, provenance):
+    person = intake.register_person("north", "42", "Sam", None, provenance)
+    with pytest.raises(UnknownInstrument, match="PHQ-99"):
+        intake.record_screening(person.person_id, uuid4(), "PHQ-99", {"item1": 1}, provenance)
+    with pytest.raises(NoAnswers):
+        intake.record_screening(person.person_id, uuid4(), "GAD-7", {}, provenance)
+    assert intake.recorder.max_notification_id() == 1
+
+
+def test_screening_an_unknown_person_says_so(intake, provenance):
+    with pytest.raises(PersonNotFound):
+        intake.record_screening(Person.create_id("north", "nobody"), uuid4(), "GAD-7", {"item1": 0}, provenance)
