@@ -1,0 +1,68 @@
+"""A consumer killed mid-stream and restarted: nothing lost, nothing applied twice, order kept."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import psycopg
+
+from shared.domain import Provenance
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess
+from tests.support.system import System
+
+PEOPLE, SCREENINGS_EACH = 10, 60
+PROVENANCE = Provenance("load-generator", "agency_system", "corr-crash")
+
+
+async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_applies_nothing_twice(system: System, tmp_path):
+    careplan = ServiceProcess("careplan", system.isolation, tmp_path / "careplan.log")
+    careplan.start()
+    try:
+        intake = await system.start_connected("intake")
+        person_ids = await intake.run_sync(_write_histories, intake.application)
+        total = PEOPLE * (1 + SCREENINGS_EACH)
+
+        async def part_way_through():
+            applied = await _tracked(system)
+            return applied if applied >= total // 10 else None
+
+        applied_before_kill = await eventually(part_way_through, timeout=60, what="careplan to be part-way through")
+        careplan.kill()
+        assert applied_before_kill < total, "the kill must land mid-stream for this test to mean anything"
+
+        careplan.start()
+        async with httpx.AsyncClient(base_url=careplan.url) as client:
+            for person_id in person_ids:
+                async def complete():
+                    response = await client.get(f"/people/{person_id}/timeline")
+                    entries = response.json()["entries"] if response.status_code == 200 else []
+                    return entries if len(entries) >= 1 + SCREENINGS_EACH else None
+
+                entries = await eventually(complete, timeout=120, what=f"person {person_id}'s whole history")
+                assert [e["sequence"] for e in entries] == list(range(1, SCREENINGS_EACH + 2)), careplan.log_tail()
+        assert await _tracked(system) == total, "each event applied exactly once"
+    finally:
+        careplan.stop()
+
+
+def _write_histories(intake) -> list[uuid.UUID]:
+    person_ids = []
+    for p in range(PEOPLE):
+        registration = intake.register_person("north", f"crash-{p}", f"Person {p}", None, PROVENANCE)
+        person_ids.append(registration.person_id)
+    for n in range(SCREENINGS_EACH):
+        for person_id in person_ids:
+            intake.record_screening(person_id, uuid.uuid4(), "GAD-7", {"item1": n % 4}, PROVENANCE)
+    return person_ids
+
+
+async def _tracked(system: System) -> int:
+    """How many intake events careplan has applied: one tracking row each, written with the effect."""
+    async with await psycopg.AsyncConnection.connect(system.isolation.database_url) as conn:
+        try:
+            row = await (await conn.execute("SELECT count(*) FROM careplan.careplan_tracking")).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return 0
+    return row[0]
