@@ -12,16 +12,17 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 from shared.contracts.base import Payload
 from shared.domain import UpstreamRef
 from shared.envelope import AnyIntegrationEvent
-from shared.following import FollowerApplication, Unprocessable
+from shared.following import FollowerApplication, Unprocessable, UpstreamChange
+from shared.group_commit import GroupCommit
 from shared.messaging import parse_payload, upstream_ref
 from shared.relay import RunSync
 
-ApplyUpstream = Callable[[UpstreamRef, Payload, datetime], Any]
+# What one upstream event does to the person's follower aggregate (the change runs in a worker thread).
+ChangeFor = Callable[[UpstreamRef, Payload, datetime], UpstreamChange]
 
 
 class KeyedLocks:
@@ -45,18 +46,21 @@ class KeyedLocks:
 
 
 class PersonEventConsumer:
-    def __init__(self, run_sync: RunSync, application: FollowerApplication, apply: ApplyUpstream) -> None:
-        self._run_sync = run_sync
+    """Turns each delivered event into a change of the person's follower, committed in groups."""
+
+    def __init__(self, run_sync: RunSync, application: FollowerApplication, change_for: ChangeFor) -> None:
+        self._change_for = change_for
         self._application = application
-        self._apply = apply
         self._locks = KeyedLocks()
+        self._commits: GroupCommit[UpstreamChange, bool] = GroupCommit(run_sync, application.apply_upstream_batch)
 
     async def __call__(self, event: AnyIntegrationEvent) -> None:
         upstream = upstream_ref(event)
+        # Held until the change is committed: the person's next event waits for this one.
         async with self._locks.hold(upstream.person_id):
             try:
                 payload = parse_payload(event)
             except Unprocessable as error:
-                await self._run_sync(self._application.record_unprocessable, upstream, str(error))
+                await self._commits.submit(self._application.unprocessable(upstream, str(error)))
                 raise
-            await self._run_sync(self._apply, upstream, payload, event.occurred_at)
+            await self._commits.submit(self._change_for(upstream, payload, event.occurred_at))

@@ -6,8 +6,13 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from collections.abc import Sequence
+
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, Tracking, Transcoding
+from eventsourcing.persistence import JSONTranscoder, StoredEvent, Tracking, Transcoding
+from eventsourcing.popo import POPOProcessRecorder
+from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+from psycopg import Cursor
 
 from shared.domain import Provenance, UpstreamRef
 from shared.settings import ServiceSettings
@@ -35,9 +40,33 @@ class UpstreamRefAsDict(Transcoding):
         return UpstreamRef.from_dict(data)
 
 
+class PostgresBatchProcessRecorder(PostgresProcessRecorder):
+    """Records every tracking of a batch (`trackings=`) in the transaction that stores its events."""
+
+    def _insert_events(self, curs: Cursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+class POPOBatchProcessRecorder(POPOProcessRecorder):
+    """The in-memory twin of PostgresBatchProcessRecorder, for unit tests."""
+
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        for tracking in kwargs.get("trackings", ()):
+            self._assert_tracking_uniqueness(tracking)
+
+    def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        notification_ids = super()._update_table(stored_events, **kwargs)
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(tracking)
+        return notification_ids
+
+
 class ServiceApplication(Application):
-    """An Application whose recorder can also record tracking, so that the effects of a consumed
-    message and the record of having consumed it commit in one transaction."""
+    """An Application whose recorder can also record tracking, so that the effects of consumed
+    messages and the record of having consumed them commit in one transaction."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -45,15 +74,27 @@ class ServiceApplication(Application):
         transcoder.register(UpstreamRefAsDict())
 
     def construct_recorder(self):  # type: ignore[override]
-        return self.factory.process_recorder()
+        if isinstance(self.factory, PostgresFactory):
+            factory = self.factory
+            prefix = self.name.lower()
+            recorder = PostgresBatchProcessRecorder(
+                datastore=factory.datastore,
+                events_table_name=f"{prefix}_events",
+                tracking_table_name=f"{prefix}_tracking",
+            )
+            if factory.env_create_table():
+                recorder.create_table()
+            return recorder
+        return POPOBatchProcessRecorder()
 
-    def record(self, *aggregates: Any, tracking: Tracking | None = None) -> None:
-        """Save aggregates' pending events, with the upstream position they answer to, atomically.
+    def record(self, *aggregates: Any, trackings: Sequence[Tracking] = ()) -> None:
+        """Save aggregates' pending events with the upstream positions they answer to, atomically.
 
-        A duplicate tracking (same source and position) raises IntegrityError and nothing is saved.
+        A tracking already recorded (same source and position) raises IntegrityError and nothing
+        of the batch is saved.
         """
-        processing_event: ProcessingEvent = ProcessingEvent(tracking=tracking)
-        processing_event.collect_events(*aggregates)
+        processing_event: ProcessingEvent = ProcessingEvent()
+        processing_event.collect_events(*aggregates, trackings=list(trackings))
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)

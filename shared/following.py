@@ -7,14 +7,16 @@ record of having applied one (tracking) commits with its effect.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from shared.domain import AlreadyApplied, UpstreamRef, check_next_in_sequence
+from shared.domain import AlreadyApplied, OutOfSequence, UpstreamRef, check_next_in_sequence
 from shared.eventstore import ServiceApplication
 
 
@@ -50,32 +52,66 @@ class PersonFollower(Aggregate):
 FollowerT = TypeVar("FollowerT", bound=PersonFollower)
 
 
+@dataclass(frozen=True)
+class UpstreamChange:
+    """One upstream event and what applying it does to the person's follower aggregate."""
+
+    upstream: UpstreamRef
+    change: Callable[[Any], Any]
+
+
+# Per item of a batch: True applied, False already applied (a duplicate), or why it was not.
+Outcome = bool | Exception
+
+
 class FollowerApplication(ServiceApplication, Generic[FollowerT]):
     """Applies upstream events to per-person aggregates, in order and exactly once."""
 
     follower_class: type[PersonFollower]
 
-    def apply_upstream(self, upstream: UpstreamRef, change: Callable[[FollowerT], Any]) -> bool:
-        """Apply `change` if `upstream` is the person's next event. False means already applied.
+    def apply_change(self, change: UpstreamChange) -> bool:
+        """Apply `change` if its upstream event is the person's next. False means already applied.
 
         Raises OutOfSequence (retry later) when an earlier event has not arrived yet.
         """
-        follower = self._get_or_start(UUID(upstream.person_id))
+        outcome = self.apply_upstream_batch([change])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def apply_upstream_batch(self, items: Sequence[UpstreamChange]) -> list[Outcome]:
+        """Apply many upstream events and their trackings in one transaction (group commit).
+
+        If the transaction is refused (another consumer got there first, or wrote the same
+        person), each item is tried again alone, so one item's conflict never fails the others.
+        """
+        followers: dict[UUID, FollowerT] = {}
+        outcomes: list[Outcome] = []
+        trackings: list[Tracking] = []
+        for item in items:
+            person_id = UUID(item.upstream.person_id)
+            if person_id not in followers:
+                followers[person_id] = self._get_or_start(person_id)
+            outcome = self._apply(followers[person_id], item)
+            outcomes.append(outcome)
+            if outcome is True:
+                trackings.append(Tracking(item.upstream.source, item.upstream.position))
+        if not trackings:
+            return outcomes
         try:
-            follower.check_next(upstream)
-        except AlreadyApplied:
-            if upstream.key in follower.unprocessable:
-                raise Unprocessable(follower.unprocessable[upstream.key]) from None
-            return False
-        change(follower)
-        try:
-            self.record(follower, tracking=Tracking(upstream.source, upstream.position))
+            self.record(*followers.values(), trackings=trackings)
         except IntegrityError:
-            return False  # another consumer applied it first; its effect stands alone
-        return True
+            if len(items) == 1:
+                return [self._settle_conflict(items[0])]
+            return [self.apply_upstream_batch([item])[0] for item in items]
+        return outcomes
+
+    @staticmethod
+    def unprocessable(upstream: UpstreamRef, reason: str) -> UpstreamChange:
+        return UpstreamChange(upstream, lambda follower: follower.record_unprocessable(upstream, reason))
 
     def record_unprocessable(self, upstream: UpstreamRef, reason: str) -> bool:
-        return self.apply_upstream(upstream, lambda f: f.record_unprocessable(upstream, reason))
+        return self.apply_change(self.unprocessable(upstream, reason))
 
     def follower(self, person_id: UUID) -> FollowerT | None:
         try:
@@ -83,6 +119,33 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         except AggregateNotFoundError:
             return None
 
+    def _apply(self, follower: FollowerT, item: UpstreamChange) -> Outcome:
+        try:
+            follower.check_next(item.upstream)
+        except AlreadyApplied:
+            if item.upstream.key in follower.unprocessable:
+                return Unprocessable(follower.unprocessable[item.upstream.key])
+            return False
+        except OutOfSequence as error:
+            return error
+        try:
+            item.change(follower)
+        except Exception as error:  # noqa: BLE001 - a domain refusal of this item only
+            return error
+        return True
+
+    def _settle_conflict(self, item: UpstreamChange) -> Outcome:
+        """After a refused save: a duplicate if the person's follower now has it, else retry later."""
+        follower = self.follower(UUID(item.upstream.person_id))
+        applied = follower.upstream_applied.get(item.upstream.source, 0) if follower else 0
+        if applied >= item.upstream.sequence:
+            return False
+        return ConcurrentChange(f"{item.upstream.key} conflicted with a concurrent write; retry")
+
     def _get_or_start(self, person_id: UUID) -> FollowerT:
         found = self.follower(person_id)
         return found if found is not None else self.follower_class(person_id=person_id)  # type: ignore[return-value]
+
+
+class ConcurrentChange(Exception):
+    """Another writer changed the person's follower at the same time: retry the message."""

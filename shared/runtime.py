@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import functools
 import logging
+import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -73,6 +75,7 @@ class Service:
             await self.broker.stop()
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.application.close()
+        log.info("stopped")
 
     async def serve_http(self) -> None:
         """Serve the HTTP API until interrupted (Ctrl-C / SIGTERM), then stop everything."""
@@ -81,7 +84,7 @@ class Service:
             self.http, host=self.settings.http_host, port=self.settings.http_port, log_config=None,
             access_log=False,
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         await self.start()
         try:
             await server.serve()
@@ -122,3 +125,20 @@ class Service:
                 delay = min(delay * 2, 5.0)
         self.broker_ready.set()
         log.info("connected to the broker")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a captured SIGINT/SIGTERM as soon as it has stopped serving, which would
+    cut short the rest of the service's shutdown (broker, relay, pools). Capture without re-raising."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.tokens import TokenSettings, load_jwks
 
 
 class ServiceSettings(BaseSettings):
@@ -29,6 +33,23 @@ class ServiceSettings(BaseSettings):
     retry_delays: tuple[float, ...] = (0.2, 1.0, 5.0, 30.0)
     log_level: str = "INFO"
     log_json: bool = True
+    # Bearer tokens (see shared/tokens.py). RS256 public key or JWKS in production; a shared HS256
+    # secret only for local development and tests.
+    jwt_audience: str = "carecoord"
+    jwt_issuer: str = "carecoord-dev"
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_dev_secret: SecretStr | None = None
+    max_body_bytes: int = 64 * 1024
+
+    def token_settings(self) -> TokenSettings:
+        return TokenSettings(
+            audience=self.jwt_audience,
+            issuer=self.jwt_issuer,
+            public_key_pem=self.jwt_public_key_file.read_text() if self.jwt_public_key_file else None,
+            jwks=load_jwks(self.jwt_jwks_file) if self.jwt_jwks_file else None,
+            dev_secret=self.jwt_dev_secret.get_secret_value() if self.jwt_dev_secret else None,
+        )
 
     @property
     def schema(self) -> str:

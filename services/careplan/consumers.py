@@ -13,6 +13,7 @@ from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
 from shared.domain import UpstreamRef
 from shared.envelope import AnyIntegrationEvent
+from shared.following import UpstreamChange
 from shared.runtime import Service
 from shared.topology import EVENTS_EXCHANGE, ConsumerTopology
 
@@ -20,11 +21,11 @@ TOPOLOGY = ConsumerTopology(service="careplan", bindings=("intake.#",))
 
 
 def intake_events_router(service: Service, application: CareplanApplication, topology: ConsumerTopology) -> RabbitRouter:
-    def add_to_timeline(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> bool:
+    def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
         kind, summary = timeline_entry(payload)
-        return application.add_to_timeline(upstream, kind, summary, occurred_at)
+        return application.timeline_entry(upstream, kind, summary, occurred_at)
 
-    consume = PersonEventConsumer(service.run_sync, application, add_to_timeline)
+    consume = PersonEventConsumer(service.run_sync, application, change_for)
     router = RabbitRouter()
 
     @router.subscriber(

@@ -7,20 +7,26 @@ from uuid import UUID
 
 from services.notifications.domain.notifications import DueNotification, PersonNotifications
 from shared.domain import UpstreamRef
-from shared.following import FollowerApplication
+from shared.following import FollowerApplication, UpstreamChange
 
 
 class NotificationsApplication(FollowerApplication[PersonNotifications]):
     name = "Notifications"
     follower_class = PersonNotifications
 
+    @staticmethod
+    def team_notice(upstream: UpstreamRef, kind: str, message: str, due_at: datetime) -> UpstreamChange:
+        return UpstreamChange(upstream, lambda due: due.notification_due(upstream, kind, "care_team", message, due_at))
+
+    @staticmethod
+    def no_notice(upstream: UpstreamRef) -> UpstreamChange:
+        return UpstreamChange(upstream, lambda due: due.nothing_to_notify(upstream))
+
     def notify_team(self, upstream: UpstreamRef, kind: str, message: str, due_at: datetime) -> bool:
-        return self.apply_upstream(
-            upstream, lambda n: n.notification_due(upstream, kind, "care_team", message, due_at)
-        )
+        return self.apply_change(self.team_notice(upstream, kind, message, due_at))
 
     def nothing_to_notify(self, upstream: UpstreamRef) -> bool:
-        return self.apply_upstream(upstream, lambda n: n.nothing_to_notify(upstream))
+        return self.apply_change(self.no_notice(upstream))
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)

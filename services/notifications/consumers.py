@@ -13,6 +13,7 @@ from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
 from shared.domain import UpstreamRef
 from shared.envelope import AnyIntegrationEvent
+from shared.following import UpstreamChange
 from shared.runtime import Service
 from shared.topology import EVENTS_EXCHANGE, ConsumerTopology
 
@@ -22,13 +23,13 @@ TOPOLOGY = ConsumerTopology(service="notifications", bindings=("intake.#",))
 def intake_events_router(
     service: Service, application: NotificationsApplication, topology: ConsumerTopology
 ) -> RabbitRouter:
-    def decide(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> bool:
+    def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
         notice = notice_for(payload)
         if notice is None:
-            return application.nothing_to_notify(upstream)
-        return application.notify_team(upstream, notice.kind, notice.message, occurred_at)
+            return application.no_notice(upstream)
+        return application.team_notice(upstream, notice.kind, notice.message, occurred_at)
 
-    consume = PersonEventConsumer(service.run_sync, application, decide)
+    consume = PersonEventConsumer(service.run_sync, application, change_for)
     router = RabbitRouter()
 
     @router.subscriber(

@@ -10,7 +10,7 @@ import pytest
 
 from services.careplan.application import CareplanApplication
 from shared.domain import OutOfSequence, UpstreamRef
-from shared.following import Unprocessable
+from shared.following import ConcurrentChange, Unprocessable, UpstreamChange
 from shared.settings import ServiceSettings
 from shared.eventstore import ensure_schema
 from tests.unit.conftest import IN_MEMORY
@@ -58,10 +58,27 @@ def test_an_event_that_arrives_before_the_one_it_follows_is_refused_until_that_o
 def test_the_same_position_tracked_twice_is_refused_with_its_effect(careplan):
     first, second = uuid4(), uuid4()
     careplan.add_to_timeline(upstream(first, 1, position=7), "person_registered", "Registered", NOW)
-    # Another person's event claiming an already-tracked position: the tracking row collides and
-    # the whole transaction, effect included, rolls back.
-    assert careplan.add_to_timeline(upstream(second, 1, position=7), "person_registered", "Registered", NOW) is False
+    # Another person's event claiming an already-tracked position: the tracking row collides, the
+    # whole transaction, effect included, rolls back, and the message is to be retried (and in the
+    # end dead-lettered), not acknowledged as if it had been applied.
+    with pytest.raises(ConcurrentChange):
+        careplan.add_to_timeline(upstream(second, 1, position=7), "person_registered", "Registered", NOW)
     assert careplan.timeline(second) is None
+
+
+def test_a_batch_applies_each_item_alone_when_one_of_them_conflicts(careplan):
+    first, second, third = uuid4(), uuid4(), uuid4()
+    careplan.add_to_timeline(upstream(first, 1, position=7), "person_registered", "Registered", NOW)
+    batch = [
+        UpstreamChange(u, lambda t, u=u: t.add_entry(u, "person_registered", "Registered", NOW))
+        for u in (upstream(second, 1, position=8), upstream(third, 1, position=7), upstream(first, 1, position=7))
+    ]
+    outcomes = careplan.apply_upstream_batch(batch)
+    assert outcomes[0] is True
+    assert isinstance(outcomes[1], ConcurrentChange)
+    assert outcomes[2] is False
+    assert [e.sequence for e in careplan.timeline(second)] == [1]
+    assert careplan.timeline(third) is None
 
 
 def test_an_unprocessable_event_is_recorded_so_the_persons_later_events_still_flow(careplan):

@@ -1,0 +1,103 @@
+"""Who may do what to whose record. Plain Python: the HTTP layer turns refusals into 403 / 404.
+
+A staff member sees the people whose care team they are on; an auditor reads everything and changes
+nothing; an agency system publishes to intake and reads only what it registered; the person served
+reads their own record. Refusing someone outside the team says "not found" (404), so that a record's
+existence does not leak; refusing a known reader a right they lack names the right (403).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+
+class Role(StrEnum):
+    AGENCY_SYSTEM = "agency_system"
+    CARE_COORDINATOR = "care_coordinator"
+    CLINICIAN = "clinician"
+    PRESCRIBER = "prescriber"
+    PEER_SPECIALIST = "peer_specialist"
+    CASE_MANAGER = "case_manager"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    PERSON = "person"
+
+
+STAFF = frozenset({Role.CARE_COORDINATOR, Role.CLINICIAN, Role.PRESCRIBER, Role.PEER_SPECIALIST,
+                   Role.CASE_MANAGER, Role.SUPERVISOR})
+
+
+class Right(StrEnum):
+    REGISTER_PERSON = "register people"
+    RECORD_SCREENING = "record screenings"
+    READ_INTAKE_RECORD = "read intake records"
+    READ_TIMELINE = "read care timelines"
+    READ_NOTIFICATIONS = "read team notifications"
+    MANAGE_TEAM = "manage care teams"
+
+
+# Which roles hold each right at all; whose records they may use it on is decided by `check_may_see`.
+RIGHTS: dict[Right, frozenset[Role]] = {
+    Right.REGISTER_PERSON: frozenset({Role.AGENCY_SYSTEM, Role.CARE_COORDINATOR, Role.SUPERVISOR}),
+    Right.RECORD_SCREENING: frozenset({Role.AGENCY_SYSTEM} | STAFF),
+    Right.READ_INTAKE_RECORD: frozenset({Role.AGENCY_SYSTEM, Role.AUDITOR, Role.PERSON} | STAFF),
+    Right.READ_TIMELINE: frozenset({Role.AUDITOR, Role.PERSON} | STAFF),
+    Right.READ_NOTIFICATIONS: frozenset({Role.AUDITOR} | STAFF),
+    Right.MANAGE_TEAM: frozenset({Role.CARE_COORDINATOR, Role.SUPERVISOR}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    subject: str
+    role: Role
+    agency: str | None = None  # for agency systems: which agency
+    person_id: UUID | None = None  # for the person served: who they are
+
+
+class MissingRight(Exception):
+    def __init__(self, right: Right) -> None:
+        super().__init__(f"your role lacks the right to {right.value}")
+        self.right = right
+
+
+class NotVisible(Exception):
+    """The record is outside what the caller may see; said as 'not found'."""
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """What decides visibility of one person's record."""
+
+    person_id: UUID
+    team: frozenset[str]  # subjects currently on the person's care team
+    registered_by: str | None = None  # the agency that registered the person, where known
+
+
+def check_has_right(principal: Principal, right: Right) -> None:
+    if principal.role not in RIGHTS[right]:
+        raise MissingRight(right)
+
+
+def check_may_see(principal: Principal, record: RecordContext) -> None:
+    """Raise NotVisible unless the caller's relation to this person lets them see the record."""
+    if principal.role is Role.AUDITOR:
+        return
+    if principal.role is Role.PERSON:
+        if principal.person_id == record.person_id:
+            return
+    elif principal.role is Role.AGENCY_SYSTEM:
+        if principal.agency is not None and principal.agency == record.registered_by:
+            return
+    elif principal.subject in record.team:
+        return
+    raise NotVisible(f"no record {record.person_id}")
+
+
+def authorize(principal: Principal, right: Right, record: RecordContext) -> None:
+    check_has_right(principal, right)
+    check_may_see(principal, record)

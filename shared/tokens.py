@@ -1,0 +1,116 @@
+"""Bearer tokens: verifying them (every service) and issuing development ones (the CLI, tests).
+
+RS256 with a configured public key or JWKS file is the production path. HS256 with a shared secret
+is accepted only when JWT_DEV_SECRET is set, which is for local development and tests.
+Signature, expiry, audience and issuer are always checked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import jwt
+
+from shared.access import Principal, Role
+
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "role", "aud", "iss"]
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, unsigned by a trusted key, expired, or not for us."""
+
+
+class NoVerificationKey(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    audience: str
+    issuer: str
+    public_key_pem: str | None = None
+    jwks: dict[str, Any] | None = None
+    dev_secret: str | None = None
+
+
+class TokenVerifier:
+    def __init__(self, settings: TokenSettings) -> None:
+        self._settings = settings
+        self._keys: list[tuple[Any, str]] = []
+        if settings.public_key_pem:
+            self._keys.append((settings.public_key_pem, "RS256"))
+        if settings.jwks:
+            for key in jwt.PyJWKSet.from_dict(settings.jwks).keys:
+                self._keys.append((key.key, key.algorithm_name or "RS256"))
+        if settings.dev_secret:
+            self._keys.append((settings.dev_secret, "HS256"))
+        if not self._keys:
+            raise NoVerificationKey(
+                "no token verification key configured: set JWT_PUBLIC_KEY_FILE or JWT_JWKS_FILE "
+                "(or JWT_DEV_SECRET for local development only)"
+            )
+
+    def verify(self, token: str) -> Principal:
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError as error:
+            raise InvalidToken(f"malformed token: {error}") from None
+        candidates = [key for key, alg in self._keys if alg == algorithm]
+        if not candidates:
+            raise InvalidToken(f"tokens signed with {algorithm} are not accepted")
+        last_error: Exception | None = None
+        for key in candidates:
+            try:
+                claims = jwt.decode(
+                    token, key, algorithms=[algorithm], audience=self._settings.audience,
+                    issuer=self._settings.issuer, options={"require": REQUIRED_CLAIMS},
+                )
+                return principal_from_claims(claims)
+            except jwt.InvalidSignatureError as error:
+                last_error = error
+            except (jwt.PyJWTError, ValueError) as error:
+                raise InvalidToken(str(error)) from None
+        raise InvalidToken(f"signature not valid ({last_error})")
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        role = Role(claims["role"])
+    except ValueError:
+        raise InvalidToken(f"unknown role {claims['role']!r}") from None
+    person_id = claims.get("person_id")
+    if role is Role.PERSON and not person_id:
+        raise InvalidToken("a person's token must name the person (person_id)")
+    if role is Role.AGENCY_SYSTEM and not claims.get("agency"):
+        raise InvalidToken("an agency system's token must name the agency")
+    return Principal(
+        subject=str(claims["sub"]), role=role, agency=claims.get("agency"),
+        person_id=UUID(person_id) if person_id else None,
+    )
+
+
+def issue_token(
+    signing_key: str, algorithm: str, *, subject: str, role: Role | str, audience: str, issuer: str,
+    lifetime_seconds: int = 3600, agency: str | None = None, person_id: UUID | str | None = None,
+    now: float | None = None,
+) -> str:
+    """Sign a token (development and tests: production tokens come from the agency's identity provider)."""
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {
+        "sub": subject, "role": str(role), "aud": audience, "iss": issuer,
+        "iat": issued, "exp": issued + lifetime_seconds,
+    }
+    if agency:
+        claims["agency"] = agency
+    if person_id:
+        claims["person_id"] = str(person_id)
+    return jwt.encode(claims, signing_key, algorithm=algorithm)
+
+
+def load_jwks(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
