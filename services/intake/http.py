@@ -9,7 +9,15 @@ from uuid import UUID, uuid4, uuid5
 from fastapi import APIRouter, Header, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from services.intake.application import IntakeApplication, PersonNotFound
+from services.intake.application import (
+    Command,
+    IntakeApplication,
+    PersonNotFound,
+    RecordScreening,
+    RegisterPerson,
+    Result,
+)
+from shared.group_commit import GroupCommit
 from shared.contracts.intake import Instrument
 from shared.http import RequestProvenance
 from shared.runtime import Service
@@ -17,7 +25,7 @@ from shared.runtime import Service
 SCREENING_NAMESPACE = UUID("8e3f4b0a-2d6c-4f57-b1c9-0a7e5d3c2b14")
 
 
-class RegisterPerson(BaseModel):
+class RegisterPersonRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agency: str = Field(min_length=1, max_length=100, description="The registering agency's id")
@@ -30,7 +38,7 @@ class PersonRegistration(BaseModel):
     person_id: UUID
 
 
-class RecordScreening(BaseModel):
+class RecordScreeningRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     instrument: Instrument
@@ -55,14 +63,14 @@ class PersonSummary(BaseModel):
 
 def people_router(service: Service, application: IntakeApplication) -> APIRouter:
     router = APIRouter(prefix="/people", tags=["people"])
+    commands: GroupCommit[Command, Result] = GroupCommit(service.run_sync, application.execute_batch)
 
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonRegistration,
                  summary="Register a person (200 with the same id if already registered)")
-    async def register_person(body: RegisterPerson, provenance: RequestProvenance, response: Response):
-        registration = await service.run_sync(
-            application.register_person,
+    async def register_person(body: RegisterPersonRequest, provenance: RequestProvenance, response: Response):
+        registration = await commands.submit(RegisterPerson(
             body.agency, body.agency_person_id, body.preferred_name, body.date_of_birth, provenance,
-        )
+        ))
         if not registration.created:
             response.status_code = status.HTTP_200_OK
         return PersonRegistration(person_id=registration.person_id)
@@ -71,7 +79,7 @@ def people_router(service: Service, application: IntakeApplication) -> APIRouter
                  summary="Record a screening's answers (the same Idempotency-Key records once)")
     async def record_screening(
         person_id: UUID,
-        body: RecordScreening,
+        body: RecordScreeningRequest,
         provenance: RequestProvenance,
         response: Response,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -79,8 +87,8 @@ def people_router(service: Service, application: IntakeApplication) -> APIRouter
         screening_id = uuid5(SCREENING_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
         answers = {item: None if answer == "declined" else answer for item, answer in body.answers.items()}
         try:
-            receipt = await service.run_sync(
-                application.record_screening, person_id, screening_id, body.instrument, answers, provenance
+            receipt = await commands.submit(
+                RecordScreening(person_id, screening_id, body.instrument, answers, provenance)
             )
         except PersonNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no person {person_id}") from None

@@ -68,3 +68,15 @@ async def test_responses_carry_the_callers_correlation_id(intake):
     response = await intake.post("/people", headers={"X-Correlation-Id": "agency-batch-77"},
                                  json={"agency": "riverside", "agency_person_id": "RCH-2", "preferred_name": "Ari"})
     assert response.headers["X-Correlation-Id"] == "agency-batch-77"
+
+
+async def test_concurrent_screenings_for_one_person_are_all_recorded(intake):
+    import asyncio
+
+    person_id = await register(intake)
+    responses = await asyncio.gather(*(
+        intake.post(f"/people/{person_id}/screenings", json={"instrument": "PHQ-9", "answers": {"item1": n % 4}})
+        for n in range(20)
+    ))
+    assert [r.status_code for r in responses] == [201] * 20
+    assert (await intake.get(f"/people/{person_id}")).json()["screenings"] == 20

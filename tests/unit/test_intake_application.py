@@ -2,7 +2,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.intake.application import IntakeApplication, PersonNotFound
+from services.intake.application import IntakeApplication, PersonNotFound, RecordScreening, RegisterPerson
 from services.intake.domain.person import NoAnswers, Person, UnknownInstrument
 from tests.unit.conftest import IN_MEMORY
 
@@ -58,3 +58,24 @@ def test_unknown_instruments_and_empty_screenings_are_refused_and_nothing_is_rec
 def test_screening_an_unknown_person_says_so(intake, provenance):
     with pytest.raises(PersonNotFound):
         intake.record_screening(Person.create_id("north", "nobody"), uuid4(), "GAD-7", {"item1": 0}, provenance)
+
+
+def test_a_refused_command_in_a_batch_does_not_stop_the_others(intake, provenance):
+    person = intake.register_person("north", "42", "Sam", None, provenance)
+    outcomes = intake.execute_batch([
+        RecordScreening(person.person_id, uuid4(), "PHQ-99", {"item1": 1}, provenance),
+        RecordScreening(person.person_id, uuid4(), "GAD-7", {"item1": 1}, provenance),
+        RecordScreening(Person.create_id("north", "nobody"), uuid4(), "GAD-7", {"item1": 1}, provenance),
+    ])
+    assert isinstance(outcomes[0], UnknownInstrument)
+    assert outcomes[1].created
+    assert isinstance(outcomes[2], PersonNotFound)
+    assert intake.get_person(person.person_id).screenings == {outcomes[1].screening_id: "GAD-7"}
+
+
+def test_the_same_record_registered_twice_in_one_batch_is_one_person(intake, provenance):
+    first, second = intake.execute_batch([
+        RegisterPerson("north", "42", "Sam", None, provenance),
+        RegisterPerson("north", "42", "Sam", None, provenance),
+    ])
+    assert first.created and not second.created and first.person_id == second.person_id
