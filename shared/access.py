@@ -100,4 +100,6 @@ def check_may_see(principal: Principal, record: RecordContext) -> None:
 
 def authorize(principal: Principal, right: Right, record: RecordContext) -> None:
     check_has_right(principal, right)
+    if right is Right.MANAGE_TEAM and principal.role is Role.SUPERVISOR:
+        return  # supervisors form and staff teams, including ones they are not on
     check_may_see(principal, record)

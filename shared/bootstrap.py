@@ -12,18 +12,19 @@ from faststream.specification import AsyncAPI
 
 from shared.contracts.base import Payload
 from shared.eventstore import ServiceApplication, ensure_schema
-from shared.http import correlation_middleware, health_router
+from shared.http import CurrentPrincipal, correlation_middleware, health_router
 from shared.messaging import BrokerPublisher, FailureRouting
-from shared.relay import OutboxRelay, RelayPositions
+from shared.relay import OutboxRelay, RelayPositions, Translations
 from shared.runtime import Service
 from shared.settings import ServiceSettings
+from shared.tokens import TokenVerifier
 from shared.topology import ConsumerTopology
 
 
 def build_service(
     settings: ServiceSettings,
     application_class: type[ServiceApplication],
-    to_payload: Callable[[Any], Payload] | None = None,
+    translations: Translations | None = None,
     contracts: Sequence[type[Payload]] = (),
     topology: ConsumerTopology | None = None,
 ) -> Service:
@@ -51,11 +52,11 @@ def build_service(
     if failure_routing is not None:
         failure_routing.bind(broker)
     service = Service(settings, application, executor, broker, topology=topology)
-    if to_payload is not None:
+    if translations is not None:
         service.relay = OutboxRelay(
             source=settings.service_name,
             application=application,
-            to_payload=to_payload,
+            translations=translations,
             publisher=BrokerPublisher(broker, contracts),
             positions=RelayPositions(settings.database_url, settings.schema),
             run_sync=service.run_sync,
@@ -74,11 +75,13 @@ def asyncapi_document(service: Service) -> dict[str, Any]:
 
 def build_http(service: Service, title: str, routers: list[APIRouter]) -> FastAPI:
     app = FastAPI(title=f"carecoord {title}", version="0.1.0")
+    # Built here so that a service without a verification key refuses to start.
+    app.state.token_verifier = TokenVerifier(service.settings.token_settings())
     correlation_middleware(app)
     app.include_router(health_router(service.readiness))
 
     @app.get("/asyncapi.json", tags=["docs"], summary="AsyncAPI document of this service's messages")
-    async def asyncapi() -> dict[str, Any]:
+    async def asyncapi(_: CurrentPrincipal) -> dict[str, Any]:
         return asyncapi_document(service)
 
     for router in routers:

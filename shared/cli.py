@@ -4,6 +4,7 @@
     carecoord demo           an agency registers a person and records a screening; show what
                              careplan and notifications now know
     carecoord docs           write the OpenAPI and AsyncAPI documents under docs/
+    carecoord token ROLE     print a development token (HS256, JWT_DEV_SECRET) for a role
 """
 
 from __future__ import annotations
@@ -11,18 +12,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 
 from shared.eventstore import ensure_database
+from shared.access import Role
 from shared.settings import ServiceSettings
+from shared.tokens import issue_token
 
 SERVICES = {"intake": 8001, "careplan": 8002, "notifications": 8003}
+DEMO_AGENCY = "riverside-community-health"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--demo", action="store_true", help="play the demo scenario once they are ready")
     commands.add_parser("demo", help="play the demo scenario against running services")
     commands.add_parser("docs", help="write each service's OpenAPI and AsyncAPI documents under docs/")
+    token = commands.add_parser("token", help="print a development token for a role")
+    token.add_argument("role", choices=[role.value for role in Role])
+    token.add_argument("--subject", help="the user id (default: dev-<role>)")
+    token.add_argument("--agency", help="for agency_system: the agency")
+    token.add_argument("--person-id", help="for person: who they are")
+    token.add_argument("--minutes", type=int, default=60)
     args = parser.parse_args(argv)
+    if args.command == "token":
+        print(dev_token(args.role, subject=args.subject, agency=args.agency, person_id=args.person_id,
+                        minutes=args.minutes))
+        return 0
     if args.command == "run":
         return run_all(with_demo=args.demo)
     if args.command == "docs":
@@ -51,11 +67,35 @@ def write_documents() -> int:
     return 0
 
 
+DEV_SECRET_FILE = Path(".dev/jwt-dev-secret")
+
+
+def dev_secret() -> str:
+    """JWT_DEV_SECRET, else a random secret kept in .dev/ (gitignored) so runs and tokens agree."""
+    if secret := os.environ.get("JWT_DEV_SECRET"):
+        return secret
+    if not DEV_SECRET_FILE.exists():
+        DEV_SECRET_FILE.parent.mkdir(exist_ok=True)
+        DEV_SECRET_FILE.write_text(secrets.token_urlsafe(32))
+        DEV_SECRET_FILE.chmod(0o600)
+    return DEV_SECRET_FILE.read_text().strip()
+
+
+def dev_token(role: str, *, subject: str | None = None, agency: str | None = None, person_id: str | None = None,
+              minutes: int = 60) -> str:
+    settings = ServiceSettings()
+    if role == Role.AGENCY_SYSTEM and not agency:
+        agency = DEMO_AGENCY
+    return issue_token(dev_secret(), "HS256", subject=subject or f"dev-{role}", role=role,
+                       audience=settings.jwt_audience, issuer=settings.jwt_issuer, lifetime_seconds=minutes * 60,
+                       agency=agency, person_id=person_id)
+
+
 def run_all(with_demo: bool) -> int:
     settings = ServiceSettings()
     if ensure_database(settings.database_url):
         print(f"created database {settings.database_url}")
-    env = {**os.environ, "LOG_JSON": os.environ.get("LOG_JSON", "false")}
+    env = {**os.environ, "LOG_JSON": os.environ.get("LOG_JSON", "false"), "JWT_DEV_SECRET": dev_secret()}
     processes = {
         name: subprocess.Popen([sys.executable, "-m", f"services.{name}"],
                                env={**env, "HTTP_PORT": os.environ.get(f"{name.upper()}_HTTP_PORT", str(port))})
@@ -97,33 +137,46 @@ def wait_until_ready(timeout: float = 60.0) -> None:
 
 
 def play_demo() -> int:
-    """An agency registers a person and records a PHQ-9; the team sees it on both services."""
+    """An agency registers a person and records a PHQ-9; a supervisor forms the care team; the
+    team's care coordinator sees the timeline and notifications; a clinician outside the team
+    is told the person does not exist."""
+    agency = {"Authorization": f"Bearer {dev_token('agency_system', agency=DEMO_AGENCY)}"}
+    supervisor = {"Authorization": f"Bearer {dev_token('supervisor', subject='sam-supervisor')}"}
+    coordinator = {"Authorization": f"Bearer {dev_token('care_coordinator', subject='alex-coordinator')}"}
+    outsider = {"Authorization": f"Bearer {dev_token('clinician', subject='kim-elsewhere')}"}
+    correlation = {"X-Correlation-Id": f"demo-{uuid.uuid4().hex[:8]}"}
     with httpx.Client(timeout=5) as http:
-        correlation = {"X-Correlation-Id": f"demo-{uuid.uuid4().hex[:8]}"}
-        registered = http.post("http://127.0.0.1:8001/people", headers=correlation, json={
-            "agency": "riverside-community-health", "agency_person_id": "RCH-1042", "preferred_name": "Jordan",
+        registered = http.post("http://127.0.0.1:8001/people", headers={**agency, **correlation}, json={
+            "agency": DEMO_AGENCY, "agency_person_id": "RCH-1042", "preferred_name": "Jordan",
         })
         registered.raise_for_status()
         person_id = registered.json()["person_id"]
-        print(f"registered person {person_id}")
+        print(f"agency registered person {person_id}")
         screening = http.post(f"http://127.0.0.1:8001/people/{person_id}/screenings",
-                              headers={**correlation, "Idempotency-Key": f"demo-{uuid.uuid4()}"},
+                              headers={**agency, **correlation, "Idempotency-Key": f"demo-{uuid.uuid4()}"},
                               json={"instrument": "PHQ-9", "answers": {
                                   "item1": 1, "item2": 2, "item3": 1, "item4": 2, "item5": 0,
                                   "item6": 1, "item7": 1, "item8": 0, "item9": "declined"}})
         screening.raise_for_status()
-        print(f"recorded screening {screening.json()['screening_id']}")
-        timeline = _await_json(http, f"http://127.0.0.1:8002/people/{person_id}/timeline", "entries", 2)
-        notifications = _await_json(http, f"http://127.0.0.1:8003/people/{person_id}/notifications", "due", 2)
-    print("careplan timeline:\n" + json.dumps(timeline["entries"], indent=2))
-    print("notifications due:\n" + json.dumps(notifications["due"], indent=2))
+        print(f"agency recorded screening {screening.json()['screening_id']}")
+        http.post(f"http://127.0.0.1:8002/people/{person_id}/team", headers={**supervisor, **correlation},
+                  json={"member_id": "alex-coordinator", "role": "care_coordinator"}).raise_for_status()
+        print("supervisor added alex-coordinator to the care team")
+        timeline = _await_json(http, f"http://127.0.0.1:8002/people/{person_id}/timeline", "entries", 2, coordinator)
+        notifications = _await_json(http, f"http://127.0.0.1:8003/people/{person_id}/notifications", "due", 2,
+                                    coordinator)
+        refused = http.get(f"http://127.0.0.1:8002/people/{person_id}/timeline", headers=outsider)
+    print("careplan timeline, as the care coordinator sees it:\n" + json.dumps(timeline["entries"], indent=2))
+    print("notifications due to the team:\n" + json.dumps(notifications["due"], indent=2))
+    print(f"a clinician outside the team asking for the timeline gets HTTP {refused.status_code}")
     return 0
 
 
-def _await_json(http: httpx.Client, url: str, key: str, count: int, timeout: float = 15.0) -> dict:
+def _await_json(http: httpx.Client, url: str, key: str, count: int, headers: dict[str, str],
+                timeout: float = 15.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = http.get(url)
+        response = http.get(url, headers=headers)
         if response.status_code == 200 and len(response.json()[key]) >= count:
             return response.json()
         time.sleep(0.1)

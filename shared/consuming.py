@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from shared.contracts.base import Payload
+from shared.contracts.careplan import CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1
 from shared.domain import UpstreamRef
 from shared.envelope import AnyIntegrationEvent
 from shared.following import FollowerApplication, Unprocessable, UpstreamChange
@@ -64,3 +65,15 @@ class PersonEventConsumer:
                 await self._commits.submit(self._application.unprocessable(upstream, str(error)))
                 raise
             await self._commits.submit(self._change_for(upstream, payload, event.occurred_at))
+
+
+def team_change(upstream: UpstreamRef, payload: Payload) -> UpstreamChange | None:
+    """The change a care-team event makes to a TeamFollower, or None if it is not one."""
+    match payload:
+        case CareTeamFormedV1():
+            return UpstreamChange(upstream, lambda f: f.care_team_formed(upstream))
+        case TeamMemberJoinedV1():
+            return UpstreamChange(upstream, lambda f: f.team_member_joined(upstream, payload.member_id, payload.role))
+        case TeamMemberLeftV1():
+            return UpstreamChange(upstream, lambda f: f.team_member_left(upstream, payload.member_id))
+    return None

@@ -31,7 +31,8 @@ def service_documents(database_url: str) -> dict[Path, dict[str, Any]]:
     ]
     documents: dict[Path, dict[str, Any]] = {}
     for settings_class, create in builders:
-        service = create(settings_class(database_url=database_url, amqp_url=DOCUMENTED_AMQP_URL))
+        service = create(settings_class(database_url=database_url, amqp_url=DOCUMENTED_AMQP_URL,
+                                        jwt_dev_secret="documents-only"))
         try:
             assert service.http is not None
             documents[DOCS / "openapi" / f"{service.name}.json"] = service.http.openapi()

@@ -39,16 +39,16 @@ class OutOfSequence(Exception):
     """An earlier upstream event for the same person has not been applied yet."""
 
 
-def check_next_in_sequence(applied: dict[str, int], source: str, sequence: int) -> None:
-    """Accept exactly the next event of a person's stream from `source`.
+def check_next_in_sequence(applied: dict[str, int], stream: str, sequence: int) -> None:
+    """Accept exactly the next event of one of a person's upstream streams.
 
-    `applied` maps each upstream source to the last sequence number applied for this person.
+    `applied` maps each upstream stream (e.g. "intake.person") to the last sequence applied.
     """
-    last = applied.get(source, 0)
+    last = applied.get(stream, 0)
     if sequence <= last:
-        raise AlreadyApplied(f"{source} event {sequence} was already applied (last {last})")
+        raise AlreadyApplied(f"{stream} event {sequence} was already applied (last {last})")
     if sequence != last + 1:
-        raise OutOfSequence(f"{source} event {sequence} arrived before {last + 1}")
+        raise OutOfSequence(f"{stream} event {sequence} arrived before {last + 1}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class UpstreamRef:
     """Which published event caused a change: enough to dedupe, order and audit it."""
 
     source: str
+    stream: str
     position: int
     event_id: str
     event_type: str
@@ -72,4 +73,4 @@ class UpstreamRef:
 
     @property
     def key(self) -> str:
-        return f"{self.source}/{self.sequence}"
+        return f"{self.stream}/{self.sequence}"

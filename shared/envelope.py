@@ -32,10 +32,11 @@ class IntegrationEvent(BaseModel, Generic[PayloadT]):
     type: str = Field(description="Dotted name, e.g. carecoord.intake.screening_recorded")
     version: int = Field(ge=1)
     source: str = Field(description="The publishing service.")
+    stream: str = Field(description="The person's stream within the source, e.g. intake.person.")
     position: int = Field(ge=1, description="Position in the source's event log.")
     person_id: UUID
     person_sequence: int = Field(
-        ge=1, description="1, 2, 3... per person and source: consumers apply them in this order."
+        ge=1, description="1, 2, 3... per person and stream: consumers apply them in this order."
     )
     occurred_at: AwareDatetime
     correlation_id: str

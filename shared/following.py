@@ -1,7 +1,7 @@
 """Aggregates and applications built from other services' events about one person.
 
 Plain Python on top of eventsourcing: no broker, no pydantic. The ordering rule lives here:
-a person's events from one source are applied strictly by sequence, each exactly once, and the
+a person's events from one upstream stream are applied strictly by sequence, each exactly once, and the
 record of having applied one (tracking) commits with its effect.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
-from uuid import UUID
+from typing import Any, ClassVar, Generic, TypeVar
+from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
@@ -27,19 +27,22 @@ class Unprocessable(Exception):
 class PersonFollower(Aggregate):
     """Base for an aggregate, one per person, that follows upstream services' events."""
 
-    @staticmethod
-    def create_id(person_id: UUID, **_: object) -> UUID:
-        return person_id
+    # Set where the service keeps another aggregate under the person's own id.
+    id_namespace: ClassVar[UUID | None] = None
+
+    @classmethod
+    def create_id(cls, person_id: UUID, **_: object) -> UUID:
+        return uuid5(cls.id_namespace, str(person_id)) if cls.id_namespace else person_id
 
     def __init__(self, person_id: UUID) -> None:
         self.upstream_applied: dict[str, int] = {}
         self.unprocessable: dict[str, str] = {}
 
     def check_next(self, upstream: UpstreamRef) -> None:
-        check_next_in_sequence(self.upstream_applied, upstream.source, upstream.sequence)
+        check_next_in_sequence(self.upstream_applied, upstream.stream, upstream.sequence)
 
     def _advance(self, upstream: UpstreamRef) -> None:
-        self.upstream_applied[upstream.source] = upstream.sequence
+        self.upstream_applied[upstream.stream] = upstream.sequence
 
     @event("UpstreamEventUnprocessable")
     def record_unprocessable(self, upstream: UpstreamRef, reason: str) -> None:
@@ -47,6 +50,28 @@ class PersonFollower(Aggregate):
         # events flowing, and this record keeps the gap visible in the history.
         self._advance(upstream)
         self.unprocessable[upstream.key] = reason
+
+
+class TeamFollower(PersonFollower):
+    """A follower that also knows the person's care team, from careplan's care-team stream."""
+
+    def __init__(self, person_id: UUID) -> None:
+        super().__init__(person_id)
+        self.team: dict[str, str] = {}
+
+    @event("CareTeamFormed")
+    def care_team_formed(self, upstream: UpstreamRef) -> None:
+        self._advance(upstream)
+
+    @event("TeamMemberJoined")
+    def team_member_joined(self, upstream: UpstreamRef, member_id: str, role: str) -> None:
+        self._advance(upstream)
+        self.team[member_id] = role
+
+    @event("TeamMemberLeft")
+    def team_member_left(self, upstream: UpstreamRef, member_id: str) -> None:
+        self._advance(upstream)
+        self.team.pop(member_id, None)
 
 
 FollowerT = TypeVar("FollowerT", bound=PersonFollower)
@@ -115,7 +140,7 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
 
     def follower(self, person_id: UUID) -> FollowerT | None:
         try:
-            return self.repository.get(person_id)
+            return self.repository.get(self.follower_class.create_id(person_id=person_id))
         except AggregateNotFoundError:
             return None
 
@@ -137,7 +162,7 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
     def _settle_conflict(self, item: UpstreamChange) -> Outcome:
         """After a refused save: a duplicate if the person's follower now has it, else retry later."""
         follower = self.follower(UUID(item.upstream.person_id))
-        applied = follower.upstream_applied.get(item.upstream.source, 0) if follower else 0
+        applied = follower.upstream_applied.get(item.upstream.stream, 0) if follower else 0
         if applied >= item.upstream.sequence:
             return False
         return ConcurrentChange(f"{item.upstream.key} conflicted with a concurrent write; retry")

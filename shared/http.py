@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.access import MissingRight, NotVisible, Principal, Right, check_has_right
 from shared.domain import Provenance
 from shared.telemetry import correlation_id_var
+from shared.tokens import InvalidToken, TokenVerifier
 
 CORRELATION_HEADER = "X-Correlation-Id"
+audit_log = logging.getLogger("carecoord.audit")
 
 
 def correlation_middleware(app: FastAPI) -> None:
@@ -28,13 +33,60 @@ def correlation_middleware(app: FastAPI) -> None:
         return response
 
 
+_bearer = HTTPBearer(auto_error=False, description="A JWT from the agency's identity provider")
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The authenticated caller, or 401. Every endpoint but health depends on this."""
+    if credentials is None:
+        raise _unauthorized("a bearer token is required")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(credentials.credentials)
+    except InvalidToken as error:
+        raise _unauthorized(f"invalid token: {error}") from None
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def requires(right: Right) -> Callable[[Principal], Principal]:
+    """A dependency that admits only roles holding `right` (403 naming it otherwise)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        try:
+            check_has_right(principal, right)
+        except MissingRight as refusal:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+        return principal
+
+    return check
+
+
+def not_found_for(error: NotVisible | LookupError) -> HTTPException:
+    # Outside one's team and truly absent look the same: existence does not leak.
+    return HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+
+
+def log_read(principal: Principal, person_id: uuid.UUID, what: str) -> None:
+    """Who read which person's record: ids only, never content (HIPAA audit controls)."""
+    audit_log.info("record read", extra={"reader": principal.subject, "reader_role": principal.role.value,
+                                         "person_id": str(person_id), "record": what})
+
+
 def request_provenance(
+    principal: CurrentPrincipal,
     traceparent: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Provenance:
-    # Until authentication lands (issue 7) the actor is recorded honestly as unauthenticated.
     return Provenance(
-        actor_id="unauthenticated",
-        actor_role="unauthenticated",
+        actor_id=principal.subject,
+        actor_role=principal.role.value,
         correlation_id=correlation_id_var.get() or str(uuid.uuid4()),
         traceparent=traceparent,
     )

@@ -84,6 +84,7 @@ class BrokerPublisher:
 def upstream_ref(event: AnyIntegrationEvent) -> UpstreamRef:
     return UpstreamRef(
         source=event.source,
+        stream=event.stream,
         position=event.position,
         event_id=str(event.event_id),
         event_type=event.type,

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
 
 from shared.contracts.base import Payload
 from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable_event_id
@@ -24,6 +26,8 @@ from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable
 log = logging.getLogger(__name__)
 
 RunSync = Callable[..., Awaitable[Any]]
+# Domain event class -> the function that maps it to its published payload.
+Translations = Mapping[type, Callable[[Any], Payload]]
 
 
 @dataclass(frozen=True)
@@ -68,16 +72,27 @@ class RelayPositions:
         )
 
 
+def stream_name(source: str, domain_event: Any) -> str:
+    """`Person.ScreeningRecorded` from intake is on stream `intake.person`."""
+    aggregate = type(domain_event).__qualname__.split(".")[0]
+    return f"{source}.{re.sub(r'(?<!^)(?=[A-Z])', '_', aggregate).lower()}"
+
+
 def to_integration_event(source: str, notification_id: int, domain_event: Any, payload: Payload) -> Outgoing:
-    """Wrap one stored event of a person's stream (aggregate id = person id) in its envelope."""
+    """Wrap one stored event of a person's stream in its envelope.
+
+    A published aggregate is one per person, so its versions are the person's sequence on that
+    stream; its id is the person's id unless its events name the person (`person_id`).
+    """
     provenance = domain_event.provenance
     event = IntegrationEvent[dict[str, Any]](
         event_id=stable_event_id(source, domain_event.originator_id, domain_event.originator_version),
         type=payload.event_type,
         version=payload.version,
         source=source,
+        stream=stream_name(source, domain_event),
         position=notification_id,
-        person_id=domain_event.originator_id,
+        person_id=getattr(domain_event, "person_id", domain_event.originator_id),
         person_sequence=domain_event.originator_version,
         occurred_at=domain_event.timestamp,
         correlation_id=provenance.correlation_id,
@@ -93,7 +108,7 @@ class OutboxRelay:
         self,
         source: str,
         application: Application,
-        to_payload: Callable[[Any], Payload],
+        translations: Translations,
         publisher: EventPublisher,
         positions: RelayPositions,
         run_sync: RunSync,
@@ -103,7 +118,9 @@ class OutboxRelay:
         self.source = source
         self.name = f"{source}-relay"
         self._application = application
-        self._to_payload = to_payload
+        self._translations = translations
+        # Only published aggregates' events: a service's log also holds what it keeps to itself.
+        self._topics = [get_topic(event_class) for event_class in translations]
         self._publisher = publisher
         self._positions = positions
         self._run_sync = run_sync
@@ -148,6 +165,7 @@ class OutboxRelay:
             self._application.recorder.select_notifications,
             self.position,
             self._batch_size,
+            topics=self._topics,
             inclusive_of_start=False,
         )
         if not notifications:
@@ -161,7 +179,8 @@ class OutboxRelay:
 
     def _outgoing(self, notification: Notification) -> Outgoing:
         domain_event = self._application.mapper.to_domain_event(notification)
-        return to_integration_event(self.source, notification.id, domain_event, self._to_payload(domain_event))
+        payload = self._translations[type(domain_event)](domain_event)
+        return to_integration_event(self.source, notification.id, domain_event, payload)
 
     async def _wait_for_news(self) -> None:
         self._wakeup.clear()

@@ -1,10 +1,12 @@
-"""Builds careplan: the application, its inbox consumer and its HTTP API."""
+"""Builds careplan: the application, its relay (care-team events), its inbox consumer, its HTTP API."""
 
 from __future__ import annotations
 
 from services.careplan.application import CareplanApplication
 from services.careplan.consumers import TOPOLOGY, intake_events_router
-from services.careplan.http import timeline_router
+from services.careplan.http import careplan_router
+from services.careplan.translation import TRANSLATIONS
+from shared.contracts import careplan as careplan_contracts
 from shared.bootstrap import build_http, build_service
 from shared.runtime import Service
 from shared.settings import ServiceSettings
@@ -18,8 +20,9 @@ class CareplanSettings(ServiceSettings):
 def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or CareplanSettings()
     topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
-    service = build_service(settings, CareplanApplication, topology=topology)
+    service = build_service(settings, CareplanApplication, translations=TRANSLATIONS,
+                            contracts=careplan_contracts.PAYLOADS, topology=topology)
     application: CareplanApplication = service.application  # type: ignore[assignment]
     service.broker.include_router(intake_events_router(service, application, topology))
-    build_http(service, "careplan", [timeline_router(service, application)])
+    build_http(service, "careplan", [careplan_router(service, application)])
     return service

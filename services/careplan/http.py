@@ -1,14 +1,18 @@
-"""Careplan's HTTP API."""
+"""Careplan's HTTP API: the care team, and each person's timeline."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.application import CareplanApplication
+from services.careplan.domain.care_team import TEAM_ROLES, NotOnTeam, UnknownTeamRole
+from shared.access import NotVisible, Principal, RecordContext, Right, authorize
+from shared.http import RequestProvenance, log_read, not_found_for, requires
 from shared.runtime import Service
 
 
@@ -25,18 +29,80 @@ class TimelineView(BaseModel):
     entries: list[TimelineEntryView]
 
 
-def timeline_router(service: Service, application: CareplanApplication) -> APIRouter:
-    router = APIRouter(prefix="/people", tags=["timeline"])
+class AddTeamMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: str = Field(min_length=1, max_length=200, description="The member's user id (token subject)")
+    role: str = Field(description=f"One of: {', '.join(TEAM_ROLES)}")
+
+
+class TeamMemberView(BaseModel):
+    member_id: str
+    role: str
+
+
+class CareTeamView(BaseModel):
+    person_id: UUID
+    members: list[TeamMemberView]
+
+
+def careplan_router(service: Service, application: CareplanApplication) -> APIRouter:
+    router = APIRouter(prefix="/people", tags=["care plan"])
+
+    async def authorized(principal: Principal, right: Right, person_id: UUID) -> dict[str, str]:
+        team = await service.run_sync(application.care_team, person_id)
+        try:
+            authorize(principal, right, RecordContext(person_id, frozenset(team)))
+        except NotVisible as error:
+            raise not_found_for(error) from None
+        return team
 
     @router.get("/{person_id}/timeline", response_model=TimelineView)
-    async def get_timeline(person_id: UUID):
+    async def get_timeline(person_id: UUID, principal: Annotated[Principal, Depends(requires(Right.READ_TIMELINE))]):
+        await authorized(principal, Right.READ_TIMELINE, person_id)
+        log_read(principal, person_id, "care timeline")
         entries = await service.run_sync(application.timeline, person_id)
         if entries is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no timeline for person {person_id}")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         return TimelineView(
             person_id=person_id,
             entries=[TimelineEntryView(source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
                                        occurred_at=e.occurred_at) for e in entries],
         )
+
+    @router.get("/{person_id}/team", response_model=CareTeamView)
+    async def get_care_team(person_id: UUID, principal: Annotated[Principal, Depends(requires(Right.READ_TIMELINE))]):
+        team = await authorized(principal, Right.READ_TIMELINE, person_id)
+        return CareTeamView(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
+
+    @router.post("/{person_id}/team", status_code=status.HTTP_201_CREATED, response_model=CareTeamView,
+                 summary="Add someone to the person's care team (200 if already on it in that role)")
+    async def add_team_member(
+        person_id: UUID, body: AddTeamMember, provenance: RequestProvenance, response: Response,
+        principal: Annotated[Principal, Depends(requires(Right.MANAGE_TEAM))],
+    ):
+        await authorized(principal, Right.MANAGE_TEAM, person_id)
+        try:
+            changed = await service.run_sync(application.add_team_member, person_id, body.member_id, body.role, provenance)
+        except UnknownTeamRole as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                                [{"loc": ["body", "role"], "msg": str(error), "type": "value_error"}]) from None
+        if not changed:
+            response.status_code = status.HTTP_200_OK
+        team = await service.run_sync(application.care_team, person_id)
+        return CareTeamView(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
+
+    @router.delete("/{person_id}/team/{member_id}", status_code=status.HTTP_204_NO_CONTENT,
+                   summary="Remove someone from the person's care team")
+    async def remove_team_member(
+        person_id: UUID, member_id: str, provenance: RequestProvenance,
+        principal: Annotated[Principal, Depends(requires(Right.MANAGE_TEAM))],
+    ) -> Response:
+        await authorized(principal, Right.MANAGE_TEAM, person_id)
+        try:
+            await service.run_sync(application.remove_team_member, person_id, member_id, provenance)
+        except NotOnTeam:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return router

@@ -1,8 +1,13 @@
-"""Inbound integration events -> what the care team reads on a person's timeline."""
+"""Careplan's two vocabularies meet here: inbound integration events -> timeline entries, and
+careplan's own domain events -> the integration events it publishes."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from services.careplan.domain.care_team import CareTeam
 from shared.contracts.base import Payload
+from shared.contracts.careplan import CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1
 from shared.contracts.intake import PersonRegisteredV1, ScreeningRecordedV1
 
 
@@ -16,3 +21,11 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
             answered = len(payload.answers) - declined
             return "screening_recorded", f"{payload.instrument} screening: {answered} answered, {declined} declined"
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type
+
+
+# Every event on the care-team stream is published: consumers apply it by sequence.
+TRANSLATIONS: dict[type, Any] = {
+    CareTeam.Formed: lambda event: CareTeamFormedV1(),
+    CareTeam.MemberJoined: lambda event: TeamMemberJoinedV1(member_id=event.member_id, role=event.role),
+    CareTeam.MemberLeft: lambda event: TeamMemberLeftV1(member_id=event.member_id),
+}

@@ -14,9 +14,11 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
+from services.intake.domain.care_team_view import CareTeamView
 from services.intake.domain.person import Answer, NoAnswers, Person, UnknownInstrument
+from shared.access import RecordContext
 from shared.domain import Provenance
-from shared.eventstore import ServiceApplication
+from shared.following import FollowerApplication
 
 # Another process saved the same person meanwhile: reload and run the batch again.
 CONFLICT_ATTEMPTS = 5
@@ -81,8 +83,11 @@ class _Batch:
         return self.people[person_id]
 
 
-class IntakeApplication(ServiceApplication):
+class IntakeApplication(FollowerApplication[CareTeamView]):
+    """Intake's commands, and its view of care teams (from careplan) that decides who sees what."""
+
     name = "Intake"
+    follower_class = CareTeamView
 
     def execute(self, command: Command) -> Result:
         outcome = self.execute_batch([command])[0]
@@ -116,6 +121,12 @@ class IntakeApplication(ServiceApplication):
             return self.repository.get(person_id)
         except AggregateNotFoundError:
             raise PersonNotFound(f"no person {person_id}") from None
+
+    def record_context(self, person_id: UUID) -> RecordContext:
+        """What decides who may see this person's intake record. PersonNotFound if there is none."""
+        person = self.get_person(person_id)
+        team = self.follower(person_id)
+        return RecordContext(person_id, frozenset(team.team if team else ()), registered_by=person.agency)
 
     def _run(self, command: Command, batch: _Batch) -> Result | Exception:
         try:

@@ -1,10 +1,11 @@
-"""Builds intake: the application, its relay to the broker, and its HTTP API."""
+"""Builds intake: the application, its relay to the broker, its care-team consumer, its HTTP API."""
 
 from __future__ import annotations
 
 from services.intake.application import IntakeApplication
+from services.intake.consumers import TOPOLOGY, care_team_router
 from services.intake.http import people_router
-from services.intake.translation import to_payload
+from services.intake.translation import TRANSLATIONS
 from shared.contracts import intake as intake_contracts
 from shared.bootstrap import build_http, build_service
 from shared.runtime import Service
@@ -18,6 +19,10 @@ class IntakeSettings(ServiceSettings):
 
 def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or IntakeSettings()
-    service = build_service(settings, IntakeApplication, to_payload=to_payload, contracts=intake_contracts.PAYLOADS)
-    build_http(service, "intake", [people_router(service, service.application)])  # type: ignore[arg-type]
+    topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
+    service = build_service(settings, IntakeApplication, translations=TRANSLATIONS,
+                            contracts=intake_contracts.PAYLOADS, topology=topology)
+    application: IntakeApplication = service.application  # type: ignore[assignment]
+    service.broker.include_router(care_team_router(service, application, topology))
+    build_http(service, "intake", [people_router(service, application)])
     return service

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID, uuid4, uuid5
 
-from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from services.intake.application import (
@@ -18,8 +18,9 @@ from services.intake.application import (
     Result,
 )
 from shared.group_commit import GroupCommit
+from shared.access import NotVisible, Principal, Right, Role, authorize
 from shared.contracts.intake import Instrument
-from shared.http import RequestProvenance
+from shared.http import RequestProvenance, log_read, not_found_for, requires
 from shared.runtime import Service
 
 SCREENING_NAMESPACE = UUID("8e3f4b0a-2d6c-4f57-b1c9-0a7e5d3c2b14")
@@ -65,9 +66,21 @@ def people_router(service: Service, application: IntakeApplication) -> APIRouter
     router = APIRouter(prefix="/people", tags=["people"])
     commands: GroupCommit[Command, Result] = GroupCommit(service.run_sync, application.execute_batch)
 
+    async def authorized(principal: Principal, right: Right, person_id: UUID) -> None:
+        try:
+            record = await service.run_sync(application.record_context, person_id)
+            authorize(principal, right, record)
+        except (PersonNotFound, NotVisible) as error:
+            raise not_found_for(error) from None
+
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonRegistration,
                  summary="Register a person (200 with the same id if already registered)")
-    async def register_person(body: RegisterPersonRequest, provenance: RequestProvenance, response: Response):
+    async def register_person(
+        body: RegisterPersonRequest, provenance: RequestProvenance, response: Response,
+        principal: Annotated[Principal, Depends(requires(Right.REGISTER_PERSON))],
+    ):
+        if principal.role is Role.AGENCY_SYSTEM and body.agency != principal.agency:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "an agency system registers people for its own agency only")
         registration = await commands.submit(RegisterPerson(
             body.agency, body.agency_person_id, body.preferred_name, body.date_of_birth, provenance,
         ))
@@ -82,8 +95,10 @@ def people_router(service: Service, application: IntakeApplication) -> APIRouter
         body: RecordScreeningRequest,
         provenance: RequestProvenance,
         response: Response,
+        principal: Annotated[Principal, Depends(requires(Right.RECORD_SCREENING))],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ):
+        await authorized(principal, Right.RECORD_SCREENING, person_id)
         screening_id = uuid5(SCREENING_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
         answers = {item: None if answer == "declined" else answer for item, answer in body.answers.items()}
         try:
@@ -91,17 +106,16 @@ def people_router(service: Service, application: IntakeApplication) -> APIRouter
                 RecordScreening(person_id, screening_id, body.instrument, answers, provenance)
             )
         except PersonNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no person {person_id}") from None
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
         if not receipt.created:
             response.status_code = status.HTTP_200_OK
         return ScreeningRecorded(person_id=person_id, screening_id=receipt.screening_id)
 
     @router.get("/{person_id}", response_model=PersonSummary)
-    async def get_person(person_id: UUID):
-        try:
-            person = await service.run_sync(application.get_person, person_id)
-        except PersonNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no person {person_id}") from None
+    async def get_person(person_id: UUID, principal: Annotated[Principal, Depends(requires(Right.READ_INTAKE_RECORD))]):
+        await authorized(principal, Right.READ_INTAKE_RECORD, person_id)
+        log_read(principal, person_id, "intake record")
+        person = await service.run_sync(application.get_person, person_id)
         return PersonSummary(
             person_id=person.id, agency=person.agency, agency_person_id=person.agency_person_id,
             preferred_name=person.preferred_name, screenings=len(person.screenings),

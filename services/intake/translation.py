@@ -32,7 +32,3 @@ TRANSLATIONS = {
     Person.Registered: _registered,
     Person.ScreeningRecorded: _screening_recorded,
 }
-
-
-def to_payload(domain_event: Any) -> Payload:
-    return TRANSLATIONS[type(domain_event)](domain_event)

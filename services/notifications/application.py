@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from services.notifications.domain.notifications import DueNotification, PersonNotifications
+from shared.access import RecordContext
 from shared.domain import UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
 
@@ -27,6 +28,10 @@ class NotificationsApplication(FollowerApplication[PersonNotifications]):
 
     def nothing_to_notify(self, upstream: UpstreamRef) -> bool:
         return self.apply_change(self.no_notice(upstream))
+
+    def record_context(self, person_id: UUID) -> RecordContext:
+        follower = self.follower(person_id)
+        return RecordContext(person_id, frozenset(follower.team if follower else ()))
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)

@@ -9,7 +9,7 @@ from faststream.rabbit import Channel, RabbitRouter
 
 from services.notifications.application import NotificationsApplication
 from services.notifications.translation import notice_for
-from shared.consuming import PersonEventConsumer
+from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
 from shared.domain import UpstreamRef
 from shared.envelope import AnyIntegrationEvent
@@ -17,13 +17,15 @@ from shared.following import UpstreamChange
 from shared.runtime import Service
 from shared.topology import EVENTS_EXCHANGE, ConsumerTopology
 
-TOPOLOGY = ConsumerTopology(service="notifications", bindings=("intake.#",))
+TOPOLOGY = ConsumerTopology(service="notifications", bindings=("intake.#", "careplan.care_team.#"))
 
 
 def intake_events_router(
     service: Service, application: NotificationsApplication, topology: ConsumerTopology
 ) -> RabbitRouter:
     def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
+        if (change := team_change(upstream, payload)) is not None:
+            return change
         notice = notice_for(payload)
         if notice is None:
             return application.no_notice(upstream)
@@ -38,9 +40,10 @@ def intake_events_router(
         channel=Channel(prefetch_count=service.settings.consumer_prefetch),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="notifications.inbox",
-        description="Every intake event about a person; some make a notification due to the care team.",
+        description="Every intake event about a person (some make a notification due to the care team), "
+        "and careplan's care-team events (who is on that team).",
     )
-    async def on_intake_event(event: AnyIntegrationEvent) -> None:
+    async def on_upstream_event(event: AnyIntegrationEvent) -> None:
         await consume(event)
 
     return router

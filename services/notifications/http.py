@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel
 
 from services.notifications.application import NotificationsApplication
+from shared.access import NotVisible, Principal, Right, authorize
+from shared.http import log_read, not_found_for, requires
 from shared.runtime import Service
 
 
@@ -29,10 +33,18 @@ def notifications_router(service: Service, application: NotificationsApplication
     router = APIRouter(prefix="/people", tags=["notifications"])
 
     @router.get("/{person_id}/notifications", response_model=DueNotificationsView)
-    async def get_due_notifications(person_id: UUID):
+    async def get_due_notifications(
+        person_id: UUID, principal: Annotated[Principal, Depends(requires(Right.READ_NOTIFICATIONS))]
+    ):
+        record = await service.run_sync(application.record_context, person_id)
+        try:
+            authorize(principal, Right.READ_NOTIFICATIONS, record)
+        except NotVisible as error:
+            raise not_found_for(error) from None
+        log_read(principal, person_id, "due notifications")
         due = await service.run_sync(application.due_notifications, person_id)
         if due is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no notifications for person {person_id}")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         return DueNotificationsView(
             person_id=person_id,
             due=[DueNotificationView(notification_id=n.notification_id, kind=n.kind, audience=n.audience,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from shared.contracts import intake
+from shared.contracts import careplan, intake
 
 
 class UnknownContract(LookupError):
@@ -15,7 +15,7 @@ class UnknownContract(LookupError):
 
 
 CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {
-    (model.event_type, model.version): model for model in intake.PAYLOADS
+    (model.event_type, model.version): model for model in (*intake.PAYLOADS, *careplan.PAYLOADS)
 }
 
 

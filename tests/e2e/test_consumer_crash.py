@@ -10,7 +10,7 @@ import psycopg
 from shared.domain import Provenance
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
-from tests.support.system import System
+from tests.support.system import System, bearer
 
 PEOPLE, SCREENINGS_EACH = 10, 60
 PROVENANCE = Provenance("load-generator", "agency_system", "corr-crash")
@@ -33,7 +33,7 @@ async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_appl
         assert applied_before_kill < total, "the kill must land mid-stream for this test to mean anything"
 
         careplan.start()
-        async with httpx.AsyncClient(base_url=careplan.url) as client:
+        async with httpx.AsyncClient(base_url=careplan.url, headers=bearer("auditor")) as client:
             for person_id in person_ids:
                 async def complete():
                     response = await client.get(f"/people/{person_id}/timeline")

@@ -7,7 +7,7 @@ import uuid
 
 from shared.messaging import REASON_HEADER
 from shared.relay import OutboxRelay, RelayPositions
-from services.intake.translation import to_payload
+from services.intake.translation import TRANSLATIONS
 from shared.domain import Provenance
 from tests.integration.test_event_flow import _when_len, register, timeline_of
 from tests.support.polling import eventually
@@ -21,7 +21,7 @@ async def test_the_same_integration_event_delivered_twice_is_applied_once(system
     intake = await system.start_connected("intake")
     careplan = await system.start_connected("careplan")
     tap = await system.tap()
-    async with system.client(intake) as i, system.client(careplan) as c:
+    async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
         person_id = await register(i)
         await eventually(lambda: _when_len(timeline_of(c, person_id), 1), what="registration applied")
         [original] = await eventually(lambda: _when_len(system.drain(tap), 1), what="published registration")
@@ -48,14 +48,14 @@ async def test_a_relay_killed_after_publishing_but_before_saving_republishes_and
         async def save(self, relay: str, position: int) -> None:
             raise SystemExit("relay process killed")
 
-    doomed = OutboxRelay("intake", application, to_payload, intake_relay._publisher,
+    doomed = OutboxRelay("intake", application, TRANSLATIONS, intake_relay._publisher,
                          KilledBeforeSaving(system.isolation.database_url, "intake"), intake.run_sync)
     positions = RelayPositions(system.isolation.database_url, "intake")
     await positions.open()
     try:
         await _publish_once(doomed, positions)
         # The restarted relay starts from the last saved position (none) and publishes both again.
-        restarted = OutboxRelay("intake", application, to_payload, intake_relay._publisher, positions, intake.run_sync)
+        restarted = OutboxRelay("intake", application, TRANSLATIONS, intake_relay._publisher, positions, intake.run_sync)
         restarted.position = await positions.load(restarted.name)
         assert restarted.position == 0
         assert await restarted.publish_next_batch() == 2
@@ -66,7 +66,7 @@ async def test_a_relay_killed_after_publishing_but_before_saving_republishes_and
     published = await eventually(lambda: _when_len(system.drain(tap), 4), what="four publishes")
     ids = [envelope(m)["event_id"] for m in published]
     assert len(ids) == 4 and len(set(ids)) == 2, "each event was published twice, with the same id"
-    async with system.client(careplan) as c:
+    async with system.client(careplan, "auditor") as c:
         entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 2), what="applied")
     # Both copies of each were consumed (single active consumer, in order); one effect each.
     assert [e["sequence"] for e in entries] == [1, 2]
@@ -92,7 +92,7 @@ async def test_commands_succeed_while_rabbitmq_is_unreachable_and_are_published_
         amqp_through_proxy = system.isolation.amqp_url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}")
         intake = await system.start_connected("intake", amqp_url=amqp_through_proxy)
         careplan = await system.start_connected("careplan")
-        async with system.client(intake) as i, system.client(careplan) as c:
+        async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
             proxy.cut()
             person_id = await register(i, "during-outage")
             for n in range(5):
@@ -117,7 +117,7 @@ async def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_next_go
     intake = await system.start_connected("intake")
     careplan = await system.start_connected("careplan")
     tap = await system.tap()
-    async with system.client(intake) as i, system.client(careplan) as c:
+    async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
         person_id = await register(i)
         [good] = await eventually(lambda: _when_len(system.drain(tap), 1), what="registration published")
         await eventually(lambda: _when_len(timeline_of(c, person_id), 1), what="registration applied")
@@ -169,7 +169,7 @@ async def test_a_persons_events_delivered_out_of_order_are_applied_in_order(syst
     # Newest first: each arrives before the one it follows and must wait for it.
     await intake_relay._publisher.publish_in_order(list(reversed(batch)))
 
-    async with system.client(careplan) as c:
+    async with system.client(careplan, "auditor") as c:
         entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 4),
                                    what="all four applied")
     assert [e["sequence"] for e in entries] == [1, 2, 3, 4]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from tests.support.polling import eventually
-from tests.support.system import System, envelope
+from tests.support.system import TEST_AGENCY, System, envelope
 
 
 async def register(intake_client, agency_person_id: str = "p-1") -> str:
     response = await intake_client.post(
-        "/people", json={"agency": "north-clinic", "agency_person_id": agency_person_id, "preferred_name": "Sam"}
+        "/people", json={"agency": TEST_AGENCY, "agency_person_id": agency_person_id, "preferred_name": "Sam"}
     )
     assert response.status_code == 201, response.text
     return response.json()["person_id"]
@@ -25,7 +25,8 @@ async def test_a_screening_recorded_at_intake_appears_in_careplan_and_notificati
     notifications = await system.start_connected("notifications")
     tap = await system.tap()
 
-    async with system.client(intake) as i, system.client(careplan) as c, system.client(notifications) as n:
+    async with (system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c,
+                system.client(notifications, "auditor") as n):
         person_id = await register(i)
         response = await i.post(
             f"/people/{person_id}/screenings",

@@ -12,7 +12,7 @@ from tests.support.system import System
 @pytest.fixture
 async def intake(system: System):
     service = await system.start("intake")
-    async with system.client(service) as client:
+    async with system.client(service, "agency_system", agency="riverside") as client:
         yield client
 
 

@@ -17,6 +17,7 @@ from services.notifications.bootstrap import NotificationsSettings
 from services.notifications.bootstrap import create_service as create_notifications
 from shared.relay import OutboxRelay
 from shared.runtime import Service
+from shared.tokens import issue_token
 from shared.settings import ServiceSettings
 from tests.support.servers import Isolation
 
@@ -28,6 +29,20 @@ FACTORIES = {
 
 # Short backoff so that tests of retries finish quickly; the order of steps is what matters.
 TEST_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
+TEST_JWT_SECRET = "carecoord-tests-only-hs256-secret"
+TEST_AGENCY = "north-clinic"
+
+
+def token(role: str, subject: str | None = None, *, secret: str = TEST_JWT_SECRET, **claims: Any) -> str:
+    """A real signed token, as the agency's identity provider would issue (HS256 in tests)."""
+    if role == "agency_system":
+        claims.setdefault("agency", TEST_AGENCY)
+    return issue_token(secret, "HS256", subject=subject or f"test-{role}", role=role, audience="carecoord",
+                       issuer="carecoord-dev", **claims)
+
+
+def bearer(role: str, subject: str | None = None, **claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, subject, **claims)}"}
 
 
 class System:
@@ -44,6 +59,7 @@ class System:
             "amqp_url": self.isolation.amqp_url,
             "retry_delays": TEST_RETRY_DELAYS,
             "log_json": False,
+            "jwt_dev_secret": TEST_JWT_SECRET,
             **overrides,
         }
         return settings_class(**values)
@@ -75,9 +91,12 @@ class System:
             await self._connection.close()
 
     @staticmethod
-    def client(service: Service) -> httpx.AsyncClient:
+    def client(service: Service, role: str | None = None, subject: str | None = None, **claims: Any) -> httpx.AsyncClient:
+        """An HTTP client for the service, carrying a token for `role` (none if role is None)."""
         assert service.http is not None
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url=f"http://{service.name}")
+        headers = bearer(role, subject, **claims) if role else {}
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url=f"http://{service.name}",
+                                 headers=headers)
 
     # Broker access for tests: a tap on the events exchange, raw publishing, dead-letter queues.
 

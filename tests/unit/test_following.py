@@ -33,7 +33,7 @@ def careplan(request):
 
 
 def upstream(person_id, sequence: int, position: int | None = None) -> UpstreamRef:
-    return UpstreamRef(source="intake", position=position or sequence, event_id=str(uuid4()),
+    return UpstreamRef(source="intake", stream="intake.person", position=position or sequence, event_id=str(uuid4()),
                        event_type="carecoord.intake.screening_recorded", person_id=str(person_id),
                        sequence=sequence, correlation_id="corr-1")
 
@@ -47,7 +47,7 @@ def test_the_next_event_is_applied_and_a_redelivery_changes_nothing(careplan):
 
 def test_an_event_that_arrives_before_the_one_it_follows_is_refused_until_that_one_is_applied(careplan):
     person = uuid4()
-    with pytest.raises(OutOfSequence, match="intake event 2 arrived before 1"):
+    with pytest.raises(OutOfSequence, match="intake.person event 2 arrived before 1"):
         careplan.add_to_timeline(upstream(person, 2), "screening_recorded", "PHQ-9", NOW)
     assert careplan.timeline(person) is None, "nothing was saved"
     careplan.add_to_timeline(upstream(person, 1), "person_registered", "Registered", NOW)
@@ -88,7 +88,7 @@ def test_an_unprocessable_event_is_recorded_so_the_persons_later_events_still_fl
     careplan.add_to_timeline(upstream(person, 3), "screening_recorded", "GAD-7", NOW)
     follower = careplan.follower(person)
     assert [e.sequence for e in follower.entries] == [1, 3]
-    assert follower.unprocessable == {"intake/2": "payload invalid: answers: Field required"}
+    assert follower.unprocessable == {"intake.person/2": "payload invalid: answers: Field required"}
 
 
 def test_a_redelivered_unprocessable_event_is_dead_lettered_again_not_silently_acked(careplan):

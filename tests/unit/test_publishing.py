@@ -6,7 +6,7 @@ import pytest
 
 from services.intake.application import IntakeApplication
 from services.intake.domain.person import Person
-from services.intake.translation import TRANSLATIONS, to_payload
+from services.intake.translation import TRANSLATIONS
 from shared.contracts import CONTRACTS
 from shared.contracts import intake as intake_contracts
 from shared.relay import to_integration_event
@@ -38,13 +38,14 @@ def test_the_envelope_carries_the_persons_sequence_and_a_stable_event_id(intake,
 
     def envelopes():
         return [
-            to_integration_event("intake", n.id, event, to_payload(event)).event
+            to_integration_event("intake", n.id, event, TRANSLATIONS[type(event)](event)).event
             for n in notifications
             for event in [intake.mapper.to_domain_event(n)]
         ]
 
     first, second = envelopes()
-    assert (second.type, second.version, second.source) == ("carecoord.intake.screening_recorded", 1, "intake")
+    assert (second.type, second.version, second.source, second.stream) == (
+        "carecoord.intake.screening_recorded", 1, "intake", "intake.person")
     assert (second.person_id, second.person_sequence, second.position) == (person.person_id, 2, 2)
     assert second.payload["answers"] == {"item1": 1, "item9": "declined"}
     assert (second.correlation_id, second.actor.id, second.actor.role) == ("corr-1", "agency-7", "agency_system")

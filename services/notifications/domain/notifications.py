@@ -11,7 +11,7 @@ from datetime import datetime
 from eventsourcing.domain import event
 
 from shared.domain import UpstreamRef
-from shared.following import PersonFollower
+from shared.following import TeamFollower
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,9 @@ class DueNotification:
     caused_by: str
 
 
-class PersonNotifications(PersonFollower):
+class PersonNotifications(TeamFollower):
+    """What the person's care team is due to hear, and who is on that team."""
+
     def __init__(self, person_id) -> None:  # noqa: ANN001
         super().__init__(person_id)
         self.due: list[DueNotification] = []

@@ -1,0 +1,61 @@
+"""A person's care team: who is on it, in which role, joined and left over time.
+
+Membership decides who may see the person's record in every service, so the team's events are
+published (carecoord.careplan.care_team.*) and every service keeps its own view of them.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.domain import Provenance
+
+CARE_TEAM_NAMESPACE = UUID("3b0f8f61-1a52-4c8e-9d7a-5e2c4b1f0a77")
+
+TEAM_ROLES = (
+    "care_coordinator", "clinician", "prescriber", "peer_specialist", "case_manager", "supervisor",
+    "family_or_natural_support",
+)
+
+
+class UnknownTeamRole(ValueError):
+    pass
+
+
+class NotOnTeam(LookupError):
+    pass
+
+
+class CareTeam(Aggregate):
+    @staticmethod
+    def create_id(person_id: UUID, **_: object) -> UUID:
+        return uuid5(CARE_TEAM_NAMESPACE, str(person_id))
+
+    @event("Formed")
+    def __init__(self, person_id: UUID, provenance: Provenance) -> None:
+        self.person_id = person_id
+        self.members: dict[str, str] = {}
+
+    def add_member(self, member_id: str, role: str, provenance: Provenance) -> bool:
+        """Add someone to the team (or change their role). False if nothing changed."""
+        if role not in TEAM_ROLES:
+            raise UnknownTeamRole(f"unknown team role {role!r}; known: {', '.join(TEAM_ROLES)}")
+        if self.members.get(member_id) == role:
+            return False
+        self._member_joined(self.person_id, member_id, role, provenance)
+        return True
+
+    def remove_member(self, member_id: str, provenance: Provenance) -> None:
+        if member_id not in self.members:
+            raise NotOnTeam(f"{member_id} is not on this care team")
+        self._member_left(self.person_id, member_id, provenance)
+
+    @event("MemberJoined")
+    def _member_joined(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> None:
+        self.members[member_id] = role
+
+    @event("MemberLeft")
+    def _member_left(self, person_id: UUID, member_id: str, provenance: Provenance) -> None:
+        del self.members[member_id]
