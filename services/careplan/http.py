@@ -85,7 +85,7 @@ def careplan_router(service: Service, application: CareplanApplication) -> APIRo
         try:
             changed = await service.run_sync(application.add_team_member, person_id, body.member_id, body.role, provenance)
         except UnknownTeamRole as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 [{"loc": ["body", "role"], "msg": str(error), "type": "value_error"}]) from None
         if not changed:
             response.status_code = status.HTTP_200_OK

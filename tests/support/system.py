@@ -33,12 +33,13 @@ TEST_JWT_SECRET = "carecoord-tests-only-hs256-secret"
 TEST_AGENCY = "north-clinic"
 
 
-def token(role: str, subject: str | None = None, *, secret: str = TEST_JWT_SECRET, **claims: Any) -> str:
+def token(role: str, subject: str | None = None, *, secret: str = TEST_JWT_SECRET, audience: str = "carecoord",
+          issuer: str = "carecoord-dev", **claims: Any) -> str:
     """A real signed token, as the agency's identity provider would issue (HS256 in tests)."""
     if role == "agency_system":
         claims.setdefault("agency", TEST_AGENCY)
-    return issue_token(secret, "HS256", subject=subject or f"test-{role}", role=role, audience="carecoord",
-                       issuer="carecoord-dev", **claims)
+    return issue_token(secret, "HS256", subject=subject or f"test-{role}", role=role, audience=audience,
+                       issuer=issuer, **claims)
 
 
 def bearer(role: str, subject: str | None = None, **claims: Any) -> dict[str, str]:

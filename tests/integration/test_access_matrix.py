@@ -1,0 +1,154 @@
+"""Every endpoint, every kind of caller: the status each gets, and that no refusal leaks data."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+
+from tests.support.polling import eventually
+from tests.support.system import TEST_AGENCY, System, bearer, token
+
+STAFF = ["care_coordinator", "clinician", "prescriber", "peer_specialist", "case_manager", "supervisor"]
+# Callers, by name: role and claims. Staff "on team" are on the person's care team; "elsewhere"
+# are on another person's team only.
+CALLERS = {
+    "agency": ("agency_system", {"agency": TEST_AGENCY}),
+    "other_agency": ("agency_system", {"agency": "south-clinic"}),
+    "auditor": ("auditor", {}),
+    **{f"{role}_on_team": (role, {"subject": f"{role}-on-team"}) for role in STAFF},
+    "clinician_elsewhere": ("clinician", {"subject": "clinician-elsewhere"}),
+    "coordinator_elsewhere": ("care_coordinator", {"subject": "coordinator-elsewhere"}),
+}
+ON_TEAM = {f"{role}_on_team" for role in STAFF}
+REGISTRARS = {"agency", "other_agency", "care_coordinator_on_team", "supervisor_on_team"}
+
+PRIVATE_NAME = "Jordan-Confidential"
+
+
+def expected(endpoint: str, caller: str) -> int:
+    """The status each caller should get, from the rules in shared/access.py."""
+    elsewhere = caller.endswith("_elsewhere")
+    if endpoint == "asyncapi":
+        return 200
+    if endpoint == "register":
+        if caller == "other_agency":
+            return 403  # registers for its own agency only
+        return 201 if caller in REGISTRARS or caller == "coordinator_elsewhere" else 403
+    if endpoint == "screening":
+        if caller == "auditor" or caller == "person":
+            return 403
+        return 404 if elsewhere or caller == "other_agency" else 201
+    if endpoint == "intake_record":
+        return 404 if elsewhere or caller == "other_agency" else 200
+    if endpoint in ("timeline", "team"):
+        if caller in ("agency", "other_agency"):
+            return 403
+        return 404 if elsewhere else 200
+    if endpoint == "notifications":
+        if caller in ("agency", "other_agency", "person"):
+            return 403
+        return 404 if elsewhere else 200
+    if endpoint == "add_member":
+        if caller in ("care_coordinator_on_team", "supervisor_on_team"):
+            return 200  # already on the team in that role
+        if caller == "coordinator_elsewhere":
+            return 404
+        return 403
+    raise AssertionError(endpoint)
+
+
+async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    notifications = await system.start_connected("notifications")
+    clients = {name: system.client(service) for name, service in
+               (("intake", intake), ("careplan", careplan), ("notifications", notifications))}
+    person_id, other_id = await _two_people_with_teams(clients)
+    callers = {**CALLERS, "person": ("person", {"person_id": person_id})}
+
+    endpoints = {
+        "register": ("intake", "POST", "/people", lambda caller: {
+            "agency": TEST_AGENCY if caller != "other_agency" else "north-clinic",
+            "agency_person_id": f"new-{caller}", "preferred_name": "New"}),
+        "screening": ("intake", "POST", f"/people/{person_id}/screenings",
+                      lambda _: {"instrument": "GAD-7", "answers": {"item1": 1}}),
+        "intake_record": ("intake", "GET", f"/people/{person_id}", None),
+        "asyncapi": ("careplan", "GET", "/asyncapi.json", None),
+        "timeline": ("careplan", "GET", f"/people/{person_id}/timeline", None),
+        "team": ("careplan", "GET", f"/people/{person_id}/team", None),
+        "add_member": ("careplan", "POST", f"/people/{person_id}/team",
+                       lambda _: {"member_id": "care_coordinator-on-team", "role": "care_coordinator"}),
+        "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),
+    }
+    bad_tokens = {
+        "no token": {},
+        "expired": {"Authorization": f"Bearer {token('auditor', now=time.time() - 7200)}"},
+        "wrong signature": {"Authorization": f"Bearer {token('auditor', secret='not-the-secret-but-just-as-long-as-the-real-one')}"},
+        "wrong audience": {"Authorization": f"Bearer {token('auditor', audience='another-system')}"},
+        "wrong issuer": {"Authorization": f"Bearer {token('auditor', issuer='someone-else')}"},
+        "unsigned (alg none)": {"Authorization": f"Bearer {_unsigned_token()}"},
+        "unknown role": {"Authorization": f"Bearer {token('administrator')}"},
+        "not a JWT": {"Authorization": "Bearer not-a-jwt"},
+    }
+
+    mismatches = []
+    for (endpoint, (service, method, path, body)), (caller, (role, claims)) in itertools.product(
+        endpoints.items(), callers.items()
+    ):
+        response = await clients[service].request(method, path, json=body(caller) if body else None,
+                                                  headers=bearer(role, **claims))
+        want = expected(endpoint, caller)
+        if response.status_code != want:
+            mismatches.append(f"{endpoint:14} {caller:28} got {response.status_code}, want {want}: {response.text[:120]}")
+        if response.status_code >= 400 and (PRIVATE_NAME in response.text or str(other_id) in response.text):
+            mismatches.append(f"{endpoint} {caller}: refusal leaks data: {response.text[:200]}")
+    for (endpoint, (service, method, path, body)), (kind, headers) in itertools.product(
+        endpoints.items(), bad_tokens.items()
+    ):
+        response = await clients[service].request(method, path, json=body("agency") if body else None, headers=headers)
+        if response.status_code != 401 or response.headers.get("WWW-Authenticate") != "Bearer":
+            mismatches.append(f"{endpoint:14} {kind:28} got {response.status_code}, want 401 with WWW-Authenticate")
+    for client in clients.values():
+        await client.aclose()
+    assert not mismatches, "\n" + "\n".join(mismatches)
+
+
+async def _two_people_with_teams(clients) -> tuple[str, str]:
+    agency, supervisor = bearer("agency_system"), bearer("supervisor", "supervisor-on-team")
+    people = []
+    for record in ("matrix-1", "matrix-2"):
+        response = await clients["intake"].post("/people", headers=agency, json={
+            "agency": TEST_AGENCY, "agency_person_id": record, "preferred_name": PRIVATE_NAME})
+        assert response.status_code == 201, response.text
+        people.append(response.json()["person_id"])
+    person_id, other_id = people
+    for role in STAFF:
+        response = await clients["careplan"].post(f"/people/{person_id}/team", headers=supervisor,
+                                                  json={"member_id": f"{role}-on-team", "role": role})
+        assert response.status_code == 201, response.text
+    for member, role in (("clinician-elsewhere", "clinician"), ("coordinator-elsewhere", "care_coordinator")):
+        response = await clients["careplan"].post(f"/people/{other_id}/team", headers=supervisor,
+                                                  json={"member_id": member, "role": role})
+        assert response.status_code == 201, response.text
+
+    # The team reaches intake and notifications through the broker.
+    async def team_known_everywhere():
+        last = bearer("supervisor", "supervisor-on-team")
+        seen_by_intake = await clients["intake"].get(f"/people/{person_id}", headers=last)
+        seen_by_notifications = await clients["notifications"].get(f"/people/{person_id}/notifications", headers=last)
+        elsewhere = bearer("clinician", "clinician-elsewhere")
+        other_seen = await clients["intake"].get(f"/people/{other_id}", headers=elsewhere)
+        return seen_by_intake.status_code == seen_by_notifications.status_code == other_seen.status_code == 200
+
+    await eventually(team_known_everywhere, what="care teams known to intake and notifications")
+    return person_id, other_id
+
+
+def _unsigned_token() -> str:
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'sub': 'x', 'role': 'auditor', 'aud': 'carecoord', 'iss': 'carecoord-dev', 'iat': now, 'exp': now + 600})}."
