@@ -5,6 +5,7 @@
                              careplan and notifications now know
     carecoord docs           write the OpenAPI and AsyncAPI documents under docs/
     carecoord token ROLE     print a development token (HS256, JWT_DEV_SECRET) for a role
+    carecoord key            print a new key for encrypting events at rest (EVENT_CIPHER_KEY)
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from pathlib import Path
 import httpx
 
 from shared.eventstore import ensure_database
+from collections.abc import Callable
+
 from shared.access import Role
+from shared.cipher import new_key
 from shared.settings import ServiceSettings
 from shared.tokens import issue_token
 
@@ -39,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--demo", action="store_true", help="play the demo scenario once they are ready")
     commands.add_parser("demo", help="play the demo scenario against running services")
     commands.add_parser("docs", help="write each service's OpenAPI and AsyncAPI documents under docs/")
+    commands.add_parser("key", help="print a new EVENT_CIPHER_KEY (256-bit, base64)")
     token = commands.add_parser("token", help="print a development token for a role")
     token.add_argument("role", choices=[role.value for role in Role])
     token.add_argument("--subject", help="the user id (default: dev-<role>)")
@@ -52,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return run_all(with_demo=args.demo)
+    if args.command == "key":
+        print(new_key())
+        return 0
     if args.command == "docs":
         return write_documents()
     return play_demo()
@@ -67,18 +75,28 @@ def write_documents() -> int:
     return 0
 
 
-DEV_SECRET_FILE = Path(".dev/jwt-dev-secret")
+DEV_DIR = Path(".dev")
+
+
+def _dev_value(variable: str, make: Callable[[], str]) -> str:
+    """The variable from the environment, else a value kept in .dev/ (gitignored) across runs."""
+    if value := os.environ.get(variable):
+        return value
+    path = DEV_DIR / variable.lower()
+    if not path.exists():
+        DEV_DIR.mkdir(exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def dev_secret() -> str:
-    """JWT_DEV_SECRET, else a random secret kept in .dev/ (gitignored) so runs and tokens agree."""
-    if secret := os.environ.get("JWT_DEV_SECRET"):
-        return secret
-    if not DEV_SECRET_FILE.exists():
-        DEV_SECRET_FILE.parent.mkdir(exist_ok=True)
-        DEV_SECRET_FILE.write_text(secrets.token_urlsafe(32))
-        DEV_SECRET_FILE.chmod(0o600)
-    return DEV_SECRET_FILE.read_text().strip()
+    """The HS256 secret local services and `carecoord token` share (development only)."""
+    return _dev_value("JWT_DEV_SECRET", lambda: secrets.token_urlsafe(32))
+
+
+def dev_cipher_key() -> str:
+    return _dev_value("EVENT_CIPHER_KEY", new_key)
 
 
 def dev_token(role: str, *, subject: str | None = None, agency: str | None = None, person_id: str | None = None,
@@ -95,7 +113,8 @@ def run_all(with_demo: bool) -> int:
     settings = ServiceSettings()
     if ensure_database(settings.database_url):
         print(f"created database {settings.database_url}")
-    env = {**os.environ, "LOG_JSON": os.environ.get("LOG_JSON", "false"), "JWT_DEV_SECRET": dev_secret()}
+    env = {**os.environ, "LOG_JSON": os.environ.get("LOG_JSON", "false"), "JWT_DEV_SECRET": dev_secret(),
+           "EVENT_CIPHER_KEY": dev_cipher_key()}
     processes = {
         name: subprocess.Popen([sys.executable, "-m", f"services.{name}"],
                                env={**env, "HTTP_PORT": os.environ.get(f"{name.upper()}_HTTP_PORT", str(port))})

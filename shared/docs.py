@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.bootstrap import asyncapi_document
+from shared.cipher import new_key
 from shared.settings import ServiceSettings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -32,7 +33,7 @@ def service_documents(database_url: str) -> dict[Path, dict[str, Any]]:
     documents: dict[Path, dict[str, Any]] = {}
     for settings_class, create in builders:
         service = create(settings_class(database_url=database_url, amqp_url=DOCUMENTED_AMQP_URL,
-                                        jwt_dev_secret="documents-only"))
+                                        jwt_dev_secret="documents-only", event_cipher_key=new_key()))
         try:
             assert service.http is not None
             documents[DOCS / "openapi" / f"{service.name}.json"] = service.http.openapi()

@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.tokens import TokenSettings, load_jwks
 
 
+class MissingCipherKey(RuntimeError):
+    pass
+
+
 class ServiceSettings(BaseSettings):
     """What every carecoord service needs to run. Defaults suit the local servers."""
 
@@ -41,6 +45,10 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_file: Path | None = None
     jwt_dev_secret: SecretStr | None = None
     max_body_bytes: int = 64 * 1024
+    # Event state is encrypted at rest (AES-256-GCM). Rotation: set the new key here and the old
+    # one in EVENT_CIPHER_RETIRED_KEYS (comma-separated); see docs/architecture.md.
+    event_cipher_key: SecretStr | None = None
+    event_cipher_retired_keys: SecretStr | None = None
 
     def token_settings(self) -> TokenSettings:
         return TokenSettings(
@@ -57,8 +65,17 @@ class ServiceSettings(BaseSettings):
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment eventsourcing's PostgreSQL persistence reads (see docs/architecture.md)."""
+        if self.event_cipher_key is None:
+            raise MissingCipherKey(
+                "EVENT_CIPHER_KEY is not set: event state is encrypted at rest "
+                "(`carecoord key` makes one; `carecoord run` makes a development key itself)"
+            )
         url = urlsplit(self.database_url)
+        retired = self.event_cipher_retired_keys.get_secret_value() if self.event_cipher_retired_keys else ""
         return {
+            "CIPHER_TOPIC": "shared.cipher:RotatingAESCipher",
+            "CIPHER_KEY": self.event_cipher_key.get_secret_value(),
+            "CIPHER_RETIRED_KEYS": retired,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",

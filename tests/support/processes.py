@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.servers import Isolation
-from tests.support.system import TEST_JWT_SECRET, TEST_RETRY_DELAYS
+from tests.support.system import TEST_CIPHER_KEY, TEST_JWT_SECRET, TEST_RETRY_DELAYS
 
 
 def free_port() -> int:
@@ -36,6 +36,7 @@ class ServiceProcess:
             "LOG_JSON": "false",
             "RETRY_DELAYS": json.dumps(TEST_RETRY_DELAYS),
             "JWT_DEV_SECRET": TEST_JWT_SECRET,
+            "EVENT_CIPHER_KEY": TEST_CIPHER_KEY,
         }
         self._process: subprocess.Popen | None = None
 

@@ -31,6 +31,7 @@ FACTORIES = {
 TEST_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
 TEST_JWT_SECRET = "carecoord-tests-only-hs256-secret"
 TEST_AGENCY = "north-clinic"
+TEST_CIPHER_KEY = "q1ZpWmS4m6wD0oCqk3pQd6hR2Yd1pTQ1S0h6rXo1bXc="  # tests only
 
 
 def token(role: str, subject: str | None = None, *, secret: str = TEST_JWT_SECRET, audience: str = "carecoord",
@@ -61,6 +62,7 @@ class System:
             "retry_delays": TEST_RETRY_DELAYS,
             "log_json": False,
             "jwt_dev_secret": TEST_JWT_SECRET,
+            "event_cipher_key": TEST_CIPHER_KEY,
             **overrides,
         }
         return settings_class(**values)

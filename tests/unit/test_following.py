@@ -13,6 +13,7 @@ from shared.domain import OutOfSequence, UpstreamRef
 from shared.following import ConcurrentChange, Unprocessable, UpstreamChange
 from shared.settings import ServiceSettings
 from shared.eventstore import ensure_schema
+from tests.support.system import TEST_CIPHER_KEY
 from tests.unit.conftest import IN_MEMORY
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -24,7 +25,8 @@ def careplan(request):
         env = IN_MEMORY
     else:
         isolation = request.getfixturevalue("isolation")
-        settings = ServiceSettings(service_name="careplan", database_url=isolation.database_url)
+        settings = ServiceSettings(service_name="careplan", database_url=isolation.database_url,
+                                   event_cipher_key=TEST_CIPHER_KEY)
         ensure_schema(settings)
         env = settings.eventsourcing_env()
     application = CareplanApplication(env=env)
