@@ -13,6 +13,7 @@ from faststream.specification import AsyncAPI
 from shared.contracts.base import Payload
 from shared.eventstore import ServiceApplication, ensure_schema
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
+from shared.limits import BodySizeLimit
 from shared.messaging import BrokerPublisher, FailureRouting
 from shared.relay import OutboxRelay, RelayPositions, Translations
 from shared.runtime import Service
@@ -78,6 +79,7 @@ def build_http(service: Service, title: str, routers: list[APIRouter]) -> FastAP
     # Built here so that a service without a verification key refuses to start.
     app.state.token_verifier = TokenVerifier(service.settings.token_settings())
     correlation_middleware(app)
+    app.add_middleware(BodySizeLimit, max_bytes=service.settings.max_body_bytes)
     app.include_router(health_router(service.readiness))
 
     @app.get("/asyncapi.json", tags=["docs"], summary="AsyncAPI document of this service's messages")

@@ -44,7 +44,7 @@ class RecordScreeningRequest(BaseModel):
 
     instrument: Instrument
     answers: dict[
-        Annotated[str, Field(min_length=1, max_length=40)],
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Item id, e.g. item9")],
         StrictInt | StrictBool | Literal["declined"],
     ] = Field(min_length=1, max_length=40, description='Item id to answer; "declined" when not answered.')
 

@@ -80,3 +80,27 @@ async def test_concurrent_screenings_for_one_person_are_all_recorded(intake):
     ))
     assert [r.status_code for r in responses] == [201] * 20
     assert (await intake.get(f"/people/{person_id}")).json()["screenings"] == 20
+
+
+async def test_hostile_input_gets_a_4xx_and_never_a_500(intake):
+    person_id = await register(intake)
+    screenings = f"/people/{person_id}/screenings"
+    json_headers = {"content-type": "application/json"}
+    cases = {
+        "oversized body": (screenings, b'{"instrument": "PHQ-9", "pad": "' + b"x" * 200_000 + b'"}', 413),
+        "deeply nested JSON": (screenings, b"[" * 30_000 + b"]" * 30_000, 400),
+        "invalid UTF-8": (screenings, b'{"instrument": "PHQ-9", "answers": {"\xff\xfe": 1}}', 400),
+        "NUL in an item id": (screenings, b'{"instrument": "PHQ-9", "answers": {"a\\u0000b": 1}}', 422),
+        "not JSON": (screenings, b"instrument=PHQ-9", 422),
+        "lying content-length": (screenings, b"{}", 413),
+    }
+    for name, (path, body, want) in cases.items():
+        headers = {**json_headers, "content-length": "999999999"} if name == "lying content-length" else json_headers
+        response = await intake.post(path, content=body, headers=headers)
+        assert response.status_code == want, f"{name}: {response.status_code} {response.text[:200]}"
+
+    sql = await intake.post("/people", json={"agency": "riverside", "agency_person_id": "x'; DROP TABLE intake.intake_events; --",
+                                             "preferred_name": "Robert'); DELETE FROM careplan.careplan_events; --"})
+    assert sql.status_code == 201, "SQL fragments are data like any other"
+    assert (await intake.get(f"/people/{sql.json()['person_id']}")).json()["preferred_name"].startswith("Robert')")
+    assert (await intake.get(f"/people/{person_id}")).status_code == 200, "nothing was dropped"
