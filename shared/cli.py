@@ -166,7 +166,7 @@ def play_demo() -> int:
     correlation = {"X-Correlation-Id": f"demo-{uuid.uuid4().hex[:8]}"}
     with httpx.Client(timeout=5) as http:
         registered = http.post("http://127.0.0.1:8001/people", headers={**agency, **correlation}, json={
-            "agency": DEMO_AGENCY, "agency_person_id": "RCH-1042", "preferred_name": "Jordan",
+            "agency": DEMO_AGENCY, "agency_person_id": f"RCH-{uuid.uuid4().hex[:6]}", "preferred_name": "Jordan",
         })
         registered.raise_for_status()
         person_id = registered.json()["person_id"]
