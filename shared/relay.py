@@ -41,12 +41,25 @@ class EventPublisher(Protocol):
 
 
 class RelayPositions:
-    """The last position each relay has seen confirmed, in the service's own schema."""
+    """The last position each relay has seen confirmed, in the service's own schema, and the lease
+    that lets only one relay per service publish at a time (replicas of a service stand by)."""
 
     def __init__(self, dsn: str, schema: str) -> None:
         self._dsn = dsn
         self._pool: asyncpg.Pool | None = None
+        self._lease: asyncpg.Connection | None = None
         self._table = f'"{schema}".relay_positions'
+
+    async def hold_lease(self, relay: str) -> bool:
+        """True while this process holds the relay's session advisory lock (taken if free)."""
+        if self._lease is not None and not self._lease.is_closed():
+            return True
+        self._lease = await asyncpg.connect(self._dsn)
+        if await self._lease.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", relay):
+            return True
+        await self._lease.close()
+        self._lease = None
+        return False
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=2)
@@ -54,7 +67,13 @@ class RelayPositions:
             f"CREATE TABLE IF NOT EXISTS {self._table} (relay text PRIMARY KEY, position bigint NOT NULL)"
         )
 
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
     async def close(self) -> None:
+        if self._lease is not None:
+            await self._lease.close()  # releases the advisory lock: a standby takes over
         if self._pool is not None:
             await self._pool.close()
 
@@ -140,8 +159,14 @@ class OutboxRelay:
         try:
             while True:
                 try:
+                    if not await self._positions.hold_lease(self.name):
+                        loaded = False  # another replica publishes; stand by
+                        await asyncio.sleep(self._idle_poll_seconds * 2)
+                        continue
                     if not loaded:
-                        await self._positions.open()
+                        # The position is read after taking the lease: a previous holder moved it.
+                        if not self._positions.is_open:
+                            await self._positions.open()
                         self.position = await self._positions.load(self.name)
                         loaded = True
                     published = await self.publish_next_batch()

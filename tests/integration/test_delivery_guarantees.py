@@ -174,3 +174,20 @@ async def test_a_persons_events_delivered_out_of_order_are_applied_in_order(syst
                                    what="all four applied")
     assert [e["sequence"] for e in entries] == [1, 2, 3, 4]
     assert [e["kind"] for e in entries] == ["person_registered"] + ["screening_recorded"] * 3
+
+
+async def test_two_replicas_of_a_service_publish_each_event_once_and_a_standby_takes_over(system: System):
+    leader = await system.start_connected("intake")
+    standby = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    tap = await system.tap("intake.#")
+    first = await leader.run_sync(leader.application.register_person, "north", "rep-1", "Ira", None, PROVENANCE)
+    async with system.client(careplan, "auditor") as c:
+        await eventually(lambda: _when_len(timeline_of(c, str(first.person_id)), 1), what="first event applied")
+
+        await system.stop(leader)  # its lease is released; the standby's relay takes over
+        second = await standby.run_sync(standby.application.register_person, "north", "rep-2", "Jo", None, PROVENANCE)
+        await eventually(lambda: _when_len(timeline_of(c, str(second.person_id)), 1), timeout=30,
+                         what="the standby to publish")
+    published = [envelope(m)["event_id"] for m in await system.drain(tap)]
+    assert len(published) == len(set(published)) == 2, "each event published once, by one relay at a time"
