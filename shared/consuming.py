@@ -21,6 +21,7 @@ from shared.following import FollowerApplication, Unprocessable, UpstreamChange
 from shared.group_commit import GroupCommit
 from shared.messaging import parse_payload, upstream_ref
 from shared.relay import RunSync
+from shared.telemetry import correlation_id_var
 
 # What one upstream event does to the person's follower aggregate (the change runs in a worker thread).
 ChangeFor = Callable[[UpstreamRef, Payload, datetime], UpstreamChange]
@@ -57,6 +58,7 @@ class PersonEventConsumer:
 
     async def __call__(self, event: AnyIntegrationEvent) -> None:
         upstream = upstream_ref(event)
+        correlation_id_var.set(event.correlation_id)  # this delivery's task: its logs carry the flow's id
         # Held until the change is committed: the person's next event waits for this one.
         async with self._locks.hold(upstream.person_id):
             try:
