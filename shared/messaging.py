@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from shared.contracts import UnknownContract, payload_model
 from shared.contracts.base import Payload
-from shared.domain import UpstreamRef
+from shared.domain import OutOfSequence, UpstreamRef
 from shared.envelope import AnyIntegrationEvent, IntegrationEvent, routing_key_for
 from shared.following import Unprocessable
 from shared.relay import Outgoing
@@ -37,6 +37,7 @@ SERVICE_HEADER = "x-carecoord-dead-lettered-by"
 ROUTING_KEY_HEADER = "x-carecoord-original-routing-key"
 FAILED_AT_HEADER = "x-carecoord-failed-at"
 MAX_REASON_LENGTH = 2000
+WAITS_FOR_PREDECESSOR = 25
 
 
 class BrokerPublisher:
@@ -145,13 +146,21 @@ class FailureRouting:
                   extra={"message_id": raw.message_id, "correlation_id": raw.correlation_id})
         await self._republish(raw, headers, exchange=DEAD_LETTER_EXCHANGE, routing_key=self.topology.service)
 
+    def attempts_allowed(self, error: BaseException) -> int:
+        steps = len(self.topology.retry_delays)
+        # An event waiting for its predecessor is not failing: the predecessor may itself be
+        # working through its retries. It waits longer, at the last step's delay, before an
+        # operator is asked (by the dead-letter queue) why the predecessor never came.
+        return steps + WAITS_FOR_PREDECESSOR if isinstance(error, OutOfSequence) else steps
+
     async def retry(self, raw: Any, attempt: int, error: BaseException) -> None:
         headers = dict(raw.headers or {})
         headers[ATTEMPT_HEADER] = attempt + 1
         headers[ROUTING_KEY_HEADER] = headers.get(ROUTING_KEY_HEADER) or raw.routing_key or ""
         log.warning("retrying message %s (attempt %d) after %s", raw.message_id, attempt + 1, describe(error),
                     extra={"message_id": raw.message_id, "correlation_id": raw.correlation_id})
-        await self._republish(raw, headers, exchange=None, routing_key=self.topology.retry_name(attempt))
+        step = min(attempt, len(self.topology.retry_delays) - 1)
+        await self._republish(raw, headers, exchange=None, routing_key=self.topology.retry_name(step))
 
     async def _republish(self, raw: Any, headers: dict[str, Any], exchange: Any, routing_key: str) -> None:
         if self.broker is None:
@@ -182,7 +191,7 @@ class _FailureRoutingMiddleware(BaseMiddleware):
             await self._routing.dead_letter(raw, describe(exc_val), exc_val)
             return True  # handled: the delivery is acked
         attempt = int((raw.headers or {}).get(ATTEMPT_HEADER, 0))
-        if attempt >= len(self._routing.topology.retry_delays):
+        if attempt >= self._routing.attempts_allowed(exc_val):
             reason = f"gave up after {attempt} retries: {describe(exc_val)}"
             await self._routing.dead_letter(raw, reason, exc_val)
         else:

@@ -8,7 +8,12 @@ from typing import Any
 from services.careplan.domain.care_team import CareTeam
 from shared.contracts.base import Payload
 from shared.contracts.careplan import CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1
-from shared.contracts.intake import PersonRegisteredV1, ScreeningRecordedV1
+from shared.contracts.intake import (
+    PersonRegisteredV1,
+    ScreeningRecordedV1,
+    ScreeningScoredV1,
+    UrgentScreeningResultV1,
+)
 
 
 def timeline_entry(payload: Payload) -> tuple[str, str]:
@@ -20,7 +25,21 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
             declined = sum(1 for answer in payload.answers.values() if answer == "declined")
             answered = len(payload.answers) - declined
             return "screening_recorded", f"{payload.instrument} screening: {answered} answered, {declined} declined"
+        case ScreeningScoredV1():
+            return "screening_scored", _scored_summary(payload)
+        case UrgentScreeningResultV1():
+            return "urgent_screening_result", f"Urgent: {payload.instrument} shows suicide risk ({', '.join(payload.flags)})"
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type
+
+
+def _scored_summary(payload: ScreeningScoredV1) -> str:
+    outcome = {True: "positive", False: "negative", None: "not certain"}[payload.positive]
+    parts = [payload.instrument, payload.band or "no band", outcome]
+    if payload.total is not None:
+        parts.insert(2, f"total {payload.total}")
+    if payload.flags:
+        parts.append("flags: " + ", ".join(payload.flags))
+    return "; ".join(parts)
 
 
 # Every event on the care-team stream is published: consumers apply it by sequence.

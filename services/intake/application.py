@@ -15,7 +15,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from services.intake.domain.care_team_view import CareTeamView
-from services.intake.domain.person import Answer, NoAnswers, Person, UnknownInstrument
+from services.intake.domain.person import NoAnswers, Person
+from services.intake.domain.scoring import Answer, InvalidAnswers, ScoringSettings, ScreeningResult
 from shared.access import RecordContext
 from shared.domain import Provenance
 from shared.following import FollowerApplication
@@ -44,6 +45,7 @@ class RecordScreening:
     instrument: str
     answers: dict[str, Answer]
     provenance: Provenance
+    sex: str | None = None  # only AUDIT-C's cutoff depends on it; unknown gets the cautious one
 
 
 Command = RegisterPerson | RecordScreening
@@ -60,11 +62,12 @@ class ScreeningReceipt:
     person_id: UUID
     screening_id: UUID
     created: bool
+    result: ScreeningResult | None
 
 
 Result = Registration | ScreeningReceipt
 # A command refused for its own content: the others in its batch go ahead.
-REFUSALS = (PersonNotFound, UnknownInstrument, NoAnswers)
+REFUSALS = (PersonNotFound, InvalidAnswers, NoAnswers)
 
 
 @dataclass
@@ -88,6 +91,11 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
 
     name = "Intake"
     follower_class = CareTeamView
+
+    @property
+    def scoring_settings(self) -> ScoringSettings:
+        # PC-PTSD-5: 3 is the most sensitive cutoff, 4 the most efficient; the agency chooses.
+        return ScoringSettings(pc_ptsd5_cutoff=int(self.env.get("PC_PTSD5_CUTOFF") or 3))
 
     def execute(self, command: Command) -> Result:
         outcome = self.execute_batch([command])[0]
@@ -113,8 +121,8 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         return self.execute(RegisterPerson(agency, agency_person_id, preferred_name, date_of_birth, provenance))  # type: ignore[return-value]
 
     def record_screening(self, person_id: UUID, screening_id: UUID, instrument: str,
-                         answers: dict[str, Answer], provenance: Provenance) -> ScreeningReceipt:
-        return self.execute(RecordScreening(person_id, screening_id, instrument, answers, provenance))  # type: ignore[return-value]
+                         answers: dict[str, Answer], provenance: Provenance, sex: str | None = None) -> ScreeningReceipt:
+        return self.execute(RecordScreening(person_id, screening_id, instrument, answers, provenance, sex))  # type: ignore[return-value]
 
     def get_person(self, person_id: UUID) -> Person:
         try:
@@ -148,13 +156,14 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         )
         return Registration(person_id, created=True)
 
-    @staticmethod
-    def _record_screening(command: RecordScreening, batch: _Batch) -> ScreeningReceipt:
+    def _record_screening(self, command: RecordScreening, batch: _Batch) -> ScreeningReceipt:
         """Record a screening once per screening id (derived from the caller's idempotency key)."""
         person = batch.find(command.person_id)
         if person is None:
             raise PersonNotFound(f"no person {command.person_id}")
         if person.has_screening(command.screening_id):
-            return ScreeningReceipt(command.person_id, command.screening_id, created=False)
-        person.record_screening(command.screening_id, command.instrument, command.answers, command.provenance)
-        return ScreeningReceipt(command.person_id, command.screening_id, created=True)
+            return ScreeningReceipt(command.person_id, command.screening_id, created=False,
+                                    result=person.screening_result(command.screening_id))
+        result = person.record_screening(command.screening_id, command.instrument, command.answers,
+                                         command.provenance, command.sex, self.scoring_settings)
+        return ScreeningReceipt(command.person_id, command.screening_id, created=True, result=result)

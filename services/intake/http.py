@@ -18,6 +18,7 @@ from services.intake.application import (
     Result,
 )
 from shared.group_commit import GroupCommit
+from services.intake.domain.scoring import InvalidAnswers
 from shared.access import NotVisible, Principal, Right, Role, authorize
 from shared.contracts.intake import Instrument
 from shared.http import RequestProvenance, log_read, not_found_for, requires
@@ -47,11 +48,25 @@ class RecordScreeningRequest(BaseModel):
         Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Item id, e.g. item9")],
         StrictInt | StrictBool | Literal["declined"],
     ] = Field(min_length=1, max_length=40, description='Item id to answer; "declined" when not answered.')
+    sex: Literal["male", "female", "other"] | None = Field(
+        None, description="Used only by AUDIT-C's cutoff; leave out when unknown (the cautious cutoff applies)")
+
+
+class ScreeningResultView(BaseModel):
+    instrument: str
+    domain: str
+    total: int | None
+    band: str | None
+    positive: bool | None
+    flags: list[str]
+    complete: bool
+    urgent: bool = Field(description="Suicide risk: the care team is notified as a crisis")
 
 
 class ScreeningRecorded(BaseModel):
     person_id: UUID
     screening_id: UUID
+    result: ScreeningResultView | None
 
 
 class PersonSummary(BaseModel):
@@ -60,6 +75,13 @@ class PersonSummary(BaseModel):
     agency_person_id: str
     preferred_name: str
     screenings: int
+
+
+def _unprocessable(invalid: InvalidAnswers) -> HTTPException:
+    """The same shape as FastAPI's own 422s, naming the field the scoring rules refused."""
+    loc = ["body", invalid.item] if invalid.item in ("instrument", "sex") else ["body", "answers", invalid.item]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                         [{"loc": loc, "msg": invalid.message, "type": "value_error"}])
 
 
 def people_router(service: Service, application: IntakeApplication) -> APIRouter:
@@ -103,13 +125,22 @@ def people_router(service: Service, application: IntakeApplication) -> APIRouter
         answers = {item: None if answer == "declined" else answer for item, answer in body.answers.items()}
         try:
             receipt = await commands.submit(
-                RecordScreening(person_id, screening_id, body.instrument, answers, provenance)
+                RecordScreening(person_id, screening_id, body.instrument, answers, provenance, body.sex)
             )
         except PersonNotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
+        except InvalidAnswers as invalid:
+            raise _unprocessable(invalid) from None
         if not receipt.created:
             response.status_code = status.HTTP_200_OK
-        return ScreeningRecorded(person_id=person_id, screening_id=receipt.screening_id)
+        result = receipt.result
+        return ScreeningRecorded(
+            person_id=person_id, screening_id=receipt.screening_id,
+            result=None if result is None else ScreeningResultView(
+                instrument=result.instrument, domain=result.domain, total=result.total, band=result.band,
+                positive=result.positive, flags=list(result.flags), complete=result.complete, urgent=result.urgent,
+            ),
+        )
 
     @router.get("/{person_id}", response_model=PersonSummary)
     async def get_person(person_id: UUID, principal: Annotated[Principal, Depends(requires(Right.READ_INTAKE_RECORD))]):

@@ -6,7 +6,12 @@ from typing import Any
 
 from services.intake.domain.person import Person
 from shared.contracts.base import Payload
-from shared.contracts.intake import PersonRegisteredV1, ScreeningRecordedV1
+from shared.contracts.intake import (
+    PersonRegisteredV1,
+    ScreeningRecordedV1,
+    ScreeningScoredV1,
+    UrgentScreeningResultV1,
+)
 
 
 def _registered(event: Person.Registered) -> Payload:
@@ -23,7 +28,16 @@ def _screening_recorded(event: Any) -> Payload:
         screening_id=event.screening_id,
         instrument=event.instrument,
         answers={item: "declined" if answer is None else answer for item, answer in event.answers.items()},
+        sex=event.sex,
     )
+
+
+def _screening_scored(event: Any) -> Payload:
+    return ScreeningScoredV1(screening_id=event.screening_id, **event.result)
+
+
+def _urgent_result(event: Any) -> Payload:
+    return UrgentScreeningResultV1(screening_id=event.screening_id, instrument=event.instrument, flags=event.flags)
 
 
 # Every event on the person's stream must be published: consumers apply a person's events by
@@ -31,4 +45,6 @@ def _screening_recorded(event: Any) -> Payload:
 TRANSLATIONS = {
     Person.Registered: _registered,
     Person.ScreeningRecorded: _screening_recorded,
+    Person.ScreeningScored: _screening_scored,
+    Person.UrgentScreeningResult: _urgent_result,
 }

@@ -16,8 +16,11 @@ class NotificationsApplication(FollowerApplication[PersonNotifications]):
     follower_class = PersonNotifications
 
     @staticmethod
-    def team_notice(upstream: UpstreamRef, kind: str, message: str, due_at: datetime) -> UpstreamChange:
-        return UpstreamChange(upstream, lambda due: due.notification_due(upstream, kind, "care_team", message, due_at))
+    def team_notice(upstream: UpstreamRef, kind: str, message: str, due_at: datetime,
+                    urgent: bool = False) -> UpstreamChange:
+        return UpstreamChange(
+            upstream, lambda due: due.notification_due(upstream, kind, "care_team", message, due_at, urgent)
+        )
 
     @staticmethod
     def no_notice(upstream: UpstreamRef) -> UpstreamChange:

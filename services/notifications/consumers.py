@@ -29,7 +29,7 @@ def intake_events_router(
         notice = notice_for(payload)
         if notice is None:
             return application.no_notice(upstream)
-        return application.team_notice(upstream, notice.kind, notice.message, occurred_at)
+        return application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent)
 
     consume = PersonEventConsumer(service.run_sync, application, change_for)
     router = RabbitRouter()

@@ -22,6 +22,7 @@ class DueNotificationView(BaseModel):
     audience: str
     message: str
     due_at: datetime
+    urgent: bool
 
 
 class DueNotificationsView(BaseModel):
@@ -48,7 +49,7 @@ def notifications_router(service: Service, application: NotificationsApplication
         return DueNotificationsView(
             person_id=person_id,
             due=[DueNotificationView(notification_id=n.notification_id, kind=n.kind, audience=n.audience,
-                                     message=n.message, due_at=n.due_at) for n in due],
+                                     message=n.message, due_at=n.due_at, urgent=n.urgent) for n in due],
         )
 
     return router

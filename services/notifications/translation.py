@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.contracts.base import Payload
-from shared.contracts.intake import PersonRegisteredV1, ScreeningRecordedV1
+from shared.contracts.intake import PersonRegisteredV1, ScreeningScoredV1, UrgentScreeningResultV1
 
 
 @dataclass(frozen=True)
 class Notice:
     kind: str
     message: str
+    urgent: bool = False
 
 
 def notice_for(payload: Payload) -> Notice | None:
@@ -19,6 +20,11 @@ def notice_for(payload: Payload) -> Notice | None:
     match payload:
         case PersonRegisteredV1():
             return Notice("person_registered", f"A person was registered by {payload.agency}: welcome them to the team.")
-        case ScreeningRecordedV1():
-            return Notice("screening_recorded", f"A {payload.instrument} screening was recorded: review it together.")
-    return None
+        case ScreeningScoredV1(positive=True):
+            return Notice("screening_positive",
+                          f"A {payload.instrument} screening was positive ({payload.band or 'see result'}): "
+                          "review it with the person.")
+        case UrgentScreeningResultV1():
+            return Notice("crisis", f"Urgent: a {payload.instrument} screening shows suicide risk. Reach the person "
+                                    "today and follow their safety plan.", urgent=True)
+    return None  # answers recorded, negative or uncertain results: nothing to interrupt the team with

@@ -36,6 +36,44 @@ class ScreeningRecordedV1(Payload):
     screening_id: UUID
     instrument: Instrument
     answers: dict[str, Answer] = Field(description="Item id to answer; declined items say so.")
+    sex: Literal["male", "female", "other"] | None = Field(None, description="As given for AUDIT-C; none if unknown")
 
 
-PAYLOADS: tuple[type[Payload], ...] = (PersonRegisteredV1, ScreeningRecordedV1)
+Domain = Literal["mental_health", "substance_use", "trauma", "suicide_risk"]
+
+
+class ScreeningScoredV1(Payload):
+    """A screening's score by the instrument's published rules (see SCREENING.md).
+
+    `total`, `band` and `positive` are null when the rules allow no certain value (too many items
+    declined); `complete` says whether every item that should have been asked was answered.
+    For the C-SSRS, `band` is the risk level (none, low, moderate, high) and there is no total.
+    """
+
+    event_type: ClassVar[str] = "carecoord.intake.screening_scored"
+    version: ClassVar[int] = 1
+
+    screening_id: UUID
+    instrument: Instrument
+    domain: Domain
+    total: int | None
+    band: str | None
+    positive: bool | None
+    flags: list[str] = Field(description="e.g. suicide_risk, item9_unanswered, prorated, high_risk")
+    complete: bool
+
+
+class UrgentScreeningResultV1(Payload):
+    """A screening shows suicide risk (PHQ-9 item 9 above 0, or C-SSRS high risk): treat as a crisis."""
+
+    event_type: ClassVar[str] = "carecoord.intake.urgent_screening_result"
+    version: ClassVar[int] = 1
+
+    screening_id: UUID
+    instrument: Instrument
+    flags: list[str]
+
+
+PAYLOADS: tuple[type[Payload], ...] = (
+    PersonRegisteredV1, ScreeningRecordedV1, ScreeningScoredV1, UrgentScreeningResultV1,
+)

@@ -22,7 +22,8 @@ async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_appl
     try:
         intake = await system.start_connected("intake")
         person_ids = await intake.run_sync(_write_histories, intake.application)
-        total = PEOPLE * (1 + SCREENINGS_EACH)
+        events_each = 1 + 2 * SCREENINGS_EACH  # registration, then each screening recorded and scored
+        total = PEOPLE * events_each
 
         async def part_way_through():
             applied = await _tracked(system)
@@ -38,10 +39,10 @@ async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_appl
                 async def complete():
                     response = await client.get(f"/people/{person_id}/timeline")
                     entries = response.json()["entries"] if response.status_code == 200 else []
-                    return entries if len(entries) >= 1 + SCREENINGS_EACH else None
+                    return entries if len(entries) >= events_each else None
 
                 entries = await eventually(complete, timeout=120, what=f"person {person_id}'s whole history")
-                assert [e["sequence"] for e in entries] == list(range(1, SCREENINGS_EACH + 2)), careplan.log_tail()
+                assert [e["sequence"] for e in entries] == list(range(1, events_each + 1)), careplan.log_tail()
         assert await _tracked(system) == total, "each event applied exactly once"
     finally:
         careplan.stop()

@@ -16,7 +16,7 @@ from tests.integration.test_event_flow import _when_len
 from tests.support.polling import eventually
 from tests.support.system import TEST_AGENCY, System, bearer
 
-NAME, ANSWER_ITEM = "Zebulon-Plaintext-Probe", "item-probe-7731"
+NAME, RECORD = "Zebulon-Plaintext-Probe", "enc-record-7731"
 
 
 async def test_no_names_answers_or_notes_are_stored_in_plaintext(system: System):
@@ -24,10 +24,10 @@ async def test_no_names_answers_or_notes_are_stored_in_plaintext(system: System)
     careplan = await system.start_connected("careplan")
     notifications = await system.start_connected("notifications")
     async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
-        registered = await i.post("/people", json={"agency": TEST_AGENCY, "agency_person_id": "enc-1",
+        registered = await i.post("/people", json={"agency": TEST_AGENCY, "agency_person_id": RECORD,
                                                    "preferred_name": NAME})
         person_id = registered.json()["person_id"]
-        await i.post(f"/people/{person_id}/screenings", json={"instrument": "PHQ-9", "answers": {ANSWER_ITEM: 3}})
+        await i.post(f"/people/{person_id}/screenings", json={"instrument": "PHQ-9", "answers": {"item9": 2}})
 
         async def applied():
             response = await c.get(f"/people/{person_id}/timeline")
@@ -42,7 +42,7 @@ async def test_no_names_answers_or_notes_are_stored_in_plaintext(system: System)
             "UNION ALL SELECT state FROM notifications.notifications_events"
         )).fetchall()
     assert len(rows) >= 6
-    for needle in (NAME, ANSWER_ITEM, TEST_AGENCY, "PHQ-9", "screening"):
+    for needle in (NAME, RECORD, TEST_AGENCY, "PHQ-9", "item9", "suicide_risk", "screening"):
         assert not any(needle.encode() in bytes(state) for (state,) in rows), f"{needle!r} stored in plaintext"
 
 

@@ -19,6 +19,10 @@ async def timeline_of(client, person_id: str) -> list[dict]:
     return response.json()["entries"] if response.status_code == 200 else []
 
 
+PHQ9_WITH_SUICIDE_RISK = {"item1": 2, "item2": 2, "item3": 1, "item4": 2, "item5": 1, "item6": 1, "item7": 1,
+                          "item8": 0, "item9": 1}
+
+
 async def test_a_screening_recorded_at_intake_appears_in_careplan_and_notifications(system: System):
     intake = await system.start_connected("intake")
     careplan = await system.start_connected("careplan")
@@ -30,23 +34,33 @@ async def test_a_screening_recorded_at_intake_appears_in_careplan_and_notificati
         person_id = await register(i)
         response = await i.post(
             f"/people/{person_id}/screenings",
-            json={"instrument": "PHQ-9", "answers": {"item1": 2, "item2": 1, "item9": "declined"}},
+            json={"instrument": "PHQ-9", "answers": PHQ9_WITH_SUICIDE_RISK},
             headers={"X-Correlation-Id": "corr-flow-1"},
         )
         assert response.status_code == 201, response.text
+        result = response.json()["result"]
+        assert (result["total"], result["band"], result["positive"], result["urgent"]) == (11, "moderate", True, True)
+        assert result["flags"] == ["suicide_risk"]
 
-        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="careplan timeline")
-        assert [(e["sequence"], e["kind"]) for e in entries] == [(1, "person_registered"), (2, "screening_recorded")]
-        assert entries[1]["summary"] == "PHQ-9 screening: 2 answered, 1 declined"
+        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 4), what="careplan timeline")
+        assert [(e["sequence"], e["kind"]) for e in entries] == [
+            (1, "person_registered"), (2, "screening_recorded"), (3, "screening_scored"), (4, "urgent_screening_result"),
+        ]
+        assert entries[1]["summary"] == "PHQ-9 screening: 9 answered, 0 declined"
+        assert entries[2]["summary"] == "PHQ-9; moderate; total 11; positive; flags: suicide_risk"
 
         async def due():
             r = await n.get(f"/people/{person_id}/notifications")
-            return r.json()["due"] if r.status_code == 200 and len(r.json()["due"]) == 2 else None
+            return r.json()["due"] if r.status_code == 200 and len(r.json()["due"]) == 3 else None
 
         notices = await eventually(due, what="notifications due")
-        assert [d["kind"] for d in notices] == ["person_registered", "screening_recorded"]
+        assert [(d["kind"], d["urgent"]) for d in notices] == [
+            ("person_registered", False), ("screening_positive", False), ("crisis", True),
+        ]
 
-    published = [envelope(m) for m in await eventually(lambda: _when_len(system.drain(tap), 2), what="tap")]
+    published = [envelope(m) for m in await eventually(lambda: _when_len(system.drain(tap), 4), what="tap")]
+    assert [p["type"].rsplit(".", 1)[1] for p in published] == [
+        "person_registered", "screening_recorded", "screening_scored", "urgent_screening_result"]
     screening = published[1]
     assert screening["type"] == "carecoord.intake.screening_recorded"
     assert screening["version"] == 1
@@ -54,7 +68,9 @@ async def test_a_screening_recorded_at_intake_appears_in_careplan_and_notificati
     assert screening["person_id"] == person_id
     assert screening["person_sequence"] == 2
     assert screening["correlation_id"] == "corr-flow-1"
-    assert screening["payload"]["answers"] == {"item1": 2, "item2": 1, "item9": "declined"}
+    assert screening["payload"]["answers"] == PHQ9_WITH_SUICIDE_RISK
+    assert published[2]["payload"]["total"] == 11 and published[3]["payload"]["flags"] == ["suicide_risk"]
+    assert {p["correlation_id"] for p in published[1:]} == {"corr-flow-1"}
 
 
 async def _when_len(awaitable, n):

@@ -104,3 +104,33 @@ async def test_hostile_input_gets_a_4xx_and_never_a_500(intake):
     assert sql.status_code == 201, "SQL fragments are data like any other"
     assert (await intake.get(f"/people/{sql.json()['person_id']}")).json()["preferred_name"].startswith("Robert')")
     assert (await intake.get(f"/people/{person_id}")).status_code == 200, "nothing was dropped"
+
+
+async def test_a_screening_is_scored_by_the_published_rules_and_the_score_returned(intake):
+    person_id = await register(intake)
+    answers = {f"item{n}": 2 for n in range(1, 8)}  # GAD-7, 7 x 2 = 14: moderate, positive
+    response = await intake.post(f"/people/{person_id}/screenings", json={"instrument": "GAD-7", "answers": answers},
+                                 headers={"Idempotency-Key": "gad7-visit"})
+    assert response.status_code == 201
+    assert response.json()["result"] == {
+        "instrument": "GAD-7", "domain": "mental_health", "total": 14, "band": "moderate", "positive": True,
+        "flags": [], "complete": True, "urgent": False,
+    }
+    again = await intake.post(f"/people/{person_id}/screenings", json={"instrument": "GAD-7", "answers": answers},
+                              headers={"Idempotency-Key": "gad7-visit"})
+    assert again.status_code == 200 and again.json()["result"] == response.json()["result"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"instrument": "AUDIT-C", "answers": {"item1": 0, "item2": 3}}, ["body", "answers", "item2"]),
+    ({"instrument": "PHQ-9", "answers": {"item1": 4}}, ["body", "answers", "item1"]),
+    ({"instrument": "DAST-10", "answers": {"item1": 1}}, ["body", "answers", "item1"]),
+    ({"instrument": "C-SSRS", "answers": {"q1": True, "q2": False, "q4": True}}, ["body", "answers", "q4"]),
+    ({"instrument": "GAD-7", "answers": {"item8": 1}}, ["body", "answers", "item8"]),
+])
+async def test_answers_the_rules_cannot_score_are_refused_with_422_naming_the_item(intake, body, field):
+    person_id = await register(intake)
+    response = await intake.post(f"/people/{person_id}/screenings", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == field
+    assert (await intake.get(f"/people/{person_id}")).json()["screenings"] == 0, "nothing half-recorded"

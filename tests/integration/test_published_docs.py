@@ -14,7 +14,10 @@ def test_checked_in_api_documents_match_the_code(isolation):
 def test_the_asyncapi_document_names_every_published_contract_and_its_envelope(isolation):
     documents = {path.parent.name + "/" + path.stem: doc for path, doc in service_documents(isolation.database_url).items()}
     intake = documents["asyncapi/intake"]
-    assert set(intake["channels"]) == {"intake.person_registered.v1", "intake.screening_recorded.v1", "intake.inbox"}
+    assert set(intake["channels"]) == {
+        "intake.person_registered.v1", "intake.screening_recorded.v1", "intake.screening_scored.v1",
+        "intake.urgent_screening_result.v1", "intake.inbox",
+    }
     envelope = intake["components"]["schemas"]["IntegrationEvent[ScreeningRecordedV1]"]
     assert {"event_id", "type", "version", "source", "position", "person_id", "person_sequence",
             "occurred_at", "correlation_id", "payload"} <= set(envelope["required"])

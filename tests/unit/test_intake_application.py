@@ -3,7 +3,8 @@ from uuid import uuid4
 import pytest
 
 from services.intake.application import IntakeApplication, PersonNotFound, RecordScreening, RegisterPerson
-from services.intake.domain.person import NoAnswers, Person, UnknownInstrument
+from services.intake.domain.person import NoAnswers, Person
+from services.intake.domain.scoring import InvalidAnswers
 from tests.unit.conftest import IN_MEMORY
 
 
@@ -35,20 +36,20 @@ def test_a_screening_with_the_same_id_is_recorded_once(intake, provenance):
     again = intake.record_screening(person.person_id, screening_id, "PHQ-9", {"item1": 3}, provenance)
     assert first.created and not again.created
     events = intake.repository.get(person.person_id).version
-    assert events == 2, "registration and one screening"
+    assert events == 3, "registration, then one screening recorded and scored"
 
 
 def test_declined_answers_are_recorded_as_declined_not_dropped(intake, provenance):
     person = intake.register_person("north", "42", "Sam", None, provenance)
     intake.record_screening(person.person_id, uuid4(), "PHQ-9", {"item1": 2, "item9": None}, provenance)
-    [_, recorded] = [intake.mapper.to_domain_event(n) for n in intake.recorder.select_notifications(None, 10)]
+    [_, recorded, _] = [intake.mapper.to_domain_event(n) for n in intake.recorder.select_notifications(None, 10)]
     assert recorded.answers == {"item1": 2, "item9": None}
     assert recorded.provenance == provenance
 
 
 def test_unknown_instruments_and_empty_screenings_are_refused_and_nothing_is_recorded(intake, provenance):
     person = intake.register_person("north", "42", "Sam", None, provenance)
-    with pytest.raises(UnknownInstrument, match="PHQ-99"):
+    with pytest.raises(InvalidAnswers, match="PHQ-99"):
         intake.record_screening(person.person_id, uuid4(), "PHQ-99", {"item1": 1}, provenance)
     with pytest.raises(NoAnswers):
         intake.record_screening(person.person_id, uuid4(), "GAD-7", {}, provenance)
@@ -67,10 +68,10 @@ def test_a_refused_command_in_a_batch_does_not_stop_the_others(intake, provenanc
         RecordScreening(person.person_id, uuid4(), "GAD-7", {"item1": 1}, provenance),
         RecordScreening(Person.create_id("north", "nobody"), uuid4(), "GAD-7", {"item1": 1}, provenance),
     ])
-    assert isinstance(outcomes[0], UnknownInstrument)
+    assert isinstance(outcomes[0], InvalidAnswers)
     assert outcomes[1].created
     assert isinstance(outcomes[2], PersonNotFound)
-    assert intake.get_person(person.person_id).screenings == {outcomes[1].screening_id: "GAD-7"}
+    assert list(intake.get_person(person.person_id).screenings) == [outcomes[1].screening_id]
 
 
 def test_the_same_record_registered_twice_in_one_batch_is_one_person(intake, provenance):

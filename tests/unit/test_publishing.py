@@ -43,11 +43,13 @@ def test_the_envelope_carries_the_persons_sequence_and_a_stable_event_id(intake,
             for event in [intake.mapper.to_domain_event(n)]
         ]
 
-    first, second = envelopes()
+    first, second, scored = envelopes()
     assert (second.type, second.version, second.source, second.stream) == (
         "carecoord.intake.screening_recorded", 1, "intake", "intake.person")
     assert (second.person_id, second.person_sequence, second.position) == (person.person_id, 2, 2)
     assert second.payload["answers"] == {"item1": 1, "item9": "declined"}
     assert (second.correlation_id, second.actor.id, second.actor.role) == ("corr-1", "agency-7", "agency_system")
-    assert [e.event_id for e in envelopes()] == [first.event_id, second.event_id], "stable across republishing"
+    assert scored.type == "carecoord.intake.screening_scored" and scored.person_sequence == 3
+    assert scored.payload["flags"] == ["item9_unanswered"]
+    assert [e.event_id for e in envelopes()] == [first.event_id, second.event_id, scored.event_id], "stable ids"
     assert first.event_id != second.event_id

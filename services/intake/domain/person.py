@@ -7,24 +7,15 @@ per-person sequence that consumers use to apply a person's events in order.
 from __future__ import annotations
 
 from datetime import date
-from typing import Union
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.intake.domain.scoring import Answer, ScoringSettings, ScreeningResult, score
 from shared.domain import Provenance
 
 PERSON_NAMESPACE = UUID("0d6c3c7e-3f0e-4d84-8a6c-6d0f1a2b9c01")
-
-INSTRUMENTS = ("PHQ-9", "GAD-7", "AUDIT-C", "DAST-10", "PC-PTSD-5", "C-SSRS")
-
-# An item answer: a number on the instrument's scale, yes/no, or None when the person declined
-# (or the item was skipped): recorded as declined, never guessed.
-Answer = Union[int, bool, None]
-
-
-class UnknownInstrument(ValueError):
-    """Intake only records instruments whose published scoring it implements."""
 
 
 class NoAnswers(ValueError):
@@ -51,7 +42,7 @@ class Person(Aggregate):
         self.agency_person_id = agency_person_id
         self.preferred_name = preferred_name
         self.date_of_birth = date_of_birth
-        self.screenings: dict[UUID, str] = {}
+        self.screenings: dict[UUID, ScreeningResult | None] = {}
 
     def record_screening(
         self,
@@ -59,18 +50,24 @@ class Person(Aggregate):
         instrument: str,
         answers: dict[str, Answer],
         provenance: Provenance,
-    ) -> None:
-        self.check_instrument_known(instrument)
+        sex: str | None = None,
+        settings: ScoringSettings = ScoringSettings(),
+    ) -> ScreeningResult:
+        """Record the answers as given, then their score by the published rules; a result that
+        shows suicide risk is also recorded as urgent, for the care team to act on at once."""
         self.check_has_answers(answers)
-        self._screening_recorded(screening_id, instrument, dict(answers), provenance)
+        result = score(instrument, answers, sex=sex, settings=settings)  # InvalidAnswers names the item
+        self._screening_recorded(screening_id, instrument, dict(answers), sex, provenance)
+        self._screening_scored(screening_id, _result_fields(result), provenance)
+        if result.urgent:
+            self._urgent_result(screening_id, instrument, list(result.flags), provenance)
+        return result
 
     def has_screening(self, screening_id: UUID) -> bool:
         return screening_id in self.screenings
 
-    @staticmethod
-    def check_instrument_known(instrument: str) -> None:
-        if instrument not in INSTRUMENTS:
-            raise UnknownInstrument(f"unknown instrument {instrument!r}; known: {', '.join(INSTRUMENTS)}")
+    def screening_result(self, screening_id: UUID) -> ScreeningResult | None:
+        return self.screenings.get(screening_id)
 
     @staticmethod
     def check_has_answers(answers: dict[str, Answer]) -> None:
@@ -83,6 +80,23 @@ class Person(Aggregate):
         screening_id: UUID,
         instrument: str,
         answers: dict[str, Answer],
+        sex: str | None,
         provenance: Provenance,
     ) -> None:
-        self.screenings[screening_id] = instrument
+        self.screenings[screening_id] = None
+
+    @event("ScreeningScored")
+    def _screening_scored(self, screening_id: UUID, result: dict[str, Any], provenance: Provenance) -> None:
+        self.screenings[screening_id] = ScreeningResult(**{**result, "flags": tuple(result["flags"])})
+
+    @event("UrgentScreeningResult")
+    def _urgent_result(self, screening_id: UUID, instrument: str, flags: list[str], provenance: Provenance) -> None:
+        pass  # nothing changes for intake; the event is for the care team
+
+
+def _result_fields(result: ScreeningResult) -> dict[str, Any]:
+    # Stored as plain data: the event must read back the same even if the result class changes.
+    return {
+        "instrument": result.instrument, "domain": result.domain, "total": result.total, "band": result.band,
+        "positive": result.positive, "flags": list(result.flags), "complete": result.complete,
+    }

@@ -22,6 +22,7 @@ class DueNotification:
     message: str
     due_at: datetime
     caused_by: str
+    urgent: bool = False
 
 
 class PersonNotifications(TeamFollower):
@@ -33,11 +34,11 @@ class PersonNotifications(TeamFollower):
 
     @event("NotificationDue")
     def notification_due(
-        self, upstream: UpstreamRef, kind: str, audience: str, message: str, due_at: datetime
+        self, upstream: UpstreamRef, kind: str, audience: str, message: str, due_at: datetime, urgent: bool = False
     ) -> None:
         self._advance(upstream)
         # One upstream event causes at most one notification: its id names the cause.
-        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, upstream.event_id))
+        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, upstream.event_id, urgent))
 
     @event("NothingToNotify")
     def nothing_to_notify(self, upstream: UpstreamRef) -> None:
