@@ -32,6 +32,7 @@ STAFF = frozenset({Role.CARE_COORDINATOR, Role.CLINICIAN, Role.PRESCRIBER, Role.
 class Right(StrEnum):
     REGISTER_PERSON = "register people"
     RECORD_SCREENING = "record screenings"
+    RECORD_CRISIS_CONTACT = "record crisis contacts"
     READ_INTAKE_RECORD = "read intake records"
     READ_TIMELINE = "read care timelines"
     READ_NOTIFICATIONS = "read team notifications"
@@ -42,6 +43,7 @@ class Right(StrEnum):
 RIGHTS: dict[Right, frozenset[Role]] = {
     Right.REGISTER_PERSON: frozenset({Role.AGENCY_SYSTEM, Role.CARE_COORDINATOR, Role.SUPERVISOR}),
     Right.RECORD_SCREENING: frozenset({Role.AGENCY_SYSTEM} | STAFF),
+    Right.RECORD_CRISIS_CONTACT: frozenset({Role.AGENCY_SYSTEM} | STAFF),
     Right.READ_INTAKE_RECORD: frozenset({Role.AGENCY_SYSTEM, Role.AUDITOR, Role.PERSON} | STAFF),
     Right.READ_TIMELINE: frozenset({Role.AUDITOR, Role.PERSON} | STAFF),
     Right.READ_NOTIFICATIONS: frozenset({Role.AUDITOR} | STAFF),

@@ -9,6 +9,7 @@ from services.careplan.domain.care_team import CareTeam
 from shared.contracts.base import Payload
 from shared.contracts.careplan import CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1
 from shared.contracts.intake import (
+    CrisisContactRecordedV1,
     PersonRegisteredV1,
     ScreeningRecordedV1,
     ScreeningScoredV1,
@@ -27,6 +28,9 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
             return "screening_recorded", f"{payload.instrument} screening: {answered} answered, {declined} declined"
         case ScreeningScoredV1():
             return "screening_scored", _scored_summary(payload)
+        case CrisisContactRecordedV1():
+            return "crisis_contact", (f"{payload.kind.replace('_', ' ')}: {payload.outcome.replace('_', ' ')}; "
+                                      f"follow-up due {payload.follow_up_due.isoformat()}")
         case UrgentScreeningResultV1():
             return "urgent_screening_result", f"Urgent: {payload.instrument} shows suicide risk ({', '.join(payload.flags)})"
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type

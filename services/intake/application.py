@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from services.intake.domain.care_team_view import CareTeamView
+from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.person import NoAnswers, Person
 from services.intake.domain.scoring import Answer, InvalidAnswers, ScoringSettings, ScreeningResult
 from shared.access import RecordContext
@@ -48,7 +49,21 @@ class RecordScreening:
     sex: str | None = None  # only AUDIT-C's cutoff depends on it; unknown gets the cautious one
 
 
-Command = RegisterPerson | RecordScreening
+@dataclass(frozen=True)
+class RecordCrisisContact:
+    person_id: UUID
+    contact_id: UUID
+    kind: str
+    occurred_at: datetime
+    location: str
+    responders: list[str]
+    what_helped: str
+    outcome: str
+    follow_up_due: datetime | None
+    provenance: Provenance
+
+
+Command = RegisterPerson | RecordScreening | RecordCrisisContact
 
 
 @dataclass(frozen=True)
@@ -65,9 +80,17 @@ class ScreeningReceipt:
     result: ScreeningResult | None
 
 
-Result = Registration | ScreeningReceipt
+@dataclass(frozen=True)
+class CrisisContactReceipt:
+    person_id: UUID
+    contact_id: UUID
+    follow_up_due: datetime
+    created: bool
+
+
+Result = Registration | ScreeningReceipt | CrisisContactReceipt
 # A command refused for its own content: the others in its batch go ahead.
-REFUSALS = (PersonNotFound, InvalidAnswers, NoAnswers)
+REFUSALS = (PersonNotFound, InvalidAnswers, NoAnswers, InvalidCrisisContact)
 
 
 @dataclass
@@ -140,6 +163,8 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         try:
             if isinstance(command, RegisterPerson):
                 return self._register(command, batch)
+            if isinstance(command, RecordCrisisContact):
+                return self._record_crisis_contact(command, batch)
             return self._record_screening(command, batch)
         except REFUSALS as refusal:
             return refusal
@@ -155,6 +180,21 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
             command.provenance,
         )
         return Registration(person_id, created=True)
+
+    @staticmethod
+    def _record_crisis_contact(command: RecordCrisisContact, batch: _Batch) -> CrisisContactReceipt:
+        """Record a crisis contact once per contact id (derived from the caller's idempotency key)."""
+        person = batch.find(command.person_id)
+        if person is None:
+            raise PersonNotFound(f"no person {command.person_id}")
+        if command.contact_id in person.crisis_contacts:
+            return CrisisContactReceipt(command.person_id, command.contact_id,
+                                        person.crisis_contacts[command.contact_id], created=False)
+        due = person.record_crisis_contact(
+            command.contact_id, command.kind, command.occurred_at, command.location, command.responders,
+            command.what_helped, command.outcome, command.follow_up_due, command.provenance,
+        )
+        return CrisisContactReceipt(command.person_id, command.contact_id, due, created=True)
 
     def _record_screening(self, command: RecordScreening, batch: _Batch) -> ScreeningReceipt:
         """Record a screening once per screening id (derived from the caller's idempotency key)."""

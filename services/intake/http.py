@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4, uuid5
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from services.intake.application import (
     Command,
+    RecordCrisisContact,
     IntakeApplication,
     PersonNotFound,
     RecordScreening,
@@ -18,13 +19,15 @@ from services.intake.application import (
     Result,
 )
 from shared.group_commit import GroupCommit
+from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.scoring import InvalidAnswers
 from shared.access import NotVisible, Principal, Right, Role, authorize
-from shared.contracts.intake import Instrument
+from shared.contracts.intake import CrisisKind, CrisisOutcome, Instrument
 from shared.http import RequestProvenance, log_read, not_found_for, requires
 from shared.runtime import Service
 
 SCREENING_NAMESPACE = UUID("8e3f4b0a-2d6c-4f57-b1c9-0a7e5d3c2b14")
+CRISIS_CONTACT_NAMESPACE = UUID("5a1e9c7d-7b2f-4e0a-9c3d-1f8e6b4a2c90")
 
 
 class RegisterPersonRequest(BaseModel):
@@ -67,6 +70,25 @@ class ScreeningRecorded(BaseModel):
     person_id: UUID
     screening_id: UUID
     result: ScreeningResultView | None
+
+
+class RecordCrisisContactRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: CrisisKind
+    occurred_at: datetime = Field(description="With a time zone")
+    location: str = Field(max_length=300)
+    responders: list[Annotated[str, Field(max_length=200)]] = Field(max_length=20)
+    what_helped: str = Field("", max_length=4000, description="What helped, e.g. the de-escalation used")
+    outcome: CrisisOutcome
+    follow_up_due: datetime | None = Field(
+        None, description="Default: 24 hours after a crisis contact, 7 days after a hospital discharge")
+
+
+class CrisisContactRecorded(BaseModel):
+    person_id: UUID
+    contact_id: UUID
+    follow_up_due: datetime
 
 
 class PersonSummary(BaseModel):
@@ -141,6 +163,31 @@ def people_router(service: Service, application: IntakeApplication) -> APIRouter
                 positive=result.positive, flags=list(result.flags), complete=result.complete, urgent=result.urgent,
             ),
         )
+
+    @router.post("/{person_id}/crisis-contacts", status_code=status.HTTP_201_CREATED,
+                 response_model=CrisisContactRecorded,
+                 summary="Record a crisis contact and when the team must follow up (same Idempotency-Key: once)")
+    async def record_crisis_contact(
+        person_id: UUID,
+        body: RecordCrisisContactRequest,
+        provenance: RequestProvenance,
+        response: Response,
+        principal: Annotated[Principal, Depends(requires(Right.RECORD_CRISIS_CONTACT))],
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ):
+        await authorized(principal, Right.RECORD_CRISIS_CONTACT, person_id)
+        contact_id = uuid5(CRISIS_CONTACT_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
+        try:
+            receipt = await commands.submit(RecordCrisisContact(
+                person_id, contact_id, body.kind, body.occurred_at, body.location, body.responders,
+                body.what_helped, body.outcome, body.follow_up_due, provenance,
+            ))
+        except InvalidCrisisContact as invalid:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                [{"loc": ["body", invalid.field], "msg": invalid.message, "type": "value_error"}]) from None
+        if not receipt.created:
+            response.status_code = status.HTTP_200_OK
+        return CrisisContactRecorded(person_id=person_id, contact_id=contact_id, follow_up_due=receipt.follow_up_due)
 
     @router.get("/{person_id}", response_model=PersonSummary)
     async def get_person(person_id: UUID, principal: Annotated[Principal, Depends(requires(Right.READ_INTAKE_RECORD))]):

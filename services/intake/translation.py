@@ -7,6 +7,7 @@ from typing import Any
 from services.intake.domain.person import Person
 from shared.contracts.base import Payload
 from shared.contracts.intake import (
+    CrisisContactRecordedV1,
     PersonRegisteredV1,
     ScreeningRecordedV1,
     ScreeningScoredV1,
@@ -47,4 +48,9 @@ TRANSLATIONS = {
     Person.ScreeningRecorded: _screening_recorded,
     Person.ScreeningScored: _screening_scored,
     Person.UrgentScreeningResult: _urgent_result,
+    Person.CrisisContactRecorded: lambda event: CrisisContactRecordedV1(
+        contact_id=event.contact_id, kind=event.kind, occurred_at=event.occurred_at, location=event.location,
+        responders=event.responders, what_helped=event.what_helped, outcome=event.outcome,
+        follow_up_due=event.follow_up_due,
+    ),
 }

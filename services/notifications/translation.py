@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.contracts.base import Payload
-from shared.contracts.intake import PersonRegisteredV1, ScreeningScoredV1, UrgentScreeningResultV1
+from shared.contracts.intake import (
+    CrisisContactRecordedV1,
+    PersonRegisteredV1,
+    ScreeningScoredV1,
+    UrgentScreeningResultV1,
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,10 @@ def notice_for(payload: Payload) -> Notice | None:
             return Notice("screening_positive",
                           f"A {payload.instrument} screening was positive ({payload.band or 'see result'}): "
                           "review it with the person.")
+        case CrisisContactRecordedV1():
+            return Notice("crisis_follow_up",
+                          f"A {payload.kind.replace('_', ' ')} was recorded. Follow up with the person by "
+                          f"{payload.follow_up_due.isoformat()}.", urgent=True)
         case UrgentScreeningResultV1():
             return Notice("crisis", f"Urgent: a {payload.instrument} screening shows suicide risk. Reach the person "
                                     "today and follow their safety plan.", urgent=True)

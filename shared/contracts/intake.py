@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
@@ -74,6 +74,32 @@ class UrgentScreeningResultV1(Payload):
     flags: list[str]
 
 
+CrisisKind = Literal[
+    "crisis_line_call", "mobile_crisis_visit", "emergency_department_visit", "hospital_admission",
+    "hospital_discharge", "law_enforcement_contact",
+]
+CrisisOutcome = Literal[
+    "resolved_in_community", "voluntary_hospitalization", "involuntary_hospitalization", "referred_elsewhere",
+    "unknown",
+]
+
+
+class CrisisContactRecordedV1(Payload):
+    """A crisis contact happened; the care team must follow up by `follow_up_due`."""
+
+    event_type: ClassVar[str] = "carecoord.intake.crisis_contact_recorded"
+    version: ClassVar[int] = 1
+
+    contact_id: UUID
+    kind: CrisisKind
+    occurred_at: datetime
+    location: str
+    responders: list[str]
+    what_helped: str = Field(description="What helped, e.g. the de-escalation used, in the words recorded")
+    outcome: CrisisOutcome
+    follow_up_due: datetime
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
-    PersonRegisteredV1, ScreeningRecordedV1, ScreeningScoredV1, UrgentScreeningResultV1,
+    PersonRegisteredV1, ScreeningRecordedV1, ScreeningScoredV1, UrgentScreeningResultV1, CrisisContactRecordedV1,
 )

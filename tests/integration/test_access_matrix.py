@@ -36,7 +36,7 @@ def expected(endpoint: str, caller: str) -> int:
         if caller == "other_agency":
             return 403  # registers for its own agency only
         return 201 if caller in REGISTRARS or caller == "coordinator_elsewhere" else 403
-    if endpoint == "screening":
+    if endpoint in ("screening", "crisis_contact"):
         if caller == "auditor" or caller == "person":
             return 403
         return 404 if elsewhere or caller == "other_agency" else 201
@@ -74,6 +74,9 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
             "agency_person_id": f"new-{caller}", "preferred_name": "New"}),
         "screening": ("intake", "POST", f"/people/{person_id}/screenings",
                       lambda _: {"instrument": "GAD-7", "answers": {"item1": 1}}),
+        "crisis_contact": ("intake", "POST", f"/people/{person_id}/crisis-contacts", lambda _: {
+            "kind": "crisis_line_call", "occurred_at": "2026-11-20T16:00:00+00:00", "location": "phone",
+            "responders": [], "outcome": "resolved_in_community"}),
         "intake_record": ("intake", "GET", f"/people/{person_id}", None),
         "asyncapi": ("careplan", "GET", "/asyncapi.json", None),
         "timeline": ("careplan", "GET", f"/people/{person_id}/timeline", None),

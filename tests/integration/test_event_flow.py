@@ -76,3 +76,38 @@ async def test_a_screening_recorded_at_intake_appears_in_careplan_and_notificati
 async def _when_len(awaitable, n):
     items = await awaitable
     return items if len(items) >= n else None
+
+
+async def test_a_crisis_contact_makes_an_urgent_follow_up_due_to_the_team(system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    notifications = await system.start_connected("notifications")
+    async with (system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c,
+                system.client(notifications, "auditor") as n):
+        person_id = await register(i, "crisis-1")
+        response = await i.post(f"/people/{person_id}/crisis-contacts", headers={"Idempotency-Key": "call-1"}, json={
+            "kind": "hospital_discharge", "occurred_at": "2026-11-20T16:00:00+00:00", "location": "County General",
+            "responders": ["discharge nurse"], "what_helped": "sister came along", "outcome": "voluntary_hospitalization",
+        })
+        assert response.status_code == 201, response.text
+        assert response.json()["follow_up_due"] == "2026-11-27T16:00:00Z"
+        again = await i.post(f"/people/{person_id}/crisis-contacts", headers={"Idempotency-Key": "call-1"}, json={
+            "kind": "hospital_discharge", "occurred_at": "2026-11-20T16:00:00+00:00", "location": "County General",
+            "responders": [], "outcome": "voluntary_hospitalization"})
+        assert again.status_code == 200 and again.json()["contact_id"] == response.json()["contact_id"]
+
+        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="crisis on the timeline")
+        assert entries[1]["kind"] == "crisis_contact"
+        assert "follow-up due 2026-11-27T16:00:00+00:00" in entries[1]["summary"]
+
+        async def due():
+            r = await n.get(f"/people/{person_id}/notifications")
+            return r.json()["due"] if r.status_code == 200 and len(r.json()["due"]) == 2 else None
+
+        notices = await eventually(due, what="the follow-up notice")
+        assert (notices[1]["kind"], notices[1]["urgent"]) == ("crisis_follow_up", True)
+
+        naive = await i.post(f"/people/{person_id}/crisis-contacts", json={
+            "kind": "crisis_line_call", "occurred_at": "2026-11-20T16:00:00", "location": "", "responders": [],
+            "outcome": "unknown"})
+        assert naive.status_code == 422 and naive.json()["detail"][0]["loc"] == ["body", "occurred_at"]

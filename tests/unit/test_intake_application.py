@@ -80,3 +80,41 @@ def test_the_same_record_registered_twice_in_one_batch_is_one_person(intake, pro
         RegisterPerson("north", "42", "Sam", None, provenance),
     ])
     assert first.created and not second.created and first.person_id == second.person_id
+
+
+def test_a_crisis_contact_is_due_a_follow_up_within_24_hours_or_7_days_after_a_discharge(intake, provenance):
+    from datetime import datetime, timedelta, timezone
+
+    from services.intake.application import RecordCrisisContact
+
+    person = intake.register_person("north", "42", "Sam", None, provenance)
+    at = datetime(2026, 11, 20, 22, 15, tzinfo=timezone.utc)
+
+    def contact(kind, due=None):
+        return RecordCrisisContact(person.person_id, uuid4(), kind, at, "home", ["mobile team"],
+                                   "talked it through; grounding", "resolved_in_community", due, provenance)
+
+    crisis_line, discharge, agreed = intake.execute_batch([
+        contact("crisis_line_call"), contact("hospital_discharge"), contact("mobile_crisis_visit", at + timedelta(hours=4)),
+    ])
+    assert crisis_line.follow_up_due == at + timedelta(hours=24)
+    assert discharge.follow_up_due == at + timedelta(days=7)
+    assert agreed.follow_up_due == at + timedelta(hours=4)
+
+
+def test_a_crisis_contact_with_an_unknown_kind_or_a_follow_up_before_it_is_refused(intake, provenance):
+    from datetime import datetime, timedelta, timezone
+
+    from services.intake.application import RecordCrisisContact
+    from services.intake.domain.crisis import InvalidCrisisContact
+
+    person = intake.register_person("north", "42", "Sam", None, provenance)
+    at = datetime(2026, 11, 20, 22, 15, tzinfo=timezone.utc)
+    unknown, too_early = intake.execute_batch([
+        RecordCrisisContact(person.person_id, uuid4(), "séance", at, "", [], "", "unknown", None, provenance),
+        RecordCrisisContact(person.person_id, uuid4(), "crisis_line_call", at, "", [], "", "unknown",
+                            at - timedelta(hours=1), provenance),
+    ])
+    assert isinstance(unknown, InvalidCrisisContact) and unknown.field == "kind"
+    assert isinstance(too_early, InvalidCrisisContact) and too_early.field == "follow_up_due"
+    assert intake.get_person(person.person_id).crisis_contacts == {}

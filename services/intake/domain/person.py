@@ -6,12 +6,13 @@ per-person sequence that consumers use to apply a person's events in order.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.intake.domain import crisis
 from services.intake.domain.scoring import Answer, ScoringSettings, ScreeningResult, score
 from shared.domain import Provenance
 
@@ -43,6 +44,7 @@ class Person(Aggregate):
         self.preferred_name = preferred_name
         self.date_of_birth = date_of_birth
         self.screenings: dict[UUID, ScreeningResult | None] = {}
+        self.crisis_contacts: dict[UUID, datetime] = {}  # contact id -> follow-up due
 
     def record_screening(
         self,
@@ -68,6 +70,26 @@ class Person(Aggregate):
 
     def screening_result(self, screening_id: UUID) -> ScreeningResult | None:
         return self.screenings.get(screening_id)
+
+    def record_crisis_contact(
+        self, contact_id: UUID, kind: str, occurred_at: datetime, location: str, responders: list[str],
+        what_helped: str, outcome: str, follow_up_due: datetime | None, provenance: Provenance,
+    ) -> datetime:
+        """Record a crisis contact once; returns when the team's follow-up is due."""
+        crisis.check_kind(kind)
+        crisis.check_outcome(outcome)
+        crisis.check_aware(occurred_at, "occurred_at")
+        due = crisis.follow_up_due(kind, occurred_at, follow_up_due)
+        self._crisis_contact_recorded(contact_id, kind, occurred_at, location, list(responders), what_helped,
+                                      outcome, due, provenance)
+        return due
+
+    @event("CrisisContactRecorded")
+    def _crisis_contact_recorded(
+        self, contact_id: UUID, kind: str, occurred_at: datetime, location: str, responders: list[str],
+        what_helped: str, outcome: str, follow_up_due: datetime, provenance: Provenance,
+    ) -> None:
+        self.crisis_contacts[contact_id] = follow_up_due
 
     @staticmethod
     def check_has_answers(answers: dict[str, Answer]) -> None:
