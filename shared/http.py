@@ -28,7 +28,7 @@ def correlation_middleware(app: FastAPI) -> None:
         return response
 
 
-def request_provenance(
+async def request_provenance(
     traceparent: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Provenance:
     # Until authentication lands (issue 7) the actor is recorded honestly as unauthenticated.
