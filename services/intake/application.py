@@ -97,6 +97,8 @@ class IntakeApplication(ServiceApplication):
             try:
                 self.save(*batch.people.values())
             except RecordConflictError:
+                # Someone else saved one of these people: our cached copies may be stale.
+                self.forget(batch.people)
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
                 continue
@@ -113,7 +115,7 @@ class IntakeApplication(ServiceApplication):
 
     def get_person(self, person_id: UUID) -> Person:
         try:
-            return self.repository.get(person_id)
+            return self.read(person_id)
         except AggregateNotFoundError:
             raise PersonNotFound(f"no person {person_id}") from None
 
