@@ -68,6 +68,9 @@ READY_TIMEOUT = 60.0      # per service, from process start to /readyz 200
 STALL_TIMEOUT = 30.0      # waiting for careplan fails if it stores nothing new for this long
 STOP_TIMEOUT = 15.0       # after SIGINT, before SIGKILL
 
+# Progress bars only on a terminal: redirected to a file, each refresh would add a line.
+NO_TTY_BARS = None  # tqdm's "disable when not a TTY"
+
 RATIO_TARGET = 0.5
 P99_TARGET_MS = 100.0
 
@@ -542,7 +545,7 @@ async def register_people(intake: IntakeClients, watcher: CareplanWatcher, servi
     token = uuid.uuid4().hex[:8]
     people: list[UUID] = [None] * count  # type: ignore[list-item]
     next_index = iter(range(count))
-    with tqdm(total=count, desc=f"{label}: register", unit="person", leave=False) as bar:
+    with tqdm(total=count, desc=f"{label}: register", unit="person", leave=False, disable=NO_TTY_BARS) as bar:
         async def worker() -> None:
             for i in next_index:
                 response = await intake.post("/people", {
@@ -557,7 +560,7 @@ async def register_people(intake: IntakeClients, watcher: CareplanWatcher, servi
         await asyncio.gather(*(worker() for _ in range(min(REGISTRATION_CONCURRENCY, count))))
     tally = watcher.track(people, REGISTERED_VERSION)
     try:
-        with tqdm(total=count, desc=f"{label}: careplan applies registrations", unit="person", leave=False) as bar:
+        with tqdm(total=count, desc=f"{label}: careplan applies registrations", unit="person", leave=False, disable=NO_TTY_BARS) as bar:
             await watcher.wait_for_count(tally, count, f"{label} registrations", services, bar)
     finally:
         watcher.untrack(tally)
@@ -591,7 +594,7 @@ async def measure_throughput(intake: IntakeClients, watcher: CareplanWatcher, se
     tally = watcher.track(people, FIRST_SCREENING_VERSION)
     try:
         with tqdm(total=screenings, desc=f"{label}: throughput (stored by careplan)", unit="screening",
-                  leave=False) as bar:
+                  leave=False, disable=NO_TTY_BARS) as bar:
             async def worker(mine: list[UUID]) -> None:
                 for n, _ in enumerate(tickets):
                     person = mine[n % len(mine)]
@@ -673,7 +676,7 @@ async def measure_latency(intake: IntakeClients, watcher: CareplanWatcher, servi
 
     try:
         in_flight: list[asyncio.Task[None]] = []
-        with tqdm(total=count, desc=f"{label}: latency @ {rate:g}/s (sent)", unit="req", leave=False) as bar:
+        with tqdm(total=count, desc=f"{label}: latency @ {rate:g}/s (sent)", unit="req", leave=False, disable=NO_TTY_BARS) as bar:
             t0 = time.perf_counter() + 0.05
             for i, person in enumerate(people):
                 timings[person].scheduled = t0 + i / rate
@@ -690,7 +693,7 @@ async def measure_latency(intake: IntakeClients, watcher: CareplanWatcher, servi
             services.check_alive()
             print(f"\n{len(failed)} screening POSTs failed, e.g. {failed[0].error}", file=sys.stderr)
         with tqdm(total=count - len(failed), desc=f"{label}: latency (stored by careplan)", unit="screening",
-                  leave=False) as bar:
+                  leave=False, disable=NO_TTY_BARS) as bar:
             await watcher.wait_for_count(tally, count - len(failed), "latency screenings", services, bar)
     finally:
         watcher.untrack(tally)

@@ -6,9 +6,12 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from eventsourcing.application import Application, ProcessingEvent
+from contextlib import suppress
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.persistence import JSONTranscoder, StoredEvent, Tracking, Transcoding
 from eventsourcing.popo import POPOProcessRecorder
 from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
@@ -66,7 +69,33 @@ class POPOBatchProcessRecorder(POPOProcessRecorder):
 
 class ServiceApplication(Application):
     """An Application whose recorder can also record tracking, so that the effects of consumed
-    messages and the record of having consumed them commit in one transaction."""
+    messages and the record of having consumed them commit in one transaction.
+
+    Commands load aggregates from the repository's cache (a deep copy, so a failed command or
+    save leaves the cache as it was) without fast-forwarding, and a successful save puts the
+    saved aggregate in the cache (see `eventsourcing_env`). So a command costs no query per
+    aggregate. If another process wrote an aggregate meanwhile, the cached copy is stale and
+    the save fails on the aggregate's version (optimistic concurrency): callers `forget` the
+    aggregates and retry, which reloads them from the store. Queries (`read`) always read the
+    store, so a replica that does not write (a standby consumer) never answers from a stale cache.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._store_reads: Repository = Repository(event_store=self.events, snapshot_store=self.snapshots)
+
+    def read(self, aggregate_id: UUID) -> Any:
+        """The aggregate as stored now, bypassing the cache (raises AggregateNotFoundError)."""
+        return self._store_reads.get(aggregate_id)
+
+    def forget(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Drop cached aggregates that may be stale (after a refused save)."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in aggregate_ids:
+            with suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

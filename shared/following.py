@@ -126,6 +126,9 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         try:
             self.record(*followers.values(), trackings=trackings)
         except IntegrityError:
+            # A duplicate tracking, or another writer saved one of these followers, in which
+            # case our cached copy is stale: reload them from the store.
+            self.forget(follower.id for follower in followers.values())
             if len(items) == 1:
                 return [self._settle_conflict(items[0])]
             return [self.apply_upstream_batch([item])[0] for item in items]
@@ -139,6 +142,14 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         return self.apply_change(self.unprocessable(upstream, reason))
 
     def follower(self, person_id: UUID) -> FollowerT | None:
+        """The person's follower as stored now (for queries)."""
+        try:
+            return self.read(self.follower_class.create_id(person_id=person_id))
+        except AggregateNotFoundError:
+            return None
+
+    def _cached_follower(self, person_id: UUID) -> FollowerT | None:
+        """A private copy of the person's follower to change (from the cache when it is there)."""
         try:
             return self.repository.get(self.follower_class.create_id(person_id=person_id))
         except AggregateNotFoundError:
@@ -168,7 +179,7 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         return ConcurrentChange(f"{item.upstream.key} conflicted with a concurrent write; retry")
 
     def _get_or_start(self, person_id: UUID) -> FollowerT:
-        found = self.follower(person_id)
+        found = self._cached_follower(person_id)
         return found if found is not None else self.follower_class(person_id=person_id)  # type: ignore[return-value]
 
 

@@ -9,6 +9,7 @@ batch; the stable event ids and consumers' tracking make that harmless.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -146,6 +147,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._wakeup = asyncio.Event()
+        self._saving: asyncio.Task[None] | None = None
         self.position = 0
 
     def wake(self) -> None:
@@ -169,7 +171,7 @@ class OutboxRelay:
                             await self._positions.open()
                         self.position = await self._positions.load(self.name)
                         loaded = True
-                    published = await self.publish_next_batch()
+                    published = await self._publish_next_batch(save_behind=True)
                     failures = 0
                 except asyncio.CancelledError:
                     raise
@@ -183,9 +185,18 @@ class OutboxRelay:
                 if not published:
                     await self._wait_for_news()
         finally:
+            with contextlib.suppress(Exception):  # also when cancelled: keep the last confirmed position
+                await self._saved()
             await self._positions.close()
 
     async def publish_next_batch(self) -> int:
+        """Publish the events after `position` and save the new position; the number published."""
+        return await self._publish_next_batch(save_behind=False)
+
+    async def _publish_next_batch(self, save_behind: bool) -> int:
+        # save_behind: the position write (a commit, several ms under load) overlaps with reading
+        # and publishing the next batch instead of delaying it. The saved position still only
+        # ever moves to confirmed events, and in order: each write waits for the one before.
         notifications: Sequence[Notification] = await self._run_sync(
             self._application.recorder.select_notifications,
             self.position,
@@ -194,13 +205,24 @@ class OutboxRelay:
             inclusive_of_start=False,
         )
         if not notifications:
+            await self._saved()
             return 0
         batch = [self._outgoing(n) for n in notifications]
         await self._publisher.publish_in_order(batch)
         last = notifications[-1].id
-        await self._positions.save(self.name, last)
+        await self._saved()
+        if save_behind:
+            self._saving = asyncio.ensure_future(self._positions.save(self.name, last))
+        else:
+            await self._positions.save(self.name, last)
         self.position = last
         return len(batch)
+
+    async def _saved(self) -> None:
+        """Wait for the position write in flight, if any; raise if it failed."""
+        saving, self._saving = self._saving, None
+        if saving is not None:
+            await saving
 
     def _outgoing(self, notification: Notification) -> Outgoing:
         domain_event = self._application.mapper.to_domain_event(notification)

@@ -46,6 +46,7 @@ class Service:
         self.http: FastAPI | None = None
         self.broker_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._connecting: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
@@ -57,7 +58,8 @@ class Service:
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     async def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._connect_broker(), name=f"{self.name}-broker"))
+        self._connecting = asyncio.create_task(self._connect_broker(), name=f"{self.name}-broker")
+        self._tasks.append(self._connecting)
         if self.relay is not None:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=self.relay.name))
             channel = self.application.recorder.channel_name  # type: ignore[attr-defined]
@@ -65,6 +67,11 @@ class Service:
             self._tasks.append(asyncio.create_task(listener.run(), name=f"{self.name}-listener"))
 
     async def stop(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            # Cancelling aio-pika in the middle of connecting orphans its robust connection, whose
+            # reconnect loop then outlives the service: let an attempt in progress finish first.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._connecting), timeout=10)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

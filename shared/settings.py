@@ -90,4 +90,9 @@ class ServiceSettings(BaseSettings):
             # be refused by the primary key, not by a "highest seen" single row.
             "SINGLE_ROW_TRACKING": "n",
             "AGGREGATE_CACHE_MAXSIZE": "10000",
+            # Commands trust the cache instead of querying for newer events on every load; a
+            # stale entry is caught by the version check at save and then forgotten (see
+            # ServiceApplication). Deep copies keep a failed command from touching the cache.
+            "AGGREGATE_CACHE_FASTFORWARD": "n",
+            "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
         }

@@ -32,24 +32,33 @@ class CareplanApplication(FollowerApplication[Timeline]):
 
     @retry(RecordConflictError, max_attempts=5, wait=0.01)
     def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> bool:
-        team = self._care_team(person_id) or CareTeam(person_id, provenance)
+        team = self._team_to_change(person_id, provenance)
         changed = team.add_member(member_id, role, provenance)
-        self.save(team)
+        self._save_team(team)
         return changed
 
     @retry(RecordConflictError, max_attempts=5, wait=0.01)
     def remove_team_member(self, person_id: UUID, member_id: str, provenance: Provenance) -> None:
-        team = self._care_team(person_id) or CareTeam(person_id, provenance)
+        team = self._team_to_change(person_id, provenance)
         team.remove_member(member_id, provenance)
-        self.save(team)
+        self._save_team(team)
 
     def care_team(self, person_id: UUID) -> dict[str, str]:
-        """Member id -> role, as of now (empty if no team was formed)."""
-        team = self._care_team(person_id)
-        return dict(team.members) if team else {}
-
-    def _care_team(self, person_id: UUID) -> CareTeam | None:
+        """Member id -> role, as stored now (empty if no team was formed)."""
         try:
-            return self.repository.get(CareTeam.create_id(person_id))
+            return dict(self.read(CareTeam.create_id(person_id)).members)
         except AggregateNotFoundError:
-            return None
+            return {}
+
+    def _team_to_change(self, person_id: UUID, provenance: Provenance) -> CareTeam:
+        try:
+            return self.repository.get(CareTeam.create_id(person_id))  # a private copy, from the cache
+        except AggregateNotFoundError:
+            return CareTeam(person_id, provenance)
+
+    def _save_team(self, team: CareTeam) -> None:
+        try:
+            self.save(team)
+        except RecordConflictError:
+            self.forget([team.id])  # another replica changed the team: reload it on retry
+            raise

@@ -133,6 +133,8 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
             try:
                 self.save(*batch.people.values())
             except RecordConflictError:
+                # Someone else saved one of these people: our cached copies may be stale.
+                self.forget(batch.people)
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
                 continue
@@ -149,7 +151,7 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
 
     def get_person(self, person_id: UUID) -> Person:
         try:
-            return self.repository.get(person_id)
+            return self.read(person_id)
         except AggregateNotFoundError:
             raise PersonNotFound(f"no person {person_id}") from None
 

@@ -1,0 +1,90 @@
+"""Commands trust each process's aggregate cache (no fast-forward query per load). When another
+process has written the same aggregate, the stale copy must cost a retry, never a lost or wrong
+write, and queries must answer from the store."""
+
+from datetime import datetime, timezone
+from uuid import uuid4
+
+import pytest
+
+from services.careplan.application import CareplanApplication
+from services.intake.application import IntakeApplication
+from shared.domain import Provenance, UpstreamRef
+from shared.eventstore import ensure_schema
+from shared.following import ConcurrentChange
+from shared.settings import ServiceSettings
+from tests.support.system import TEST_CIPHER_KEY
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+PROVENANCE = Provenance(actor_id="agency-7", actor_role="agency_system", correlation_id="corr-1")
+
+
+def two_processes(isolation, application_class, service_name):
+    """Two applications on one database, like two replicas of a service."""
+    settings = ServiceSettings(service_name=service_name, database_url=isolation.database_url,
+                               event_cipher_key=TEST_CIPHER_KEY)
+    ensure_schema(settings)
+    return application_class(env=settings.eventsourcing_env()), application_class(env=settings.eventsourcing_env())
+
+
+@pytest.fixture
+def intakes(isolation):
+    first, second = two_processes(isolation, IntakeApplication, "intake")
+    yield first, second
+    first.close()
+    second.close()
+
+
+@pytest.fixture
+def careplans(isolation):
+    first, second = two_processes(isolation, CareplanApplication, "careplan")
+    yield first, second
+    first.close()
+    second.close()
+
+
+def upstream(person_id, sequence: int) -> UpstreamRef:
+    return UpstreamRef(source="intake", stream="intake.person", position=sequence, event_id=str(uuid4()),
+                       event_type="carecoord.intake.screening_recorded", person_id=str(person_id),
+                       sequence=sequence, correlation_id="corr-1")
+
+
+def test_a_command_on_a_stale_cached_person_is_retried_on_the_stored_one(intakes):
+    one, other = intakes
+    person = one.register_person("north", "42", "Sam", None, PROVENANCE).person_id  # cached in `one`
+    other.record_screening(person, uuid4(), "PHQ-9", {"item1": 1}, PROVENANCE)  # `one`'s copy is now stale
+    one.record_screening(person, uuid4(), "PHQ-9", {"item1": 2}, PROVENANCE)
+    assert len(one.get_person(person).screenings) == 2
+    assert len(other.get_person(person).screenings) == 2
+
+
+def test_queries_answer_from_the_store_not_from_a_stale_cache(intakes):
+    one, other = intakes
+    person = one.register_person("north", "42", "Sam", None, PROVENANCE).person_id
+    other.record_screening(person, uuid4(), "PHQ-9", {"item1": 1}, PROVENANCE)
+    assert len(one.get_person(person).screenings) == 1
+
+
+def test_a_follower_stale_in_the_cache_is_reloaded_and_the_event_applied_once(careplans):
+    one, other = careplans
+    person = uuid4()
+    one.add_to_timeline(upstream(person, 1), "person_registered", "Registered", NOW)  # cached in `one`
+    other.add_to_timeline(upstream(person, 2), "screening_recorded", "PHQ-9", NOW)  # e.g. after a failover
+    # `one` still thinks 1 is the last applied, so 2 looks new: the save is refused and, with the
+    # stored follower, recognised as already applied (False), not applied twice.
+    assert one.add_to_timeline(upstream(person, 2), "screening_recorded", "PHQ-9", NOW) is False
+    assert one.add_to_timeline(upstream(person, 3), "screening_recorded", "GAD-7", NOW) is True
+    assert [e.sequence for e in one.timeline(person)] == [1, 2, 3]
+    assert [e.sequence for e in other.timeline(person)] == [1, 2, 3]
+
+
+def test_a_failed_command_leaves_the_cached_aggregate_untouched(careplans):
+    one, _ = careplans
+    person = uuid4()
+    one.add_to_timeline(upstream(person, 1), "person_registered", "Registered", NOW)
+    with pytest.raises(ConcurrentChange):  # position 1 is already tracked: the save is refused
+        one.apply_change(one.timeline_entry(
+            UpstreamRef(source="intake", stream="intake.person", position=1, event_id=str(uuid4()), event_type="x", person_id=str(person),
+                        sequence=2, correlation_id="c"), "screening_recorded", "PHQ-9", NOW))
+    assert one.add_to_timeline(upstream(person, 2), "screening_recorded", "PHQ-9", NOW) is True
+    assert [e.sequence for e in one.timeline(person)] == [1, 2]
