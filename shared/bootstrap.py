@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitRouter
 from faststream.specification import AsyncAPI
 
 from shared.contracts.base import Payload
@@ -27,9 +27,9 @@ def build_service(
     application_class: type[ServiceApplication],
     translations: Translations | None = None,
     contracts: Sequence[type[Payload]] = (),
-    topology: ConsumerTopology | None = None,
 ) -> Service:
-    """Build a service's application, broker, relay (if it publishes) and failure routing (if it consumes)."""
+    """Build a service's application, broker and relay (if it publishes); consumers add their
+    routers with `consumer_router`."""
     ensure_schema(settings)
     application = application_class(env=settings.eventsourcing_env())
     # Bounded: each worker may hold a database connection from the application's pool.
@@ -37,22 +37,14 @@ def build_service(
         max_workers=settings.database_pool_size + settings.database_pool_overflow,
         thread_name_prefix=settings.service_name,
     )
-    middlewares = []
-    failure_routing = None
-    if topology is not None:
-        failure_routing = FailureRouting(topology)
-        middlewares.append(failure_routing)
     broker = RabbitBroker(
         settings.amqp_url,
-        middlewares=middlewares,
         fail_fast=True,
         app_id=settings.service_name,
         description=f"carecoord {settings.service_name}",
         logger=None,
     )
-    if failure_routing is not None:
-        failure_routing.bind(broker)
-    service = Service(settings, application, executor, broker, topology=topology)
+    service = Service(settings, application, executor, broker)
     if translations is not None:
         service.relay = OutboxRelay(
             source=settings.service_name,
@@ -64,6 +56,15 @@ def build_service(
             batch_size=settings.relay_batch_size,
         )
     return service
+
+
+def consumer_router(service: Service, topology: ConsumerTopology) -> RabbitRouter:
+    """A router for one consumed queue, whose failed messages go to that queue's own retry and
+    dead-letter queues; its topology is declared when the service connects."""
+    routing = FailureRouting(topology)
+    routing.bind(service.broker)
+    service.topologies.append(topology)
+    return RabbitRouter(middlewares=[routing])
 
 
 def asyncapi_document(service: Service) -> dict[str, Any]:

@@ -144,7 +144,7 @@ class FailureRouting:
         })
         log.error("dead-lettering message %s: %s", raw.message_id, reason,
                   extra={"message_id": raw.message_id, "correlation_id": raw.correlation_id})
-        await self._republish(raw, headers, exchange=DEAD_LETTER_EXCHANGE, routing_key=self.topology.service)
+        await self._republish(raw, headers, exchange=DEAD_LETTER_EXCHANGE, routing_key=self.topology.dead_letter_key)
 
     def attempts_allowed(self, error: BaseException) -> int:
         steps = len(self.topology.retry_delays)

@@ -34,14 +34,13 @@ class Service:
         application: ServiceApplication,
         executor: ThreadPoolExecutor,
         broker: RabbitBroker,
-        topology: ConsumerTopology | None = None,
         relay: OutboxRelay | None = None,
     ) -> None:
         self.settings = settings
         self.application = application
         self.executor = executor
         self.broker = broker
-        self.topology = topology
+        self.topologies: list[ConsumerTopology] = []  # every queue it consumes
         self.relay = relay
         self.http: FastAPI | None = None
         self.broker_ready = asyncio.Event()
@@ -116,10 +115,9 @@ class Service:
         while True:
             try:
                 await self.broker.connect()
-                if self.topology is not None:
-                    await self.topology.declare(self.broker)
-                else:
-                    await declare_publishing(self.broker)
+                await declare_publishing(self.broker)
+                for topology in self.topologies:
+                    await topology.declare(self.broker)
                 await self.broker.start()
                 break
             except asyncio.CancelledError:

@@ -21,7 +21,7 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or CareplanSettings()
     topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
     service = build_service(settings, CareplanApplication, translations=TRANSLATIONS,
-                            contracts=careplan_contracts.PAYLOADS, topology=topology)
+                            contracts=careplan_contracts.PAYLOADS)
     application: CareplanApplication = service.application  # type: ignore[assignment]
     service.broker.include_router(intake_events_router(service, application, topology))
     build_http(service, "careplan", [careplan_router(service, application)])

@@ -7,6 +7,8 @@ from datetime import datetime
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitRouter
 
+from shared.bootstrap import consumer_router
+
 from services.careplan.application import CareplanApplication
 from services.careplan.translation import timeline_entry
 from shared.consuming import PersonEventConsumer
@@ -26,7 +28,7 @@ def intake_events_router(service: Service, application: CareplanApplication, top
         return application.timeline_entry(upstream, kind, summary, occurred_at)
 
     consume = PersonEventConsumer(service.run_sync, application, change_for)
-    router = RabbitRouter()
+    router = consumer_router(service, topology)
 
     @router.subscriber(
         topology.inbox_queue(),

@@ -21,7 +21,7 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or IntakeSettings()
     topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
     service = build_service(settings, IntakeApplication, translations=TRANSLATIONS,
-                            contracts=intake_contracts.PAYLOADS, topology=topology)
+                            contracts=intake_contracts.PAYLOADS)
     application: IntakeApplication = service.application  # type: ignore[assignment]
     service.broker.include_router(care_team_router(service, application, topology))
     build_http(service, "intake", [people_router(service, application)])

@@ -7,6 +7,8 @@ from datetime import datetime
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitRouter
 
+from shared.bootstrap import consumer_router
+
 from services.intake.application import IntakeApplication
 from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
@@ -27,7 +29,7 @@ def care_team_router(service: Service, application: IntakeApplication, topology:
         return change
 
     consume = PersonEventConsumer(service.run_sync, application, change_for)
-    router = RabbitRouter()
+    router = consumer_router(service, topology)
 
     @router.subscriber(
         topology.inbox_queue(),

@@ -18,7 +18,7 @@ class NotificationsSettings(ServiceSettings):
 def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or NotificationsSettings()
     topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
-    service = build_service(settings, NotificationsApplication, topology=topology)
+    service = build_service(settings, NotificationsApplication)
     application: NotificationsApplication = service.application  # type: ignore[assignment]
     service.broker.include_router(intake_events_router(service, application, topology))
     build_http(service, "notifications", [notifications_router(service, application)])

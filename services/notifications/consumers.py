@@ -7,6 +7,8 @@ from datetime import datetime
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitRouter
 
+from shared.bootstrap import consumer_router
+
 from services.notifications.application import NotificationsApplication
 from services.notifications.translation import notice_for
 from shared.consuming import PersonEventConsumer, team_change
@@ -32,7 +34,7 @@ def intake_events_router(
         return application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent)
 
     consume = PersonEventConsumer(service.run_sync, application, change_for)
-    router = RabbitRouter()
+    router = consumer_router(service, topology)
 
     @router.subscriber(
         topology.inbox_queue(),
