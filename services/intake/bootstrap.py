@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from services.intake.application import IntakeApplication
-from services.intake.consumers import TOPOLOGY, care_team_router
+from services.intake.agency_commands import AgencyCommands
+from services.intake.consumers import COMMANDS_TOPOLOGY, TOPOLOGY, agency_commands_router, care_team_router
 from services.intake.http import people_router
 from services.intake.translation import TRANSLATIONS
 from shared.contracts import intake as intake_contracts
@@ -24,5 +25,8 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
                             contracts=intake_contracts.PAYLOADS)
     application: IntakeApplication = service.application  # type: ignore[assignment]
     service.broker.include_router(care_team_router(service, application, topology))
-    build_http(service, "intake", [people_router(service, application)])
+    commands = AgencyCommands(service, application)
+    http = build_http(service, "intake", [people_router(service, application, commands)])
+    service.broker.include_router(agency_commands_router(
+        service, commands, http.state.token_verifier, COMMANDS_TOPOLOGY.with_retry_delays(settings.retry_delays)))
     return service

@@ -1,22 +1,35 @@
-"""Intake's broker entry point: careplan's care-team events, which decide who sees a record."""
+"""Intake's broker entry points: careplan's care-team events, which decide who sees a record, and
+agency systems' commands."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitRouter
+from faststream.rabbit.annotations import RabbitMessage
 
-from shared.bootstrap import consumer_router
-
+from services.intake.agency_commands import AgencyCommands, Refused
 from services.intake.application import IntakeApplication
+from shared.access import Principal
+from shared.bootstrap import consumer_router
 from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
-from shared.domain import UpstreamRef
+from shared.contracts.intake_commands import (
+    AgencyCommand,
+    RecordCrisisContactCommand,
+    RecordScreeningCommand,
+    RegisterPersonCommand,
+)
+from shared.domain import Provenance, UpstreamRef
 from shared.envelope import AnyIntegrationEvent
 from shared.following import Unprocessable, UpstreamChange
 from shared.runtime import Service
-from shared.topology import EVENTS_EXCHANGE, ConsumerTopology
+from shared.telemetry import correlation_id_var
+from shared.tokens import InvalidToken, TokenVerifier
+from shared.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ConsumerTopology
 
 TOPOLOGY = ConsumerTopology(service="intake", bindings=("careplan.care_team.#",))
 
@@ -43,3 +56,59 @@ def care_team_router(service: Service, application: IntakeApplication, topology:
         await consume(event)
 
     return router
+
+
+COMMANDS_TOPOLOGY = ConsumerTopology(service="intake", bindings=("intake",), queue="commands",
+                                     exchange=COMMANDS_EXCHANGE)
+
+
+def agency_commands_router(service: Service, commands: AgencyCommands, verifier: TokenVerifier,
+                           topology: ConsumerTopology) -> RabbitRouter:
+    """Agency systems' commands over AMQP: the same handler, rights and idempotency as over HTTP."""
+    router = consumer_router(service, topology)
+
+    @router.subscriber(
+        topology.inbox_queue(),
+        COMMANDS_EXCHANGE,
+        channel=Channel(prefetch_count=service.settings.consumer_prefetch),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="intake.commands",
+        description="Commands from agency systems (register_person, record_screening, record_crisis_contact), "
+        "each with a bearer token in the `authorization` header. The receipt goes to `reply_to` if set; "
+        "a refused or invalid command is dead-lettered with the reason.",
+    )
+    async def on_agency_command(command: AgencyCommand, message: RabbitMessage) -> dict[str, Any]:
+        headers = message.headers or {}
+        principal = _principal(verifier, headers.get("authorization"))
+        provenance = Provenance(
+            actor_id=principal.subject, actor_role=principal.role.value,
+            correlation_id=message.correlation_id or str(uuid.uuid4()), traceparent=headers.get("traceparent"),
+        )
+        correlation_id_var.set(provenance.correlation_id)
+        # A redelivered message has the same id: it records nothing new.
+        idempotency_key = headers.get("idempotency-key") or message.message_id
+        try:
+            match command:
+                case RegisterPersonCommand():
+                    receipt, _ = await commands.register(principal, command, provenance)
+                case RecordScreeningCommand():
+                    receipt, _ = await commands.record_screening(
+                        principal, command.person_id, command, idempotency_key, provenance)
+                case RecordCrisisContactCommand():
+                    receipt, _ = await commands.record_crisis_contact(
+                        principal, command.person_id, command, idempotency_key, provenance)
+        except Refused as refused:
+            raise Unprocessable(f"refused ({refused.status}): {refused.detail}") from None
+        return receipt.model_dump(mode="json")
+
+    return router
+
+
+def _principal(verifier: TokenVerifier, authorization: Any) -> Principal:
+    scheme, _, token = str(authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unprocessable("refused (401): a bearer token is required in the authorization header")
+    try:
+        return verifier.verify(token)
+    except InvalidToken as error:
+        raise Unprocessable(f"refused (401): invalid token: {error}") from None

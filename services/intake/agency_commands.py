@@ -1,0 +1,124 @@
+"""The one handler behind intake's HTTP API and its AMQP command queue.
+
+Each method authorizes the caller, turns the request into an application command, runs it in the
+next group-commit batch and says what came of it. Entry points only translate: HTTP turns a
+`Refused` into its status code, AMQP into a dead-lettered message with the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+from services.intake.application import (
+    Command,
+    IntakeApplication,
+    PersonNotFound,
+    RecordCrisisContact,
+    RecordScreening,
+    RegisterPerson,
+    Result,
+)
+from services.intake.domain.crisis import InvalidCrisisContact
+from services.intake.domain.scoring import InvalidAnswers
+from shared.access import MissingRight, NotVisible, Principal, Right, Role, authorize, check_has_right
+from shared.contracts.intake_commands import (
+    CrisisContactRecorded,
+    PersonRegistration,
+    RecordCrisisContactRequest,
+    RecordScreeningRequest,
+    RegisterPersonRequest,
+    ScreeningRecorded,
+    ScreeningResultView,
+)
+from shared.domain import Provenance
+from shared.group_commit import GroupCommit
+from shared.runtime import Service
+
+SCREENING_NAMESPACE = UUID("8e3f4b0a-2d6c-4f57-b1c9-0a7e5d3c2b14")
+CRISIS_CONTACT_NAMESPACE = UUID("5a1e9c7d-7b2f-4e0a-9c3d-1f8e6b4a2c90")
+
+
+class Refused(Exception):
+    """The command was not carried out: `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+def _invalid(loc: list[str], message: str) -> Refused:
+    # The same shape as FastAPI's own 422s, naming the field.
+    return Refused(422, [{"loc": loc, "msg": message, "type": "value_error"}])
+
+
+class AgencyCommands:
+    def __init__(self, service: Service, application: IntakeApplication) -> None:
+        self._service = service
+        self._application = application
+        self._commits: GroupCommit[Command, Result] = GroupCommit(service.run_sync, application.execute_batch)
+
+    async def register(self, principal: Principal, request: RegisterPersonRequest,
+                       provenance: Provenance) -> tuple[PersonRegistration, bool]:
+        self._check_right(principal, Right.REGISTER_PERSON)
+        if principal.role is Role.AGENCY_SYSTEM and request.agency != principal.agency:
+            raise Refused(403, "an agency system registers people for its own agency only")
+        registration = await self._commits.submit(RegisterPerson(
+            request.agency, request.agency_person_id, request.preferred_name, request.date_of_birth, provenance,
+        ))
+        return PersonRegistration(person_id=registration.person_id), registration.created
+
+    async def record_screening(self, principal: Principal, person_id: UUID, request: RecordScreeningRequest,
+                               idempotency_key: str | None, provenance: Provenance) -> tuple[ScreeningRecorded, bool]:
+        await self.authorize(principal, Right.RECORD_SCREENING, person_id)
+        screening_id = uuid5(SCREENING_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
+        answers = {item: None if answer == "declined" else answer for item, answer in request.answers.items()}
+        try:
+            receipt = await self._commits.submit(
+                RecordScreening(person_id, screening_id, request.instrument, answers, provenance, request.sex))
+        except PersonNotFound:
+            raise Refused(404, "not found") from None
+        except InvalidAnswers as invalid:
+            where = ["body", invalid.item] if invalid.item in ("instrument", "sex") else ["body", "answers", invalid.item]
+            raise _invalid(where, invalid.message) from None
+        result = receipt.result
+        view = None if result is None else ScreeningResultView(
+            instrument=result.instrument, domain=result.domain, total=result.total, band=result.band,
+            positive=result.positive, flags=list(result.flags), complete=result.complete, urgent=result.urgent,
+        )
+        return ScreeningRecorded(person_id=person_id, screening_id=screening_id, result=view), receipt.created
+
+    async def record_crisis_contact(
+        self, principal: Principal, person_id: UUID, request: RecordCrisisContactRequest,
+        idempotency_key: str | None, provenance: Provenance,
+    ) -> tuple[CrisisContactRecorded, bool]:
+        await self.authorize(principal, Right.RECORD_CRISIS_CONTACT, person_id)
+        contact_id = uuid5(CRISIS_CONTACT_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
+        try:
+            receipt = await self._commits.submit(RecordCrisisContact(
+                person_id, contact_id, request.kind, request.occurred_at, request.location, request.responders,
+                request.what_helped, request.outcome, request.follow_up_due, provenance,
+            ))
+        except PersonNotFound:
+            raise Refused(404, "not found") from None
+        except InvalidCrisisContact as invalid:
+            raise _invalid(["body", invalid.field], invalid.message) from None
+        recorded = CrisisContactRecorded(person_id=person_id, contact_id=contact_id, follow_up_due=receipt.follow_up_due)
+        return recorded, receipt.created
+
+    async def authorize(self, principal: Principal, right: Right, person_id: UUID) -> None:
+        """The caller holds `right` on this person's record, or Refused (403, or 404 outside their reach)."""
+        self._check_right(principal, right)
+        try:
+            record = await self._service.run_sync(self._application.record_context, person_id)
+            authorize(principal, right, record)
+        except (PersonNotFound, NotVisible):
+            raise Refused(404, "not found") from None
+
+    @staticmethod
+    def _check_right(principal: Principal, right: Right) -> None:
+        try:
+            check_has_right(principal, right)
+        except MissingRight as refusal:
+            raise Refused(403, str(refusal)) from None

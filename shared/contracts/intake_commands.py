@@ -1,0 +1,101 @@
+"""What agency systems send to intake, over HTTP or AMQP, and what they get back.
+
+Over AMQP: publish to exchange `carecoord.commands` with routing key `intake`, a bearer token in
+the `authorization` header (verified like an HTTP call), an optional `idempotency-key` header
+(else the message id is the key), and as body one of the commands below, told apart by `command`.
+With `reply_to` set, the receipt comes back there; a command that is refused or invalid is
+dead-lettered (queue `intake.commands.dead-letter`) with the reason in its headers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from shared.contracts.intake import CrisisKind, CrisisOutcome, Instrument
+
+ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Item id, e.g. item9")]
+
+
+class RegisterPersonRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str = Field(min_length=1, max_length=100, description="The registering agency's id")
+    agency_person_id: str = Field(min_length=1, max_length=100, description="The person's id at that agency")
+    preferred_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: date | None = None
+
+
+class RecordScreeningRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instrument: Instrument
+    answers: dict[ItemId, StrictInt | StrictBool | Literal["declined"]] = Field(
+        min_length=1, max_length=40, description='Item id to answer; "declined" when not answered.')
+    sex: Literal["male", "female", "other"] | None = Field(
+        None, description="Used only by AUDIT-C's cutoff; leave out when unknown (the cautious cutoff applies)")
+
+
+class RecordCrisisContactRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: CrisisKind
+    occurred_at: datetime = Field(description="With a time zone")
+    location: str = Field(max_length=300)
+    responders: list[Annotated[str, Field(max_length=200)]] = Field(max_length=20)
+    what_helped: str = Field("", max_length=4000, description="What helped, e.g. the de-escalation used")
+    outcome: CrisisOutcome
+    follow_up_due: datetime | None = Field(
+        None, description="Default: 24 hours after a crisis contact, 7 days after a hospital discharge")
+
+
+class PersonRegistration(BaseModel):
+    person_id: UUID
+
+
+class ScreeningResultView(BaseModel):
+    instrument: str
+    domain: str
+    total: int | None
+    band: str | None
+    positive: bool | None
+    flags: list[str]
+    complete: bool
+    urgent: bool = Field(description="Suicide risk: the care team is notified as a crisis")
+
+
+class ScreeningRecorded(BaseModel):
+    person_id: UUID
+    screening_id: UUID
+    result: ScreeningResultView | None
+
+
+class CrisisContactRecorded(BaseModel):
+    person_id: UUID
+    contact_id: UUID
+    follow_up_due: datetime
+
+
+# The same commands as messages: the body of an AMQP command, told apart by `command`.
+
+
+class RegisterPersonCommand(RegisterPersonRequest):
+    command: Literal["register_person"]
+
+
+class RecordScreeningCommand(RecordScreeningRequest):
+    command: Literal["record_screening"]
+    person_id: UUID
+
+
+class RecordCrisisContactCommand(RecordCrisisContactRequest):
+    command: Literal["record_crisis_contact"]
+    person_id: UUID
+
+
+AgencyCommand = Annotated[
+    RegisterPersonCommand | RecordScreeningCommand | RecordCrisisContactCommand, Field(discriminator="command")
+]
