@@ -109,7 +109,15 @@ def dev_token(role: str, *, subject: str | None = None, agency: str | None = Non
                        agency=agency, person_id=person_id)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_all(with_demo: bool) -> int:
+    # SIGTERM (systemd, docker stop, timeout) stops the services like Ctrl-C; SIGINT is set
+    # explicitly because a process started in the background inherits it ignored.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     settings = ServiceSettings()
     if ensure_database(settings.database_url):
         print(f"created database {settings.database_url}")
