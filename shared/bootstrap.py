@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from faststream.rabbit import RabbitBroker, RabbitRouter
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
 from faststream.specification import AsyncAPI
 
+from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
+from shared.envelope import AnyIntegrationEvent
 from shared.eventstore import ServiceApplication, ensure_schema
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
 from shared.limits import BodySizeLimit
@@ -65,6 +68,26 @@ def consumer_router(service: Service, topology: ConsumerTopology) -> RabbitRoute
     routing.bind(service.broker)
     service.topologies.append(topology)
     return RabbitRouter(middlewares=[routing])
+
+
+def follower_router(service: Service, topology: ConsumerTopology, consume: PersonEventConsumer,
+                    description: str) -> RabbitRouter:
+    """A router that hands every integration event on `topology`'s queue to `consume`."""
+    router = consumer_router(service, topology)
+
+    @router.subscriber(
+        topology.inbox_queue(),
+        topology.exchange,
+        channel=Channel(prefetch_count=service.settings.consumer_prefetch),
+        # Failures are routed by FailureRouting; if even that fails, requeue rather than drop.
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=topology.inbox_name,
+        description=description,
+    )
+    async def on_upstream_event(event: AnyIntegrationEvent) -> None:
+        await consume(event)
+
+    return router
 
 
 def asyncapi_document(service: Service) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from services.intake.agency_commands import AgencyCommands, Refused
 from services.intake.application import IntakeApplication
 from shared.access import Principal
-from shared.bootstrap import consumer_router
+from shared.bootstrap import consumer_router, follower_router
 from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
 from shared.contracts.intake_commands import (
@@ -24,12 +24,11 @@ from shared.contracts.intake_commands import (
     RegisterPersonCommand,
 )
 from shared.domain import Provenance, UpstreamRef
-from shared.envelope import AnyIntegrationEvent
 from shared.following import Unprocessable, UpstreamChange
 from shared.runtime import Service
 from shared.telemetry import correlation_id_var
 from shared.tokens import InvalidToken, TokenVerifier
-from shared.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ConsumerTopology
+from shared.topology import COMMANDS_EXCHANGE, ConsumerTopology
 
 TOPOLOGY = ConsumerTopology(service="intake", bindings=("careplan.care_team.#",))
 
@@ -42,20 +41,7 @@ def care_team_router(service: Service, application: IntakeApplication, topology:
         return change
 
     consume = PersonEventConsumer(service.run_sync, application, change_for)
-    router = consumer_router(service, topology)
-
-    @router.subscriber(
-        topology.inbox_queue(),
-        EVENTS_EXCHANGE,
-        channel=Channel(prefetch_count=service.settings.consumer_prefetch),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="intake.inbox",
-        description="Careplan's care-team events: who is on each person's team.",
-    )
-    async def on_care_team_event(event: AnyIntegrationEvent) -> None:
-        await consume(event)
-
-    return router
+    return follower_router(service, topology, consume, "Careplan's care-team events: who is on each person's team.")
 
 
 COMMANDS_TOPOLOGY = ConsumerTopology(service="intake", bindings=("intake",), queue="commands",

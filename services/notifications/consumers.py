@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from faststream.middlewares import AckPolicy
-from faststream.rabbit import Channel, RabbitRouter
+from faststream.rabbit import RabbitRouter
 
-from shared.bootstrap import consumer_router
+from shared.bootstrap import follower_router
 
 from services.notifications.application import NotificationsApplication
 from services.notifications.translation import notice_for
 from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
 from shared.domain import UpstreamRef
-from shared.envelope import AnyIntegrationEvent
 from shared.following import UpstreamChange
 from shared.runtime import Service
-from shared.topology import EVENTS_EXCHANGE, ConsumerTopology
+from shared.topology import ConsumerTopology
 
 TOPOLOGY = ConsumerTopology(service="notifications", bindings=("intake.#", "careplan.care_team.#"))
 
@@ -34,18 +32,6 @@ def intake_events_router(
         return application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent)
 
     consume = PersonEventConsumer(service.run_sync, application, change_for)
-    router = consumer_router(service, topology)
-
-    @router.subscriber(
-        topology.inbox_queue(),
-        EVENTS_EXCHANGE,
-        channel=Channel(prefetch_count=service.settings.consumer_prefetch),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="notifications.inbox",
-        description="Every intake event about a person (some make a notification due to the care team), "
-        "and careplan's care-team events (who is on that team).",
-    )
-    async def on_upstream_event(event: AnyIntegrationEvent) -> None:
-        await consume(event)
-
-    return router
+    return follower_router(service, topology, consume,
+                           "Every intake event about a person (some make a notification due to the care team), "
+                           "and careplan's care-team events (who is on that team).")

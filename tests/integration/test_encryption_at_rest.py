@@ -14,7 +14,7 @@ from shared.domain import Provenance
 from shared.eventstore import ensure_schema
 from tests.integration.test_event_flow import _when_len
 from tests.support.polling import eventually
-from tests.support.system import TEST_AGENCY, System, bearer
+from tests.support.system import TEST_AGENCY, System
 
 NAME, RECORD = "Zebulon-Plaintext-Probe", "enc-record-7731"
 
