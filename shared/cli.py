@@ -182,14 +182,17 @@ def play_demo() -> int:
         screening = http.post(f"http://127.0.0.1:8001/people/{person_id}/screenings",
                               headers={**agency, **correlation, "Idempotency-Key": f"demo-{uuid.uuid4()}"},
                               json={"instrument": "PHQ-9", "answers": {
-                                  "item1": 1, "item2": 2, "item3": 1, "item4": 2, "item5": 0,
-                                  "item6": 1, "item7": 1, "item8": 0, "item9": "declined"}})
+                                  "item1": 2, "item2": 2, "item3": 1, "item4": 2, "item5": 1,
+                                  "item6": 1, "item7": 1, "item8": 0, "item9": 0}})
         screening.raise_for_status()
-        print(f"agency recorded screening {screening.json()['screening_id']}")
+        result = screening.json()["result"]
+        print(f"agency recorded screening {screening.json()['screening_id']}: PHQ-9 total {result['total']}, "
+              f"{result['band']}, {'positive' if result['positive'] else 'negative'}")
         http.post(f"http://127.0.0.1:8002/people/{person_id}/team", headers={**supervisor, **correlation},
                   json={"member_id": "alex-coordinator", "role": "care_coordinator"}).raise_for_status()
         print("supervisor added alex-coordinator to the care team")
-        timeline = _await_json(http, f"http://127.0.0.1:8002/people/{person_id}/timeline", "entries", 2, coordinator)
+        # Registration, the screening's answers and its score; the team hears of the positive screen.
+        timeline = _await_json(http, f"http://127.0.0.1:8002/people/{person_id}/timeline", "entries", 3, coordinator)
         notifications = _await_json(http, f"http://127.0.0.1:8003/people/{person_id}/notifications", "due", 2,
                                     coordinator)
         refused = http.get(f"http://127.0.0.1:8002/people/{person_id}/timeline", headers=outsider)
