@@ -123,8 +123,11 @@ def run_all(with_demo: bool) -> int:
         print(f"created database {settings.database_url}")
     env = {**os.environ, "LOG_JSON": os.environ.get("LOG_JSON", "false"), "JWT_DEV_SECRET": dev_secret(),
            "EVENT_CIPHER_KEY": dev_cipher_key()}
+    # Each service in a session of its own: a Ctrl-C in the terminal reaches only this runner,
+    # which then stops each service with exactly one signal (a second one makes uvicorn skip its
+    # graceful shutdown).
     processes = {
-        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"],
+        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], start_new_session=True,
                                env={**env, "HTTP_PORT": os.environ.get(f"{name.upper()}_HTTP_PORT", str(port))})
         for name, port in SERVICES.items()
     }
