@@ -33,6 +33,7 @@ class Right(StrEnum):
     REGISTER_PERSON = "register people"
     RECORD_SCREENING = "record screenings"
     RECORD_CRISIS_CONTACT = "record crisis contacts"
+    RECORD_CONSENT = "record consent directives"
     READ_INTAKE_RECORD = "read intake records"
     READ_TIMELINE = "read care timelines"
     READ_NOTIFICATIONS = "read team notifications"
@@ -44,6 +45,8 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     Right.REGISTER_PERSON: frozenset({Role.AGENCY_SYSTEM, Role.CARE_COORDINATOR, Role.SUPERVISOR}),
     Right.RECORD_SCREENING: frozenset({Role.AGENCY_SYSTEM} | STAFF),
     Right.RECORD_CRISIS_CONTACT: frozenset({Role.AGENCY_SYSTEM} | STAFF),
+    # The person's own decision: recorded by them, or for them by their coordinator or agency.
+    Right.RECORD_CONSENT: frozenset({Role.PERSON, Role.AGENCY_SYSTEM, Role.CARE_COORDINATOR, Role.SUPERVISOR}),
     Right.READ_INTAKE_RECORD: frozenset({Role.AGENCY_SYSTEM, Role.AUDITOR, Role.PERSON} | STAFF),
     Right.READ_TIMELINE: frozenset({Role.AUDITOR, Role.PERSON} | STAFF),
     Right.READ_NOTIFICATIONS: frozenset({Role.AUDITOR} | STAFF),

@@ -9,6 +9,8 @@ from services.careplan.domain.care_team import CareTeam
 from shared.contracts.base import Payload
 from shared.contracts.careplan import CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1
 from shared.contracts.intake import (
+    ConsentGrantedV1,
+    ConsentRevokedV1,
     CrisisContactRecordedV1,
     PersonRegisteredV1,
     ScreeningRecordedV1,
@@ -31,6 +33,11 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
         case CrisisContactRecordedV1():
             return "crisis_contact", (f"{payload.kind.replace('_', ' ')}: {payload.outcome.replace('_', ' ')}; "
                                       f"follow-up due {payload.follow_up_due.isoformat()}")
+        case ConsentGrantedV1():
+            recipient = payload.recipient_kind.replace("_", " ") + (f" {payload.recipient_id}" if payload.recipient_id else "")
+            return "consent_granted", f"Consent: {recipient} may see {', '.join(payload.categories)}"
+        case ConsentRevokedV1():
+            return "consent_revoked", f"Consent {payload.directive_id} revoked"
         case UrgentScreeningResultV1():
             return "urgent_screening_result", f"Urgent: {payload.instrument} shows suicide risk ({', '.join(payload.flags)})"
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type

@@ -7,11 +7,14 @@ next group-commit batch and says what came of it. Entry points only translate: H
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from services.intake.application import (
     Command,
+    GrantConsent,
+    RevokeConsent,
     IntakeApplication,
     PersonNotFound,
     RecordCrisisContact,
@@ -19,15 +22,19 @@ from services.intake.application import (
     RegisterPerson,
     Result,
 )
+from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.scoring import InvalidAnswers
 from shared.access import MissingRight, NotVisible, Principal, Right, Role, authorize, check_has_right
 from shared.contracts.intake_commands import (
+    ConsentRecorded,
     CrisisContactRecorded,
+    GrantConsentRequest,
     PersonRegistration,
     RecordCrisisContactRequest,
     RecordScreeningRequest,
     RegisterPersonRequest,
+    RevokeConsentRequest,
     ScreeningRecorded,
     ScreeningResultView,
 )
@@ -37,6 +44,7 @@ from shared.runtime import Service
 
 SCREENING_NAMESPACE = UUID("8e3f4b0a-2d6c-4f57-b1c9-0a7e5d3c2b14")
 CRISIS_CONTACT_NAMESPACE = UUID("5a1e9c7d-7b2f-4e0a-9c3d-1f8e6b4a2c90")
+CONSENT_NAMESPACE = UUID("2f6c1b9e-84d3-4a57-9e21-6b0d7c3a5f18")
 
 
 class Refused(Exception):
@@ -106,6 +114,32 @@ class AgencyCommands:
             raise _invalid(["body", invalid.field], invalid.message) from None
         recorded = CrisisContactRecorded(person_id=person_id, contact_id=contact_id, follow_up_due=receipt.follow_up_due)
         return recorded, receipt.created
+
+    async def grant_consent(self, principal: Principal, person_id: UUID, request: GrantConsentRequest,
+                            idempotency_key: str | None, provenance: Provenance) -> tuple[ConsentRecorded, bool]:
+        await self.authorize(principal, Right.RECORD_CONSENT, person_id)
+        directive_id = str(uuid5(CONSENT_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4())
+        starts_at = request.starts_at or datetime.now(timezone.utc)
+        return await self._consent(GrantConsent(
+            person_id, directive_id, request.recipient_kind, request.recipient_id, list(request.categories),
+            starts_at, request.expires_at, provenance))
+
+    async def revoke_consent(self, principal: Principal, person_id: UUID, directive_id: str,
+                             request: RevokeConsentRequest, provenance: Provenance) -> tuple[ConsentRecorded, bool]:
+        await self.authorize(principal, Right.RECORD_CONSENT, person_id)
+        revoked_at = request.revoked_at or datetime.now(timezone.utc)
+        return await self._consent(RevokeConsent(person_id, directive_id, revoked_at, provenance))
+
+    async def _consent(self, command: GrantConsent | RevokeConsent) -> tuple[ConsentRecorded, bool]:
+        try:
+            receipt = await self._commits.submit(command)
+        except PersonNotFound:
+            raise Refused(404, "not found") from None
+        except InvalidConsent as invalid:
+            if invalid.field == "directive_id":
+                raise Refused(404, "no such consent directive") from None
+            raise _invalid(["body", invalid.field], invalid.message) from None
+        return ConsentRecorded(person_id=command.person_id, directive_id=command.directive_id), receipt.created
 
     async def authorize(self, principal: Principal, right: Right, person_id: UUID) -> None:
         """The caller holds `right` on this person's record, or Refused (403, or 404 outside their reach)."""

@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from services.intake.domain.care_team_view import CareTeamView
+from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.person import NoAnswers, Person
 from services.intake.domain.scoring import Answer, InvalidAnswers, ScoringSettings, ScreeningResult
@@ -63,7 +64,27 @@ class RecordCrisisContact:
     provenance: Provenance
 
 
-Command = RegisterPerson | RecordScreening | RecordCrisisContact
+@dataclass(frozen=True)
+class GrantConsent:
+    person_id: UUID
+    directive_id: str
+    recipient_kind: str
+    recipient_id: str | None
+    categories: list[str]
+    starts_at: datetime
+    expires_at: datetime | None
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class RevokeConsent:
+    person_id: UUID
+    directive_id: str
+    revoked_at: datetime
+    provenance: Provenance
+
+
+Command = RegisterPerson | RecordScreening | RecordCrisisContact | GrantConsent | RevokeConsent
 
 
 @dataclass(frozen=True)
@@ -88,9 +109,16 @@ class CrisisContactReceipt:
     created: bool
 
 
-Result = Registration | ScreeningReceipt | CrisisContactReceipt
+@dataclass(frozen=True)
+class ConsentReceipt:
+    person_id: UUID
+    directive_id: str
+    created: bool
+
+
+Result = Registration | ScreeningReceipt | CrisisContactReceipt | ConsentReceipt
 # A command refused for its own content: the others in its batch go ahead.
-REFUSALS = (PersonNotFound, InvalidAnswers, NoAnswers, InvalidCrisisContact)
+REFUSALS = (PersonNotFound, InvalidAnswers, NoAnswers, InvalidCrisisContact, InvalidConsent)
 
 
 @dataclass
@@ -167,6 +195,8 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
                 return self._register(command, batch)
             if isinstance(command, RecordCrisisContact):
                 return self._record_crisis_contact(command, batch)
+            if isinstance(command, GrantConsent | RevokeConsent):
+                return self._consent(command, batch)
             return self._record_screening(command, batch)
         except REFUSALS as refusal:
             return refusal
@@ -182,6 +212,20 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
             command.provenance,
         )
         return Registration(person_id, created=True)
+
+    @staticmethod
+    def _consent(command: GrantConsent | RevokeConsent, batch: _Batch) -> ConsentReceipt:
+        """Grant or revoke a consent directive; repeating either records nothing new."""
+        person = batch.find(command.person_id)
+        if person is None:
+            raise PersonNotFound(f"no person {command.person_id}")
+        if isinstance(command, GrantConsent):
+            created = person.grant_consent(command.directive_id, command.recipient_kind, command.recipient_id,
+                                           command.categories, command.starts_at, command.expires_at,
+                                           command.provenance)
+        else:
+            created = person.revoke_consent(command.directive_id, command.revoked_at, command.provenance)
+        return ConsentReceipt(command.person_id, command.directive_id, created)
 
     @staticmethod
     def _record_crisis_contact(command: RecordCrisisContact, batch: _Batch) -> CrisisContactReceipt:

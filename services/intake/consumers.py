@@ -19,9 +19,11 @@ from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
 from shared.contracts.intake_commands import (
     AgencyCommand,
+    GrantConsentCommand,
     RecordCrisisContactCommand,
     RecordScreeningCommand,
     RegisterPersonCommand,
+    RevokeConsentCommand,
 )
 from shared.domain import Provenance, UpstreamRef
 from shared.following import Unprocessable, UpstreamChange
@@ -59,7 +61,8 @@ def agency_commands_router(service: Service, commands: AgencyCommands, verifier:
         channel=Channel(prefetch_count=service.settings.consumer_prefetch),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="intake.commands",
-        description="Commands from agency systems (register_person, record_screening, record_crisis_contact), "
+        description="Commands from agency systems (register_person, record_screening, record_crisis_contact, "
+        "grant_consent, revoke_consent), "
         "each with a bearer token in the `authorization` header. The receipt goes to `reply_to` if set; "
         "a refused or invalid command is dead-lettered with the reason.",
     )
@@ -83,6 +86,12 @@ def agency_commands_router(service: Service, commands: AgencyCommands, verifier:
                 case RecordCrisisContactCommand():
                     receipt, _ = await commands.record_crisis_contact(
                         principal, command.person_id, command, idempotency_key, provenance)
+                case GrantConsentCommand():
+                    receipt, _ = await commands.grant_consent(
+                        principal, command.person_id, command, idempotency_key, provenance)
+                case RevokeConsentCommand():
+                    receipt, _ = await commands.revoke_consent(
+                        principal, command.person_id, command.directive_id, command, provenance)
         except Refused as refused:
             raise Unprocessable(f"refused ({refused.status}): {refused.detail}") from None
         return receipt.model_dump(mode="json")

@@ -13,11 +13,14 @@ from services.intake.agency_commands import AgencyCommands, Refused
 from services.intake.application import IntakeApplication
 from shared.access import Right
 from shared.contracts.intake_commands import (
+    ConsentRecorded,
     CrisisContactRecorded,
+    GrantConsentRequest,
     PersonRegistration,
     RecordCrisisContactRequest,
     RecordScreeningRequest,
     RegisterPersonRequest,
+    RevokeConsentRequest,
     ScreeningRecorded,
 )
 from shared.http import CurrentPrincipal, RequestProvenance, log_read
@@ -71,6 +74,18 @@ def people_router(service: Service, application: IntakeApplication, commands: Ag
                                     idempotency_key: IdempotencyKey = None):
         return await _answer(
             commands.record_crisis_contact(principal, person_id, body, idempotency_key, provenance), response)
+
+    @router.post("/{person_id}/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentRecorded,
+                 summary="Record the person's consent directive (same Idempotency-Key: once)")
+    async def grant_consent(person_id: UUID, body: GrantConsentRequest, principal: CurrentPrincipal,
+                            provenance: RequestProvenance, response: Response, idempotency_key: IdempotencyKey = None):
+        return await _answer(commands.grant_consent(principal, person_id, body, idempotency_key, provenance), response)
+
+    @router.post("/{person_id}/consents/{directive_id}/revocation", status_code=status.HTTP_201_CREATED,
+                 response_model=ConsentRecorded, summary="Revoke a consent directive (200 if already revoked)")
+    async def revoke_consent(person_id: UUID, directive_id: str, body: RevokeConsentRequest,
+                             principal: CurrentPrincipal, provenance: RequestProvenance, response: Response):
+        return await _answer(commands.revoke_consent(principal, person_id, directive_id, body, provenance), response)
 
     @router.get("/{person_id}", response_model=PersonSummary)
     async def get_person(person_id: UUID, principal: CurrentPrincipal):

@@ -7,6 +7,8 @@ from typing import Any
 from services.intake.domain.person import Person
 from shared.contracts.base import Payload
 from shared.contracts.intake import (
+    ConsentGrantedV1,
+    ConsentRevokedV1,
     CrisisContactRecordedV1,
     PersonRegisteredV1,
     ScreeningRecordedV1,
@@ -53,4 +55,9 @@ TRANSLATIONS = {
         responders=event.responders, what_helped=event.what_helped, outcome=event.outcome,
         follow_up_due=event.follow_up_due,
     ),
+    Person.ConsentGranted: lambda event: ConsentGrantedV1(
+        directive_id=event.directive_id, recipient_kind=event.recipient_kind, recipient_id=event.recipient_id,
+        categories=event.categories, starts_at=event.starts_at, expires_at=event.expires_at,
+    ),
+    Person.ConsentRevoked: lambda event: ConsentRevokedV1(directive_id=event.directive_id, revoked_at=event.revoked_at),
 }

@@ -100,6 +100,37 @@ class CrisisContactRecordedV1(Payload):
     follow_up_due: datetime
 
 
+ConsentCategory = Literal["general", "mental_health", "substance_use", "crisis"]
+
+
+class ConsentGrantedV1(Payload):
+    """The person consented to share these categories with this recipient, from `starts_at`.
+
+    Substance-use information is covered only when `substance_use` is named (42 CFR Part 2).
+    """
+
+    event_type: ClassVar[str] = "carecoord.intake.consent_granted"
+    version: ClassVar[int] = 1
+
+    directive_id: str
+    recipient_kind: Literal["care_team", "named_person", "outside_agency"]
+    recipient_id: str | None
+    categories: list[ConsentCategory]
+    starts_at: datetime
+    expires_at: datetime | None
+
+
+class ConsentRevokedV1(Payload):
+    """The person revoked a consent directive from `revoked_at` on."""
+
+    event_type: ClassVar[str] = "carecoord.intake.consent_revoked"
+    version: ClassVar[int] = 1
+
+    directive_id: str
+    revoked_at: datetime
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PersonRegisteredV1, ScreeningRecordedV1, ScreeningScoredV1, UrgentScreeningResultV1, CrisisContactRecordedV1,
+    ConsentGrantedV1, ConsentRevokedV1,
 )

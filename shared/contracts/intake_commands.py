@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from shared.contracts.intake import CrisisKind, CrisisOutcome, Instrument
+from shared.contracts.intake import ConsentCategory, CrisisKind, CrisisOutcome, Instrument
 
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Item id, e.g. item9")]
 
@@ -50,6 +50,28 @@ class RecordCrisisContactRequest(BaseModel):
     outcome: CrisisOutcome
     follow_up_due: datetime | None = Field(
         None, description="Default: 24 hours after a crisis contact, 7 days after a hospital discharge")
+
+
+class GrantConsentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recipient_kind: Literal["care_team", "named_person", "outside_agency"]
+    recipient_id: str | None = Field(None, max_length=200, description="Who, unless the recipient is the care team")
+    categories: list[ConsentCategory] = Field(
+        min_length=1, max_length=4, description="substance_use is covered only when named (42 CFR Part 2)")
+    starts_at: datetime | None = Field(None, description="Default: now")
+    expires_at: datetime | None = None
+
+
+class RevokeConsentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    revoked_at: datetime | None = Field(None, description="Default: now")
+
+
+class ConsentRecorded(BaseModel):
+    person_id: UUID
+    directive_id: str
 
 
 class PersonRegistration(BaseModel):
@@ -96,6 +118,19 @@ class RecordCrisisContactCommand(RecordCrisisContactRequest):
     person_id: UUID
 
 
+class GrantConsentCommand(GrantConsentRequest):
+    command: Literal["grant_consent"]
+    person_id: UUID
+
+
+class RevokeConsentCommand(RevokeConsentRequest):
+    command: Literal["revoke_consent"]
+    person_id: UUID
+    directive_id: str
+
+
 AgencyCommand = Annotated[
-    RegisterPersonCommand | RecordScreeningCommand | RecordCrisisContactCommand, Field(discriminator="command")
+    RegisterPersonCommand | RecordScreeningCommand | RecordCrisisContactCommand | GrantConsentCommand
+    | RevokeConsentCommand,
+    Field(discriminator="command"),
 ]

@@ -50,6 +50,12 @@ def expected(endpoint: str, caller: str) -> int:
         if caller in ("agency", "other_agency", "person"):
             return 403
         return 404 if elsewhere else 200
+    if endpoint == "consent":
+        if caller in ("person", "agency", "care_coordinator_on_team", "supervisor_on_team"):
+            return 201
+        if caller in ("other_agency", "coordinator_elsewhere"):
+            return 404  # the right, but not for this person
+        return 403
     if endpoint == "add_member":
         if caller in ("care_coordinator_on_team", "supervisor_on_team"):
             return 200  # already on the team in that role
@@ -77,6 +83,8 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "crisis_contact": ("intake", "POST", f"/people/{person_id}/crisis-contacts", lambda _: {
             "kind": "crisis_line_call", "occurred_at": "2026-11-20T16:00:00+00:00", "location": "phone",
             "responders": [], "outcome": "resolved_in_community"}),
+        "consent": ("intake", "POST", f"/people/{person_id}/consents", lambda caller: {
+            "recipient_kind": "named_person", "recipient_id": f"friend-of-{caller}", "categories": ["general"]}),
         "intake_record": ("intake", "GET", f"/people/{person_id}", None),
         "asyncapi": ("careplan", "GET", "/asyncapi.json", None),
         "timeline": ("careplan", "GET", f"/people/{person_id}/timeline", None),

@@ -134,3 +134,29 @@ async def test_answers_the_rules_cannot_score_are_refused_with_422_naming_the_it
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == field
     assert (await intake.get(f"/people/{person_id}")).json()["screenings"] == 0, "nothing half-recorded"
+
+
+async def test_the_person_records_and_revokes_consent_and_each_is_recorded_once(system: System):
+    service = await system.start("intake")
+    async with system.client(service, "agency_system", agency="riverside") as agency:
+        person_id = await register(agency, "consent-1")
+    async with system.client(service, "person", "sam", person_id=person_id) as person:
+        body = {"recipient_kind": "named_person", "recipient_id": "sister-ana", "categories": ["general", "crisis"]}
+        granted = await person.post(f"/people/{person_id}/consents", json=body, headers={"Idempotency-Key": "form-7"})
+        again = await person.post(f"/people/{person_id}/consents", json=body, headers={"Idempotency-Key": "form-7"})
+        assert (granted.status_code, again.status_code) == (201, 200)
+        directive = granted.json()["directive_id"]
+        assert again.json()["directive_id"] == directive
+
+        revoked = await person.post(f"/people/{person_id}/consents/{directive}/revocation", json={})
+        revoked_again = await person.post(f"/people/{person_id}/consents/{directive}/revocation", json={})
+        assert (revoked.status_code, revoked_again.status_code) == (201, 200)
+        unknown = await person.post(f"/people/{person_id}/consents/no-such/revocation", json={})
+        assert unknown.status_code == 404
+
+        nameless = await person.post(f"/people/{person_id}/consents", json={"recipient_kind": "outside_agency",
+                                                                             "categories": ["general"]})
+        assert nameless.status_code == 422 and nameless.json()["detail"][0]["loc"] == ["body", "recipient_id"]
+    async with system.client(service, "person", "kim", person_id=str(uuid.uuid4())) as someone_else:
+        response = await someone_else.post(f"/people/{person_id}/consents", json=body)
+        assert response.status_code == 404, "another person cannot even see that this one exists"

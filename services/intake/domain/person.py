@@ -13,6 +13,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from services.intake.domain import crisis
+from services.intake.domain.consent import ConsentDirective, InvalidConsent, check_directive
 from services.intake.domain.scoring import Answer, ScoringSettings, ScreeningResult, score
 from shared.domain import Provenance
 
@@ -45,6 +46,7 @@ class Person(Aggregate):
         self.date_of_birth = date_of_birth
         self.screenings: dict[UUID, ScreeningResult | None] = {}
         self.crisis_contacts: dict[UUID, datetime] = {}  # contact id -> follow-up due
+        self.consents: dict[str, ConsentDirective] = {}
 
     def record_screening(
         self,
@@ -90,6 +92,48 @@ class Person(Aggregate):
         what_helped: str, outcome: str, follow_up_due: datetime, provenance: Provenance,
     ) -> None:
         self.crisis_contacts[contact_id] = follow_up_due
+
+    def grant_consent(
+        self, directive_id: str, recipient_kind: str, recipient_id: str | None, categories: list[str],
+        starts_at: datetime, expires_at: datetime | None, provenance: Provenance,
+    ) -> bool:
+        """Record the person's consent directive once; False if this directive is already recorded."""
+        if directive_id in self.consents:
+            return False
+        check_directive(recipient_kind, recipient_id, categories, starts_at, expires_at)
+        self._consent_granted(directive_id, recipient_kind, recipient_id, sorted(set(categories)), starts_at,
+                              expires_at, provenance)
+        return True
+
+    def revoke_consent(self, directive_id: str, revoked_at: datetime, provenance: Provenance) -> bool:
+        """Revoke a directive from `revoked_at` on; False if it was already revoked."""
+        directive = self.consents.get(directive_id)
+        if directive is None:
+            raise InvalidConsent("directive_id", "no such consent directive")
+        if directive.revoked_at is not None:
+            return False
+        if revoked_at.tzinfo is None:
+            raise InvalidConsent("revoked_at", "needs a time zone")
+        self._consent_revoked(directive_id, revoked_at, provenance)
+        return True
+
+    def consent_allows(self, recipient_kind: str, recipient_id: str | None, category: str, at: datetime) -> bool:
+        return any(d.allows(recipient_kind, recipient_id, category, at) for d in self.consents.values())
+
+    @event("ConsentGranted")
+    def _consent_granted(
+        self, directive_id: str, recipient_kind: str, recipient_id: str | None, categories: list[str],
+        starts_at: datetime, expires_at: datetime | None, provenance: Provenance,
+    ) -> None:
+        self.consents[directive_id] = ConsentDirective(directive_id, recipient_kind, recipient_id, tuple(categories),
+                                                       starts_at, expires_at)
+
+    @event("ConsentRevoked")
+    def _consent_revoked(self, directive_id: str, revoked_at: datetime, provenance: Provenance) -> None:
+        directive = self.consents[directive_id]
+        self.consents[directive_id] = ConsentDirective(
+            directive.directive_id, directive.recipient_kind, directive.recipient_id, directive.categories,
+            directive.starts_at, directive.expires_at, revoked_at)
 
     @staticmethod
     def check_has_answers(answers: dict[str, Answer]) -> None:
