@@ -33,15 +33,14 @@ async def test_an_agency_registers_and_screens_over_amqp_and_gets_receipts(syste
 
     await send(system, {"command": "register_person", "agency": TEST_AGENCY, "agency_person_id": "amqp-1",
                         "preferred_name": "Noor"}, AGENCY_TOKEN, reply_to=replies.name)
-    [registered] = await eventually(lambda: _when_len(system.drain(replies), 1), what="registration receipt")
+    [registered] = await system.collect(replies, 1, what="registration receipt")
     person_id = json.loads(registered.body)["person_id"]
 
     screening = {"command": "record_screening", "person_id": person_id, "instrument": "GAD-7",
                  "answers": {f"item{n}": 3 for n in range(1, 8)}}
     for _ in range(2):  # the broker redelivers: same message id, recorded once
         await send(system, screening, AGENCY_TOKEN, message_id="agency-msg-77", reply_to=replies.name)
-    receipts = [json.loads(m.body) for m in await eventually(lambda: _when_len(system.drain(replies), 2),
-                                                             what="screening receipts")]
+    receipts = [json.loads(m.body) for m in await system.collect(replies, 2, what="screening receipts")]
     assert receipts[0] == receipts[1]
     assert (receipts[0]["result"]["total"], receipts[0]["result"]["band"]) == (21, "severe")
 
@@ -63,7 +62,7 @@ async def test_refused_or_invalid_commands_are_dead_lettered_with_the_reason_and
                         "answers": {"item1": 1}}, AGENCY_TOKEN)
     await send(system, register, AGENCY_TOKEN)
 
-    dead = await eventually(lambda: _when_len(system.dead_letters("intake.commands"), 5), what="five dead letters")
+    dead = await system.collect("intake.commands", 5, what="five dead letters")
     reasons = [m.headers[REASON_HEADER] for m in dead]
     assert "refused (401): a bearer token is required" in reasons[0]
     assert "refused (401): invalid token" in reasons[1]

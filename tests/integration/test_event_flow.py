@@ -58,7 +58,7 @@ async def test_a_screening_recorded_at_intake_appears_in_careplan_and_notificati
             ("person_registered", False), ("screening_positive", False), ("crisis", True),
         ]
 
-    published = [envelope(m) for m in await eventually(lambda: _when_len(system.drain(tap), 4), what="tap")]
+    published = [envelope(m) for m in await system.collect(tap, 4, what="tap")]
     assert [p["type"].rsplit(".", 1)[1] for p in published] == [
         "person_registered", "screening_recorded", "screening_scored", "urgent_screening_result"]
     screening = published[1]

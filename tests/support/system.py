@@ -19,6 +19,7 @@ from shared.relay import OutboxRelay
 from shared.runtime import Service
 from shared.tokens import issue_token
 from shared.settings import ServiceSettings
+from tests.support.polling import eventually
 from tests.support.servers import Isolation
 
 FACTORIES = {
@@ -128,6 +129,18 @@ class System:
             await message.ack()
             messages.append(message)
         return messages
+
+    async def collect(self, queue: aio_pika.abc.AbstractQueue | str, count: int, what: str,
+                      timeout: float = 20.0) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        """At least `count` messages from `queue` (a dead-letter queue by name), gathered across
+        polls: draining acks what it takes, so each poll's messages must be kept."""
+        gathered: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+        async def enough() -> list[aio_pika.abc.AbstractIncomingMessage] | None:
+            gathered.extend(await (self.dead_letters(queue) if isinstance(queue, str) else self.drain(queue)))
+            return gathered if len(gathered) >= count else None
+
+        return await eventually(enough, timeout=timeout, what=what)
 
     async def dead_letters(self, service: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
         channel = await self.channel()
