@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -30,6 +31,18 @@ class ProvenanceAsDict(Transcoding):
 
     def decode(self, data: dict[str, Any]) -> Provenance:
         return Provenance.from_dict(data)
+
+
+class DateAsISO(Transcoding):
+    # eventsourcing transcodes datetime but not date (a date of birth, say).
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
 
 
 class UpstreamRefAsDict(Transcoding):
@@ -101,6 +114,7 @@ class ServiceApplication(Application):
         super().register_transcodings(transcoder)
         transcoder.register(ProvenanceAsDict())
         transcoder.register(UpstreamRefAsDict())
+        transcoder.register(DateAsISO())
 
     def construct_recorder(self):  # type: ignore[override]
         if isinstance(self.factory, PostgresFactory):
