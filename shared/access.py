@@ -31,6 +31,7 @@ STAFF = frozenset({Role.CARE_COORDINATOR, Role.CLINICIAN, Role.PRESCRIBER, Role.
 
 class Right(StrEnum):
     REGISTER_PERSON = "register people"
+    AMEND_PERSON = "amend a person's details"
     RECORD_SCREENING = "record screenings"
     RECORD_CRISIS_CONTACT = "record crisis contacts"
     RECORD_CONSENT = "record consent directives"
@@ -43,6 +44,7 @@ class Right(StrEnum):
 # Which roles hold each right at all; whose records they may use it on is decided by `check_may_see`.
 RIGHTS: dict[Right, frozenset[Role]] = {
     Right.REGISTER_PERSON: frozenset({Role.AGENCY_SYSTEM, Role.CARE_COORDINATOR, Role.SUPERVISOR}),
+    Right.AMEND_PERSON: frozenset({Role.PERSON, Role.AGENCY_SYSTEM, Role.CARE_COORDINATOR, Role.SUPERVISOR}),
     Right.RECORD_SCREENING: frozenset({Role.AGENCY_SYSTEM} | STAFF),
     Right.RECORD_CRISIS_CONTACT: frozenset({Role.AGENCY_SYSTEM} | STAFF),
     # The person's own decision: recorded by them, or for them by their coordinator or agency.

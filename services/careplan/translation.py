@@ -12,6 +12,7 @@ from shared.contracts.intake import (
     ConsentGrantedV1,
     ConsentRevokedV1,
     CrisisContactRecordedV1,
+    PersonDetailsAmendedV1,
     PersonRegisteredV1,
     ScreeningRecordedV1,
     ScreeningScoredV1,
@@ -33,6 +34,8 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
         case CrisisContactRecordedV1():
             return "crisis_contact", (f"{payload.kind.replace('_', ' ')}: {payload.outcome.replace('_', ' ')}; "
                                       f"follow-up due {payload.follow_up_due.isoformat()}")
+        case PersonDetailsAmendedV1():
+            return "details_amended", f"Details amended: {', '.join(payload.changed)}"
         case ConsentGrantedV1():
             recipient = payload.recipient_kind.replace("_", " ") + (f" {payload.recipient_id}" if payload.recipient_id else "")
             return "consent_granted", f"Consent: {recipient} may see {', '.join(payload.categories)}"

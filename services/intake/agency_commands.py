@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from services.intake.application import (
+    AmendDetails,
     Command,
     GrantConsent,
     RevokeConsent,
@@ -27,8 +28,10 @@ from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.scoring import InvalidAnswers
 from shared.access import MissingRight, NotVisible, Principal, Right, Role, authorize, check_has_right
 from shared.contracts.intake_commands import (
+    AmendDetailsRequest,
     ConsentRecorded,
     CrisisContactRecorded,
+    DetailsAmended,
     GrantConsentRequest,
     PersonRegistration,
     RecordCrisisContactRequest,
@@ -74,8 +77,21 @@ class AgencyCommands:
             raise Refused(403, "an agency system registers people for its own agency only")
         registration = await self._commits.submit(RegisterPerson(
             request.agency, request.agency_person_id, request.preferred_name, request.date_of_birth, provenance,
+            request.pronouns, request.preferred_language,
         ))
         return PersonRegistration(person_id=registration.person_id), registration.created
+
+    async def amend_details(self, principal: Principal, person_id: UUID, request: AmendDetailsRequest,
+                            provenance: Provenance) -> tuple[DetailsAmended, bool]:
+        await self.authorize(principal, Right.AMEND_PERSON, person_id)
+        changes = request.changes()
+        if changes.get("preferred_name", "") is None:
+            raise _invalid(["body", "preferred_name"], "a person always has a preferred name")
+        try:
+            amendment = await self._commits.submit(AmendDetails(person_id, changes, provenance))
+        except PersonNotFound:
+            raise Refused(404, "not found") from None
+        return DetailsAmended(person_id=person_id, changed=amendment.changed), True
 
     async def record_screening(self, principal: Principal, person_id: UUID, request: RecordScreeningRequest,
                                idempotency_key: str | None, provenance: Provenance) -> tuple[ScreeningRecorded, bool]:

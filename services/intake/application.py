@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import date, datetime
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from eventsourcing.persistence import RecordConflictError
 from services.intake.domain.care_team_view import CareTeamView
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
-from services.intake.domain.person import NoAnswers, Person
+from services.intake.domain.person import NoAnswers, Person, UnknownDetail
 from services.intake.domain.scoring import Answer, InvalidAnswers, ScoringSettings, ScreeningResult
 from shared.access import RecordContext
 from shared.domain import Provenance
@@ -37,6 +38,15 @@ class RegisterPerson:
     agency_person_id: str
     preferred_name: str
     date_of_birth: date | None
+    provenance: Provenance
+    pronouns: str | None = None
+    preferred_language: str | None = None
+
+
+@dataclass(frozen=True)
+class AmendDetails:
+    person_id: UUID
+    changes: dict[str, Any]
     provenance: Provenance
 
 
@@ -84,7 +94,7 @@ class RevokeConsent:
     provenance: Provenance
 
 
-Command = RegisterPerson | RecordScreening | RecordCrisisContact | GrantConsent | RevokeConsent
+Command = RegisterPerson | AmendDetails | RecordScreening | RecordCrisisContact | GrantConsent | RevokeConsent
 
 
 @dataclass(frozen=True)
@@ -116,9 +126,15 @@ class ConsentReceipt:
     created: bool
 
 
-Result = Registration | ScreeningReceipt | CrisisContactReceipt | ConsentReceipt
+@dataclass(frozen=True)
+class Amendment:
+    person_id: UUID
+    changed: list[str]
+
+
+Result = Registration | Amendment | ScreeningReceipt | CrisisContactReceipt | ConsentReceipt
 # A command refused for its own content: the others in its batch go ahead.
-REFUSALS = (PersonNotFound, InvalidAnswers, NoAnswers, InvalidCrisisContact, InvalidConsent)
+REFUSALS = (PersonNotFound, UnknownDetail, InvalidAnswers, NoAnswers, InvalidCrisisContact, InvalidConsent)
 
 
 @dataclass
@@ -193,6 +209,11 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         try:
             if isinstance(command, RegisterPerson):
                 return self._register(command, batch)
+            if isinstance(command, AmendDetails):
+                person = batch.find(command.person_id)
+                if person is None:
+                    raise PersonNotFound(f"no person {command.person_id}")
+                return Amendment(command.person_id, person.amend_details(command.changes, command.provenance))
             if isinstance(command, RecordCrisisContact):
                 return self._record_crisis_contact(command, batch)
             if isinstance(command, GrantConsent | RevokeConsent):
@@ -209,7 +230,7 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
             return Registration(person_id, created=False)
         batch.people[person_id] = Person(
             command.agency, command.agency_person_id, command.preferred_name, command.date_of_birth,
-            command.provenance,
+            command.provenance, command.pronouns, command.preferred_language,
         )
         return Registration(person_id, created=True)
 

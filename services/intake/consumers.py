@@ -19,6 +19,7 @@ from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
 from shared.contracts.intake_commands import (
     AgencyCommand,
+    AmendDetailsCommand,
     GrantConsentCommand,
     RecordCrisisContactCommand,
     RecordScreeningCommand,
@@ -61,7 +62,8 @@ def agency_commands_router(service: Service, commands: AgencyCommands, verifier:
         channel=Channel(prefetch_count=service.settings.consumer_prefetch),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="intake.commands",
-        description="Commands from agency systems (register_person, record_screening, record_crisis_contact, "
+        description="Commands from agency systems (register_person, amend_details, record_screening, "
+        "record_crisis_contact, "
         "grant_consent, revoke_consent), "
         "each with a bearer token in the `authorization` header. The receipt goes to `reply_to` if set; "
         "a refused or invalid command is dead-lettered with the reason.",
@@ -80,6 +82,8 @@ def agency_commands_router(service: Service, commands: AgencyCommands, verifier:
             match command:
                 case RegisterPersonCommand():
                     receipt, _ = await commands.register(principal, command, provenance)
+                case AmendDetailsCommand():
+                    receipt, _ = await commands.amend_details(principal, command.person_id, command, provenance)
                 case RecordScreeningCommand():
                     receipt, _ = await commands.record_screening(
                         principal, command.person_id, command, idempotency_key, provenance)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import date
 from typing import Annotated, TypeVar
 from uuid import UUID
 
@@ -13,8 +14,10 @@ from services.intake.agency_commands import AgencyCommands, Refused
 from services.intake.application import IntakeApplication
 from shared.access import Right
 from shared.contracts.intake_commands import (
+    AmendDetailsRequest,
     ConsentRecorded,
     CrisisContactRecorded,
+    DetailsAmended,
     GrantConsentRequest,
     PersonRegistration,
     RecordCrisisContactRequest,
@@ -35,6 +38,9 @@ class PersonSummary(BaseModel):
     agency: str
     agency_person_id: str
     preferred_name: str
+    pronouns: str | None
+    preferred_language: str | None
+    date_of_birth: date | None
     screenings: int
 
 
@@ -57,6 +63,12 @@ def people_router(service: Service, application: IntakeApplication, commands: Ag
     async def register_person(body: RegisterPersonRequest, principal: CurrentPrincipal,
                               provenance: RequestProvenance, response: Response):
         return await _answer(commands.register(principal, body, provenance), response)
+
+    @router.patch("/{person_id}", response_model=DetailsAmended,
+                  summary="Amend how the person is named and addressed (only the fields given change)")
+    async def amend_details(person_id: UUID, body: AmendDetailsRequest, principal: CurrentPrincipal,
+                            provenance: RequestProvenance, response: Response):
+        return await _answer(commands.amend_details(principal, person_id, body, provenance), response)
 
     @router.post("/{person_id}/screenings", status_code=status.HTTP_201_CREATED, response_model=ScreeningRecorded,
                  summary="Record a screening and score it (the same Idempotency-Key records once)")
@@ -97,7 +109,9 @@ def people_router(service: Service, application: IntakeApplication, commands: Ag
         person = await service.run_sync(application.get_person, person_id)
         return PersonSummary(
             person_id=person.id, agency=person.agency, agency_person_id=person.agency_person_id,
-            preferred_name=person.preferred_name, screenings=len(person.screenings),
+            preferred_name=person.preferred_name, pronouns=person.pronouns,
+            preferred_language=person.preferred_language, date_of_birth=person.date_of_birth,
+            screenings=len(person.screenings),
         )
 
     return router

@@ -10,6 +10,7 @@ from shared.contracts.intake import (
     ConsentGrantedV1,
     ConsentRevokedV1,
     CrisisContactRecordedV1,
+    PersonDetailsAmendedV1,
     PersonRegisteredV1,
     ScreeningRecordedV1,
     ScreeningScoredV1,
@@ -23,6 +24,8 @@ def _registered(event: Person.Registered) -> Payload:
         agency_person_id=event.agency_person_id,
         preferred_name=event.preferred_name,
         date_of_birth=event.date_of_birth,
+        pronouns=event.pronouns,
+        preferred_language=event.preferred_language,
     )
 
 
@@ -47,6 +50,7 @@ def _urgent_result(event: Any) -> Payload:
 # sequence number, so an unpublished event would leave a gap they would wait on forever.
 TRANSLATIONS = {
     Person.Registered: _registered,
+    Person.DetailsAmended: lambda event: PersonDetailsAmendedV1(**event.changes, changed=sorted(event.changes)),
     Person.ScreeningRecorded: _screening_recorded,
     Person.ScreeningScored: _screening_scored,
     Person.UrgentScreeningResult: _urgent_result,

@@ -25,6 +25,21 @@ class PersonRegisteredV1(Payload):
     agency_person_id: str
     preferred_name: str
     date_of_birth: date | None = None
+    pronouns: str | None = None
+    preferred_language: str | None = Field(None, description="BCP 47 tag, e.g. es, vi, ar")
+
+
+class PersonDetailsAmendedV1(Payload):
+    """How the person is named or addressed changed: only the fields that changed are given."""
+
+    event_type: ClassVar[str] = "carecoord.intake.person_details_amended"
+    version: ClassVar[int] = 1
+
+    preferred_name: str | None = None
+    pronouns: str | None = None
+    preferred_language: str | None = None
+    date_of_birth: date | None = None
+    changed: list[str] = Field(description="The fields that changed (a field may change to null)")
 
 
 class ScreeningRecordedV1(Payload):
@@ -131,6 +146,6 @@ class ConsentRevokedV1(Payload):
 
 
 PAYLOADS: tuple[type[Payload], ...] = (
-    PersonRegisteredV1, ScreeningRecordedV1, ScreeningScoredV1, UrgentScreeningResultV1, CrisisContactRecordedV1,
+    PersonRegisteredV1, PersonDetailsAmendedV1, ScreeningRecordedV1, ScreeningScoredV1, UrgentScreeningResultV1, CrisisContactRecordedV1,
     ConsentGrantedV1, ConsentRevokedV1,
 )

@@ -27,6 +27,28 @@ class RegisterPersonRequest(BaseModel):
     agency_person_id: str = Field(min_length=1, max_length=100, description="The person's id at that agency")
     preferred_name: str = Field(min_length=1, max_length=200)
     date_of_birth: date | None = None
+    pronouns: str | None = Field(None, max_length=60)
+    preferred_language: str | None = Field(None, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
+                                           description="BCP 47 tag, e.g. es, vi, ar")
+
+
+class AmendDetailsRequest(BaseModel):
+    """Only the fields given change; null clears pronouns, language or date of birth."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preferred_name: str | None = Field(None, min_length=1, max_length=200)
+    pronouns: str | None = Field(None, max_length=60)
+    preferred_language: str | None = Field(None, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+    date_of_birth: date | None = None
+
+    def changes(self) -> dict[str, object]:
+        return {field: getattr(self, field) for field in sorted(self.model_fields_set)}
+
+
+class DetailsAmended(BaseModel):
+    person_id: UUID
+    changed: list[str]
 
 
 class RecordScreeningRequest(BaseModel):
@@ -108,6 +130,14 @@ class RegisterPersonCommand(RegisterPersonRequest):
     command: Literal["register_person"]
 
 
+class AmendDetailsCommand(AmendDetailsRequest):
+    command: Literal["amend_details"]
+    person_id: UUID
+
+    def changes(self) -> dict[str, object]:
+        return {field: getattr(self, field) for field in sorted(self.model_fields_set - {"command", "person_id"})}
+
+
 class RecordScreeningCommand(RecordScreeningRequest):
     command: Literal["record_screening"]
     person_id: UUID
@@ -130,7 +160,8 @@ class RevokeConsentCommand(RevokeConsentRequest):
 
 
 AgencyCommand = Annotated[
-    RegisterPersonCommand | RecordScreeningCommand | RecordCrisisContactCommand | GrantConsentCommand
+    RegisterPersonCommand | AmendDetailsCommand | RecordScreeningCommand | RecordCrisisContactCommand
+    | GrantConsentCommand
     | RevokeConsentCommand,
     Field(discriminator="command"),
 ]

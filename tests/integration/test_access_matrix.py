@@ -50,9 +50,9 @@ def expected(endpoint: str, caller: str) -> int:
         if caller in ("agency", "other_agency", "person"):
             return 403
         return 404 if elsewhere else 200
-    if endpoint == "consent":
+    if endpoint in ("consent", "amend"):
         if caller in ("person", "agency", "care_coordinator_on_team", "supervisor_on_team"):
-            return 201
+            return 201 if endpoint == "consent" else 200
         if caller in ("other_agency", "coordinator_elsewhere"):
             return 404  # the right, but not for this person
         return 403
@@ -85,6 +85,7 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
             "responders": [], "outcome": "resolved_in_community"}),
         "consent": ("intake", "POST", f"/people/{person_id}/consents", lambda caller: {
             "recipient_kind": "named_person", "recipient_id": f"friend-of-{caller}", "categories": ["general"]}),
+        "amend": ("intake", "PATCH", f"/people/{person_id}", lambda caller: {"pronouns": f"set by {caller}"}),
         "intake_record": ("intake", "GET", f"/people/{person_id}", None),
         "asyncapi": ("careplan", "GET", "/asyncapi.json", None),
         "timeline": ("careplan", "GET", f"/people/{person_id}/timeline", None),

@@ -160,3 +160,24 @@ async def test_the_person_records_and_revokes_consent_and_each_is_recorded_once(
     async with system.client(service, "person", "kim", person_id=str(uuid.uuid4())) as someone_else:
         response = await someone_else.post(f"/people/{person_id}/consents", json=body)
         assert response.status_code == 404, "another person cannot even see that this one exists"
+
+
+async def test_registration_keeps_pronouns_language_and_birth_date_and_the_person_can_amend_them(system: System):
+    service = await system.start("intake")
+    async with system.client(service, "agency_system", agency="riverside") as agency:
+        response = await agency.post("/people", json={
+            "agency": "riverside", "agency_person_id": "details-1", "preferred_name": "Sam", "pronouns": "they/them",
+            "preferred_language": "es", "date_of_birth": "1990-05-17"})
+        assert response.status_code == 201, response.text
+        person_id = response.json()["person_id"]
+    async with system.client(service, "person", "sam", person_id=person_id) as person:
+        amended = await person.patch(f"/people/{person_id}", json={"preferred_name": "Sammy", "pronouns": None,
+                                                                   "preferred_language": "es"})
+        assert amended.status_code == 200 and amended.json()["changed"] == ["preferred_name", "pronouns"]
+        record = (await person.get(f"/people/{person_id}")).json()
+        assert (record["preferred_name"], record["pronouns"], record["preferred_language"], record["date_of_birth"]) == (
+            "Sammy", None, "es", "1990-05-17")
+        for body, field in (({"preferred_name": None}, "preferred_name"), ({"agency_person_id": "x"}, "agency_person_id"),
+                            ({"preferred_language": "not a tag!"}, "preferred_language")):
+            refused = await person.patch(f"/people/{person_id}", json=body)
+            assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][-1] == field, refused.text

@@ -118,3 +118,20 @@ def test_a_crisis_contact_with_an_unknown_kind_or_a_follow_up_before_it_is_refus
     assert isinstance(unknown, InvalidCrisisContact) and unknown.field == "kind"
     assert isinstance(too_early, InvalidCrisisContact) and too_early.field == "follow_up_due"
     assert intake.get_person(person.person_id).crisis_contacts == {}
+
+
+def test_a_date_of_birth_pronouns_and_language_are_kept_and_details_can_be_amended(intake, provenance):
+    from datetime import date
+
+    from services.intake.application import AmendDetails
+    from services.intake.domain.person import UnknownDetail
+
+    registered = intake.execute(RegisterPerson("north", "42", "Sam", date(1990, 5, 17), provenance, "they/them", "es"))
+    amended = intake.execute(AmendDetails(registered.person_id, {"preferred_name": "Sammy", "preferred_language": "es"},
+                                          provenance))
+    assert amended.changed == ["preferred_name"], "only what changed is recorded"
+    person = intake.get_person(registered.person_id)
+    assert (person.preferred_name, person.pronouns, person.preferred_language, person.date_of_birth) == (
+        "Sammy", "they/them", "es", date(1990, 5, 17))
+    [refused] = intake.execute_batch([AmendDetails(registered.person_id, {"agency_person_id": "99"}, provenance)])
+    assert isinstance(refused, UnknownDetail)

@@ -20,6 +20,13 @@ from shared.domain import Provenance
 PERSON_NAMESPACE = UUID("0d6c3c7e-3f0e-4d84-8a6c-6d0f1a2b9c01")
 
 
+AMENDABLE = ("preferred_name", "pronouns", "preferred_language", "date_of_birth")
+
+
+class UnknownDetail(ValueError):
+    """Only how the person is named and addressed can be amended; agency ids never change."""
+
+
 class NoAnswers(ValueError):
     """A screening with no items at all is not a screening."""
 
@@ -39,14 +46,33 @@ class Person(Aggregate):
         preferred_name: str,
         date_of_birth: date | None,
         provenance: Provenance,
+        pronouns: str | None = None,
+        preferred_language: str | None = None,
     ) -> None:
         self.agency = agency
         self.agency_person_id = agency_person_id
         self.preferred_name = preferred_name
         self.date_of_birth = date_of_birth
+        self.pronouns = pronouns
+        self.preferred_language = preferred_language
         self.screenings: dict[UUID, ScreeningResult | None] = {}
         self.crisis_contacts: dict[UUID, datetime] = {}  # contact id -> follow-up due
         self.consents: dict[str, ConsentDirective] = {}
+
+    def amend_details(self, changes: dict[str, Any], provenance: Provenance) -> list[str]:
+        """Change how the person is named and addressed; returns the fields that changed."""
+        unknown = set(changes) - set(AMENDABLE)
+        if unknown:
+            raise UnknownDetail(f"cannot amend {', '.join(sorted(unknown))}; amendable: {', '.join(AMENDABLE)}")
+        changed = {field: value for field, value in changes.items() if getattr(self, field) != value}
+        if changed:
+            self._details_amended(changed, provenance)
+        return sorted(changed)
+
+    @event("DetailsAmended")
+    def _details_amended(self, changes: dict[str, Any], provenance: Provenance) -> None:
+        for field, value in changes.items():
+            setattr(self, field, value)
 
     def record_screening(
         self,
