@@ -30,8 +30,6 @@ class GroupCommit(Generic[Item, Result]):
         self._max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._worker: asyncio.Task[None] | None = None
-        self.batches = 0
-        self.items = 0
 
     async def submit(self, item: Item) -> Result:
         """Run `item` in the next batch; return its result or raise its exception."""
@@ -50,8 +48,6 @@ class GroupCommit(Generic[Item, Result]):
                 )
             except Exception as error:  # noqa: BLE001 - the whole batch failed: each submitter hears why
                 results = [error] * len(batch)
-            self.batches += 1
-            self.items += len(batch)
             for (_, future), result in zip(batch, results, strict=True):
                 if future.done():  # the submitter went away; its work stands
                     continue

@@ -16,12 +16,11 @@ from shared.following import TeamFollower
 
 @dataclass(frozen=True)
 class DueNotification:
-    notification_id: str
+    notification_id: str  # the id of the upstream event that made it due
     kind: str
     audience: str
     message: str
     due_at: datetime
-    caused_by: str
     urgent: bool = False
 
 
@@ -38,7 +37,7 @@ class PersonNotifications(TeamFollower):
     ) -> None:
         self._advance(upstream)
         # One upstream event causes at most one notification: its id names the cause.
-        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, upstream.event_id, urgent))
+        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, urgent))
 
     @event("NothingToNotify")
     def nothing_to_notify(self, upstream: UpstreamRef) -> None:
