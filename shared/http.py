@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.access import MissingRight, NotVisible, Principal, Right, check_has_right
+from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
 from shared.domain import Provenance
 from shared.telemetry import correlation_id_var
 from shared.tokens import InvalidToken, TokenVerifier
@@ -80,22 +80,15 @@ def _unauthorized(detail: str) -> HTTPException:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def requires(right: Right) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that admits only roles holding `right` (403 naming it otherwise)."""
-
-    async def check(principal: CurrentPrincipal) -> Principal:
-        try:
-            check_has_right(principal, right)
-        except MissingRight as refusal:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
-        return principal
-
-    return check
-
-
-def not_found_for(error: NotVisible | LookupError) -> HTTPException:
-    # Outside one's team and truly absent look the same: existence does not leak.
-    return HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+def authorize_request(principal: Principal, right: Right, record: RecordContext) -> None:
+    """403 naming the right the caller's role lacks; 404 for a record outside their reach, so that
+    being outside one's team and truly absent look the same (existence does not leak)."""
+    try:
+        authorize(principal, right, record)
+    except MissingRight as refusal:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+    except NotVisible:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
 
 
 def log_read(principal: Principal, person_id: uuid.UUID, what: str) -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.application import CareplanApplication
 from services.careplan.domain.care_team import TEAM_ROLES, NotOnTeam, UnknownTeamRole
-from shared.access import NotVisible, Principal, RecordContext, Right, authorize
-from shared.http import RequestProvenance, log_read, not_found_for, requires
+from shared.access import Principal, RecordContext, Right
+from shared.http import CurrentPrincipal, RequestProvenance, authorize_request, log_read
 from shared.runtime import Service
 
 
@@ -51,14 +50,11 @@ def careplan_router(service: Service, application: CareplanApplication) -> APIRo
 
     async def authorized(principal: Principal, right: Right, person_id: UUID) -> dict[str, str]:
         team = await service.run_sync(application.care_team, person_id)
-        try:
-            authorize(principal, right, RecordContext(person_id, frozenset(team)))
-        except NotVisible as error:
-            raise not_found_for(error) from None
+        authorize_request(principal, right, RecordContext(person_id, frozenset(team)))
         return team
 
     @router.get("/{person_id}/timeline", response_model=TimelineView)
-    async def get_timeline(person_id: UUID, principal: Annotated[Principal, Depends(requires(Right.READ_TIMELINE))]):
+    async def get_timeline(person_id: UUID, principal: CurrentPrincipal):
         await authorized(principal, Right.READ_TIMELINE, person_id)
         log_read(principal, person_id, "care timeline")
         entries = await service.run_sync(application.timeline, person_id)
@@ -71,7 +67,7 @@ def careplan_router(service: Service, application: CareplanApplication) -> APIRo
         )
 
     @router.get("/{person_id}/team", response_model=CareTeamView)
-    async def get_care_team(person_id: UUID, principal: Annotated[Principal, Depends(requires(Right.READ_TIMELINE))]):
+    async def get_care_team(person_id: UUID, principal: CurrentPrincipal):
         team = await authorized(principal, Right.READ_TIMELINE, person_id)
         return CareTeamView(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
 
@@ -79,7 +75,7 @@ def careplan_router(service: Service, application: CareplanApplication) -> APIRo
                  summary="Add someone to the person's care team (200 if already on it in that role)")
     async def add_team_member(
         person_id: UUID, body: AddTeamMember, provenance: RequestProvenance, response: Response,
-        principal: Annotated[Principal, Depends(requires(Right.MANAGE_TEAM))],
+        principal: CurrentPrincipal,
     ):
         await authorized(principal, Right.MANAGE_TEAM, person_id)
         try:
@@ -96,7 +92,7 @@ def careplan_router(service: Service, application: CareplanApplication) -> APIRo
                    summary="Remove someone from the person's care team")
     async def remove_team_member(
         person_id: UUID, member_id: str, provenance: RequestProvenance,
-        principal: Annotated[Principal, Depends(requires(Right.MANAGE_TEAM))],
+        principal: CurrentPrincipal,
     ) -> Response:
         await authorized(principal, Right.MANAGE_TEAM, person_id)
         try:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
 from services.notifications.application import NotificationsApplication
-from shared.access import NotVisible, Principal, Right, authorize
-from shared.http import log_read, not_found_for, requires
+from shared.access import Right
+from shared.http import CurrentPrincipal, authorize_request, log_read
 from shared.runtime import Service
 
 
@@ -35,13 +34,10 @@ def notifications_router(service: Service, application: NotificationsApplication
 
     @router.get("/{person_id}/notifications", response_model=DueNotificationsView)
     async def get_due_notifications(
-        person_id: UUID, principal: Annotated[Principal, Depends(requires(Right.READ_NOTIFICATIONS))]
+        person_id: UUID, principal: CurrentPrincipal
     ):
         record = await service.run_sync(application.record_context, person_id)
-        try:
-            authorize(principal, Right.READ_NOTIFICATIONS, record)
-        except NotVisible as error:
-            raise not_found_for(error) from None
+        authorize_request(principal, Right.READ_NOTIFICATIONS, record)
         log_read(principal, person_id, "due notifications")
         due = await service.run_sync(application.due_notifications, person_id)
         if due is None:
