@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
