@@ -39,6 +39,14 @@ class Right(StrEnum):
     READ_TIMELINE = "read care timelines"
     READ_NOTIFICATIONS = "read team notifications"
     MANAGE_TEAM = "manage care teams"
+    READ_CARE_PLAN = "read care plans"
+    WRITE_CARE_PLAN = "write care plans"
+    REVIEW_CARE_PLAN = "review care plans"
+    RECORD_AGREEMENT = "record agreement to a care plan"
+    ADD_MEDICATION_NOTE = "add medication collaboration notes"
+    RECORD_PRESCRIBING_DECISION = "record prescribing decisions"
+    REVISE_SAFETY_PLAN = "revise safety plans"
+    REBUILD_READ_MODELS = "rebuild read models"
 
 
 # Which roles hold each right at all; whose records they may use it on is decided by `check_may_see`.
@@ -53,6 +61,18 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     Right.READ_TIMELINE: frozenset({Role.AUDITOR, Role.PERSON} | STAFF),
     Right.READ_NOTIFICATIONS: frozenset({Role.AUDITOR} | STAFF),
     Right.MANAGE_TEAM: frozenset({Role.CARE_COORDINATOR, Role.SUPERVISOR}),
+    Right.READ_CARE_PLAN: frozenset({Role.AUDITOR, Role.PERSON} | STAFF),
+    # The plan is the person's and the team's together: the person adds goals and setbacks in
+    # their own words, as the team does.
+    Right.WRITE_CARE_PLAN: frozenset({Role.PERSON} | STAFF),
+    Right.REVIEW_CARE_PLAN: frozenset(STAFF),
+    Right.RECORD_AGREEMENT: frozenset({Role.PERSON, Role.CARE_COORDINATOR, Role.SUPERVISOR}),
+    Right.ADD_MEDICATION_NOTE: frozenset({Role.PERSON} | STAFF),
+    # Which staff may actually decide is scope of practice: their role on the person's care team
+    # must be a prescribing one (services/careplan/domain/medication.py).
+    Right.RECORD_PRESCRIBING_DECISION: frozenset(STAFF),
+    Right.REVISE_SAFETY_PLAN: frozenset({Role.PERSON} | STAFF),
+    Right.REBUILD_READ_MODELS: frozenset({Role.SUPERVISOR}),
 }
 
 

@@ -1,23 +1,46 @@
-"""Care plan use cases (for now: the per-person timeline). Synchronous, like all eventsourcing code."""
+"""Care plan use cases. Synchronous, like all eventsourcing code.
+
+Each person has a timeline (built from intake's events), a care team, a care plan, medication
+collaboration notes and a safety plan: one aggregate each, so that a note and a goal written at the
+same moment never conflict. Commands load an aggregate (from the cache), change it and save it,
+retrying from the store if another replica changed it meanwhile.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import retry
 
 from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
+from services.careplan.domain.plan import CarePlan
+from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.timeline import Timeline, TimelineEntry
 from shared.domain import Provenance, UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
+
+T = TypeVar("T")
+
+
+class NoSuchPlan(LookupError):
+    """The person has no such record yet (no care plan, no safety plan)."""
 
 
 class CareplanApplication(FollowerApplication[Timeline]):
     name = "Careplan"
     follower_class = Timeline
+
+    # Who may record prescribing decisions: the bootstrap adds the roles an agency configures.
+    scope_of_practice = ScopeOfPractice()
+
+    # -- the timeline, from intake's events --------------------------------------------------------
 
     @staticmethod
     def timeline_entry(upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime) -> UpstreamChange:
@@ -30,35 +53,84 @@ class CareplanApplication(FollowerApplication[Timeline]):
         found = self.follower(person_id)
         return None if found is None else list(found.entries)
 
-    @retry(RecordConflictError, max_attempts=5, wait=0.01)
-    def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> bool:
-        team = self._team_to_change(person_id, provenance)
-        changed = team.add_member(member_id, role, provenance)
-        self._save_team(team)
-        return changed
+    # -- the care team -----------------------------------------------------------------------------
 
-    @retry(RecordConflictError, max_attempts=5, wait=0.01)
+    def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> bool:
+        return self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
+                            lambda team: team.add_member(member_id, role, provenance))
+
     def remove_team_member(self, person_id: UUID, member_id: str, provenance: Provenance) -> None:
-        team = self._team_to_change(person_id, provenance)
-        team.remove_member(member_id, provenance)
-        self._save_team(team)
+        self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
+                     lambda team: team.remove_member(member_id, provenance))
 
     def care_team(self, person_id: UUID) -> dict[str, str]:
         """Member id -> role, as stored now (empty if no team was formed)."""
-        try:
-            return dict(self.read(CareTeam.create_id(person_id)).members)
-        except AggregateNotFoundError:
-            return {}
+        team = self._stored(CareTeam.create_id(person_id))
+        return dict(team.members) if team else {}
 
-    def _team_to_change(self, person_id: UUID, provenance: Provenance) -> CareTeam:
-        try:
-            return self.repository.get(CareTeam.create_id(person_id))  # a private copy, from the cache
-        except AggregateNotFoundError:
-            return CareTeam(person_id, provenance)
+    # -- the care plan -----------------------------------------------------------------------------
 
-    def _save_team(self, team: CareTeam) -> None:
+    def change_plan(self, person_id: UUID, change: Callable[[CarePlan], T], provenance: Provenance,
+                    today: date | None = None) -> T:
+        """Apply `change` to the person's care plan, starting the plan if there is none yet."""
+        started_on = today or date.today()
+        return self._change(CarePlan.create_id(person_id), lambda: CarePlan(person_id, started_on, provenance), change)
+
+    def care_plan(self, person_id: UUID) -> CarePlan | None:
+        return self._stored(CarePlan.create_id(person_id))
+
+    # -- medication collaboration ------------------------------------------------------------------
+
+    def add_medication_note(self, person_id: UUID, note_id: str, kind: str, text: str, medication: str | None,
+                            choice: str | None, author_role: str, provenance: Provenance) -> bool:
+        return self._change_medication(person_id, provenance, lambda record: record.add_note(
+            note_id, kind, text, medication, choice, author_role, provenance))
+
+    def record_prescribing_decision(self, person_id: UUID, decision_id: str, decision: str, medication: str,
+                                    dose: str | None, rationale: str, discussed_with_person: bool,
+                                    author_role: str, provenance: Provenance) -> bool:
+        # Checked before anything is loaded or started: a refusal leaves no trace in the record.
+        self.scope_of_practice.check_may_prescribe(author_role)
+        return self._change_medication(person_id, provenance, lambda record: record.record_decision(
+            decision_id, decision, medication, dose, rationale, discussed_with_person, author_role,
+            self.scope_of_practice, provenance))
+
+    def medication_record(self, person_id: UUID) -> MedicationCollaboration | None:
+        return self._stored(MedicationCollaboration.create_id(person_id))
+
+    def _change_medication(self, person_id: UUID, provenance: Provenance,
+                           change: Callable[[MedicationCollaboration], T]) -> T:
+        return self._change(MedicationCollaboration.create_id(person_id),
+                            lambda: MedicationCollaboration(person_id, provenance), change)
+
+    # -- the safety plan ---------------------------------------------------------------------------
+
+    def revise_safety_plan(self, person_id: UUID, sections: dict[str, list[str]], based_on_version: int,
+                           written_at: datetime, provenance: Provenance) -> int:
+        return self._change(SafetyPlan.create_id(person_id), lambda: SafetyPlan(person_id, provenance),
+                            lambda plan: plan.revise(sections, based_on_version, written_at, provenance))
+
+    def safety_plan(self, person_id: UUID) -> SafetyPlan | None:
+        return self._stored(SafetyPlan.create_id(person_id))
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    @retry(RecordConflictError, max_attempts=5, wait=0.01)
+    def _change(self, aggregate_id: UUID, start: Callable[[], Aggregate], change: Callable[[Any], T]) -> T:
         try:
-            self.save(team)
+            aggregate = self.repository.get(aggregate_id)  # a private copy, from the cache
+        except AggregateNotFoundError:
+            aggregate = start()
+        outcome = change(aggregate)  # a domain refusal raises here, and nothing is saved
+        try:
+            self.save(aggregate)
         except RecordConflictError:
-            self.forget([team.id])  # another replica changed the team: reload it on retry
+            self.forget([aggregate_id])  # another replica changed it: reload it on retry
             raise
+        return outcome
+
+    def _stored(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.read(aggregate_id)
+        except AggregateNotFoundError:
+            return None

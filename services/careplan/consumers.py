@@ -9,7 +9,7 @@ from faststream.rabbit import RabbitRouter
 from shared.bootstrap import follower_router
 
 from services.careplan.application import CareplanApplication
-from services.careplan.translation import timeline_entry
+from services.careplan.translation import timeline_change
 from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
 from shared.domain import UpstreamRef
@@ -22,8 +22,7 @@ TOPOLOGY = ConsumerTopology(service="careplan", bindings=("intake.#",))
 
 def intake_events_router(service: Service, application: CareplanApplication, topology: ConsumerTopology) -> RabbitRouter:
     def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
-        kind, summary = timeline_entry(payload)
-        return application.timeline_entry(upstream, kind, summary, occurred_at)
+        return UpstreamChange(upstream, timeline_change(upstream, payload, occurred_at))
 
     consume = PersonEventConsumer(service.run_sync, application, change_for)
     return follower_router(service, topology, consume,

@@ -3,9 +3,13 @@ careplan's own domain events -> the integration events it publishes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.timeline import Timeline
+from shared.domain import UpstreamRef
 from shared.contracts.base import Payload
 from shared.contracts.careplan import CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1
 from shared.contracts.intake import (
@@ -18,6 +22,30 @@ from shared.contracts.intake import (
     ScreeningScoredV1,
     UrgentScreeningResultV1,
 )
+
+
+def timeline_change(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> Callable[[Timeline], None]:
+    """What one intake event does to the person's timeline: an entry, and for what the care plan must
+    answer to (results, crises) or address the person by, the facts themselves."""
+    kind, summary = timeline_entry(payload)
+    match payload:
+        case ScreeningScoredV1():
+            return lambda timeline: timeline.note_screening_result(
+                upstream, summary, occurred_at, str(payload.screening_id), payload.instrument, payload.domain,
+                payload.total, payload.band, payload.positive, list(payload.flags), payload.complete)
+        case CrisisContactRecordedV1():
+            return lambda timeline: timeline.note_crisis_contact(
+                upstream, summary, str(payload.contact_id), payload.kind, payload.occurred_at, payload.outcome,
+                payload.follow_up_due)
+        case PersonRegisteredV1():
+            details = {"preferred_name": payload.preferred_name, "pronouns": payload.pronouns,
+                       "preferred_language": payload.preferred_language}
+            return lambda timeline: timeline.note_person(upstream, kind, summary, occurred_at, details)
+        case PersonDetailsAmendedV1():
+            details = {field: getattr(payload, field) for field in payload.changed
+                       if field in ("preferred_name", "pronouns", "preferred_language")}
+            return lambda timeline: timeline.note_person(upstream, kind, summary, occurred_at, details)
+    return lambda timeline: timeline.add_entry(upstream, kind, summary, occurred_at)
 
 
 def timeline_entry(payload: Payload) -> tuple[str, str]:

@@ -15,8 +15,8 @@ from shared.domain import Provenance
 CARE_TEAM_NAMESPACE = UUID("3b0f8f61-1a52-4c8e-9d7a-5e2c4b1f0a77")
 
 TEAM_ROLES = (
-    "care_coordinator", "clinician", "prescriber", "peer_specialist", "case_manager", "supervisor",
-    "family_or_natural_support",
+    "care_coordinator", "clinician", "prescriber", "physician", "nurse_practitioner", "peer_specialist",
+    "case_manager", "supervisor", "family_or_natural_support",
 )
 
 

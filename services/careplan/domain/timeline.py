@@ -1,12 +1,19 @@
-"""One person's timeline as the care team sees it, built from what other services publish."""
+"""One person's timeline as the care team sees it, built from what other services publish.
+
+Besides a one-line entry for every upstream event, the timeline keeps what the care plan must
+answer to: each screening result by domain, each crisis contact and when its follow-up is due,
+and how the person is named. A positive screening or a crisis contact prompts a plan review, and a
+crisis contact marks the safety plan for review (see reviews.py and safety_plan.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from eventsourcing.domain import event
 
+from services.careplan.domain.reviews import ReviewPrompt
 from shared.domain import UpstreamRef
 from shared.following import PersonFollower
 
@@ -20,12 +27,85 @@ class TimelineEntry:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class ScreeningResult:
+    screening_id: str
+    instrument: str
+    domain: str  # mental_health, substance_use, trauma, suicide_risk
+    total: int | None
+    band: str | None
+    positive: bool | None
+    flags: tuple[str, ...]
+    complete: bool
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class CrisisContact:
+    contact_id: str
+    kind: str
+    occurred_at: datetime
+    outcome: str
+    follow_up_due: datetime
+
+
 class Timeline(PersonFollower):
     def __init__(self, person_id) -> None:  # noqa: ANN001 - the id type comes from PersonFollower
         super().__init__(person_id)
         self.entries: list[TimelineEntry] = []
+        self.screenings: list[ScreeningResult] = []
+        self.crisis_contacts: list[CrisisContact] = []
+        self.preferred_name: str | None = None
+        self.pronouns: str | None = None
+        self.preferred_language: str | None = None
 
     @event("EntryAdded")
     def add_entry(self, upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime) -> None:
         self._advance(upstream)
+        self._append(upstream, kind, summary, occurred_at)
+
+    @event("PersonNamed")
+    def note_person(self, upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime,
+                    details: dict[str, str | None]) -> None:
+        """Registered, or details amended: `details` holds the fields given (name, pronouns, language)."""
+        self._advance(upstream)
+        self._append(upstream, kind, summary, occurred_at)
+        for field in ("preferred_name", "pronouns", "preferred_language"):
+            if field in details:
+                setattr(self, field, details[field])
+
+    @event("ScreeningResultNoted")
+    def note_screening_result(self, upstream: UpstreamRef, summary: str, occurred_at: datetime,
+                              screening_id: str, instrument: str, domain: str, total: int | None, band: str | None,
+                              positive: bool | None, flags: list[str], complete: bool) -> None:
+        self._advance(upstream)
+        self._append(upstream, "screening_scored", summary, occurred_at)
+        self.screenings.append(ScreeningResult(screening_id, instrument, domain, total, band, positive,
+                                               tuple(flags), complete, occurred_at))
+
+    @event("CrisisContactNoted")
+    def note_crisis_contact(self, upstream: UpstreamRef, summary: str, contact_id: str, kind: str,
+                            occurred_at: datetime, outcome: str, follow_up_due: datetime) -> None:
+        self._advance(upstream)
+        self._append(upstream, "crisis_contact", summary, occurred_at)
+        self.crisis_contacts.append(CrisisContact(contact_id, kind, occurred_at, outcome, follow_up_due))
+
+    def latest_by_domain(self) -> dict[str, ScreeningResult]:
+        latest: dict[str, ScreeningResult] = {}
+        for result in self.screenings:  # in the order intake scored them
+            latest[result.domain] = result
+        return latest
+
+    def review_prompts(self) -> list[ReviewPrompt]:
+        """What intake reported that the care plan should be reviewed for."""
+        prompts = [ReviewPrompt("positive_screening", s.screening_id, _day(s.scored_at))
+                   for s in self.screenings if s.positive]
+        prompts += [ReviewPrompt("crisis_contact", c.contact_id, _day(c.occurred_at)) for c in self.crisis_contacts]
+        return prompts
+
+    def _append(self, upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime) -> None:
         self.entries.append(TimelineEntry(upstream.source, upstream.sequence, kind, summary, occurred_at))
+
+
+def _day(moment: datetime) -> date:
+    return moment.date()

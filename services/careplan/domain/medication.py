@@ -1,0 +1,147 @@
+"""Medication as collaboration: what the person says, what the team notices and does to help, and
+the prescribing decisions that only prescribing roles may make.
+
+What a note can say is closed by design. There is no kind of note for medication given without
+the person's knowledge, nor for withholding services or money to make someone take a medication:
+such a note cannot be written here at all. The person's choices (declining, disagreeing, stopping)
+are a kind of note of their own, recorded in their words, and reach the prescriber.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.domain import Provenance
+
+MEDICATION_NAMESPACE = UUID("9a4e2c71-0b5d-4f3e-a8c6-2d1f7e9b3a50")
+
+NOTE_KINDS = (
+    "person_says",              # what the person says about the medication, in their words
+    "effects_noticed",          # effects the person (or the team, with them) notices
+    "question_for_prescriber",
+    "help_given",               # reminder boxes, pharmacy pickup, a ride to the appointment
+    "incentive_offered",        # an offer the person may take or leave; never a condition of services
+    "person_choice",            # see PERSON_CHOICES
+)
+PERSON_CHOICES = ("declines", "disagrees", "chooses_to_stop", "wants_a_change")
+# Notes the prescriber should hear about without having to look.
+FOR_PRESCRIBER = frozenset({"question_for_prescriber", "person_choice"})
+
+DECISIONS = ("start", "change", "stop", "dose")
+DEFAULT_PRESCRIBING_ROLES = frozenset({"prescriber", "physician", "nurse_practitioner"})
+
+
+class InvalidNote(ValueError):
+    def __init__(self, person_id: UUID, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class OutsideScopeOfPractice(PermissionError):
+    """Only prescribing roles record prescribing decisions. Nothing is recorded when refused."""
+
+    def __init__(self, person_id: UUID, role: str) -> None:
+        super().__init__(f"a {role.replace('_', ' ')} cannot record prescribing decisions: "
+                         "only prescribing roles can (add a collaboration note for the prescriber instead)")
+        self.role = role
+
+
+@dataclass(frozen=True)
+class ScopeOfPractice:
+    """Which roles may record prescribing decisions: physician, nurse practitioner, prescriber,
+    and any role an agency configures as prescribing (PRESCRIBING_ROLES)."""
+
+    prescribing_roles: frozenset[str] = DEFAULT_PRESCRIBING_ROLES
+
+    @classmethod
+    def with_configured(cls, roles: Iterable[str]) -> ScopeOfPractice:
+        return cls(DEFAULT_PRESCRIBING_ROLES | frozenset(roles))
+
+    def check_may_prescribe(self, role: str) -> None:
+        if role not in self.prescribing_roles:
+            raise OutsideScopeOfPractice(role)
+
+
+@dataclass(frozen=True)
+class CollaborationNote:
+    note_id: str
+    kind: str
+    text: str
+    medication: str | None
+    choice: str | None
+    author_role: str
+
+
+@dataclass(frozen=True)
+class PrescribingDecision:
+    decision_id: str
+    decision: str
+    medication: str
+    dose: str | None
+    rationale: str
+    discussed_with_person: bool
+    prescriber_role: str
+
+
+class MedicationCollaboration(Aggregate):
+    @staticmethod
+    def create_id(person_id: UUID, **_: object) -> UUID:
+        return uuid5(MEDICATION_NAMESPACE, str(person_id))
+
+    @event("Opened")
+    def __init__(self, person_id: UUID, provenance: Provenance) -> None:
+        self.person_id = person_id
+        self.notes: list[CollaborationNote] = []
+        self.decisions: list[PrescribingDecision] = []
+
+    def add_note(self, note_id: str, kind: str, text: str, medication: str | None, choice: str | None,
+                 author_role: str, provenance: Provenance) -> bool:
+        """Any team member (or the person) adds a note. False if this note id is already recorded."""
+        if any(note.note_id == note_id for note in self.notes):
+            return False
+        if kind not in NOTE_KINDS:
+            raise InvalidNote("kind", f"no such kind of note {kind!r}; the kinds are: {', '.join(NOTE_KINDS)}")
+        if not text.strip():
+            raise InvalidNote("text", "must not be empty")
+        if kind == "person_choice" and choice not in PERSON_CHOICES:
+            raise InvalidNote("choice", f"a person's choice is one of: {', '.join(PERSON_CHOICES)}")
+        if kind != "person_choice" and choice is not None:
+            raise InvalidNote("choice", "only a person_choice note records a choice")
+        self._note_added(self.person_id, note_id, kind, text, medication, choice, author_role, provenance)
+        return True
+
+    @event("NoteAdded")
+    def _note_added(self, person_id: UUID, note_id: str, kind: str, text: str, medication: str | None, choice: str | None,
+                    author_role: str, provenance: Provenance) -> None:
+        self.notes.append(CollaborationNote(note_id, kind, text, medication, choice, author_role))
+
+    def record_decision(self, decision_id: str, decision: str, medication: str, dose: str | None,
+                        rationale: str, discussed_with_person: bool, author_role: str, scope: ScopeOfPractice,
+                        provenance: Provenance) -> bool:
+        """A prescribing decision, by a prescribing role only. False if this decision id is recorded."""
+        scope.check_may_prescribe(author_role)  # before anything else: a refusal records nothing
+        if any(d.decision_id == decision_id for d in self.decisions):
+            return False
+        if decision not in DECISIONS:
+            raise InvalidNote("decision", f"unknown decision {decision!r}; known: {', '.join(DECISIONS)}")
+        if not medication.strip():
+            raise InvalidNote("medication", "must not be empty")
+        if decision in ("start", "dose", "change") and not (dose or "").strip():
+            raise InvalidNote("dose", f"a {decision} decision states the dose")
+        if not rationale.strip():
+            raise InvalidNote("rationale", "must not be empty")
+        self._decision_recorded(self.person_id, decision_id, decision, medication, dose, rationale, discussed_with_person,
+                                author_role, provenance)
+        return True
+
+    @event("PrescribingDecisionRecorded")
+    def _decision_recorded(self, person_id: UUID, decision_id: str, decision: str, medication: str, dose: str | None,
+                           rationale: str, discussed_with_person: bool, author_role: str,
+                           provenance: Provenance) -> None:
+        self.decisions.append(PrescribingDecision(decision_id, decision, medication, dose, rationale,
+                                                  discussed_with_person, author_role))

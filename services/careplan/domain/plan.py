@@ -1,0 +1,318 @@
+"""A person-centered care plan: one aggregate per person, the person's own words first.
+
+Goals are kept as the person said them, with the team's restatement beside them, never instead of
+them. Setbacks are recorded as part of the path: they do not close goals or reset progress, and
+the history keeps them next to the gains. Reviews say what changed and why; agreement (or
+disagreement, with the person's reason) is the person's, about the plan as it stood when they gave it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.domain import Provenance
+
+CARE_PLAN_NAMESPACE = UUID("c6b9d1e4-5a3f-4c2b-8e7d-9f0a1b2c3d4e")
+
+LIFE_DOMAINS = (
+    "housing", "employment", "education", "clinical_care", "peer_support", "family", "physical_health",
+    "transportation", "harm_reduction",
+)
+# A goal is never "failed": it is worked on, reached, or set aside by the person's choice.
+GOAL_STATUSES = ("active", "achieved", "set_aside")
+AGREEMENT_GIVERS = ("person", "guardian")
+
+
+class InvalidPlanChange(ValueError):
+    """A plan change that cannot be recorded; `field` names what to correct."""
+
+    def __init__(self, person_id: UUID, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    indicator: str
+    value: float
+    recorded_on: date
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Goal:
+    goal_id: str
+    in_own_words: str
+    team_restatement: str | None
+    life_domain: str | None
+    indicators: tuple[str, ...]  # what the person and team will watch to see progress
+    status: str = "active"
+    values: tuple[IndicatorValue, ...] = ()
+
+
+@dataclass(frozen=True)
+class Support:
+    support_id: str
+    life_domain: str
+    description: str
+    provided_by: str
+    ended_because: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.ended_because is None
+
+
+@dataclass(frozen=True)
+class Setback:
+    setback_id: str
+    occurred_on: date
+    in_own_words: str
+    what_helped: str | None
+    goal_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Review:
+    review_id: str
+    reviewed_on: date
+    what_changed: str
+    why: str
+    prompted_by: tuple[str, ...]  # "scheduled", or what intake reported (see reviews.py)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    agrees: bool
+    given_by: str
+    reason: str | None
+    plan_version: int  # the plan's version the person agreed (or not) to
+
+
+@dataclass(frozen=True)
+class Preferences:
+    language: str | None = None
+    culture: str | None = None
+    faith: str | None = None
+    who_to_involve: tuple[str, ...] = ()
+
+
+@dataclass
+class CrisisFollowUp:
+    contact_id: str
+    followed_up_on: date
+    note: str | None
+
+
+class CarePlan(Aggregate):
+    @staticmethod
+    def create_id(person_id: UUID, **_: object) -> UUID:
+        return uuid5(CARE_PLAN_NAMESPACE, str(person_id))
+
+    @event("Started")
+    def __init__(self, person_id: UUID, started_on: date, provenance: Provenance) -> None:
+        self.person_id = person_id
+        self.started_on = started_on
+        self.goals: dict[str, Goal] = {}
+        self.strengths: tuple[str, ...] = ()
+        self.preferences = Preferences()
+        self.supports: dict[str, Support] = {}
+        self.setbacks: list[Setback] = []
+        self.reviews: list[Review] = []
+        self.agreement: Agreement | None = None
+        self.crisis_follow_ups: dict[str, CrisisFollowUp] = {}
+
+    # -- goals ---------------------------------------------------------------------------------------
+
+    def set_goal(self, goal_id: str, in_own_words: str, team_restatement: str | None, life_domain: str | None,
+                 indicators: list[str], provenance: Provenance) -> bool:
+        """Add a goal in the person's words. False if this goal id is already on the plan."""
+        if goal_id in self.goals:
+            return False
+        _require_text("in_own_words", in_own_words)
+        if life_domain is not None:
+            _check_life_domain(life_domain)
+        if len(set(indicators)) != len(indicators):
+            raise InvalidPlanChange("indicators", "each indicator must be named once")
+        self._goal_set(self.person_id, goal_id, in_own_words, team_restatement, life_domain, list(indicators), provenance)
+        return True
+
+    @event("GoalSet")
+    def _goal_set(self, person_id: UUID, goal_id: str, in_own_words: str, team_restatement: str | None, life_domain: str | None,
+                  indicators: list[str], provenance: Provenance) -> None:
+        self.goals[goal_id] = Goal(goal_id, in_own_words, team_restatement, life_domain, tuple(indicators))
+
+    def record_indicator_value(self, goal_id: str, indicator: str, value: float, recorded_on: date,
+                               note: str | None, provenance: Provenance) -> None:
+        goal = self._goal(goal_id)
+        if indicator not in goal.indicators:
+            raise InvalidPlanChange("indicator", f"goal {goal_id} has no indicator {indicator!r}; "
+                                                 f"it has: {', '.join(goal.indicators) or 'none'}")
+        self._indicator_value_recorded(self.person_id, goal_id, indicator, value, recorded_on, note, provenance)
+
+    @event("IndicatorValueRecorded")
+    def _indicator_value_recorded(self, person_id: UUID, goal_id: str, indicator: str, value: float, recorded_on: date,
+                                  note: str | None, provenance: Provenance) -> None:
+        goal = self.goals[goal_id]
+        self.goals[goal_id] = replace(goal, values=(*goal.values, IndicatorValue(indicator, value, recorded_on, note)))
+
+    def change_goal_status(self, goal_id: str, status: str, why: str | None, provenance: Provenance) -> bool:
+        """A goal reached, set aside by the person's choice, or taken up again. False if unchanged."""
+        goal = self._goal(goal_id)
+        if status not in GOAL_STATUSES:
+            raise InvalidPlanChange("status", f"unknown goal status {status!r}; known: {', '.join(GOAL_STATUSES)}")
+        if goal.status == status:
+            return False
+        self._goal_status_changed(self.person_id, goal_id, status, why, provenance)
+        return True
+
+    @event("GoalStatusChanged")
+    def _goal_status_changed(self, person_id: UUID, goal_id: str, status: str, why: str | None, provenance: Provenance) -> None:
+        self.goals[goal_id] = replace(self.goals[goal_id], status=status)
+
+    @property
+    def active_goals(self) -> list[Goal]:
+        return [goal for goal in self.goals.values() if goal.status == "active"]
+
+    # -- the person: strengths and preferences ---------------------------------------------------------
+
+    def describe_person(self, strengths: list[str], preferences: Preferences, provenance: Provenance) -> bool:
+        """Replace the person's strengths and preferences as they describe them. False if unchanged."""
+        if tuple(strengths) == self.strengths and preferences == self.preferences:
+            return False
+        self._person_described(self.person_id, list(strengths), preferences.language, preferences.culture, preferences.faith,
+                               list(preferences.who_to_involve), provenance)
+        return True
+
+    @event("PersonDescribed")
+    def _person_described(self, person_id: UUID, strengths: list[str], language: str | None, culture: str | None,
+                          faith: str | None, who_to_involve: list[str], provenance: Provenance) -> None:
+        self.strengths = tuple(strengths)
+        self.preferences = Preferences(language, culture, faith, tuple(who_to_involve))
+
+    # -- supports and services across life domains ----------------------------------------------------
+
+    def add_support(self, support_id: str, life_domain: str, description: str, provided_by: str,
+                    provenance: Provenance) -> bool:
+        if support_id in self.supports:
+            return False
+        _check_life_domain(life_domain)
+        _require_text("description", description)
+        _require_text("provided_by", provided_by)
+        self._support_added(self.person_id, support_id, life_domain, description, provided_by, provenance)
+        return True
+
+    @event("SupportAdded")
+    def _support_added(self, person_id: UUID, support_id: str, life_domain: str, description: str, provided_by: str,
+                       provenance: Provenance) -> None:
+        self.supports[support_id] = Support(support_id, life_domain, description, provided_by)
+
+    def end_support(self, support_id: str, because: str, provenance: Provenance) -> bool:
+        support = self.supports.get(support_id)
+        if support is None:
+            raise InvalidPlanChange("support_id", f"no support {support_id} on this plan")
+        if not support.active:
+            return False
+        _require_text("because", because)
+        self._support_ended(self.person_id, support_id, because, provenance)
+        return True
+
+    @event("SupportEnded")
+    def _support_ended(self, person_id: UUID, support_id: str, because: str, provenance: Provenance) -> None:
+        self.supports[support_id] = replace(self.supports[support_id], ended_because=because)
+
+    @property
+    def active_supports(self) -> list[Support]:
+        return [support for support in self.supports.values() if support.active]
+
+    # -- setbacks, reviews, agreement ------------------------------------------------------------------
+
+    def record_setback(self, setback_id: str, occurred_on: date, in_own_words: str, what_helped: str | None,
+                       goal_ids: list[str], provenance: Provenance) -> bool:
+        """A setback is part of the path: it is recorded beside the goals, which stay as they are."""
+        if any(s.setback_id == setback_id for s in self.setbacks):
+            return False
+        _require_text("in_own_words", in_own_words)
+        for goal_id in goal_ids:
+            self._goal(goal_id, field="goal_ids")
+        self._setback_recorded(self.person_id, setback_id, occurred_on, in_own_words, what_helped, list(goal_ids), provenance)
+        return True
+
+    @event("SetbackRecorded")
+    def _setback_recorded(self, person_id: UUID, setback_id: str, occurred_on: date, in_own_words: str, what_helped: str | None,
+                          goal_ids: list[str], provenance: Provenance) -> None:
+        self.setbacks.append(Setback(setback_id, occurred_on, in_own_words, what_helped, tuple(goal_ids)))
+
+    def record_review(self, review_id: str, reviewed_on: date, what_changed: str, why: str,
+                      prompted_by: list[str], provenance: Provenance) -> bool:
+        if any(r.review_id == review_id for r in self.reviews):
+            return False
+        _require_text("what_changed", what_changed)
+        _require_text("why", why)
+        if self.reviews and reviewed_on < self.reviews[-1].reviewed_on:
+            raise InvalidPlanChange("reviewed_on", f"before the last review ({self.reviews[-1].reviewed_on})")
+        self._reviewed(self.person_id, review_id, reviewed_on, what_changed, why, list(prompted_by), provenance)
+        return True
+
+    @event("Reviewed")
+    def _reviewed(self, person_id: UUID, review_id: str, reviewed_on: date, what_changed: str, why: str, prompted_by: list[str],
+                  provenance: Provenance) -> None:
+        self.reviews.append(Review(review_id, reviewed_on, what_changed, why, tuple(prompted_by)))
+
+    @property
+    def last_reviewed_on(self) -> date:
+        return self.reviews[-1].reviewed_on if self.reviews else self.started_on
+
+    def record_agreement(self, agrees: bool, given_by: str, reason: str | None, provenance: Provenance) -> None:
+        """The person's (or guardian's) agreement to the plan as it stands, or disagreement and why."""
+        if given_by not in AGREEMENT_GIVERS:
+            raise InvalidPlanChange("given_by", f"agreement is given by {' or '.join(AGREEMENT_GIVERS)}")
+        if not agrees:
+            _require_text("reason", reason, "a disagreement keeps the person's reason")
+        self._agreement_recorded(self.person_id, agrees, given_by, reason, self.version, provenance)
+
+    @event("AgreementRecorded")
+    def _agreement_recorded(self, person_id: UUID, agrees: bool, given_by: str, reason: str | None, plan_version: int,
+                            provenance: Provenance) -> None:
+        self.agreement = Agreement(agrees, given_by, reason, plan_version)
+
+    @property
+    def agreement_is_current(self) -> bool:
+        """Whether the agreement was given to the plan as it is now (nothing changed since)."""
+        return self.agreement is not None and self.agreement.plan_version == self.version - 1
+
+    # -- crisis follow-up ------------------------------------------------------------------------------
+
+    def record_crisis_follow_up(self, contact_id: str, followed_up_on: date, note: str | None,
+                                provenance: Provenance) -> bool:
+        if contact_id in self.crisis_follow_ups:
+            return False
+        self._crisis_followed_up(self.person_id, contact_id, followed_up_on, note, provenance)
+        return True
+
+    @event("CrisisFollowedUp")
+    def _crisis_followed_up(self, person_id: UUID, contact_id: str, followed_up_on: date, note: str | None,
+                            provenance: Provenance) -> None:
+        self.crisis_follow_ups[contact_id] = CrisisFollowUp(contact_id, followed_up_on, note)
+
+    def _goal(self, goal_id: str, field: str = "goal_id") -> Goal:
+        try:
+            return self.goals[goal_id]
+        except KeyError:
+            raise InvalidPlanChange(field, f"no goal {goal_id} on this plan") from None
+
+
+def _check_life_domain(life_domain: str) -> None:
+    if life_domain not in LIFE_DOMAINS:
+        raise InvalidPlanChange("life_domain", f"unknown life domain {life_domain!r}; known: {', '.join(LIFE_DOMAINS)}")
+
+
+def _require_text(field: str, text: str | None, message: str = "must not be empty") -> None:
+    if text is None or not text.strip():
+        raise InvalidPlanChange(field, message)
+
