@@ -36,7 +36,7 @@ DEFAULT_PRESCRIBING_ROLES = frozenset({"prescriber", "physician", "nurse_practit
 
 
 class InvalidNote(ValueError):
-    def __init__(self, person_id: UUID, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
@@ -45,7 +45,7 @@ class InvalidNote(ValueError):
 class OutsideScopeOfPractice(PermissionError):
     """Only prescribing roles record prescribing decisions. Nothing is recorded when refused."""
 
-    def __init__(self, person_id: UUID, role: str) -> None:
+    def __init__(self, role: str) -> None:
         super().__init__(f"a {role.replace('_', ' ')} cannot record prescribing decisions: "
                          "only prescribing roles can (add a collaboration note for the prescriber instead)")
         self.role = role

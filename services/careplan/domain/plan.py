@@ -30,7 +30,7 @@ AGREEMENT_GIVERS = ("person", "guardian")
 class InvalidPlanChange(ValueError):
     """A plan change that cannot be recorded; `field` names what to correct."""
 
-    def __init__(self, person_id: UUID, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message

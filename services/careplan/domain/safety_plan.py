@@ -29,7 +29,7 @@ SECTIONS = (
 
 
 class InvalidSafetyPlan(ValueError):
-    def __init__(self, person_id: UUID, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
@@ -38,7 +38,7 @@ class InvalidSafetyPlan(ValueError):
 class StaleVersion(Exception):
     """The revision was written against an older version: someone revised the plan meanwhile."""
 
-    def __init__(self, person_id: UUID, based_on: int, current: int) -> None:
+    def __init__(self, based_on: int, current: int) -> None:
         super().__init__(f"the safety plan is at version {current}; this revision was based on version {based_on}")
         self.current = current
 
