@@ -13,9 +13,17 @@ from contextlib import suppress
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
-from eventsourcing.persistence import JSONTranscoder, StoredEvent, Tracking, Transcoding
+from eventsourcing.persistence import (
+    InterfaceError,
+    JSONTranscoder,
+    OperationalError,
+    StoredEvent,
+    Tracking,
+    Transcoding,
+)
 from eventsourcing.popo import POPOProcessRecorder
 from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+from eventsourcing.utils import retry
 from psycopg import Cursor
 
 from shared.domain import Provenance, UpstreamRef
@@ -63,6 +71,23 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
         for tracking in kwargs.get("trackings", ()):
             self._insert_tracking(curs, tracking)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        # eventsourcing's own version keeps a constraint violation back until the pipeline has
+        # closed, and closing an aborted pipeline can then raise "pipeline aborted" instead: a
+        # duplicate tracking row would look like an outage (and be retried ten times). Raising
+        # inside the block lets the transaction roll back knowing why.
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction():
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)
+                if not stored_events:
+                    return None
+                with conn.cursor() as curs:
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                    pipeline.sync()  # constraint violations surface here
+                    return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
 
 class POPOBatchProcessRecorder(POPOProcessRecorder):
