@@ -46,6 +46,7 @@ class Right(StrEnum):
     ADD_MEDICATION_NOTE = "add medication collaboration notes"
     RECORD_PRESCRIBING_DECISION = "record prescribing decisions"
     REVISE_SAFETY_PLAN = "revise safety plans"
+    FOLLOW_UP_CRISIS = "record crisis follow-ups"
 
 
 # Which roles hold each right at all; whose records they may use it on is decided by `check_may_see`.
@@ -71,6 +72,7 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     # must be a prescribing one (services/careplan/domain/medication.py).
     Right.RECORD_PRESCRIBING_DECISION: frozenset(STAFF),
     Right.REVISE_SAFETY_PLAN: frozenset({Role.PERSON} | STAFF),
+    Right.FOLLOW_UP_CRISIS: frozenset(STAFF),
 }
 
 

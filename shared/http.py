@@ -91,6 +91,12 @@ def authorize_request(principal: Principal, right: Right, record: RecordContext)
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
 
 
+def invalid_field(field: str, message: str) -> HTTPException:
+    """422 in the shape of FastAPI's own validation errors, naming the body field to correct."""
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                         [{"loc": ["body", field], "msg": message, "type": "value_error"}])
+
+
 def log_read(principal: Principal, person_id: uuid.UUID, what: str) -> None:
     """Who read which person's record: ids only, never content (HIPAA audit controls)."""
     audit_log.info("record read", extra={"reader": principal.subject, "reader_role": principal.role.value,

@@ -20,17 +20,14 @@ from eventsourcing.utils import retry
 
 from services.careplan.domain.care_team import CareTeam
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
-from services.careplan.domain.plan import CarePlan
-from services.careplan.domain.safety_plan import SafetyPlan
+from services.careplan.domain.plan import CarePlan, InvalidPlanChange
+from services.careplan.domain.reviews import NextReview, ReviewPrompt, next_review
+from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
 from services.careplan.domain.timeline import Timeline, TimelineEntry
 from shared.domain import Provenance, UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
 
 T = TypeVar("T")
-
-
-class NoSuchPlan(LookupError):
-    """The person has no such record yet (no care plan, no safety plan)."""
 
 
 class CareplanApplication(FollowerApplication[Timeline]):
@@ -79,6 +76,32 @@ class CareplanApplication(FollowerApplication[Timeline]):
     def care_plan(self, person_id: UUID) -> CarePlan | None:
         return self._stored(CarePlan.create_id(person_id))
 
+    def review_plan(self, person_id: UUID, review_id: str, reviewed_on: date, what_changed: str, why: str,
+                    provenance: Provenance) -> bool:
+        """Record a review; it answers the prompts that made it due (or the schedule)."""
+        prompts = self._review_prompts(person_id)
+
+        def review(plan: CarePlan) -> bool:
+            due = next_review(plan.last_reviewed_on, prompts)
+            return plan.record_review(review_id, reviewed_on, what_changed, why, list(due.prompted_by), provenance)
+
+        return self.change_plan(person_id, review, provenance)
+
+    def next_review(self, plan: CarePlan) -> NextReview:
+        return next_review(plan.last_reviewed_on, self._review_prompts(plan.person_id))
+
+    def record_crisis_follow_up(self, person_id: UUID, contact_id: str, followed_up_on: date, note: str | None,
+                                provenance: Provenance) -> bool:
+        timeline = self.follower(person_id)
+        if timeline is None or all(contact.contact_id != contact_id for contact in timeline.crisis_contacts):
+            raise InvalidPlanChange("contact_id", f"no crisis contact {contact_id} has reached this person's timeline")
+        return self.change_plan(person_id, lambda plan: plan.record_crisis_follow_up(
+            contact_id, followed_up_on, note, provenance), provenance)
+
+    def _review_prompts(self, person_id: UUID) -> list[ReviewPrompt]:
+        timeline = self.follower(person_id)
+        return timeline.review_prompts() if timeline else []
+
     # -- medication collaboration ------------------------------------------------------------------
 
     def add_medication_note(self, person_id: UUID, note_id: str, kind: str, text: str, medication: str | None,
@@ -112,6 +135,18 @@ class CareplanApplication(FollowerApplication[Timeline]):
 
     def safety_plan(self, person_id: UUID) -> SafetyPlan | None:
         return self._stored(SafetyPlan.create_id(person_id))
+
+    def safety_plan_version(self, person_id: UUID, number: int | None = None,
+                            ) -> tuple[SafetyPlanVersion, int, bool] | None:
+        """A version (the current one by default), the latest version's number, and whether a crisis
+        contact since that version was written marks it for review."""
+        plan = self.safety_plan(person_id)
+        revision = None if plan is None else (plan.current if number is None else plan.revision(number))
+        if revision is None:
+            return None
+        timeline = self.follower(person_id)
+        crises = [contact.occurred_at for contact in timeline.crisis_contacts] if timeline else []
+        return revision, plan.current_number, needs_review(revision.written_at, crises)
 
     # -- plumbing ----------------------------------------------------------------------------------
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from services.careplan.application import CareplanApplication
 from services.careplan.consumers import TOPOLOGY, intake_events_router
-from services.careplan.http import careplan_router
+from services.careplan.api.access import TeamAccess
+from services.careplan.api.medication import medication_router
+from services.careplan.api.plan import plan_router
+from services.careplan.api.safety_plan import safety_plan_router
+from services.careplan.api.team import team_router
+from services.careplan.domain.medication import ScopeOfPractice
 from services.careplan.translation import TRANSLATIONS
 from shared.contracts import careplan as careplan_contracts
 from shared.bootstrap import build_http, build_service
@@ -15,6 +20,9 @@ from shared.settings import ServiceSettings
 class CareplanSettings(ServiceSettings):
     service_name: str = "careplan"
     http_port: int = 8002
+    # Roles that record prescribing decisions besides prescriber, physician and nurse practitioner
+    # (PRESCRIBING_ROLES='["clinical_pharmacist"]'): scope of practice differs by state and agency.
+    prescribing_roles: tuple[str, ...] = ()
 
 
 def create_service(settings: ServiceSettings | None = None) -> Service:
@@ -23,6 +31,9 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     service = build_service(settings, CareplanApplication, translations=TRANSLATIONS,
                             contracts=careplan_contracts.PAYLOADS)
     application: CareplanApplication = service.application  # type: ignore[assignment]
+    application.scope_of_practice = ScopeOfPractice.with_configured(getattr(settings, "prescribing_roles", ()))
     service.broker.include_router(intake_events_router(service, application, topology))
-    build_http(service, "careplan", [careplan_router(service, application)])
+    authorized = TeamAccess(service, application)
+    build_http(service, "careplan", [router(service, application, authorized) for router in
+                                     (team_router, plan_router, medication_router, safety_plan_router)])
     return service

@@ -8,10 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.medication import FOR_PRESCRIBER, MedicationCollaboration
 from services.careplan.domain.timeline import Timeline
 from shared.domain import UpstreamRef
 from shared.contracts.base import Payload
-from shared.contracts.careplan import CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1
+from shared.contracts.careplan import (
+    CareTeamFormedV1,
+    MedicationNoteAddedV1,
+    MedicationRecordOpenedV1,
+    PrescribingDecisionRecordedV1,
+    TeamMemberJoinedV1,
+    TeamMemberLeftV1,
+)
 from shared.contracts.intake import (
     ConsentGrantedV1,
     ConsentRevokedV1,
@@ -84,9 +92,15 @@ def _scored_summary(payload: ScreeningScoredV1) -> str:
     return "; ".join(parts)
 
 
-# Every event on the care-team stream is published: consumers apply it by sequence.
+# Every event of a published stream (care team, medication collaboration) is published:
+# consumers apply them by sequence, so a stream with gaps would stall.
 TRANSLATIONS: dict[type, Any] = {
     CareTeam.Formed: lambda event: CareTeamFormedV1(),
     CareTeam.MemberJoined: lambda event: TeamMemberJoinedV1(member_id=event.member_id, role=event.role),
     CareTeam.MemberLeft: lambda event: TeamMemberLeftV1(member_id=event.member_id),
+    MedicationCollaboration.Opened: lambda event: MedicationRecordOpenedV1(),
+    MedicationCollaboration.NoteAdded: lambda event: MedicationNoteAddedV1(
+        note_id=event.note_id, kind=event.kind, choice=event.choice, for_prescriber=event.kind in FOR_PRESCRIBER),
+    MedicationCollaboration.PrescribingDecisionRecorded: lambda event: PrescribingDecisionRecordedV1(
+        decision_id=event.decision_id, decision=event.decision, discussed_with_person=event.discussed_with_person),
 }

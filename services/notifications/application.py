@@ -17,9 +17,9 @@ class NotificationsApplication(FollowerApplication[PersonNotifications]):
 
     @staticmethod
     def team_notice(upstream: UpstreamRef, kind: str, message: str, due_at: datetime,
-                    urgent: bool = False) -> UpstreamChange:
+                    urgent: bool = False, audience: str = "care_team") -> UpstreamChange:
         return UpstreamChange(
-            upstream, lambda due: due.notification_due(upstream, kind, "care_team", message, due_at, urgent)
+            upstream, lambda due: due.notification_due(upstream, kind, audience, message, due_at, urgent)
         )
 
     @staticmethod

@@ -17,7 +17,7 @@ from shared.following import UpstreamChange
 from shared.runtime import Service
 from shared.topology import ConsumerTopology
 
-TOPOLOGY = ConsumerTopology(service="notifications", bindings=("intake.#", "careplan.care_team.#"))
+TOPOLOGY = ConsumerTopology(service="notifications", bindings=("intake.#", "careplan.care_team.#", "careplan.medication.#"))
 
 
 def intake_events_router(
@@ -29,9 +29,11 @@ def intake_events_router(
         notice = notice_for(payload)
         if notice is None:
             return application.no_notice(upstream)
-        return application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent)
+        return application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent,
+                                       notice.audience)
 
     consume = PersonEventConsumer(service.run_sync, application, change_for)
     return follower_router(service, topology, consume,
                            "Every intake event about a person (some make a notification due to the care team), "
-                           "and careplan's care-team events (who is on that team).")
+                           "careplan's care-team events (who is on that team), and its medication "
+                           "collaboration events (notes the prescriber must hear about).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.contracts.base import Payload
+from shared.contracts.careplan import MedicationNoteAddedV1, PrescribingDecisionRecordedV1
 from shared.contracts.intake import (
     CrisisContactRecordedV1,
     PersonRegisteredV1,
@@ -18,6 +19,7 @@ class Notice:
     kind: str
     message: str
     urgent: bool = False
+    audience: str = "care_team"  # or "prescribers": the team members in prescribing roles
 
 
 def notice_for(payload: Payload) -> Notice | None:
@@ -36,4 +38,12 @@ def notice_for(payload: Payload) -> Notice | None:
         case UrgentScreeningResultV1():
             return Notice("crisis", f"Urgent: a {payload.instrument} screening shows suicide risk. Reach the person "
                                     "today and follow their safety plan.", urgent=True)
+        case MedicationNoteAddedV1(for_prescriber=True):
+            about = ("The person made a choice about their medication" if payload.kind == "person_choice"
+                     else "There is a question about the person's medication")
+            return Notice("medication_note_for_prescriber",
+                          f"{about}: read the collaboration note and talk it over with them.", audience="prescribers")
+        case PrescribingDecisionRecordedV1():
+            return Notice("prescribing_decision",
+                          f"A prescribing decision ({payload.decision}) was recorded: see the person's medication notes.")
     return None  # answers recorded, negative or uncertain results: nothing to interrupt the team with

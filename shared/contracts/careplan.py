@@ -1,4 +1,7 @@
-"""Events careplan publishes. Routing keys: `careplan.care_team.<event>`."""
+"""Events careplan publishes. Routing keys: `careplan.care_team.<event>`, `careplan.medication.<event>`.
+
+Ids and kinds only: what a note says stays in careplan, for those who may read it there.
+"""
 
 from __future__ import annotations
 
@@ -33,4 +36,38 @@ class TeamMemberLeftV1(Payload):
     member_id: str
 
 
-PAYLOADS: tuple[type[Payload], ...] = (CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1)
+class MedicationRecordOpenedV1(Payload):
+    """The person's medication collaboration record was opened (the first event of its stream)."""
+
+    event_type: ClassVar[str] = "carecoord.careplan.medication.record_opened"
+    version: ClassVar[int] = 1
+
+
+class MedicationNoteAddedV1(Payload):
+    """A collaboration note was added. `for_prescriber` when it is a question for the prescriber
+    or the person's own choice (declining, disagreeing, stopping), which the prescriber must hear."""
+
+    event_type: ClassVar[str] = "carecoord.careplan.medication.note_added"
+    version: ClassVar[int] = 1
+
+    note_id: str
+    kind: str
+    choice: str | None
+    for_prescriber: bool
+
+
+class PrescribingDecisionRecordedV1(Payload):
+    """A prescriber recorded a decision (start, change, stop, dose)."""
+
+    event_type: ClassVar[str] = "carecoord.careplan.medication.prescribing_decision_recorded"
+    version: ClassVar[int] = 1
+
+    decision_id: str
+    decision: str
+    discussed_with_person: bool
+
+
+PAYLOADS: tuple[type[Payload], ...] = (
+    CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1, MedicationRecordOpenedV1, MedicationNoteAddedV1,
+    PrescribingDecisionRecordedV1,
+)

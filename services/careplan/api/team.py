@@ -1,4 +1,4 @@
-"""Careplan's HTTP API: the care team, and each person's timeline."""
+"""The person's care team, and their timeline as the team sees it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.careplan.api.access import TeamAccess
 from services.careplan.application import CareplanApplication
 from services.careplan.domain.care_team import TEAM_ROLES, NotOnTeam, UnknownTeamRole
-from shared.access import Principal, RecordContext, Right
-from shared.http import CurrentPrincipal, RequestProvenance, authorize_request, log_read
+from shared.access import Right
+from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
 
 
@@ -44,16 +45,15 @@ class CareTeamView(BaseModel):
     person_id: UUID
     members: list[TeamMemberView]
 
+    @classmethod
+    def of(cls, person_id: UUID, team: dict[str, str]) -> CareTeamView:
+        return cls(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
 
-def careplan_router(service: Service, application: CareplanApplication) -> APIRouter:
-    router = APIRouter(prefix="/people", tags=["care plan"])
 
-    async def authorized(principal: Principal, right: Right, person_id: UUID) -> dict[str, str]:
-        team = await service.run_sync(application.care_team, person_id)
-        authorize_request(principal, right, RecordContext(person_id, frozenset(team)))
-        return team
+def team_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
+    router = APIRouter(prefix="/people", tags=["care team"])
 
-    @router.get("/{person_id}/timeline", response_model=TimelineView)
+    @router.get("/{person_id}/timeline", response_model=TimelineView, tags=["timeline"])
     async def get_timeline(person_id: UUID, principal: CurrentPrincipal):
         await authorized(principal, Right.READ_TIMELINE, person_id)
         log_read(principal, person_id, "care timeline")
@@ -69,7 +69,7 @@ def careplan_router(service: Service, application: CareplanApplication) -> APIRo
     @router.get("/{person_id}/team", response_model=CareTeamView)
     async def get_care_team(person_id: UUID, principal: CurrentPrincipal):
         team = await authorized(principal, Right.READ_TIMELINE, person_id)
-        return CareTeamView(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
+        return CareTeamView.of(person_id, team)
 
     @router.post("/{person_id}/team", status_code=status.HTTP_201_CREATED, response_model=CareTeamView,
                  summary="Add someone to the person's care team (200 if already on it in that role)")
@@ -81,12 +81,10 @@ def careplan_router(service: Service, application: CareplanApplication) -> APIRo
         try:
             changed = await service.run_sync(application.add_team_member, person_id, body.member_id, body.role, provenance)
         except UnknownTeamRole as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                [{"loc": ["body", "role"], "msg": str(error), "type": "value_error"}]) from None
+            raise invalid_field("role", str(error)) from None
         if not changed:
             response.status_code = status.HTTP_200_OK
-        team = await service.run_sync(application.care_team, person_id)
-        return CareTeamView(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
+        return CareTeamView.of(person_id, await service.run_sync(application.care_team, person_id))
 
     @router.delete("/{person_id}/team/{member_id}", status_code=status.HTTP_204_NO_CONTENT,
                    summary="Remove someone from the person's care team")

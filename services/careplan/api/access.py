@@ -1,0 +1,31 @@
+"""Who may use careplan's endpoints on whose record: the person's care team decides."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from services.careplan.application import CareplanApplication
+from shared.access import Principal, RecordContext, Right, Role
+from shared.http import authorize_request
+from shared.runtime import Service
+
+
+class TeamAccess:
+    def __init__(self, service: Service, application: CareplanApplication) -> None:
+        self._service = service
+        self._application = application
+
+    async def __call__(self, principal: Principal, right: Right, person_id: UUID) -> dict[str, str]:
+        """The person's care team, once the caller is allowed `right` on this person's record
+        (403 naming the right, or 404 outside their reach)."""
+        team = await self._service.run_sync(self._application.care_team, person_id)
+        authorize_request(principal, right, RecordContext(person_id, frozenset(team)))
+        return team
+
+
+def acting_role(principal: Principal, team: dict[str, str]) -> str:
+    """The role someone acts in on this person's care: their role on the team (a physician on the
+    team may hold a clinician's login), or "person" for the person themselves."""
+    if principal.role is Role.PERSON:
+        return "person"
+    return team.get(principal.subject, principal.role.value)

@@ -1,0 +1,146 @@
+"""Medication collaboration over HTTP: notes by anyone on the team (and the person), prescribing
+decisions by prescribing roles only."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.careplan.api.access import TeamAccess, acting_role
+from services.careplan.application import CareplanApplication
+from services.careplan.domain.medication import (
+    DECISIONS,
+    NOTE_KINDS,
+    PERSON_CHOICES,
+    InvalidNote,
+    MedicationCollaboration,
+    OutsideScopeOfPractice,
+)
+from shared.access import Right
+from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
+from shared.runtime import Service
+
+audit_log = logging.getLogger("carecoord.audit")
+
+
+def new_id() -> str:
+    return str(uuid4())
+
+
+class AddNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note_id: str = Field(default_factory=new_id, max_length=100,
+                         description="Give one to make retries safe: the same id is recorded once")
+    kind: Literal[NOTE_KINDS] = Field(  # type: ignore[valid-type]
+        description="There is no kind for medication given without the person's knowledge or for "
+                    "withholding services or money: such notes cannot be written.")
+    text: str = Field(min_length=1, max_length=4000, description="In the person's words where they are theirs")
+    medication: str | None = Field(None, max_length=200)
+    choice: Literal[PERSON_CHOICES] | None = Field(  # type: ignore[valid-type]
+        None, description="For a person_choice note: the person's choice, which reaches the prescriber")
+
+
+class RecordDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision_id: str = Field(default_factory=new_id, max_length=100)
+    decision: Literal[DECISIONS]  # type: ignore[valid-type]
+    medication: str = Field(min_length=1, max_length=200)
+    dose: str | None = Field(None, max_length=200, description="Required to start, change or dose")
+    rationale: str = Field(min_length=1, max_length=4000)
+    discussed_with_person: bool
+
+
+class NoteView(BaseModel):
+    note_id: str
+    kind: str
+    text: str
+    medication: str | None
+    choice: str | None
+    author_role: str
+
+
+class DecisionView(BaseModel):
+    decision_id: str
+    decision: str
+    medication: str
+    dose: str | None
+    rationale: str
+    discussed_with_person: bool
+    prescriber_role: str
+
+
+class MedicationView(BaseModel):
+    person_id: UUID
+    notes: list[NoteView]
+    decisions: list[DecisionView]
+
+    @classmethod
+    def of(cls, record: MedicationCollaboration) -> MedicationView:
+        return cls(
+            person_id=record.person_id,
+            notes=[NoteView(note_id=n.note_id, kind=n.kind, text=n.text, medication=n.medication, choice=n.choice,
+                            author_role=n.author_role) for n in record.notes],
+            decisions=[DecisionView(decision_id=d.decision_id, decision=d.decision, medication=d.medication,
+                                    dose=d.dose, rationale=d.rationale, discussed_with_person=d.discussed_with_person,
+                                    prescriber_role=d.prescriber_role) for d in record.decisions],
+        )
+
+
+def medication_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
+    router = APIRouter(prefix="/people/{person_id}/medication", tags=["medication collaboration"])
+
+    async def view(person_id: UUID) -> MedicationView:
+        record = await service.run_sync(application.medication_record, person_id)
+        if record is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        return MedicationView.of(record)
+
+    @router.get("", response_model=MedicationView, summary="Collaboration notes and prescribing decisions")
+    async def get_medication(person_id: UUID, principal: CurrentPrincipal):
+        await authorized(principal, Right.READ_CARE_PLAN, person_id)
+        log_read(principal, person_id, "medication collaboration")
+        return await view(person_id)
+
+    @router.post("/notes", status_code=201, response_model=MedicationView,
+                 summary="A collaboration note by anyone on the team, or the person (200 if already recorded)")
+    async def add_note(person_id: UUID, body: AddNote, provenance: RequestProvenance, response: Response,
+                       principal: CurrentPrincipal):
+        team = await authorized(principal, Right.ADD_MEDICATION_NOTE, person_id)
+        try:
+            added = await service.run_sync(
+                application.add_medication_note, person_id, body.note_id, body.kind, body.text, body.medication,
+                body.choice, acting_role(principal, team), provenance)
+        except InvalidNote as error:
+            raise invalid_field(error.field, error.message) from None
+        if not added:
+            response.status_code = status.HTTP_200_OK
+        return await view(person_id)
+
+    @router.post("/decisions", status_code=201, response_model=MedicationView,
+                 summary="A prescribing decision: prescribing roles on the person's team only (403 for others)")
+    async def record_decision(person_id: UUID, body: RecordDecision, provenance: RequestProvenance,
+                              response: Response, principal: CurrentPrincipal):
+        team = await authorized(principal, Right.RECORD_PRESCRIBING_DECISION, person_id)
+        role = acting_role(principal, team)
+        try:
+            recorded = await service.run_sync(
+                application.record_prescribing_decision, person_id, body.decision_id, body.decision,
+                body.medication, body.dose, body.rationale, body.discussed_with_person, role, provenance)
+        except OutsideScopeOfPractice as refusal:
+            # Not a decision, and not recorded as one: the attempt is only logged, as ids.
+            audit_log.warning("prescribing decision refused: outside scope of practice",
+                              extra={"actor": principal.subject, "acting_role": role, "person_id": str(person_id)})
+            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+        except InvalidNote as error:
+            raise invalid_field(error.field, error.message) from None
+        if not recorded:
+            response.status_code = status.HTTP_200_OK
+        return await view(person_id)
+
+    return router

@@ -1,0 +1,312 @@
+"""The person-centered care plan over HTTP. Every change answers with the whole plan as it now is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.careplan.api.access import TeamAccess
+from services.careplan.application import CareplanApplication
+from services.careplan.domain.plan import GOAL_STATUSES, LIFE_DOMAINS, CarePlan, InvalidPlanChange, Preferences
+from shared.access import Principal, Right
+from shared.domain import Provenance
+from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
+from shared.runtime import Service
+
+Text = Field(min_length=1, max_length=4000)
+LifeDomain = Literal[LIFE_DOMAINS]  # type: ignore[valid-type]
+GoalStatus = Literal[GOAL_STATUSES]  # type: ignore[valid-type]
+
+
+def new_id() -> str:
+    return str(uuid4())
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SetGoal(Request):
+    goal_id: str = Field(default_factory=new_id, max_length=100,
+                         description="Give one to make retries safe: the same id is recorded once")
+    in_own_words: str = Field(min_length=1, max_length=4000, description="The goal as the person says it")
+    team_restatement: str | None = Field(None, max_length=4000, description="The team's wording, kept beside it")
+    life_domain: LifeDomain | None = None
+    indicators: list[str] = Field(default_factory=list, max_length=20,
+                                  description="What the person and team will watch to see progress")
+
+
+class RecordIndicatorValue(Request):
+    indicator: str = Field(min_length=1, max_length=200)
+    value: float
+    recorded_on: date = Field(default_factory=date.today)
+    note: str | None = Field(None, max_length=4000)
+
+
+class ChangeGoalStatus(Request):
+    status: GoalStatus
+    why: str | None = Field(None, max_length=4000)
+
+
+class DescribePerson(Request):
+    strengths: list[str] = Field(default_factory=list, max_length=50)
+    language: str | None = Field(None, max_length=100)
+    culture: str | None = Field(None, max_length=400)
+    faith: str | None = Field(None, max_length=400)
+    who_to_involve: list[str] = Field(default_factory=list, max_length=50)
+
+
+class AddSupport(Request):
+    support_id: str = Field(default_factory=new_id, max_length=100)
+    life_domain: LifeDomain
+    description: str = Text
+    provided_by: str = Field(min_length=1, max_length=400, description="Who provides it: a service, a person")
+
+
+class EndSupport(Request):
+    because: str = Text
+
+
+class RecordSetback(Request):
+    setback_id: str = Field(default_factory=new_id, max_length=100)
+    occurred_on: date
+    in_own_words: str = Field(min_length=1, max_length=4000, description="What happened, as the person tells it")
+    what_helped: str | None = Field(None, max_length=4000)
+    goal_ids: list[str] = Field(default_factory=list, max_length=50)
+
+
+class RecordReview(Request):
+    review_id: str = Field(default_factory=new_id, max_length=100)
+    reviewed_on: date = Field(default_factory=date.today)
+    what_changed: str = Text
+    why: str = Text
+
+
+class RecordAgreement(Request):
+    agrees: bool
+    given_by: Literal["person", "guardian"] = "person"
+    reason: str | None = Field(None, max_length=4000, description="Required when the person disagrees")
+
+
+class RecordCrisisFollowUp(Request):
+    contact_id: str = Field(min_length=1, max_length=100, description="The crisis contact intake recorded")
+    followed_up_on: date = Field(default_factory=date.today)
+    note: str | None = Field(None, max_length=4000)
+
+
+class IndicatorValueView(BaseModel):
+    indicator: str
+    value: float
+    recorded_on: date
+    note: str | None
+
+
+class GoalView(BaseModel):
+    goal_id: str
+    in_own_words: str
+    team_restatement: str | None
+    life_domain: str | None
+    indicators: list[str]
+    status: str
+    values: list[IndicatorValueView]
+
+
+class SupportView(BaseModel):
+    support_id: str
+    life_domain: str
+    description: str
+    provided_by: str
+    active: bool
+    ended_because: str | None
+
+
+class SetbackView(BaseModel):
+    setback_id: str
+    occurred_on: date
+    in_own_words: str
+    what_helped: str | None
+    goal_ids: list[str]
+
+
+class ReviewView(BaseModel):
+    review_id: str
+    reviewed_on: date
+    what_changed: str
+    why: str
+    prompted_by: list[str]
+
+
+class NextReviewView(BaseModel):
+    due_on: date
+    prompted_by: list[str] = Field(description='"scheduled", or "positive_screening:<id>" / "crisis_contact:<id>"')
+
+
+class AgreementView(BaseModel):
+    agrees: bool
+    given_by: str
+    reason: str | None
+    current: bool = Field(description="False once the plan has changed since the agreement was given")
+
+
+class CrisisFollowUpView(BaseModel):
+    contact_id: str
+    followed_up_on: date
+    note: str | None
+
+
+class CarePlanView(BaseModel):
+    person_id: UUID
+    started_on: date
+    version: int
+    goals: list[GoalView]
+    strengths: list[str]
+    preferences: dict[str, Any]
+    supports: list[SupportView]
+    setbacks: list[SetbackView]
+    reviews: list[ReviewView]
+    next_review: NextReviewView
+    agreement: AgreementView | None
+    crisis_follow_ups: list[CrisisFollowUpView]
+
+
+def plan_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
+    router = APIRouter(prefix="/people/{person_id}/plan", tags=["care plan"])
+
+    async def view(person_id: UUID) -> CarePlanView:
+        plan = await service.run_sync(application.care_plan, person_id)
+        if plan is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        return plan_view(plan, await service.run_sync(application.next_review, plan))
+
+    async def change(principal: Principal, right: Right, person_id: UUID, response: Response,
+                     command: Callable[..., bool], *args: Any) -> CarePlanView:
+        await authorized(principal, right, person_id)
+        try:
+            changed = await service.run_sync(command, person_id, *args)
+        except InvalidPlanChange as error:
+            raise invalid_field(error.field, error.message) from None
+        if changed is False:
+            response.status_code = status.HTTP_200_OK  # already recorded: a retry changes nothing
+        return await view(person_id)
+
+    def on_plan(provenance: Provenance, act: Callable[[CarePlan], bool]) -> Callable[[UUID], bool]:
+        return lambda person_id: application.change_plan(person_id, act, provenance)
+
+    @router.get("", response_model=CarePlanView, summary="The person's care plan")
+    async def get_plan(person_id: UUID, principal: CurrentPrincipal):
+        await authorized(principal, Right.READ_CARE_PLAN, person_id)
+        log_read(principal, person_id, "care plan")
+        return await view(person_id)
+
+    @router.post("/goals", status_code=201, response_model=CarePlanView,
+                 summary="Add a goal in the person's own words (200 if this goal id is already on the plan)")
+    async def set_goal(person_id: UUID, body: SetGoal, provenance: RequestProvenance, response: Response,
+                       principal: CurrentPrincipal):
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(provenance, lambda p: p.set_goal(
+            body.goal_id, body.in_own_words, body.team_restatement, body.life_domain, body.indicators, provenance)))
+
+    @router.post("/goals/{goal_id}/indicator-values", status_code=201, response_model=CarePlanView,
+                 summary="Record a measured value of one of the goal's indicators")
+    async def record_indicator_value(person_id: UUID, goal_id: str, body: RecordIndicatorValue,
+                                     provenance: RequestProvenance, response: Response, principal: CurrentPrincipal):
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
+            provenance, lambda p: p.record_indicator_value(goal_id, body.indicator, body.value, body.recorded_on,
+                                                           body.note, provenance)))
+
+    @router.post("/goals/{goal_id}/status", status_code=200, response_model=CarePlanView,
+                 summary="A goal reached, set aside by the person's choice, or taken up again")
+    async def change_goal_status(person_id: UUID, goal_id: str, body: ChangeGoalStatus,
+                                 provenance: RequestProvenance, response: Response, principal: CurrentPrincipal):
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
+            provenance, lambda p: p.change_goal_status(goal_id, body.status, body.why, provenance)))
+
+    @router.put("/person", status_code=200, response_model=CarePlanView,
+                summary="The person's strengths and preferences (language, culture, faith, who to involve)")
+    async def describe_person(person_id: UUID, body: DescribePerson, provenance: RequestProvenance,
+                              response: Response, principal: CurrentPrincipal):
+        preferences = Preferences(body.language, body.culture, body.faith, tuple(body.who_to_involve))
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
+            provenance, lambda p: p.describe_person(body.strengths, preferences, provenance)))
+
+    @router.post("/supports", status_code=201, response_model=CarePlanView,
+                 summary="A support or service in one life domain, and who provides it")
+    async def add_support(person_id: UUID, body: AddSupport, provenance: RequestProvenance, response: Response,
+                          principal: CurrentPrincipal):
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
+            provenance, lambda p: p.add_support(body.support_id, body.life_domain, body.description,
+                                                body.provided_by, provenance)))
+
+    @router.post("/supports/{support_id}/end", status_code=200, response_model=CarePlanView,
+                 summary="A support ended, and why")
+    async def end_support(person_id: UUID, support_id: str, body: EndSupport, provenance: RequestProvenance,
+                          response: Response, principal: CurrentPrincipal):
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
+            provenance, lambda p: p.end_support(support_id, body.because, provenance)))
+
+    @router.post("/setbacks", status_code=201, response_model=CarePlanView,
+                 summary="A setback, as part of the path: goals and progress stay as they are")
+    async def record_setback(person_id: UUID, body: RecordSetback, provenance: RequestProvenance,
+                             response: Response, principal: CurrentPrincipal):
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
+            provenance, lambda p: p.record_setback(body.setback_id, body.occurred_on, body.in_own_words,
+                                                   body.what_helped, body.goal_ids, provenance)))
+
+    @router.post("/reviews", status_code=201, response_model=CarePlanView,
+                 summary="A review: what changed and why (it answers what made the review due)")
+    async def record_review(person_id: UUID, body: RecordReview, provenance: RequestProvenance,
+                            response: Response, principal: CurrentPrincipal):
+        return await change(principal, Right.REVIEW_CARE_PLAN, person_id, response, application.review_plan,
+                            body.review_id, body.reviewed_on, body.what_changed, body.why, provenance)
+
+    @router.post("/agreement", status_code=201, response_model=CarePlanView,
+                 summary="The person's (or guardian's) agreement to the plan as it stands, or disagreement and why")
+    async def record_agreement(person_id: UUID, body: RecordAgreement, provenance: RequestProvenance,
+                               response: Response, principal: CurrentPrincipal):
+        def agree(plan: CarePlan) -> bool:
+            plan.record_agreement(body.agrees, body.given_by, body.reason, provenance)
+            return True
+
+        return await change(principal, Right.RECORD_AGREEMENT, person_id, response, on_plan(provenance, agree))
+
+    @router.post("/crisis-follow-ups", status_code=201, response_model=CarePlanView,
+                 summary="The team followed up a crisis contact (200 if already recorded)")
+    async def record_crisis_follow_up(person_id: UUID, body: RecordCrisisFollowUp, provenance: RequestProvenance,
+                                      response: Response, principal: CurrentPrincipal):
+        return await change(principal, Right.FOLLOW_UP_CRISIS, person_id, response,
+                            application.record_crisis_follow_up, body.contact_id, body.followed_up_on, body.note,
+                            provenance)
+
+    return router
+
+
+def plan_view(plan: CarePlan, due: Any) -> CarePlanView:
+    agreement = plan.agreement
+    return CarePlanView(
+        person_id=plan.person_id, started_on=plan.started_on, version=plan.version,
+        goals=[GoalView(goal_id=g.goal_id, in_own_words=g.in_own_words, team_restatement=g.team_restatement,
+                        life_domain=g.life_domain, indicators=list(g.indicators), status=g.status,
+                        values=[IndicatorValueView(indicator=v.indicator, value=v.value, recorded_on=v.recorded_on,
+                                                   note=v.note) for v in g.values])
+               for g in plan.goals.values()],
+        strengths=list(plan.strengths),
+        preferences={"language": plan.preferences.language, "culture": plan.preferences.culture,
+                     "faith": plan.preferences.faith, "who_to_involve": list(plan.preferences.who_to_involve)},
+        supports=[SupportView(support_id=s.support_id, life_domain=s.life_domain, description=s.description,
+                              provided_by=s.provided_by, active=s.active, ended_because=s.ended_because)
+                  for s in plan.supports.values()],
+        setbacks=[SetbackView(setback_id=s.setback_id, occurred_on=s.occurred_on, in_own_words=s.in_own_words,
+                              what_helped=s.what_helped, goal_ids=list(s.goal_ids)) for s in plan.setbacks],
+        reviews=[ReviewView(review_id=r.review_id, reviewed_on=r.reviewed_on, what_changed=r.what_changed,
+                            why=r.why, prompted_by=list(r.prompted_by)) for r in plan.reviews],
+        next_review=NextReviewView(due_on=due.due_on, prompted_by=list(due.prompted_by)),
+        agreement=None if agreement is None else AgreementView(
+            agrees=agreement.agrees, given_by=agreement.given_by, reason=agreement.reason,
+            current=plan.agreement_is_current),
+        crisis_follow_ups=[CrisisFollowUpView(contact_id=f.contact_id, followed_up_on=f.followed_up_on, note=f.note)
+                           for f in plan.crisis_follow_ups.values()],
+    )
