@@ -35,6 +35,7 @@ class Right(StrEnum):
     RECORD_SCREENING = "record screenings"
     RECORD_CRISIS_CONTACT = "record crisis contacts"
     RECORD_CONSENT = "record consent directives"
+    MERGE_PEOPLE = "merge duplicate records"
     READ_INTAKE_RECORD = "read intake records"
     READ_TIMELINE = "read care timelines"
     READ_NOTIFICATIONS = "read team notifications"
@@ -57,6 +58,8 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     Right.RECORD_CRISIS_CONTACT: frozenset({Role.AGENCY_SYSTEM} | STAFF),
     # The person's own decision: recorded by them, or for them by their coordinator or agency.
     Right.RECORD_CONSENT: frozenset({Role.PERSON, Role.AGENCY_SYSTEM, Role.CARE_COORDINATOR, Role.SUPERVISOR}),
+    # Deciding two records are one person is a coordination decision, made by someone who can see both.
+    Right.MERGE_PEOPLE: frozenset({Role.CARE_COORDINATOR, Role.SUPERVISOR}),
     Right.READ_INTAKE_RECORD: frozenset({Role.AGENCY_SYSTEM, Role.AUDITOR, Role.PERSON} | STAFF),
     Right.READ_TIMELINE: frozenset({Role.AUDITOR, Role.PERSON} | STAFF),
     Right.READ_NOTIFICATIONS: frozenset({Role.AUDITOR} | STAFF),
@@ -103,6 +106,8 @@ class RecordContext:
     person_id: UUID
     team: frozenset[str]  # subjects currently on the person's care team
     registered_by: str | None = None  # the agency that registered the person, where known
+    # Agencies whose records of the same person were merged into this one: they see it too.
+    also_registered_by: frozenset[str] = frozenset()
 
 
 def check_has_right(principal: Principal, right: Right) -> None:
@@ -118,7 +123,8 @@ def check_may_see(principal: Principal, record: RecordContext) -> None:
         if principal.person_id == record.person_id:
             return
     elif principal.role is Role.AGENCY_SYSTEM:
-        if principal.agency is not None and principal.agency == record.registered_by:
+        if principal.agency is not None and (principal.agency == record.registered_by
+                                             or principal.agency in record.also_registered_by):
             return
     elif principal.subject in record.team:
         return

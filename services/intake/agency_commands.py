@@ -17,6 +17,7 @@ from services.intake.application import (
     GrantConsent,
     RevokeConsent,
     IntakeApplication,
+    MergePeople,
     PersonNotFound,
     RecordCrisisContact,
     RecordScreening,
@@ -25,14 +26,18 @@ from services.intake.application import (
 )
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
+from services.intake.domain.person import CannotMerge, MergedAway
 from services.intake.domain.scoring import InvalidAnswers
 from shared.access import MissingRight, NotVisible, Principal, Right, Role, authorize, check_has_right
+from shared.contracts.intake import AgencyIdentity
 from shared.contracts.intake_commands import (
     AmendDetailsRequest,
     ConsentRecorded,
     CrisisContactRecorded,
     DetailsAmended,
     GrantConsentRequest,
+    MergePeopleRequest,
+    PeopleMerged,
     PersonRegistration,
     RecordCrisisContactRequest,
     RecordScreeningRequest,
@@ -64,6 +69,15 @@ def _invalid(loc: list[str], message: str) -> Refused:
     return Refused(422, [{"loc": loc, "msg": message, "type": "value_error"}])
 
 
+def _merged_away(away: MergedAway) -> Refused:
+    """409: the record addressed was merged into another; names the survivor so the caller can re-point."""
+    return Refused(409, [{
+        "loc": ["body" if away.field == "duplicate_id" else "path", away.field],
+        "msg": f"person {away.person_id} was merged into {away.survivor_id}: address {away.survivor_id} instead",
+        "type": "merged_away", "merged_into": str(away.survivor_id),
+    }])
+
+
 class AgencyCommands:
     def __init__(self, service: Service, application: IntakeApplication) -> None:
         self._service = service
@@ -87,10 +101,7 @@ class AgencyCommands:
         changes = request.changes()
         if changes.get("preferred_name", "") is None:
             raise _invalid(["body", "preferred_name"], "a person always has a preferred name")
-        try:
-            amendment = await self._commits.submit(AmendDetails(person_id, changes, provenance))
-        except PersonNotFound:
-            raise Refused(404, "not found") from None
+        amendment = await self._submit(AmendDetails(person_id, changes, provenance))
         return DetailsAmended(person_id=person_id, changed=amendment.changed), True
 
     async def record_screening(self, principal: Principal, person_id: UUID, request: RecordScreeningRequest,
@@ -99,10 +110,8 @@ class AgencyCommands:
         screening_id = uuid5(SCREENING_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
         answers = {item: None if answer == "declined" else answer for item, answer in request.answers.items()}
         try:
-            receipt = await self._commits.submit(
+            receipt = await self._submit(
                 RecordScreening(person_id, screening_id, request.instrument, answers, provenance, request.sex))
-        except PersonNotFound:
-            raise Refused(404, "not found") from None
         except InvalidAnswers as invalid:
             where = ["body", invalid.item] if invalid.item in ("instrument", "sex") else ["body", "answers", invalid.item]
             raise _invalid(where, invalid.message) from None
@@ -120,12 +129,10 @@ class AgencyCommands:
         await self.authorize(principal, Right.RECORD_CRISIS_CONTACT, person_id)
         contact_id = uuid5(CRISIS_CONTACT_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
         try:
-            receipt = await self._commits.submit(RecordCrisisContact(
+            receipt = await self._submit(RecordCrisisContact(
                 person_id, contact_id, request.kind, request.occurred_at, request.location, request.responders,
                 request.what_helped, request.outcome, request.follow_up_due, provenance,
             ))
-        except PersonNotFound:
-            raise Refused(404, "not found") from None
         except InvalidCrisisContact as invalid:
             raise _invalid(["body", invalid.field], invalid.message) from None
         recorded = CrisisContactRecorded(person_id=person_id, contact_id=contact_id, follow_up_due=receipt.follow_up_due)
@@ -148,14 +155,37 @@ class AgencyCommands:
 
     async def _consent(self, command: GrantConsent | RevokeConsent) -> tuple[ConsentRecorded, bool]:
         try:
-            receipt = await self._commits.submit(command)
-        except PersonNotFound:
-            raise Refused(404, "not found") from None
+            receipt = await self._submit(command)
         except InvalidConsent as invalid:
             if invalid.field == "directive_id":
                 raise Refused(404, "no such consent directive") from None
             raise _invalid(["body", invalid.field], invalid.message) from None
         return ConsentRecorded(person_id=command.person_id, directive_id=command.directive_id), receipt.created
+
+    async def merge_people(self, principal: Principal, survivor_id: UUID, request: MergePeopleRequest,
+                           provenance: Provenance) -> tuple[PeopleMerged, bool]:
+        """Merge a duplicate into the survivor; the caller must see both records (else 404)."""
+        await self.authorize(principal, Right.MERGE_PEOPLE, survivor_id)
+        await self.authorize(principal, Right.MERGE_PEOPLE, request.duplicate_id)
+        try:
+            receipt = await self._submit(MergePeople(survivor_id, request.duplicate_id, request.reason, provenance))
+        except CannotMerge as invalid:
+            raise _invalid(["body", invalid.field], invalid.message) from None
+        merged = PeopleMerged(
+            survivor_id=receipt.survivor_id, duplicate_id=receipt.duplicate_id, reason=receipt.reason,
+            agency_identities=[AgencyIdentity(agency=agency, agency_person_id=record)
+                               for agency, record in receipt.agency_identities],
+        )
+        return merged, receipt.created
+
+    async def _submit(self, command: Command) -> Result:
+        """Run a command addressed to one person: 404 if there is none, 409 if merged into another."""
+        try:
+            return await self._commits.submit(command)
+        except PersonNotFound:
+            raise Refused(404, "not found") from None
+        except MergedAway as away:
+            raise _merged_away(away) from None
 
     async def authorize(self, principal: Principal, right: Right, person_id: UUID) -> None:
         """The caller holds `right` on this person's record, or Refused (403, or 404 outside their reach)."""

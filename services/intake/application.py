@@ -18,7 +18,7 @@ from eventsourcing.persistence import RecordConflictError
 from services.intake.domain.care_team_view import CareTeamView
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
-from services.intake.domain.person import NoAnswers, Person, UnknownDetail
+from services.intake.domain.person import CannotMerge, MergedAway, NoAnswers, Person, UnknownDetail
 from services.intake.domain.scoring import Answer, InvalidAnswers, ScoringSettings, ScreeningResult
 from shared.access import RecordContext
 from shared.domain import Provenance
@@ -94,7 +94,16 @@ class RevokeConsent:
     provenance: Provenance
 
 
-Command = RegisterPerson | AmendDetails | RecordScreening | RecordCrisisContact | GrantConsent | RevokeConsent
+@dataclass(frozen=True)
+class MergePeople:
+    survivor_id: UUID
+    duplicate_id: UUID
+    reason: str
+    provenance: Provenance
+
+
+Command = (RegisterPerson | AmendDetails | RecordScreening | RecordCrisisContact | GrantConsent | RevokeConsent
+           | MergePeople)
 
 
 @dataclass(frozen=True)
@@ -132,9 +141,21 @@ class Amendment:
     changed: list[str]
 
 
-Result = Registration | Amendment | ScreeningReceipt | CrisisContactReceipt | ConsentReceipt
+@dataclass(frozen=True)
+class MergeReceipt:
+    survivor_id: UUID
+    duplicate_id: UUID
+    reason: str  # as first recorded
+    agency_identities: list[tuple[str, str]]  # all the survivor answers to now
+    created: bool
+
+
+Result = Registration | Amendment | ScreeningReceipt | CrisisContactReceipt | ConsentReceipt | MergeReceipt
 # A command refused for its own content: the others in its batch go ahead.
-REFUSALS = (PersonNotFound, UnknownDetail, InvalidAnswers, NoAnswers, InvalidCrisisContact, InvalidConsent)
+REFUSALS = (PersonNotFound, UnknownDetail, InvalidAnswers, NoAnswers, InvalidCrisisContact, InvalidConsent,
+            CannotMerge, MergedAway)
+# How long a chain of merges (A into B, later B into C) is followed to the record that now stands.
+MAX_MERGE_CHAIN = 20
 
 
 @dataclass
@@ -200,10 +221,13 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
             raise PersonNotFound(f"no person {person_id}") from None
 
     def record_context(self, person_id: UUID) -> RecordContext:
-        """What decides who may see this person's intake record. PersonNotFound if there is none."""
+        """What decides who may see this person's intake record. PersonNotFound if there is none.
+
+        A survivor of a merge is also seen by the agencies of the duplicates it absorbed."""
         person = self.get_person(person_id)
         team = self.follower(person_id)
-        return RecordContext(person_id, frozenset(team.team if team else ()), registered_by=person.agency)
+        return RecordContext(person_id, frozenset(team.team if team else ()), registered_by=person.agency,
+                             also_registered_by=frozenset(agency for agency, _ in person.agency_identities[1:]))
 
     def _run(self, command: Command, batch: _Batch) -> Result | Exception:
         try:
@@ -218,16 +242,41 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
                 return self._record_crisis_contact(command, batch)
             if isinstance(command, GrantConsent | RevokeConsent):
                 return self._consent(command, batch)
+            if isinstance(command, MergePeople):
+                return self._merge(command, batch)
             return self._record_screening(command, batch)
+        except MergedAway as away:
+            return MergedAway(away.person_id, self._standing(away.survivor_id, batch), away.field)
         except REFUSALS as refusal:
             return refusal
 
     @staticmethod
+    def _standing(person_id: UUID, batch: _Batch) -> UUID:
+        """The record that stands for this person now: at the end of any chain of merges."""
+        for _ in range(MAX_MERGE_CHAIN):
+            person = batch.find(person_id)
+            if person is None or person.merged_into is None:
+                break
+            person_id = person.merged_into
+        return person_id
+
+    @staticmethod
+    def _merge(command: MergePeople, batch: _Batch) -> MergeReceipt:
+        """Merge the duplicate into the survivor; both are saved in the batch's one transaction."""
+        survivor, duplicate = batch.find(command.survivor_id), batch.find(command.duplicate_id)
+        if survivor is None or duplicate is None:
+            raise PersonNotFound(f"no person {command.survivor_id if survivor is None else command.duplicate_id}")
+        created = survivor.merge_duplicate(duplicate, command.reason, command.provenance)
+        return MergeReceipt(survivor.id, duplicate.id, survivor.merged_duplicates[duplicate.id],
+                            list(survivor.agency_identities), created)
+
+    @staticmethod
     def _register(command: RegisterPerson, batch: _Batch) -> Registration:
-        """Register a person once; registering the same agency record again returns the first."""
+        """Register a person once; registering the same agency record again returns the first, or the
+        record it was merged into (which answers to that agency record now)."""
         person_id = Person.create_id(command.agency, command.agency_person_id)
         if batch.find(person_id) is not None:
-            return Registration(person_id, created=False)
+            return Registration(IntakeApplication._standing(person_id, batch), created=False)
         batch.people[person_id] = Person(
             command.agency, command.agency_person_id, command.preferred_name, command.date_of_birth,
             command.provenance, command.pronouns, command.preferred_language,

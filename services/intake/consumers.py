@@ -21,6 +21,7 @@ from shared.contracts.intake_commands import (
     AgencyCommand,
     AmendDetailsCommand,
     GrantConsentCommand,
+    MergePeopleCommand,
     RecordCrisisContactCommand,
     RecordScreeningCommand,
     RegisterPersonCommand,
@@ -64,7 +65,7 @@ def agency_commands_router(service: Service, commands: AgencyCommands, verifier:
         title="intake.commands",
         description="Commands from agency systems (register_person, amend_details, record_screening, "
         "record_crisis_contact, "
-        "grant_consent, revoke_consent), "
+        "grant_consent, revoke_consent, merge_people), "
         "each with a bearer token in the `authorization` header. The receipt goes to `reply_to` if set; "
         "a refused or invalid command is dead-lettered with the reason.",
     )
@@ -96,6 +97,8 @@ def agency_commands_router(service: Service, commands: AgencyCommands, verifier:
                 case RevokeConsentCommand():
                     receipt, _ = await commands.revoke_consent(
                         principal, command.person_id, command.directive_id, command, provenance)
+                case MergePeopleCommand():
+                    receipt, _ = await commands.merge_people(principal, command.survivor_id, command, provenance)
         except Refused as refused:
             raise Unprocessable(f"refused ({refused.status}): {refused.detail}") from None
         return receipt.model_dump(mode="json")

@@ -8,17 +8,20 @@ from typing import Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.intake.agency_commands import AgencyCommands, Refused
 from services.intake.application import IntakeApplication
 from shared.access import Right
+from shared.contracts.intake import AgencyIdentity
 from shared.contracts.intake_commands import (
     AmendDetailsRequest,
     ConsentRecorded,
     CrisisContactRecorded,
     DetailsAmended,
     GrantConsentRequest,
+    MergePeopleRequest,
+    PeopleMerged,
     PersonRegistration,
     RecordCrisisContactRequest,
     RecordScreeningRequest,
@@ -42,6 +45,11 @@ class PersonSummary(BaseModel):
     preferred_language: str | None
     date_of_birth: date | None
     screenings: int
+    agency_identities: list[AgencyIdentity] = Field(
+        description="Every agency record this person answers to: their own, then those of duplicates merged in")
+    merged_duplicates: list[UUID] = Field(description="Records merged into this one (their histories are kept there)")
+    merged_into: UUID | None = Field(
+        description="Set when this record was merged into another: it records nothing new, address that one")
 
 
 async def _answer(outcome: Awaitable[tuple[T, bool]], response: Response) -> T:
@@ -99,6 +107,13 @@ def people_router(service: Service, application: IntakeApplication, commands: Ag
                              principal: CurrentPrincipal, provenance: RequestProvenance, response: Response):
         return await _answer(commands.revoke_consent(principal, person_id, directive_id, body, provenance), response)
 
+    @router.post("/{survivor_id}/merges", status_code=status.HTTP_201_CREATED, response_model=PeopleMerged,
+                 summary="Merge a duplicate record of this person into this one, keeping both histories "
+                         "(200 if already merged)")
+    async def merge_people(survivor_id: UUID, body: MergePeopleRequest, principal: CurrentPrincipal,
+                           provenance: RequestProvenance, response: Response):
+        return await _answer(commands.merge_people(principal, survivor_id, body, provenance), response)
+
     @router.get("/{person_id}", response_model=PersonSummary)
     async def get_person(person_id: UUID, principal: CurrentPrincipal):
         try:
@@ -112,6 +127,9 @@ def people_router(service: Service, application: IntakeApplication, commands: Ag
             preferred_name=person.preferred_name, pronouns=person.pronouns,
             preferred_language=person.preferred_language, date_of_birth=person.date_of_birth,
             screenings=len(person.screenings),
+            agency_identities=[AgencyIdentity(agency=agency, agency_person_id=record)
+                               for agency, record in person.agency_identities],
+            merged_duplicates=list(person.merged_duplicates), merged_into=person.merged_into,
         )
 
     return router

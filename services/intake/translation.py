@@ -9,8 +9,11 @@ from shared.contracts.base import Payload
 from shared.contracts.intake import (
     ConsentGrantedV1,
     ConsentRevokedV1,
+    AgencyIdentity,
     CrisisContactRecordedV1,
     PersonDetailsAmendedV1,
+    PersonMergedIntoV1,
+    PersonMergedV1,
     PersonRegisteredV1,
     ScreeningRecordedV1,
     ScreeningScoredV1,
@@ -64,4 +67,11 @@ TRANSLATIONS = {
         categories=event.categories, starts_at=event.starts_at, expires_at=event.expires_at,
     ),
     Person.ConsentRevoked: lambda event: ConsentRevokedV1(directive_id=event.directive_id, revoked_at=event.revoked_at),
+    # Ids and agency records only: the reason for a merge stays at intake.
+    Person.DuplicateMerged: lambda event: PersonMergedV1(
+        duplicate_id=event.duplicate_id, duplicate_agency=event.duplicate_agency,
+        duplicate_agency_person_id=event.duplicate_agency_person_id,
+        also_known_as=[AgencyIdentity(**identity) for identity in event.also_known_as],
+    ),
+    Person.MergedInto: lambda event: PersonMergedIntoV1(survivor_id=event.survivor_id),
 }

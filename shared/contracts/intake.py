@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from shared.contracts.base import Payload
 
@@ -145,7 +145,39 @@ class ConsentRevokedV1(Payload):
     revoked_at: datetime
 
 
+class AgencyIdentity(BaseModel):
+    """A person's record at one agency."""
+
+    agency: str
+    agency_person_id: str
+
+
+class PersonMergedV1(Payload):
+    """On the survivor's stream: a duplicate record of this person, registered by another agency, was
+    merged into this one. Both histories are kept; this person now answers to the duplicate's agency
+    record (and to any the duplicate had absorbed before, in `also_known_as`)."""
+
+    event_type: ClassVar[str] = "carecoord.intake.person_merged"
+    version: ClassVar[int] = 1
+
+    duplicate_id: UUID
+    duplicate_agency: str
+    duplicate_agency_person_id: str
+    also_known_as: list[AgencyIdentity] = Field(
+        default_factory=list, description="Agency records the duplicate had absorbed in earlier merges")
+
+
+class PersonMergedIntoV1(Payload):
+    """On the duplicate's stream: this record was merged into `survivor_id`. Its history stands; it
+    records nothing new, and commands for it go to the survivor."""
+
+    event_type: ClassVar[str] = "carecoord.intake.person_merged_into"
+    version: ClassVar[int] = 1
+
+    survivor_id: UUID
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PersonRegisteredV1, PersonDetailsAmendedV1, ScreeningRecordedV1, ScreeningScoredV1, UrgentScreeningResultV1, CrisisContactRecordedV1,
-    ConsentGrantedV1, ConsentRevokedV1,
+    ConsentGrantedV1, ConsentRevokedV1, PersonMergedV1, PersonMergedIntoV1,
 )

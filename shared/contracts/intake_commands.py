@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from shared.contracts.intake import ConsentCategory, CrisisKind, CrisisOutcome, Instrument
+from shared.contracts.intake import AgencyIdentity, ConsentCategory, CrisisKind, CrisisOutcome, Instrument
 
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Item id, e.g. item9")]
 
@@ -96,6 +96,22 @@ class ConsentRecorded(BaseModel):
     directive_id: str
 
 
+class MergePeopleRequest(BaseModel):
+    """Merge a duplicate record (the same person, registered by another agency) into this one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duplicate_id: UUID = Field(description="The record merged away; its history is kept, it records nothing new")
+    reason: str = Field(min_length=1, max_length=1000, description="Why these are the same person (kept at intake)")
+
+
+class PeopleMerged(BaseModel):
+    survivor_id: UUID
+    duplicate_id: UUID
+    reason: str = Field(description="As recorded by the first merge of this pair")
+    agency_identities: list[AgencyIdentity] = Field(description="Every agency record the survivor answers to now")
+
+
 class PersonRegistration(BaseModel):
     person_id: UUID
 
@@ -159,9 +175,15 @@ class RevokeConsentCommand(RevokeConsentRequest):
     directive_id: str
 
 
+class MergePeopleCommand(MergePeopleRequest):
+    command: Literal["merge_people"]
+    survivor_id: UUID
+
+
 AgencyCommand = Annotated[
     RegisterPersonCommand | AmendDetailsCommand | RecordScreeningCommand | RecordCrisisContactCommand
     | GrantConsentCommand
-    | RevokeConsentCommand,
+    | RevokeConsentCommand
+    | MergePeopleCommand,
     Field(discriminator="command"),
 ]

@@ -56,6 +56,16 @@ def expected(endpoint: str, caller: str) -> int:
         if caller in ("other_agency", "coordinator_elsewhere"):
             return 404  # the right, but not for this person
         return 403
+    if endpoint == "merge":
+        # Into the person, a duplicate whose team has the on-team coordinator and supervisor and the
+        # coordinator from elsewhere; callers run in CALLERS' order, so the second merge is a repeat.
+        if caller == "care_coordinator_on_team":
+            return 201
+        if caller == "supervisor_on_team":
+            return 200  # the same merge, already recorded
+        if caller == "coordinator_elsewhere":
+            return 404  # sees the duplicate but not the survivor: a merger must see both
+        return 403
     if endpoint == "add_member":
         if caller in ("care_coordinator_on_team", "supervisor_on_team"):
             return 200  # already on the team in that role
@@ -71,7 +81,7 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
     notifications = await system.start_connected("notifications")
     clients = {name: system.client(service) for name, service in
                (("intake", intake), ("careplan", careplan), ("notifications", notifications))}
-    person_id, other_id = await _two_people_with_teams(clients)
+    person_id, other_id, duplicate_id = await _people_with_teams(clients)
     callers = {**CALLERS, "person": ("person", {"person_id": person_id})}
 
     endpoints = {
@@ -93,6 +103,9 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "add_member": ("careplan", "POST", f"/people/{person_id}/team",
                        lambda _: {"member_id": "care_coordinator-on-team", "role": "care_coordinator"}),
         "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),
+        # Last: the merge closes the duplicate's record.
+        "merge": ("intake", "POST", f"/people/{person_id}/merges",
+                  lambda _: {"duplicate_id": duplicate_id, "reason": "the same person, registered twice"}),
     }
     bad_tokens = {
         "no token": {},
@@ -127,21 +140,27 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
     assert not mismatches, "\n" + "\n".join(mismatches)
 
 
-async def _two_people_with_teams(clients) -> tuple[str, str]:
+async def _people_with_teams(clients) -> tuple[str, str, str]:
+    """The person, another person, and a duplicate of the person (to merge)."""
     agency, supervisor = bearer("agency_system"), bearer("supervisor", "supervisor-on-team")
     people = []
-    for record in ("matrix-1", "matrix-2"):
+    for record in ("matrix-1", "matrix-2", "matrix-1-again"):
         response = await clients["intake"].post("/people", headers=agency, json={
             "agency": TEST_AGENCY, "agency_person_id": record, "preferred_name": PRIVATE_NAME})
         assert response.status_code == 201, response.text
         people.append(response.json()["person_id"])
-    person_id, other_id = people
+    person_id, other_id, duplicate_id = people
     for role in STAFF:
         response = await clients["careplan"].post(f"/people/{person_id}/team", headers=supervisor,
                                                   json={"member_id": f"{role}-on-team", "role": role})
         assert response.status_code == 201, response.text
     for member, role in (("clinician-elsewhere", "clinician"), ("coordinator-elsewhere", "care_coordinator")):
         response = await clients["careplan"].post(f"/people/{other_id}/team", headers=supervisor,
+                                                  json={"member_id": member, "role": role})
+        assert response.status_code == 201, response.text
+    for member, role in (("care_coordinator-on-team", "care_coordinator"), ("supervisor-on-team", "supervisor"),
+                         ("coordinator-elsewhere", "care_coordinator")):
+        response = await clients["careplan"].post(f"/people/{duplicate_id}/team", headers=supervisor,
                                                   json={"member_id": member, "role": role})
         assert response.status_code == 201, response.text
 
@@ -152,10 +171,13 @@ async def _two_people_with_teams(clients) -> tuple[str, str]:
         seen_by_notifications = await clients["notifications"].get(f"/people/{person_id}/notifications", headers=last)
         elsewhere = bearer("clinician", "clinician-elsewhere")
         other_seen = await clients["intake"].get(f"/people/{other_id}", headers=elsewhere)
-        return seen_by_intake.status_code == seen_by_notifications.status_code == other_seen.status_code == 200
+        duplicate_seen = await clients["intake"].get(f"/people/{duplicate_id}",
+                                                     headers=bearer("care_coordinator", "coordinator-elsewhere"))
+        return (seen_by_intake.status_code == seen_by_notifications.status_code == other_seen.status_code
+                == duplicate_seen.status_code == 200)
 
     await eventually(team_known_everywhere, what="care teams known to intake and notifications")
-    return person_id, other_id
+    return person_id, other_id, duplicate_id
 
 
 def _unsigned_token() -> str:

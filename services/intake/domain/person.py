@@ -2,6 +2,10 @@
 
 Every event of a person's intake history is on this one aggregate, so its version numbers are the
 per-person sequence that consumers use to apply a person's events in order.
+
+Two agencies may register the same person. Merging keeps both records and both histories: the
+duplicate records that it was merged into the survivor and from then on records nothing new; the
+survivor records the duplicate it absorbed and answers to the duplicate's agency identifiers too.
 """
 
 from __future__ import annotations
@@ -31,6 +35,28 @@ class NoAnswers(ValueError):
     """A screening with no items at all is not a screening."""
 
 
+class CannotMerge(ValueError):
+    """A merge the rules refuse for what was asked; `field` names the request field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class MergedAway(ValueError):
+    """This person's record was merged into `survivor_id`: it records nothing new, address the survivor.
+
+    `field` names what the caller addressed: the person of a command, or one side of a merge.
+    """
+
+    def __init__(self, person_id: UUID, survivor_id: UUID, field: str = "person_id") -> None:
+        super().__init__(f"person {person_id} was merged into {survivor_id}")
+        self.person_id = person_id
+        self.survivor_id = survivor_id
+        self.field = field
+
+
 class Person(Aggregate):
     @staticmethod
     def create_id(agency: str, agency_person_id: str, **_: object) -> UUID:
@@ -58,9 +84,58 @@ class Person(Aggregate):
         self.screenings: dict[UUID, ScreeningResult | None] = {}
         self.crisis_contacts: dict[UUID, datetime] = {}  # contact id -> follow-up due
         self.consents: dict[str, ConsentDirective] = {}
+        # Every agency record this person answers to: their own first, then those of duplicates merged in.
+        self.agency_identities: list[tuple[str, str]] = [(agency, agency_person_id)]
+        self.merged_duplicates: dict[UUID, str] = {}  # duplicate's id -> the reason given for the merge
+        self.merged_into: UUID | None = None
+
+    def check_not_merged(self) -> None:
+        """A record merged into another records nothing new (MergedAway names the survivor)."""
+        if self.merged_into is not None:
+            raise MergedAway(self.id, self.merged_into)
+
+    def merge_duplicate(self, duplicate: Person, reason: str, provenance: Provenance) -> bool:
+        """Merge `duplicate` into this person, keeping both histories; False if already merged here.
+
+        The duplicate records `MergedInto` on its own stream and this person `DuplicateMerged` on
+        theirs; the caller saves both together, so a merge is never half-recorded.
+        """
+        if duplicate.id == self.id:
+            raise CannotMerge("duplicate_id", "a person cannot be merged into themselves")
+        if duplicate.merged_into == self.id:
+            return False
+        if duplicate.merged_into is not None:
+            raise MergedAway(duplicate.id, duplicate.merged_into, field="duplicate_id")
+        if self.merged_into is not None:
+            raise MergedAway(self.id, self.merged_into, field="survivor_id")
+        if not reason.strip():
+            raise CannotMerge("reason", "say why these are the same person")
+        duplicate._merged_into(self.id, reason, provenance)
+        # The duplicate may itself have absorbed others before: this person answers to all of them.
+        also_known_as = [{"agency": agency, "agency_person_id": record}
+                         for agency, record in duplicate.agency_identities[1:]]
+        self._duplicate_merged(duplicate.id, duplicate.agency, duplicate.agency_person_id, reason, provenance,
+                               also_known_as)
+        return True
+
+    @event("MergedInto")
+    def _merged_into(self, survivor_id: UUID, reason: str, provenance: Provenance) -> None:
+        self.merged_into = survivor_id
+
+    @event("DuplicateMerged")
+    def _duplicate_merged(
+        self, duplicate_id: UUID, duplicate_agency: str, duplicate_agency_person_id: str, reason: str,
+        provenance: Provenance, also_known_as: list[dict[str, str]],
+    ) -> None:
+        self.merged_duplicates[duplicate_id] = reason
+        for identity in [(duplicate_agency, duplicate_agency_person_id),
+                         *((i["agency"], i["agency_person_id"]) for i in also_known_as)]:
+            if identity not in self.agency_identities:
+                self.agency_identities.append(identity)
 
     def amend_details(self, changes: dict[str, Any], provenance: Provenance) -> list[str]:
         """Change how the person is named and addressed; returns the fields that changed."""
+        self.check_not_merged()
         unknown = set(changes) - set(AMENDABLE)
         if unknown:
             raise UnknownDetail(f"cannot amend {', '.join(sorted(unknown))}; amendable: {', '.join(AMENDABLE)}")
@@ -85,6 +160,7 @@ class Person(Aggregate):
     ) -> ScreeningResult:
         """Record the answers as given, then their score by the published rules; a result that
         shows suicide risk is also recorded as urgent, for the care team to act on at once."""
+        self.check_not_merged()
         self.check_has_answers(answers)
         result = score(instrument, answers, sex=sex, settings=settings)  # InvalidAnswers names the item
         self._screening_recorded(screening_id, instrument, dict(answers), sex, provenance)
@@ -104,6 +180,7 @@ class Person(Aggregate):
         what_helped: str, outcome: str, follow_up_due: datetime | None, provenance: Provenance,
     ) -> datetime:
         """Record a crisis contact once; returns when the team's follow-up is due."""
+        self.check_not_merged()
         crisis.check_kind(kind)
         crisis.check_outcome(outcome)
         crisis.check_aware(occurred_at, "occurred_at")
@@ -126,6 +203,7 @@ class Person(Aggregate):
         """Record the person's consent directive once; False if this directive is already recorded."""
         if directive_id in self.consents:
             return False
+        self.check_not_merged()
         check_directive(recipient_kind, recipient_id, categories, starts_at, expires_at)
         self._consent_granted(directive_id, recipient_kind, recipient_id, sorted(set(categories)), starts_at,
                               expires_at, provenance)
@@ -138,6 +216,7 @@ class Person(Aggregate):
             raise InvalidConsent("directive_id", "no such consent directive")
         if directive.revoked_at is not None:
             return False
+        self.check_not_merged()
         if revoked_at.tzinfo is None:
             raise InvalidConsent("revoked_at", "needs a time zone")
         self._consent_revoked(directive_id, revoked_at, provenance)
