@@ -42,6 +42,28 @@ def expected(endpoint: str, caller: str) -> int:
         return 404 if elsewhere or caller == "other_agency" else 201
     if endpoint == "intake_record":
         return 404 if elsewhere or caller == "other_agency" else 200
+    if endpoint in ("plan", "medication", "safety_plan"):
+        endpoint = "timeline"  # read as the timeline is
+    if endpoint in ("goal", "medication_note", "safety_plan_write"):
+        if caller in ("agency", "other_agency", "auditor"):
+            return 403
+        return 404 if elsewhere else 201
+    if endpoint in ("review", "crisis_follow_up"):
+        if caller in ("agency", "other_agency", "auditor", "person"):
+            return 403
+        if elsewhere:
+            return 404
+        return 201 if endpoint == "review" else 422  # 422: authorized, but no such crisis contact
+    if endpoint == "agreement":
+        if caller in ("person", "care_coordinator_on_team", "supervisor_on_team"):
+            return 201
+        return 404 if caller == "coordinator_elsewhere" else 403
+    if endpoint == "decision":
+        if caller in ("agency", "other_agency", "auditor", "person"):
+            return 403
+        if elsewhere:
+            return 404
+        return 201 if caller == "prescriber_on_team" else 403  # scope of practice
     if endpoint in ("timeline", "team"):
         if caller in ("agency", "other_agency"):
             return 403
@@ -103,6 +125,23 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "add_member": ("careplan", "POST", f"/people/{person_id}/team",
                        lambda _: {"member_id": "care_coordinator-on-team", "role": "care_coordinator"}),
         "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),
+        "goal": ("careplan", "POST", f"/people/{person_id}/plan/goals",
+                 lambda caller: {"goal_id": f"goal-of-{caller}", "in_own_words": "Feel at home again"}),
+        "review": ("careplan", "POST", f"/people/{person_id}/plan/reviews",
+                   lambda _: {"what_changed": "Nothing yet", "why": "Regular review"}),
+        "agreement": ("careplan", "POST", f"/people/{person_id}/plan/agreement", lambda _: {"agrees": True}),
+        "crisis_follow_up": ("careplan", "POST", f"/people/{person_id}/plan/crisis-follow-ups",
+                             lambda _: {"contact_id": "no-such-contact"}),
+        "plan": ("careplan", "GET", f"/people/{person_id}/plan", None),
+        "medication_note": ("careplan", "POST", f"/people/{person_id}/medication/notes",
+                            lambda caller: {"note_id": f"note-of-{caller}", "kind": "question_for_prescriber",
+                                            "text": "Could it be taken in the evening?"}),
+        "decision": ("careplan", "POST", f"/people/{person_id}/medication/decisions", lambda caller: {
+            "decision_id": f"decision-of-{caller}", "decision": "stop", "medication": "quetiapine",
+            "rationale": "The person chose to stop; we agreed a taper", "discussed_with_person": True}),
+        "medication": ("careplan", "GET", f"/people/{person_id}/medication", None),
+        "safety_plan_write": ("careplan", "PUT", f"/people/{person_id}/safety-plan", SafetyPlanWrites()),
+        "safety_plan": ("careplan", "GET", f"/people/{person_id}/safety-plan", None),
         # Last: the merge closes the duplicate's record.
         "merge": ("intake", "POST", f"/people/{person_id}/merges",
                   lambda _: {"duplicate_id": duplicate_id, "reason": "the same person, registered twice"}),
@@ -138,6 +177,19 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
     for client in clients.values():
         await client.aclose()
     assert not mismatches, "\n" + "\n".join(mismatches)
+
+
+class SafetyPlanWrites:
+    """Each allowed caller revises the version the previous one wrote (callers go in order)."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def __call__(self, caller: str) -> dict:
+        body = {"based_on_version": self.written, "sections": {"reasons_for_living": [f"as told to {caller}"]}}
+        if expected("safety_plan_write", caller) == 201:
+            self.written += 1
+        return body
 
 
 async def _people_with_teams(clients) -> tuple[str, str, str]:

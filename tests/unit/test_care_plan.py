@@ -126,8 +126,15 @@ def test_a_positive_screening_or_a_crisis_after_the_last_review_makes_a_review_d
     due = next_review(START, prompts)
     assert due.due_on == date(2026, 2, 1)
     assert due.prompted_by == ("positive_screening:sc-1", "crisis_contact:cc-1")
-    # A review after both answers them: the schedule resumes from it.
-    assert next_review(date(2026, 2, 4), prompts).due_on == date(2026, 2, 4) + timedelta(days=90)
+    # A review that answered both: the schedule resumes from it.
+    answered = ["positive_screening:sc-1", "crisis_contact:cc-1"]
+    assert next_review(date(2026, 2, 4), prompts, answered).due_on == date(2026, 2, 4) + timedelta(days=90)
+
+
+def test_a_prompt_that_arrives_after_a_review_it_predates_still_makes_a_review_due():
+    late = ReviewPrompt("crisis_contact", "cc-2", date(2026, 1, 20))  # reached careplan after the review
+    due = next_review(date(2026, 2, 4), [late], answered=["positive_screening:sc-1"])
+    assert (due.due_on, due.prompted_by) == (date(2026, 1, 20), ("crisis_contact:cc-2",))
 
 
 def test_a_review_records_what_changed_and_why(plan, provenance):

@@ -265,6 +265,11 @@ class CarePlan(Aggregate):
         self.reviews.append(Review(review_id, reviewed_on, what_changed, why, tuple(prompted_by)))
 
     @property
+    def answered_prompts(self) -> set[str]:
+        """What reviews so far have answered (see reviews.py)."""
+        return {prompt for review in self.reviews for prompt in review.prompted_by}
+
+    @property
     def last_reviewed_on(self) -> date:
         return self.reviews[-1].reviewed_on if self.reviews else self.started_on
 

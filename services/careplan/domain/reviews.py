@@ -2,7 +2,8 @@
 
 On a schedule (by default every 90 days after the last review, or after the plan started), and at
 once when intake reports something the plan should answer to: a new positive screening or a crisis
-contact. A review answers every prompt that came before it.
+contact. A review records the prompts it answers; a prompt no review has answered keeps a review due,
+even one that reached careplan only after the last review (events can arrive late).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class ReviewPrompt:
     reference: str  # the screening or crisis contact id
     on: date
 
+    @property
+    def key(self) -> str:
+        return f"{self.reason}:{self.reference}"
+
 
 @dataclass(frozen=True)
 class NextReview:
@@ -29,12 +34,11 @@ class NextReview:
     prompted_by: tuple[str, ...]  # "scheduled", or "<reason>:<reference>" for each open prompt
 
 
-def next_review(last_reviewed_on: date, prompts: Iterable[ReviewPrompt],
+def next_review(last_reviewed_on: date, prompts: Iterable[ReviewPrompt], answered: Iterable[str] = (),
                 interval: timedelta = REVIEW_INTERVAL) -> NextReview:
-    # A prompt on the day of the last review is answered by it only if it came before; days are
-    # all we have, so a same-day prompt stays open (an extra review beats a missed one).
-    open_prompts = sorted((p for p in prompts if p.on >= last_reviewed_on), key=lambda p: p.on)
-    scheduled = last_reviewed_on + interval
-    if open_prompts and open_prompts[0].on < scheduled:
-        return NextReview(open_prompts[0].on, tuple(f"{p.reason}:{p.reference}" for p in open_prompts))
-    return NextReview(scheduled, ("scheduled",))
+    """`answered`: the prompt keys earlier reviews recorded as answered."""
+    done = set(answered)
+    open_prompts = sorted((p for p in prompts if p.key not in done), key=lambda p: p.on)
+    if open_prompts:
+        return NextReview(open_prompts[0].on, tuple(p.key for p in open_prompts))
+    return NextReview(last_reviewed_on + interval, ("scheduled",))
