@@ -23,6 +23,9 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     PERSON = "person"
+    # Outside the care team: they see only what the person's consent directives share with them.
+    SUPPORT_PERSON = "support_person"  # family or a natural support the person names
+    OUTSIDE_AGENCY = "outside_agency"  # another agency (its token names it: `agency`)
 
 
 STAFF = frozenset({Role.CARE_COORDINATOR, Role.CLINICIAN, Role.PRESCRIBER, Role.PEER_SPECIALIST,
@@ -48,6 +51,7 @@ class Right(StrEnum):
     RECORD_PRESCRIBING_DECISION = "record prescribing decisions"
     REVISE_SAFETY_PLAN = "revise safety plans"
     FOLLOW_UP_CRISIS = "record crisis follow-ups"
+    READ_SHARED_RECORD = "read what a person shares by consent"
 
 
 # Which roles hold each right at all; whose records they may use it on is decided by `check_may_see`.
@@ -76,6 +80,8 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     Right.RECORD_PRESCRIBING_DECISION: frozenset(STAFF),
     Right.REVISE_SAFETY_PLAN: frozenset({Role.PERSON} | STAFF),
     Right.FOLLOW_UP_CRISIS: frozenset(STAFF),
+    # Whose record, and which parts, is decided by consent directives, not by the care team.
+    Right.READ_SHARED_RECORD: frozenset({Role.SUPPORT_PERSON, Role.OUTSIDE_AGENCY}),
 }
 
 

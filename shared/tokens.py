@@ -86,8 +86,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     person_id = claims.get("person_id")
     if role is Role.PERSON and not person_id:
         raise InvalidToken("a person's token must name the person (person_id)")
-    if role is Role.AGENCY_SYSTEM and not claims.get("agency"):
-        raise InvalidToken("an agency system's token must name the agency")
+    if role in (Role.AGENCY_SYSTEM, Role.OUTSIDE_AGENCY) and not claims.get("agency"):
+        raise InvalidToken(f"an {role.value.replace('_', ' ')}'s token must name the agency")
     return Principal(
         subject=str(claims["sub"]), role=role, agency=claims.get("agency"),
         person_id=UUID(person_id) if person_id else None,

@@ -23,6 +23,7 @@ from services.careplan.domain.medication import MedicationCollaboration, ScopeOf
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.reviews import NextReview, ReviewPrompt, next_review
 from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
+from services.careplan.domain.sharing import SharedRecord, shared_record
 from services.careplan.domain.timeline import Timeline, TimelineEntry
 from shared.domain import Provenance, UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
@@ -97,6 +98,18 @@ class CareplanApplication(FollowerApplication[Timeline]):
             raise InvalidPlanChange("contact_id", f"no crisis contact {contact_id} has reached this person's timeline")
         return self.change_plan(person_id, lambda plan: plan.record_crisis_follow_up(
             contact_id, followed_up_on, note, provenance), provenance)
+
+    def shared_record(self, person_id: UUID, recipient_kind: str, recipient_id: str | None,
+                      at: datetime) -> SharedRecord | None:
+        """What the person's consent directives let this recipient see now (None: nothing)."""
+        timeline = self.follower(person_id)
+        if timeline is None:
+            return None
+        plan = self.care_plan(person_id)
+        safety = self.safety_plan(person_id)
+        due = self.next_review(plan).due_on if plan is not None else None
+        return shared_record(timeline, plan, safety.current if safety else None, due, recipient_kind,
+                             recipient_id, at)
 
     def _review_prompts(self, person_id: UUID) -> list[ReviewPrompt]:
         timeline = self.follower(person_id)

@@ -8,6 +8,7 @@ from services.careplan.api.access import TeamAccess
 from services.careplan.api.medication import medication_router
 from services.careplan.api.plan import plan_router
 from services.careplan.api.safety_plan import safety_plan_router
+from services.careplan.api.shared_record import shared_record_router
 from services.careplan.api.team import team_router
 from services.careplan.domain.medication import ScopeOfPractice
 from services.careplan.translation import TRANSLATIONS
@@ -35,5 +36,6 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     service.broker.include_router(intake_events_router(service, application, topology))
     authorized = TeamAccess(service, application)
     build_http(service, "careplan", [router(service, application, authorized) for router in
-                                     (team_router, plan_router, medication_router, safety_plan_router)])
+                                     (team_router, plan_router, medication_router, safety_plan_router,
+                                      shared_record_router)])
     return service

@@ -49,6 +49,13 @@ def timeline_change(upstream: UpstreamRef, payload: Payload, occurred_at: dateti
             details = {"preferred_name": payload.preferred_name, "pronouns": payload.pronouns,
                        "preferred_language": payload.preferred_language}
             return lambda timeline: timeline.note_person(upstream, kind, summary, occurred_at, details)
+        case ConsentGrantedV1():
+            return lambda timeline: timeline.note_consent(
+                upstream, summary, occurred_at, payload.directive_id, payload.recipient_kind, payload.recipient_id,
+                list(payload.categories), payload.starts_at, payload.expires_at)
+        case ConsentRevokedV1():
+            return lambda timeline: timeline.note_consent_revoked(
+                upstream, summary, occurred_at, payload.directive_id, payload.revoked_at)
         case PersonDetailsAmendedV1():
             details = {field: getattr(payload, field) for field in payload.changed
                        if field in ("preferred_name", "pronouns", "preferred_language")}

@@ -20,7 +20,11 @@ CALLERS = {
     **{f"{role}_on_team": (role, {"subject": f"{role}-on-team"}) for role in STAFF},
     "clinician_elsewhere": ("clinician", {"subject": "clinician-elsewhere"}),
     "coordinator_elsewhere": ("care_coordinator", {"subject": "coordinator-elsewhere"}),
+    # Outside the team: the person consented to share "general" with this aunt, nothing with the agency.
+    "support_person": ("support_person", {"subject": "aunt-with-consent"}),
+    "outside_agency": ("outside_agency", {"agency": "county-probation"}),
 }
+OUTSIDERS = {"support_person", "outside_agency"}
 ON_TEAM = {f"{role}_on_team" for role in STAFF}
 REGISTRARS = {"agency", "other_agency", "care_coordinator_on_team", "supervisor_on_team"}
 
@@ -32,6 +36,12 @@ def expected(endpoint: str, caller: str) -> int:
     elsewhere = caller.endswith("_elsewhere")
     if endpoint == "asyncapi":
         return 200
+    if endpoint == "shared":
+        if caller in OUTSIDERS:
+            return 200 if caller == "support_person" else 404  # consent decides, and hides existence
+        return 403
+    if caller in OUTSIDERS:
+        return 403  # no right to anything else, whatever the consent
     if endpoint == "register":
         if caller == "other_agency":
             return 403  # registers for its own agency only
@@ -125,6 +135,7 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "add_member": ("careplan", "POST", f"/people/{person_id}/team",
                        lambda _: {"member_id": "care_coordinator-on-team", "role": "care_coordinator"}),
         "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),
+        "shared": ("careplan", "GET", f"/people/{person_id}/shared", None),
         "goal": ("careplan", "POST", f"/people/{person_id}/plan/goals",
                  lambda caller: {"goal_id": f"goal-of-{caller}", "in_own_words": "Feel at home again"}),
         "review": ("careplan", "POST", f"/people/{person_id}/plan/reviews",
@@ -216,7 +227,11 @@ async def _people_with_teams(clients) -> tuple[str, str, str]:
                                                   json={"member_id": member, "role": role})
         assert response.status_code == 201, response.text
 
-    # The team reaches intake and notifications through the broker.
+    consent = await clients["intake"].post(f"/people/{person_id}/consents", headers=agency, json={
+        "recipient_kind": "named_person", "recipient_id": "aunt-with-consent", "categories": ["general"]})
+    assert consent.status_code == 201, consent.text
+
+    # The team reaches intake and notifications, and the consent careplan, through the broker.
     async def team_known_everywhere():
         last = bearer("supervisor", "supervisor-on-team")
         seen_by_intake = await clients["intake"].get(f"/people/{person_id}", headers=last)
@@ -225,8 +240,10 @@ async def _people_with_teams(clients) -> tuple[str, str, str]:
         other_seen = await clients["intake"].get(f"/people/{other_id}", headers=elsewhere)
         duplicate_seen = await clients["intake"].get(f"/people/{duplicate_id}",
                                                      headers=bearer("care_coordinator", "coordinator-elsewhere"))
+        shared = await clients["careplan"].get(f"/people/{person_id}/shared",
+                                               headers=bearer("support_person", "aunt-with-consent"))
         return (seen_by_intake.status_code == seen_by_notifications.status_code == other_seen.status_code
-                == duplicate_seen.status_code == 200)
+                == duplicate_seen.status_code == shared.status_code == 200)
 
     await eventually(team_known_everywhere, what="care teams known to intake and notifications")
     return person_id, other_id, duplicate_id

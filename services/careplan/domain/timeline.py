@@ -14,6 +14,7 @@ from datetime import date, datetime
 from eventsourcing.domain import event
 
 from services.careplan.domain.reviews import ReviewPrompt
+from shared.consent import ConsentDirective
 from shared.domain import UpstreamRef
 from shared.following import PersonFollower
 
@@ -58,6 +59,7 @@ class Timeline(PersonFollower):
         self.preferred_name: str | None = None
         self.pronouns: str | None = None
         self.preferred_language: str | None = None
+        self.consents: dict[str, ConsentDirective] = {}
 
     @event("EntryAdded")
     def add_entry(self, upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime) -> None:
@@ -89,6 +91,23 @@ class Timeline(PersonFollower):
         self._advance(upstream)
         self._append(upstream, "crisis_contact", summary, occurred_at)
         self.crisis_contacts.append(CrisisContact(contact_id, kind, occurred_at, outcome, follow_up_due))
+
+    @event("ConsentNoted")
+    def note_consent(self, upstream: UpstreamRef, summary: str, occurred_at: datetime, directive_id: str,
+                     recipient_kind: str, recipient_id: str | None, categories: list[str], starts_at: datetime,
+                     expires_at: datetime | None) -> None:
+        self._advance(upstream)
+        self._append(upstream, "consent_granted", summary, occurred_at)
+        self.consents[directive_id] = ConsentDirective(directive_id, recipient_kind, recipient_id, tuple(categories),
+                                                       starts_at, expires_at)
+
+    @event("ConsentRevocationNoted")
+    def note_consent_revoked(self, upstream: UpstreamRef, summary: str, occurred_at: datetime, directive_id: str,
+                             revoked_at: datetime) -> None:
+        self._advance(upstream)
+        self._append(upstream, "consent_revoked", summary, occurred_at)
+        if directive_id in self.consents:  # intake publishes a revocation only after its grant
+            self.consents[directive_id] = self.consents[directive_id].revoked(revoked_at)
 
     def latest_by_domain(self) -> dict[str, ScreeningResult]:
         latest: dict[str, ScreeningResult] = {}

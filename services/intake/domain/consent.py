@@ -1,17 +1,13 @@
-"""Consent directives: who may see which categories of a person's information, from when, until when.
-
-Substance-use information follows stricter rules (42 CFR Part 2 in the US): it is shared outside
-the treating program only with its own explicit consent, so a directive never covers it by
-implication; the category must be named.
-"""
+"""Recording consent directives: what makes one valid. The rule that applies them (what a
+directive allows) is shared by every service: shared/consent.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-RECIPIENT_KINDS = ("care_team", "named_person", "outside_agency")
-CATEGORIES = ("general", "mental_health", "substance_use", "crisis")
+from shared.consent import CATEGORIES, RECIPIENT_KINDS, ConsentDirective
+
+__all__ = ["CATEGORIES", "RECIPIENT_KINDS", "ConsentDirective", "InvalidConsent", "check_directive"]
 
 
 class InvalidConsent(ValueError):
@@ -19,26 +15,6 @@ class InvalidConsent(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
-
-
-@dataclass(frozen=True)
-class ConsentDirective:
-    directive_id: str
-    recipient_kind: str
-    recipient_id: str | None
-    categories: tuple[str, ...]
-    starts_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None = None
-
-    def allows(self, recipient_kind: str, recipient_id: str | None, category: str, at: datetime) -> bool:
-        """Whether this directive lets that recipient see that category at that moment."""
-        if self.revoked_at is not None and at >= self.revoked_at:
-            return False
-        if at < self.starts_at or (self.expires_at is not None and at >= self.expires_at):
-            return False
-        return (recipient_kind == self.recipient_kind and category in self.categories
-                and (self.recipient_kind == "care_team" or recipient_id == self.recipient_id))
 
 
 def check_directive(recipient_kind: str, recipient_id: str | None, categories: list[str],

@@ -1,0 +1,71 @@
+"""What family, natural supports and outside agencies may see: only what the person consented to.
+
+Each part of the record belongs to one consent category, and a part is shown only when a directive
+in force names its category for that recipient. Substance use is its own category and is never
+implied (shared/consent.py): screening results on substance use, and goals and supports in harm
+reduction, stay hidden without it. Medication collaboration notes are not shared this way at all:
+a medication can reveal substance-use treatment, and notes are for the care team.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from services.careplan.domain.plan import CarePlan, Goal, Support
+from services.careplan.domain.safety_plan import SafetyPlanVersion
+from services.careplan.domain.timeline import CrisisContact, ScreeningResult, Timeline
+from shared.consent import categories_allowed
+
+# The consent category each screening domain's results fall under.
+SCREENING_CATEGORY = {
+    "mental_health": "mental_health", "trauma": "mental_health", "suicide_risk": "crisis",
+    "substance_use": "substance_use",
+}
+
+
+def life_domain_category(life_domain: str | None) -> str:
+    return "substance_use" if life_domain == "harm_reduction" else "general"
+
+
+@dataclass(frozen=True)
+class SharedRecord:
+    person_id: UUID
+    categories: frozenset[str]  # what the recipient may see now; everything else is withheld
+    preferred_name: str | None
+    goals: tuple[Goal, ...] | None  # None: the category is not shared (not "there are none")
+    supports: tuple[Support, ...] | None
+    next_review_on: date | None
+    screening_results: tuple[ScreeningResult, ...] | None
+    crisis_contacts: tuple[CrisisContact, ...] | None
+    safety_plan: SafetyPlanVersion | None
+
+
+def shared_record(timeline: Timeline, plan: CarePlan | None, safety_plan: SafetyPlanVersion | None,
+                  next_review_on: date | None, recipient_kind: str, recipient_id: str | None,
+                  at: datetime) -> SharedRecord | None:
+    """The person's record as this recipient may see it at `at`, or None if they may see nothing."""
+    allowed = categories_allowed(timeline.consents.values(), recipient_kind, recipient_id, at)
+    if not allowed:
+        return None
+    general = "general" in allowed
+    crisis = "crisis" in allowed
+    results = tuple(result for result in timeline.latest_by_domain().values()
+                    if SCREENING_CATEGORY[result.domain] in allowed)
+    goals = supports = None
+    if plan is not None and (general or "substance_use" in allowed):
+        goals = tuple(g for g in plan.active_goals if life_domain_category(g.life_domain) in allowed)
+        supports = tuple(s for s in plan.active_supports if life_domain_category(s.life_domain) in allowed)
+    return SharedRecord(
+        person_id=timeline.id,
+        categories=allowed,
+        preferred_name=timeline.preferred_name if general else None,
+        goals=goals,
+        supports=supports,
+        next_review_on=next_review_on if general else None,
+        screening_results=results if allowed & {"mental_health", "substance_use", "crisis"} else None,
+        crisis_contacts=tuple(timeline.crisis_contacts) if crisis else None,
+        # The people a person asks for help are often the ones they share their safety plan with.
+        safety_plan=safety_plan if crisis else None,
+    )
