@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 from shared.access import Role
 from shared.cipher import new_key
+from shared.demo_care_plan import play_care_plan
 from shared.settings import ServiceSettings
 from shared.tokens import issue_token
 
@@ -199,10 +200,21 @@ def play_demo() -> int:
         notifications = _await_json(http, f"http://127.0.0.1:8003/people/{person_id}/notifications", "due", 2,
                                     coordinator)
         refused = http.get(f"http://127.0.0.1:8002/people/{person_id}/timeline", headers=outsider)
-    print("careplan timeline, as the care coordinator sees it:\n" + json.dumps(timeline["entries"], indent=2))
-    print("notifications due to the team:\n" + json.dumps(notifications["due"], indent=2))
-    print(f"a clinician outside the team asking for the timeline gets HTTP {refused.status_code}")
+        print("careplan timeline, as the care coordinator sees it:\n" + json.dumps(timeline["entries"], indent=2))
+        print("notifications due to the team:\n" + json.dumps(notifications["due"], indent=2))
+        print(f"a clinician outside the team asking for the timeline gets HTTP {refused.status_code}")
+        play_care_plan(http, person_id, dev_token, _await_ok)
     return 0
+
+
+def _await_ok(http: httpx.Client, url: str, headers: dict[str, str], timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = http.get(url, headers=headers)
+        if response.status_code == 200:
+            return response.json()
+        time.sleep(0.1)
+    raise SystemExit(f"{url} was not there within {timeout:.0f}s")
 
 
 def _await_json(http: httpx.Client, url: str, key: str, count: int, headers: dict[str, str],
