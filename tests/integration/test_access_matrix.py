@@ -42,7 +42,7 @@ def expected(endpoint: str, caller: str) -> int:
         return 404 if elsewhere or caller == "other_agency" else 201
     if endpoint == "intake_record":
         return 404 if elsewhere or caller == "other_agency" else 200
-    if endpoint in ("timeline", "team"):
+    if endpoint in ("timeline", "team", "picture", "picture_fhir"):
         if caller in ("agency", "other_agency"):
             return 403
         return 404 if elsewhere else 200
@@ -90,6 +90,8 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "asyncapi": ("careplan", "GET", "/asyncapi.json", None),
         "timeline": ("careplan", "GET", f"/people/{person_id}/timeline", None),
         "team": ("careplan", "GET", f"/people/{person_id}/team", None),
+        "picture": ("careplan", "GET", f"/people/{person_id}/picture", None),
+        "picture_fhir": ("careplan", "GET", f"/people/{person_id}/picture/fhir", None),
         "add_member": ("careplan", "POST", f"/people/{person_id}/team",
                        lambda _: {"member_id": "care_coordinator-on-team", "role": "care_coordinator"}),
         "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),
@@ -152,7 +154,10 @@ async def _two_people_with_teams(clients) -> tuple[str, str]:
         seen_by_notifications = await clients["notifications"].get(f"/people/{person_id}/notifications", headers=last)
         elsewhere = bearer("clinician", "clinician-elsewhere")
         other_seen = await clients["intake"].get(f"/people/{other_id}", headers=elsewhere)
-        return seen_by_intake.status_code == seen_by_notifications.status_code == other_seen.status_code == 200
+        # ...and careplan's picture is projected from its own log, asynchronously too.
+        pictured = await clients["careplan"].get(f"/people/{person_id}/picture", headers=last)
+        return (seen_by_intake.status_code == seen_by_notifications.status_code == other_seen.status_code
+                == pictured.status_code == 200)
 
     await eventually(team_known_everywhere, what="care teams known to intake and notifications")
     return person_id, other_id
