@@ -31,9 +31,9 @@ GAD7_NEGATIVE = {"item1": 0, "item2": 1, "item3": 0, "item4": 0, "item5": 0, "it
 BY = Provenance("alex-coordinator", "care_coordinator", "corr-picture")
 
 
-async def change_plan(service: Service, person: UUID, change) -> None:  # noqa: ANN001
+async def change_plan(service: Service, person: UUID, change, today: date | None = None) -> None:  # noqa: ANN001
     application: CareplanApplication = service.application  # type: ignore[assignment]
-    await service.run_sync(application.change_plan, person, change, BY)
+    await service.run_sync(application.change_plan, person, change, BY, today=today)
 
 
 def projection_of(service: Service) -> PictureProjection:
@@ -81,8 +81,10 @@ async def test_intake_and_plan_changes_show_in_the_picture_as_they_happen(system
         # The team and the plan, written through the application (as the plan's HTTP API will).
         person = UUID(person_id)
         await careplan.run_sync(application.add_team_member, person, "alex-coordinator", "care_coordinator", BY)
+        # Started on the day of the screenings (as intake dates them), whatever the local zone.
+        screened_on = date.fromisoformat(picture["screenings"][0]["scored_at"][:10])
         await change_plan(careplan, person, lambda plan: plan.set_goal(
-            "g1", "Keep my apartment", "Housing stability", "housing", ["rent paid on time"], BY))
+            "g1", "Keep my apartment", "Housing stability", "housing", ["rent paid on time"], BY), today=screened_on)
         await change_plan(careplan, person, lambda plan: plan.add_support(
             "s1", "peer_support", "Weekly recovery group", "Peer center", BY))
         await change_plan(careplan, person, lambda plan: plan.record_crisis_follow_up(
@@ -100,7 +102,7 @@ async def test_intake_and_plan_changes_show_in_the_picture_as_they_happen(system
         assert picture["medication_notes"][0]["text"] == "The new pills make me sleepy"
         assert picture["safety_plan"]["needs_review"] is False
         # The positive screenings (on the day the plan started) prompt a review at once.
-        assert picture["next_review"]["due_on"] == picture["plan"]["started_on"]
+        assert picture["next_review"]["due_on"] == picture["plan"]["started_on"] == screened_on.isoformat()
         assert any(reason.startswith("positive_screening:") for reason in picture["next_review"]["prompted_by"])
 
         # A newer negative mental-health result: one positive domain is left.
