@@ -6,6 +6,9 @@
     carecoord docs           write the OpenAPI and AsyncAPI documents under docs/
     carecoord token ROLE     print a development token (HS256, JWT_DEV_SECRET) for a role
     carecoord key            print a new key for encrypting events at rest (EVENT_CIPHER_KEY)
+    carecoord rebuild-picture
+                             rebuild careplan's integrated pictures from its events (safe while
+                             the services run)
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="play the demo scenario against running services")
     commands.add_parser("docs", help="write each service's OpenAPI and AsyncAPI documents under docs/")
     commands.add_parser("key", help="print a new EVENT_CIPHER_KEY (256-bit, base64)")
+    commands.add_parser("rebuild-picture", help="rebuild careplan's integrated pictures from zero by replaying its "
+                                                "events (safe while the services run)")
     token = commands.add_parser("token", help="print a development token for a role")
     token.add_argument("role", choices=[role.value for role in Role])
     token.add_argument("--subject", help="the user id (default: dev-<role>)")
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "docs":
         return write_documents()
+    if args.command == "rebuild-picture":
+        return rebuild_picture()
     return play_demo()
 
 
@@ -76,7 +83,39 @@ def write_documents() -> int:
     return 0
 
 
+def rebuild_picture() -> int:
+    """Replay careplan's notification log into fresh pictures, with a progress bar on stderr.
+
+    DATABASE_URL and EVENT_CIPHER_KEY as the services have them (the key `carecoord run` keeps
+    in .dev/ if none is set)."""
+    import asyncio
+
+    from tqdm import tqdm
+
+    from services.careplan.bootstrap import CareplanSettings
+    from services.careplan.picture.projection import rebuild_pictures
+
+    key = os.environ.get("EVENT_CIPHER_KEY") or _kept_dev_value("EVENT_CIPHER_KEY")
+    if not key:
+        print("EVENT_CIPHER_KEY is not set (and `carecoord run` has kept none in .dev/)", file=sys.stderr)
+        return 2
+    settings = CareplanSettings(event_cipher_key=key)
+    with tqdm(total=0, desc="rebuilding pictures", unit=" positions", file=sys.stderr) as bar:
+        def progress(position: int, last: int) -> None:
+            bar.total = last
+            bar.update(position - bar.n)
+
+        replayed = asyncio.run(rebuild_pictures(settings, progress))
+    print(f"rebuilt the integrated pictures from {replayed} events")
+    return 0
+
+
 DEV_DIR = Path(".dev")
+
+
+def _kept_dev_value(variable: str) -> str | None:
+    path = DEV_DIR / variable.lower()
+    return path.read_text().strip() if path.exists() else None
 
 
 def _dev_value(variable: str, make: Callable[[], str]) -> str:

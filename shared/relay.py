@@ -238,7 +238,8 @@ class OutboxRelay:
 
 
 class LogListener:
-    """Wakes a relay when PostgreSQL NOTIFYs that its event table changed (any process)."""
+    """Wakes a relay (and a service's other log followers) when PostgreSQL NOTIFYs that its event
+    table changed (any process)."""
 
     def __init__(self, dsn: str, channel: str, on_notify: Callable[[], None]) -> None:
         self._dsn = dsn
@@ -250,7 +251,7 @@ class LogListener:
             try:
                 connection = await asyncpg.connect(self._dsn)
             except (OSError, asyncpg.PostgresError) as error:
-                log.warning("cannot listen for new events (%s); relay falls back to polling", error)
+                log.warning("cannot listen for new events (%s); falling back to polling", error)
                 await asyncio.sleep(2.0)
                 continue
             lost = asyncio.Event()

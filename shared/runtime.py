@@ -1,6 +1,7 @@
-"""One running service: its application, HTTP API, broker connection, relay; started and stopped
-together. The broker may be down when the service starts: HTTP commands are still accepted (they
-only touch PostgreSQL) and the relay publishes once the broker is back."""
+"""One running service: its application, HTTP API, broker connection, relay and other followers of
+its event log (projections); started and stopped together. The broker may be down when the
+service starts: HTTP commands are still accepted (they only touch PostgreSQL) and the relay
+publishes once the broker is back."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,6 +26,17 @@ from shared.topology import ConsumerTopology, declare_publishing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class LogFollower(Protocol):
+    """A background task that follows the service's event log (the relay, a projection): run
+    while the service runs, woken whenever new events are recorded."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+    def wake(self) -> None: ...
 
 
 class Service:
@@ -42,6 +54,7 @@ class Service:
         self.broker = broker
         self.topologies: list[ConsumerTopology] = []  # every queue it consumes
         self.relay = relay
+        self.log_followers: list[LogFollower] = []  # besides the relay
         self.http: FastAPI | None = None
         self.broker_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -59,10 +72,16 @@ class Service:
     async def start(self) -> None:
         self._connecting = asyncio.create_task(self._connect_broker(), name=f"{self.name}-broker")
         self._tasks.append(self._connecting)
-        if self.relay is not None:
-            self._tasks.append(asyncio.create_task(self.relay.run(), name=self.relay.name))
+        followers: list[LogFollower] = [*([self.relay] if self.relay is not None else []), *self.log_followers]
+        for follower in followers:
+            self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
+        if followers:
+            def wake_all() -> None:
+                for follower in followers:
+                    follower.wake()
+
             channel = self.application.recorder.channel_name  # type: ignore[attr-defined]
-            listener = LogListener(self.settings.database_url, channel, self.relay.wake)
+            listener = LogListener(self.settings.database_url, channel, wake_all)
             self._tasks.append(asyncio.create_task(listener.run(), name=f"{self.name}-listener"))
 
     async def stop(self) -> None:

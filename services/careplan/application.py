@@ -83,13 +83,14 @@ class CareplanApplication(FollowerApplication[Timeline]):
         prompts = self._review_prompts(person_id)
 
         def review(plan: CarePlan) -> bool:
-            due = next_review(plan.last_reviewed_on, prompts, plan.answered_prompts)
+            due = next_review(plan.started_on, plan.last_reviewed_on, prompts, plan.answered_prompts)
             return plan.record_review(review_id, reviewed_on, what_changed, why, list(due.prompted_by), provenance)
 
         return self.change_plan(person_id, review, provenance)
 
     def next_review(self, plan: CarePlan) -> NextReview:
-        return next_review(plan.last_reviewed_on, self._review_prompts(plan.person_id), plan.answered_prompts)
+        return next_review(plan.started_on, plan.last_reviewed_on, self._review_prompts(plan.person_id),
+                           plan.answered_prompts)
 
     def record_crisis_follow_up(self, person_id: UUID, contact_id: str, followed_up_on: date, note: str | None,
                                 provenance: Provenance) -> bool:

@@ -1,4 +1,5 @@
-"""Builds careplan: the application, its relay (care-team events), its inbox consumer, its HTTP API."""
+"""Builds careplan: the application, its relay (care-team events), its inbox consumer, the picture
+projection, its HTTP API."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from services.careplan.api.safety_plan import safety_plan_router
 from services.careplan.api.shared_record import shared_record_router
 from services.careplan.api.team import team_router
 from services.careplan.domain.medication import ScopeOfPractice
+from services.careplan.api.picture import picture_router
+from services.careplan.picture.projection import picture_projection
 from services.careplan.translation import TRANSLATIONS
 from shared.contracts import careplan as careplan_contracts
 from shared.bootstrap import build_http, build_service
@@ -34,8 +37,10 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     application: CareplanApplication = service.application  # type: ignore[assignment]
     application.scope_of_practice = ScopeOfPractice.with_configured(getattr(settings, "prescribing_roles", ()))
     service.broker.include_router(intake_events_router(service, application, topology))
+    pictures = picture_projection(application, settings.database_url, settings.schema, service.run_sync)
+    service.log_followers.append(pictures)
     authorized = TeamAccess(service, application)
-    build_http(service, "careplan", [router(service, application, authorized) for router in
-                                     (team_router, plan_router, medication_router, safety_plan_router,
-                                      shared_record_router)])
+    routers = [router(service, application, authorized) for router in
+               (team_router, plan_router, medication_router, safety_plan_router, shared_record_router)]
+    build_http(service, "careplan", [*routers, picture_router(service, application, pictures.store)])
     return service

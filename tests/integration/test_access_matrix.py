@@ -74,7 +74,7 @@ def expected(endpoint: str, caller: str) -> int:
         if elsewhere:
             return 404
         return 201 if caller == "prescriber_on_team" else 403  # scope of practice
-    if endpoint in ("timeline", "team"):
+    if endpoint in ("timeline", "team", "picture", "picture_fhir"):
         if caller in ("agency", "other_agency"):
             return 403
         return 404 if elsewhere else 200
@@ -132,6 +132,8 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "asyncapi": ("careplan", "GET", "/asyncapi.json", None),
         "timeline": ("careplan", "GET", f"/people/{person_id}/timeline", None),
         "team": ("careplan", "GET", f"/people/{person_id}/team", None),
+        "picture": ("careplan", "GET", f"/people/{person_id}/picture", None),
+        "picture_fhir": ("careplan", "GET", f"/people/{person_id}/picture/fhir", None),
         "add_member": ("careplan", "POST", f"/people/{person_id}/team",
                        lambda _: {"member_id": "care_coordinator-on-team", "role": "care_coordinator"}),
         "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),
@@ -242,7 +244,9 @@ async def _people_with_teams(clients) -> tuple[str, str, str]:
                                                      headers=bearer("care_coordinator", "coordinator-elsewhere"))
         shared = await clients["careplan"].get(f"/people/{person_id}/shared",
                                                headers=bearer("support_person", "aunt-with-consent"))
-        return (seen_by_intake.status_code == seen_by_notifications.status_code == other_seen.status_code
+        # ...and careplan's picture is projected from its own log, asynchronously too.
+        pictured = await clients["careplan"].get(f"/people/{person_id}/picture", headers=last)
+        return (pictured.status_code == seen_by_intake.status_code == seen_by_notifications.status_code == other_seen.status_code
                 == duplicate_seen.status_code == shared.status_code == 200)
 
     await eventually(team_known_everywhere, what="care teams known to intake and notifications")

@@ -1,4 +1,5 @@
-"""What is stored in PostgreSQL is unreadable without the key; a rotated key keeps history readable."""
+"""What is stored in PostgreSQL (events, and the integrated pictures built from them) is unreadable without
+the key; a rotated key keeps history readable."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ async def test_no_names_answers_or_notes_are_stored_in_plaintext(system: System)
             return response.json()["entries"] if response.status_code == 200 else []
 
         await eventually(lambda: _when_len(applied(), 2), what="events applied downstream")
+
+        async def pictured():
+            response = await c.get(f"/people/{person_id}/picture")
+            return response.status_code == 200 and response.json()["screenings"]
+
+        await eventually(pictured, what="the screening in the integrated picture")
     del notifications
 
     async with await psycopg.AsyncConnection.connect(system.isolation.database_url) as conn:
@@ -41,9 +48,13 @@ async def test_no_names_answers_or_notes_are_stored_in_plaintext(system: System)
             "SELECT state FROM intake.intake_events UNION ALL SELECT state FROM careplan.careplan_events "
             "UNION ALL SELECT state FROM notifications.notifications_events"
         )).fetchall()
-    assert len(rows) >= 6
+        pictures = await (await conn.execute("SELECT document FROM careplan.pictures")).fetchall()
+    assert len(rows) >= 6 and len(pictures) == 1
     for needle in (NAME, RECORD, TEST_AGENCY, "PHQ-9", "item9", "suicide_risk", "screening"):
         assert not any(needle.encode() in bytes(state) for (state,) in rows), f"{needle!r} stored in plaintext"
+    # The integrated picture holds the name and the results too: stored encrypted as well.
+    for needle in (NAME, "PHQ-9", "suicide_risk", "mental_health", "preferred_name", "person_id"):
+        assert not any(needle.encode() in bytes(document) for (document,) in pictures), f"{needle!r} in a picture"
 
 
 def test_after_rotating_the_key_history_is_readable_with_the_retired_key_and_not_without_it(isolation):

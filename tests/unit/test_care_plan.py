@@ -116,25 +116,30 @@ def test_strengths_and_preferences_are_the_persons_description(plan, provenance)
 
 
 def test_reviews_are_due_every_90_days_from_the_last_one():
-    assert next_review(START, []).due_on == START + timedelta(days=90)
-    assert next_review(START, []).prompted_by == ("scheduled",)
+    assert next_review(START, START, []).due_on == START + timedelta(days=90)
+    assert next_review(START, START, []).prompted_by == ("scheduled",)
 
 
 def test_a_positive_screening_or_a_crisis_after_the_last_review_makes_a_review_due_at_once():
     prompts = [ReviewPrompt("positive_screening", "sc-1", date(2026, 2, 1)),
                ReviewPrompt("crisis_contact", "cc-1", date(2026, 2, 3))]
-    due = next_review(START, prompts)
+    due = next_review(START, START, prompts)
     assert due.due_on == date(2026, 2, 1)
     assert due.prompted_by == ("positive_screening:sc-1", "crisis_contact:cc-1")
     # A review that answered both: the schedule resumes from it.
     answered = ["positive_screening:sc-1", "crisis_contact:cc-1"]
-    assert next_review(date(2026, 2, 4), prompts, answered).due_on == date(2026, 2, 4) + timedelta(days=90)
+    assert next_review(START, date(2026, 2, 4), prompts, answered).due_on == date(2026, 2, 4) + timedelta(days=90)
 
 
 def test_a_prompt_that_arrives_after_a_review_it_predates_still_makes_a_review_due():
     late = ReviewPrompt("crisis_contact", "cc-2", date(2026, 1, 20))  # reached careplan after the review
-    due = next_review(date(2026, 2, 4), [late], answered=["positive_screening:sc-1"])
+    due = next_review(START, date(2026, 2, 4), [late], answered=["positive_screening:sc-1"])
     assert (due.due_on, due.prompted_by) == (date(2026, 1, 20), ("crisis_contact:cc-2",))
+
+
+def test_what_happened_before_the_plan_started_is_what_it_was_written_with():
+    before = ReviewPrompt("positive_screening", "sc-0", START - timedelta(days=3))
+    assert next_review(START, START, [before]).prompted_by == ("scheduled",)
 
 
 def test_a_review_records_what_changed_and_why(plan, provenance):

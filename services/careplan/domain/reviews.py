@@ -34,11 +34,12 @@ class NextReview:
     prompted_by: tuple[str, ...]  # "scheduled", or "<reason>:<reference>" for each open prompt
 
 
-def next_review(last_reviewed_on: date, prompts: Iterable[ReviewPrompt], answered: Iterable[str] = (),
-                interval: timedelta = REVIEW_INTERVAL) -> NextReview:
-    """`answered`: the prompt keys earlier reviews recorded as answered."""
+def next_review(started_on: date, last_reviewed_on: date, prompts: Iterable[ReviewPrompt],
+                answered: Iterable[str] = (), interval: timedelta = REVIEW_INTERVAL) -> NextReview:
+    """`answered`: the prompt keys earlier reviews recorded as answered. What happened before the
+    plan started is what it was written with: those prompts are answered by the plan itself."""
     done = set(answered)
-    open_prompts = sorted((p for p in prompts if p.key not in done), key=lambda p: p.on)
+    open_prompts = sorted((p for p in prompts if p.key not in done and p.on >= started_on), key=lambda p: p.on)
     if open_prompts:
         return NextReview(open_prompts[0].on, tuple(p.key for p in open_prompts))
     return NextReview(last_reviewed_on + interval, ("scheduled",))

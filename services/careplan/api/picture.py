@@ -1,0 +1,199 @@
+"""Careplan's HTTP read of the integrated picture: the same view for every team member, and its
+FHIR R4 export. Served from the picture read model (services/careplan/picture/)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel
+
+from services.careplan.application import CareplanApplication
+from services.careplan.picture.fhir import picture_bundle
+from services.careplan.picture.model import present
+from services.careplan.picture.projection import PictureStore
+from shared.access import Principal, RecordContext, Right
+from shared.http import CurrentPrincipal, authorize_request, log_read
+from shared.runtime import Service
+
+FHIR_JSON = "application/fhir+json"
+
+
+class ScreeningView(BaseModel):
+    domain: str
+    instrument: str
+    screening_id: str
+    total: int | None
+    band: str | None
+    positive: bool | None
+    flags: list[str]
+    complete: bool
+    scored_at: datetime
+
+
+class IndicatorValueView(BaseModel):
+    value: float
+    recorded_on: date
+    note: str | None
+
+
+class GoalView(BaseModel):
+    goal_id: str
+    in_own_words: str
+    team_restatement: str | None
+    life_domain: str | None
+    indicators: list[str]
+    latest_values: dict[str, IndicatorValueView]
+    set_at: datetime
+
+
+class SupportView(BaseModel):
+    support_id: str
+    life_domain: str
+    description: str
+    provided_by: str
+    since: datetime
+
+
+class PreferencesView(BaseModel):
+    language: str | None
+    culture: str | None
+    faith: str | None
+    who_to_involve: list[str]
+
+
+class SetbackView(BaseModel):
+    setback_id: str
+    occurred_on: date
+    in_own_words: str
+    what_helped: str | None
+    goal_ids: list[str]
+
+
+class MedicationNoteView(BaseModel):
+    note_id: str
+    kind: str
+    text: str
+    medication: str | None
+    choice: str | None
+    author_role: str
+    for_prescriber: bool
+    added_at: datetime
+
+
+class PrescribingDecisionView(BaseModel):
+    decision_id: str
+    decision: str
+    medication: str
+    dose: str | None
+    rationale: str
+    discussed_with_person: bool
+    prescriber_role: str
+    decided_at: datetime
+
+
+class CrisisContactView(BaseModel):
+    contact_id: str
+    kind: str
+    occurred_at: datetime
+    outcome: str
+    follow_up_due: datetime
+    follow_up_status: str  # followed_up, due, overdue (at the time of the request)
+    followed_up_on: date | None
+    follow_up_note: str | None
+
+
+class SafetyPlanView(BaseModel):
+    version: int  # 0: started, nothing written yet
+    written_at: datetime | None
+    needs_review: bool  # a crisis contact after this version was written
+    needs_review_since_contact: str | None
+
+
+class TeamMemberView(BaseModel):
+    member_id: str
+    role: str
+
+
+class ReviewView(BaseModel):
+    review_id: str
+    reviewed_on: date
+    what_changed: str
+    why: str
+    prompted_by: list[str]
+
+
+class AgreementView(BaseModel):
+    agrees: bool
+    given_by: str
+    reason: str | None
+    given_at: datetime
+    current: bool  # given to the plan as it is now
+
+
+class PlanView(BaseModel):
+    started_on: date
+    last_reviewed_on: date
+    last_review: ReviewView | None
+    agreement: AgreementView | None
+
+
+class NextReviewView(BaseModel):
+    due_on: date
+    prompted_by: list[str]  # "scheduled", or "<reason>:<reference>" for each open prompt
+
+
+class PictureView(BaseModel):
+    """What every member of the person's care team sees alike."""
+
+    person_id: UUID
+    preferred_name: str | None
+    pronouns: str | None
+    preferred_language: str | None
+    screenings: list[ScreeningView]  # the latest result in each domain
+    positive_domains: list[str]
+    co_occurring_needs: bool  # two or more domains whose latest result is positive
+    goals: list[GoalView]  # active goals
+    supports: list[SupportView]  # current supports
+    strengths: list[str]
+    preferences: PreferencesView | None
+    recent_setbacks: list[SetbackView]
+    medication_notes: list[MedicationNoteView]  # the most recent, oldest first
+    prescribing_decisions: list[PrescribingDecisionView]
+    crisis_contacts: list[CrisisContactView]
+    safety_plan: SafetyPlanView | None
+    team: list[TeamMemberView]
+    plan: PlanView | None
+    next_review: NextReviewView | None
+    updated_at: datetime | None
+
+
+def picture_router(service: Service, application: CareplanApplication, pictures: PictureStore) -> APIRouter:
+    router = APIRouter(prefix="/people", tags=["integrated picture"])
+
+    async def presented(principal: Principal, person_id: UUID, what: str) -> dict:
+        team = await service.run_sync(application.care_team, person_id)
+        authorize_request(principal, Right.READ_CARE_PLAN, RecordContext(person_id, frozenset(team)))
+        log_read(principal, person_id, what)
+        picture = await pictures.get(person_id)
+        if picture is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        return present(picture, datetime.now(timezone.utc))
+
+    @router.get("/{person_id}/picture", response_model=PictureView,
+                summary="The person's integrated picture, as every member of their care team sees it")
+    async def get_picture(person_id: UUID, principal: CurrentPrincipal):
+        return await presented(principal, person_id, "integrated picture")
+
+    @router.get(
+        "/{person_id}/picture/fhir", response_class=Response,
+        summary="The integrated picture as a FHIR R4 Bundle (CarePlan, CareTeam, Goal, Observation)",
+        responses={200: {"content": {FHIR_JSON: {"schema": {
+            "type": "object", "description": "A FHIR R4 Bundle of type collection"}}}}},
+    )
+    async def get_picture_fhir(person_id: UUID, principal: CurrentPrincipal) -> Response:
+        view = await presented(principal, person_id, "integrated picture (FHIR)")
+        return Response(picture_bundle(view).model_dump_json(), media_type=FHIR_JSON)
+
+    return router

@@ -1,0 +1,373 @@
+"""The integrated picture of one person: what every member of the care team sees alike.
+
+A pure fold over careplan's own domain events (`apply`), and what is shown from it at a given
+moment (`present`). Plain Python: events are told apart by their class's qualified name
+(`CarePlan.GoalSet`), so nothing here imports a framework, and a unit test checks that each name
+handled is a real event class of the domain.
+
+The picture keeps facts only, as JSON-ready values (ISO dates and times), so that it is stored as
+one document and a picture rebuilt from the events equals the live one. What depends on the
+moment it is read (is a crisis follow-up due or overdue) or is derived from several facts
+(co-occurring needs, the next review, whether the safety plan needs review) is worked out by
+`present`, never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from services.careplan.domain.reviews import ReviewPrompt, next_review
+from services.careplan.domain.safety_plan import needs_review
+
+RECENT = 10  # medication notes, prescribing decisions and setbacks kept in the picture
+SCREENING_DOMAINS = ("mental_health", "substance_use", "trauma", "suicide_risk")
+# Notes the prescriber should hear about without having to look (as in domain/medication.py).
+FOR_PRESCRIBER = frozenset({"question_for_prescriber", "person_choice"})
+
+Json = dict[str, Any]
+
+
+@dataclass
+class Picture:
+    """One person's facts as folded so far. Every value is JSON-ready (see `to_document`)."""
+
+    person_id: str
+    preferred_name: str | None = None
+    pronouns: str | None = None
+    preferred_language: str | None = None
+    # domain -> the latest result noted in that domain
+    screenings: dict[str, Json] = field(default_factory=dict)
+    crisis_contacts: list[Json] = field(default_factory=list)
+    # contact id -> the follow-up recorded on the care plan (may arrive before the contact itself)
+    crisis_follow_ups: dict[str, Json] = field(default_factory=dict)
+    # What intake reported that the plan has not yet answered with a review (reviews.ReviewPrompt).
+    review_prompts: list[Json] = field(default_factory=list)
+    team: dict[str, str] = field(default_factory=dict)
+    plan: Json | None = None  # started_on, version, last_reviewed_on, last_review, agreement
+    goals: dict[str, Json] = field(default_factory=dict)
+    supports: dict[str, Json] = field(default_factory=dict)
+    strengths: list[str] = field(default_factory=list)
+    preferences: Json = field(default_factory=dict)
+    setbacks: list[Json] = field(default_factory=list)
+    medication_notes: list[Json] = field(default_factory=list)
+    prescribing_decisions: list[Json] = field(default_factory=list)
+    safety_plan: Json | None = None  # version, written_at
+    updated_at: str | None = None  # when the latest event folded in happened
+
+
+def to_document(picture: Picture) -> Json:
+    return asdict(picture)
+
+
+def from_document(document: Json) -> Picture:
+    return Picture(**document)
+
+
+def person_of(domain_event: Any) -> str:
+    """Whose picture an event belongs to: careplan's events name the person, and a timeline's id
+    is the person's id."""
+    return str(getattr(domain_event, "person_id", None) or domain_event.originator_id)
+
+
+def event_name(domain_event: Any) -> str:
+    return type(domain_event).__qualname__
+
+
+def handles(domain_event: Any) -> bool:
+    return event_name(domain_event) in HANDLERS
+
+
+def apply(picture: Picture | None, domain_event: Any) -> Picture | None:
+    """The picture with one more event folded in (changed in place). Events the picture does not
+    show are ignored; the first event shown about a person starts their picture."""
+    handler = HANDLERS.get(event_name(domain_event))
+    if handler is None:
+        return picture
+    if picture is None:
+        picture = Picture(person_id=person_of(domain_event))
+    handler(picture, domain_event)
+    if type(domain_event).__qualname__.startswith("CarePlan.") and picture.plan is not None:
+        picture.plan["version"] = domain_event.originator_version
+    picture.updated_at = _iso(domain_event.timestamp)
+    return picture
+
+
+def fold(events: Any, pictures: dict[str, Picture] | None = None) -> dict[str, Picture]:
+    """Every person's picture from a sequence of events, in order (for tests and replay)."""
+    pictures = {} if pictures is None else pictures
+    for domain_event in events:
+        if handles(domain_event):
+            person_id = person_of(domain_event)
+            pictures[person_id] = apply(pictures.get(person_id), domain_event)  # type: ignore[assignment]
+    return pictures
+
+
+# -- the timeline: how the person is named, screening results, crisis contacts ---------------------
+
+
+def _person_named(picture: Picture, e: Any) -> None:
+    for name in ("preferred_name", "pronouns", "preferred_language"):
+        if name in e.details:
+            setattr(picture, name, e.details[name])
+
+
+def _screening_result_noted(picture: Picture, e: Any) -> None:
+    # The latest result noted in a domain replaces the one before (as Timeline.latest_by_domain).
+    picture.screenings[e.domain] = {
+        "screening_id": e.screening_id, "instrument": e.instrument, "domain": e.domain, "total": e.total,
+        "band": e.band, "positive": e.positive, "flags": list(e.flags), "complete": e.complete,
+        "scored_at": _iso(e.occurred_at),
+    }
+    if e.positive:
+        _prompt_review(picture, "positive_screening", e.screening_id, e.occurred_at)
+
+
+def _crisis_contact_noted(picture: Picture, e: Any) -> None:
+    picture.crisis_contacts.append({
+        "contact_id": e.contact_id, "kind": e.kind, "occurred_at": _iso(e.occurred_at), "outcome": e.outcome,
+        "follow_up_due": _iso(e.follow_up_due),
+    })
+    _prompt_review(picture, "crisis_contact", e.contact_id, e.occurred_at)
+
+
+def _prompt_review(picture: Picture, reason: str, reference: str, occurred_at: datetime) -> None:
+    # The day in the moment's own zone, as Timeline.review_prompts counts it.
+    picture.review_prompts.append({"reason": reason, "reference": reference, "on": occurred_at.date().isoformat()})
+
+
+def _drop_answered_prompts(picture: Picture, answered: list[str]) -> None:
+    """A review records the prompts it answers (reviews.next_review); those never count again.
+    They are always earlier in careplan's log than the review, so they are here to drop."""
+    picture.review_prompts = [p for p in picture.review_prompts if f"{p['reason']}:{p['reference']}" not in answered]
+
+
+# -- the care team ---------------------------------------------------------------------------------
+
+
+def _member_joined(picture: Picture, e: Any) -> None:
+    picture.team[e.member_id] = e.role
+
+
+def _member_left(picture: Picture, e: Any) -> None:
+    picture.team.pop(e.member_id, None)
+
+
+# -- the care plan ---------------------------------------------------------------------------------
+
+
+def _plan_started(picture: Picture, e: Any) -> None:
+    started_on = _iso(e.started_on)
+    picture.plan = {"started_on": started_on, "version": e.originator_version, "last_reviewed_on": started_on,
+                    "last_review": None, "agreement": None}
+
+
+def _goal_set(picture: Picture, e: Any) -> None:
+    picture.goals[e.goal_id] = {
+        "goal_id": e.goal_id, "in_own_words": e.in_own_words, "team_restatement": e.team_restatement,
+        "life_domain": e.life_domain, "indicators": list(e.indicators), "status": "active", "status_why": None,
+        "latest_values": {}, "set_at": _iso(e.timestamp),
+    }
+
+
+def _indicator_value_recorded(picture: Picture, e: Any) -> None:
+    latest = picture.goals[e.goal_id]["latest_values"]
+    recorded_on = _iso(e.recorded_on)
+    # The latest by the day it was measured: a value entered late for an earlier day is history.
+    if e.indicator not in latest or latest[e.indicator]["recorded_on"] <= recorded_on:
+        latest[e.indicator] = {"value": e.value, "recorded_on": recorded_on, "note": e.note}
+
+
+def _goal_status_changed(picture: Picture, e: Any) -> None:
+    picture.goals[e.goal_id].update(status=e.status, status_why=e.why)
+
+
+def _person_described(picture: Picture, e: Any) -> None:
+    picture.strengths = list(e.strengths)
+    picture.preferences = {"language": e.language, "culture": e.culture, "faith": e.faith,
+                           "who_to_involve": list(e.who_to_involve)}
+
+
+def _support_added(picture: Picture, e: Any) -> None:
+    picture.supports[e.support_id] = {
+        "support_id": e.support_id, "life_domain": e.life_domain, "description": e.description,
+        "provided_by": e.provided_by, "since": _iso(e.timestamp), "ended_because": None,
+    }
+
+
+def _support_ended(picture: Picture, e: Any) -> None:
+    picture.supports[e.support_id]["ended_because"] = e.because
+
+
+def _setback_recorded(picture: Picture, e: Any) -> None:
+    picture.setbacks.append({
+        "setback_id": e.setback_id, "occurred_on": _iso(e.occurred_on), "in_own_words": e.in_own_words,
+        "what_helped": e.what_helped, "goal_ids": list(e.goal_ids),
+    })
+    del picture.setbacks[:-RECENT]
+
+
+def _reviewed(picture: Picture, e: Any) -> None:
+    assert picture.plan is not None
+    reviewed_on = _iso(e.reviewed_on)
+    picture.plan["last_reviewed_on"] = reviewed_on
+    picture.plan["last_review"] = {"review_id": e.review_id, "reviewed_on": reviewed_on,
+                                   "what_changed": e.what_changed, "why": e.why, "prompted_by": list(e.prompted_by)}
+    _drop_answered_prompts(picture, list(e.prompted_by))
+
+
+def _agreement_recorded(picture: Picture, e: Any) -> None:
+    assert picture.plan is not None
+    # Current while no plan event follows it (CarePlan.agreement_is_current).
+    picture.plan["agreement"] = {"agrees": e.agrees, "given_by": e.given_by, "reason": e.reason,
+                                 "given_at": _iso(e.timestamp), "at_plan_version": e.originator_version}
+
+
+def _crisis_followed_up(picture: Picture, e: Any) -> None:
+    picture.crisis_follow_ups[e.contact_id] = {"followed_up_on": _iso(e.followed_up_on), "note": e.note}
+
+
+# -- medication collaboration ----------------------------------------------------------------------
+
+
+def _note_added(picture: Picture, e: Any) -> None:
+    picture.medication_notes.append({
+        "note_id": e.note_id, "kind": e.kind, "text": e.text, "medication": e.medication, "choice": e.choice,
+        "author_role": e.author_role, "for_prescriber": e.kind in FOR_PRESCRIBER, "added_at": _iso(e.timestamp),
+    })
+    del picture.medication_notes[:-RECENT]
+
+
+def _decision_recorded(picture: Picture, e: Any) -> None:
+    picture.prescribing_decisions.append({
+        "decision_id": e.decision_id, "decision": e.decision, "medication": e.medication, "dose": e.dose,
+        "rationale": e.rationale, "discussed_with_person": e.discussed_with_person,
+        "prescriber_role": e.author_role, "decided_at": _iso(e.timestamp),
+    })
+    del picture.prescribing_decisions[:-RECENT]
+
+
+# -- the safety plan -------------------------------------------------------------------------------
+
+
+def _safety_plan_started(picture: Picture, e: Any) -> None:
+    picture.safety_plan = {"version": 0, "written_at": None}
+
+
+def _safety_plan_revised(picture: Picture, e: Any) -> None:
+    picture.safety_plan = {"version": e.number, "written_at": _iso(e.written_at)}
+
+
+def _nothing(picture: Picture, e: Any) -> None:
+    """The person's picture exists from here on; the event itself shows nothing."""
+
+
+HANDLERS: dict[str, Callable[[Picture, Any], None]] = {
+    "Timeline.Created": _nothing,
+    "Timeline.PersonNamed": _person_named,
+    "Timeline.ScreeningResultNoted": _screening_result_noted,
+    "Timeline.CrisisContactNoted": _crisis_contact_noted,
+    "CareTeam.Formed": _nothing,
+    "CareTeam.MemberJoined": _member_joined,
+    "CareTeam.MemberLeft": _member_left,
+    "CarePlan.Started": _plan_started,
+    "CarePlan.GoalSet": _goal_set,
+    "CarePlan.IndicatorValueRecorded": _indicator_value_recorded,
+    "CarePlan.GoalStatusChanged": _goal_status_changed,
+    "CarePlan.PersonDescribed": _person_described,
+    "CarePlan.SupportAdded": _support_added,
+    "CarePlan.SupportEnded": _support_ended,
+    "CarePlan.SetbackRecorded": _setback_recorded,
+    "CarePlan.Reviewed": _reviewed,
+    "CarePlan.AgreementRecorded": _agreement_recorded,
+    "CarePlan.CrisisFollowedUp": _crisis_followed_up,
+    "MedicationCollaboration.Opened": _nothing,
+    "MedicationCollaboration.NoteAdded": _note_added,
+    "MedicationCollaboration.PrescribingDecisionRecorded": _decision_recorded,
+    "SafetyPlan.Started": _safety_plan_started,
+    "SafetyPlan.Revised": _safety_plan_revised,
+}
+
+
+# -- what is shown, at a given moment --------------------------------------------------------------
+
+
+def present(picture: Picture, now: datetime) -> Json:
+    """The picture as served at `now` (aware): facts, and what follows from them at this moment."""
+    screenings = [picture.screenings[d] for d in _domains_in_order(picture.screenings)]
+    positive_domains = [s["domain"] for s in screenings if s["positive"]]
+    contacts = [_with_follow_up_status(contact, picture.crisis_follow_ups.get(contact["contact_id"]), now)
+                for contact in picture.crisis_contacts]
+    plan = None
+    review = None
+    if picture.plan is not None:
+        agreement = picture.plan["agreement"]
+        plan = {
+            "started_on": picture.plan["started_on"],
+            "last_reviewed_on": picture.plan["last_reviewed_on"],
+            "last_review": picture.plan["last_review"],
+            "agreement": None if agreement is None else {
+                **{k: v for k, v in agreement.items() if k != "at_plan_version"},
+                "current": agreement["at_plan_version"] == picture.plan["version"],
+            },
+        }
+        due = next_review(date.fromisoformat(picture.plan["started_on"]),
+                          date.fromisoformat(picture.plan["last_reviewed_on"]),
+                          [ReviewPrompt(p["reason"], p["reference"], date.fromisoformat(p["on"]))
+                           for p in picture.review_prompts])
+        review = {"due_on": due.due_on.isoformat(), "prompted_by": list(due.prompted_by)}
+    return {
+        "person_id": picture.person_id,
+        "preferred_name": picture.preferred_name,
+        "pronouns": picture.pronouns,
+        "preferred_language": picture.preferred_language,
+        "screenings": screenings,
+        "positive_domains": positive_domains,
+        # Two or more domains whose latest result is positive.
+        "co_occurring_needs": len(positive_domains) >= 2,
+        "goals": [goal for goal in picture.goals.values() if goal["status"] == "active"],
+        "supports": [support for support in picture.supports.values() if support["ended_because"] is None],
+        "strengths": picture.strengths,
+        "preferences": picture.preferences or None,
+        "recent_setbacks": picture.setbacks,
+        "medication_notes": picture.medication_notes,
+        "prescribing_decisions": picture.prescribing_decisions,
+        "crisis_contacts": contacts,
+        "safety_plan": _safety_plan_view(picture),
+        "team": [{"member_id": member, "role": role} for member, role in picture.team.items()],
+        "plan": plan,
+        "next_review": review,
+        "updated_at": picture.updated_at,
+    }
+
+
+def _domains_in_order(screenings: dict[str, Json]) -> list[str]:
+    known = [d for d in SCREENING_DOMAINS if d in screenings]
+    return known + sorted(d for d in screenings if d not in SCREENING_DOMAINS)
+
+
+def _with_follow_up_status(contact: Json, follow_up: Json | None, now: datetime) -> Json:
+    if follow_up is not None:
+        status = "followed_up"
+    else:
+        status = "overdue" if now > datetime.fromisoformat(contact["follow_up_due"]) else "due"
+    return {**contact, "follow_up_status": status,
+            "followed_up_on": follow_up["followed_up_on"] if follow_up else None,
+            "follow_up_note": follow_up["note"] if follow_up else None}
+
+
+def _safety_plan_view(picture: Picture) -> Json | None:
+    if picture.safety_plan is None:
+        return None
+    written = picture.safety_plan["written_at"]
+    written_at = datetime.fromisoformat(written) if written else None
+    crises = sorted(((datetime.fromisoformat(c["occurred_at"]), c["contact_id"]) for c in picture.crisis_contacts))
+    marked = needs_review(written_at, [at for at, _ in crises])
+    since = next((contact_id for at, contact_id in crises if written_at and at > written_at), None)
+    return {**picture.safety_plan, "needs_review": marked, "needs_review_since_contact": since if marked else None}
+
+
+def _iso(value: date | datetime | str) -> str:
+    return value if isinstance(value, str) else value.isoformat()

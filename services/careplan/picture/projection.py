@@ -1,0 +1,289 @@
+"""The integrated pictures in PostgreSQL (asyncpg): kept up to date from careplan's notification
+log, rebuilt from zero on demand.
+
+The projector reads the events the picture shows after its position (500 at a time), decodes
+them with the application's mapper (which decrypts them), folds them into the affected people's
+pictures and writes those pictures and the new position in one transaction. That transaction
+first takes a transaction-level advisory lock and checks the stored position is still the one
+the batch was read after (compare-and-set): two replicas, or a replica and a rebuild, never
+apply a batch twice; the one that finds the position moved goes on from the stored one.
+
+A rebuild takes the same lock for one transaction in which it clears the pictures and the
+position and replays the log: readers see the old pictures until it commits, and live projectors
+wait (retrying each second) and then go on from where it stopped.
+
+Each picture is one document, encrypted with the application's cipher: it holds clinical text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from eventsourcing.persistence import Cipher
+from eventsourcing.utils import get_topic
+
+from services.careplan.application import CareplanApplication
+from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.medication import MedicationCollaboration
+from services.careplan.domain.plan import CarePlan
+from services.careplan.domain.safety_plan import SafetyPlan
+from services.careplan.domain.timeline import Timeline
+from services.careplan.picture.model import HANDLERS, Picture, apply, from_document, person_of, to_document
+from shared.eventstore import ensure_schema
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+RunSync = Callable[..., Awaitable[Any]]
+Progress = Callable[[int, int], None]  # (position reached, position to reach)
+
+_AGGREGATES = {cls.__name__: cls for cls in (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan)}
+
+
+def picture_event_classes() -> list[type]:
+    """The domain event classes the picture shows (model.HANDLERS names them)."""
+    classes = []
+    for name in HANDLERS:
+        aggregate, event_class = name.split(".")
+        classes.append(getattr(_AGGREGATES[aggregate], event_class))
+    return classes
+
+
+class PictureStore:
+    """The pictures (one encrypted document per person) and the projection's position, in the
+    service's schema. The pool is opened on first use (the projector or an HTTP read)."""
+
+    def __init__(self, dsn: str, schema: str, cipher: Cipher | None, name: str = "picture") -> None:
+        if cipher is None:
+            raise ValueError("pictures hold clinical text and are stored encrypted: the application needs a cipher")
+        self._dsn = dsn
+        self._cipher = cipher
+        self.name = name
+        self._pictures = f'"{schema}".pictures'
+        self._positions = f'"{schema}".picture_position'
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await self._open()
+        return self._pool
+
+    async def _open(self) -> asyncpg.Pool:
+        pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=3)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                # Replicas starting together would race on CREATE TABLE IF NOT EXISTS.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self._positions} ddl")
+                await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._positions} "
+                                   "(projection text PRIMARY KEY, position bigint NOT NULL)")
+                await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._pictures} "
+                                   "(person_id uuid PRIMARY KEY, document bytea NOT NULL)")
+                await conn.execute(f"INSERT INTO {self._positions} (projection, position) VALUES ($1, 0) "
+                                   "ON CONFLICT (projection) DO NOTHING", self.name)
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    async def get(self, person_id: UUID) -> Picture | None:
+        document = await (await self.pool()).fetchval(
+            f"SELECT document FROM {self._pictures} WHERE person_id = $1", person_id)
+        return None if document is None else self._decode(document)
+
+    async def all(self) -> dict[str, Picture]:
+        rows = await (await self.pool()).fetch(f"SELECT person_id, document FROM {self._pictures}")
+        return {str(row["person_id"]): self._decode(row["document"]) for row in rows}
+
+    async def position(self) -> int:
+        async with (await self.pool()).acquire() as conn:
+            return await self.stored_position(conn)
+
+    # -- within a projector's or a rebuild's transaction ------------------------------------------
+
+    async def stored_position(self, conn: asyncpg.Connection) -> int:
+        return await conn.fetchval(f"SELECT position FROM {self._positions} WHERE projection = $1", self.name)
+
+    async def save_position(self, conn: asyncpg.Connection, position: int) -> None:
+        await conn.execute(f"UPDATE {self._positions} SET position = $2 WHERE projection = $1", self.name, position)
+
+    async def clear(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(f"DELETE FROM {self._pictures}")
+        await self.save_position(conn, 0)
+
+    async def fold_into(self, conn: asyncpg.Connection, events: Iterable[Any]) -> None:
+        """Fold decoded events, in order, into the stored pictures of the people they are about."""
+        events = list(events)
+        person_ids = {UUID(person_of(domain_event)) for domain_event in events}
+        rows = await conn.fetch(f"SELECT person_id, document FROM {self._pictures} WHERE person_id = ANY($1::uuid[])",
+                                list(person_ids))
+        pictures: dict[str, Picture | None] = {str(row["person_id"]): self._decode(row["document"]) for row in rows}
+        changed: dict[str, Picture] = {}
+        for domain_event in events:
+            person_id = person_of(domain_event)
+            picture = apply(pictures.get(person_id), domain_event)
+            if picture is not None:
+                pictures[person_id] = changed[person_id] = picture
+        await conn.executemany(
+            f"INSERT INTO {self._pictures} (person_id, document) VALUES ($1, $2) "
+            "ON CONFLICT (person_id) DO UPDATE SET document = EXCLUDED.document",
+            [(UUID(person_id), self._encode(picture)) for person_id, picture in changed.items()],
+        )
+
+    def _encode(self, picture: Picture) -> bytes:
+        return self._cipher.encrypt(json.dumps(to_document(picture), separators=(",", ":")).encode())
+
+    def _decode(self, document: bytes) -> Picture:
+        return from_document(json.loads(self._cipher.decrypt(bytes(document))))
+
+
+class PictureProjection:
+    """Follows the application's notification log into the PictureStore. A `LogFollower` of the
+    service (shared/runtime.py): run with it, woken by LISTEN/NOTIFY, stopped with it."""
+
+    def __init__(self, application: CareplanApplication, store: PictureStore, run_sync: RunSync,
+                 batch_size: int = 500, idle_poll_seconds: float = 1.0) -> None:
+        self.name = f"{application.name.lower()}-{store.name}"
+        self.store = store
+        self._application = application
+        self._run_sync = run_sync
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
+        self._topics = [get_topic(event_class) for event_class in picture_event_classes()]
+        self._wakeup = asyncio.Event()
+        self.position = 0
+
+    def wake(self) -> None:
+        """Something new was recorded."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Project forever; database failures are waited out and retried from the stored position."""
+        failures = 0
+        loaded = False
+        try:
+            while True:
+                try:
+                    if not loaded:
+                        self.position = await self.store.position()
+                        loaded = True
+                    applied = await self.apply_next_batch()
+                    failures = 0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - wait, then retry from the stored position
+                    failures += 1
+                    delay = min(0.1 * 2**failures, 5.0)
+                    log.warning("%s failed at position %s (%s); retrying in %.1fs", self.name, self.position, error,
+                                delay, extra={"projection": self.name})
+                    await asyncio.sleep(delay)
+                    continue
+                if not applied:  # nothing new, or a rebuild holds the projection: wait for news
+                    await self._wait_for_news()
+        finally:
+            await self.store.close()
+
+    async def apply_next_batch(self) -> int | None:
+        """Apply the next batch of events after `position`: the number applied, 0 when there is
+        nothing new, None when another projector (a replica, a rebuild) holds the lock right now."""
+        while True:
+            expected = self.position
+            batch = await self._run_sync(self._read, expected, self._batch_size)
+            if not batch:
+                return 0
+            pool = await self.store.pool()
+            async with pool.acquire() as conn, conn.transaction():
+                if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", self.name):
+                    return None
+                stored = await self.store.stored_position(conn)
+                if stored == expected:
+                    await self.store.fold_into(conn, (domain_event for _, domain_event in batch))
+                    await self.store.save_position(conn, batch[-1][0])
+                    self.position = batch[-1][0]
+                    return len(batch)
+            # A replica applied this batch, or a rebuild replaced everything: go on from there.
+            self.position = stored
+
+    async def catch_up(self) -> int:
+        """Apply everything recorded so far, waiting out other projectors; the number applied."""
+        self.position = await self.store.position()
+        total = 0
+        while (applied := await self.apply_next_batch()) != 0:
+            if applied is None:
+                await asyncio.sleep(0.05)
+            else:
+                total += applied
+        return total
+
+    async def rebuild(self, progress: Progress | None = None) -> int:
+        """Clear the pictures and the position and replay the log from zero, in one transaction
+        (safe while services run: see the module's doc). The number of events replayed."""
+        last = await self._run_sync(self._application.recorder.max_notification_id) or 0
+        replayed = 0
+        pool = await self.store.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.name)  # waits out a live batch
+            await self.store.clear(conn)
+            position = 0
+            if progress is not None:
+                progress(position, last)
+            while batch := await self._run_sync(self._read, position, self._batch_size, last):
+                await self.store.fold_into(conn, (domain_event for _, domain_event in batch))
+                position = batch[-1][0]
+                replayed += len(batch)
+                if progress is not None:
+                    progress(position, last)
+            # Everything up to `last` is in; what was recorded since is the live projectors' job.
+            await self.store.save_position(conn, last)
+        if progress is not None:
+            progress(last, last)
+        return replayed
+
+    def _read(self, after: int, limit: int, stop: int | None = None) -> list[tuple[int, Any]]:
+        """The next events the picture shows, decoded (and decrypted): synchronous, on the pool."""
+        notifications = self._application.recorder.select_notifications(
+            after, limit, stop=stop, topics=self._topics, inclusive_of_start=False)
+        return [(n.id, self._application.mapper.to_domain_event(n)) for n in notifications]
+
+    async def _wait_for_news(self) -> None:
+        self._wakeup.clear()
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll_seconds)
+        except TimeoutError:
+            pass
+
+
+def picture_projection(application: CareplanApplication, dsn: str, schema: str, run_sync: RunSync,
+                       batch_size: int = 500) -> PictureProjection:
+    store = PictureStore(dsn, schema, application.mapper.cipher)
+    return PictureProjection(application, store, run_sync, batch_size=batch_size)
+
+
+async def rebuild_pictures(settings: ServiceSettings, progress: Progress | None = None) -> int:
+    """Rebuild every picture from zero with an application of its own (`carecoord rebuild-picture`;
+    services may be running meanwhile). The number of events replayed."""
+    ensure_schema(settings)
+    application = CareplanApplication(env=settings.eventsourcing_env())
+    try:
+        projection = picture_projection(application, settings.database_url, settings.schema, asyncio.to_thread)
+        try:
+            return await projection.rebuild(progress)
+        finally:
+            await projection.store.close()
+    finally:
+        application.close()
