@@ -9,7 +9,7 @@ retrying from the store if another replica changed it meanwhile.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -25,6 +25,7 @@ from services.careplan.domain.reviews import NextReview, ReviewPrompt, next_revi
 from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
 from services.careplan.domain.sharing import SharedRecord, shared_record
 from services.careplan.domain.timeline import Timeline, TimelineEntry
+from shared.consent import categories_allowed
 from shared.domain import Provenance, UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
 
@@ -54,8 +55,11 @@ class CareplanApplication(FollowerApplication[Timeline]):
     # -- the care team -----------------------------------------------------------------------------
 
     def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> bool:
+        timeline = self.follower(person_id)
+        consented = timeline is not None and bool(categories_allowed(
+            timeline.consents.values(), "named_person", member_id, datetime.now(timezone.utc)))
         return self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
-                            lambda team: team.add_member(member_id, role, provenance))
+                            lambda team: team.add_member(member_id, role, provenance, consented))
 
     def remove_team_member(self, person_id: UUID, member_id: str, provenance: Provenance) -> None:
         self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),

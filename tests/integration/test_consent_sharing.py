@@ -47,3 +47,29 @@ async def test_a_support_sees_what_the_person_consented_to_and_nothing_after_rev
             return (await c.get(shared, headers=AUNT)).status_code == 404
 
         await eventually(hidden, what="the revocation to reach careplan")
+
+
+async def test_a_family_member_joins_the_team_only_once_consent_names_them(system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    supervisor, coordinator = bearer("supervisor", "sam-supervisor"), bearer("care_coordinator", "casey")
+    async with system.client(intake, "agency_system") as i, system.client(careplan) as c:
+        person_id = await register(i, "consent-2")
+        team = f"/people/{person_id}/team"
+        await c.post(team, headers=supervisor, json={"member_id": "casey", "role": "care_coordinator"})
+        join = {"member_id": "aunt-rosa", "role": "family_or_natural_support"}
+        refused = await c.post(team, headers=coordinator, json=join)
+        assert refused.status_code == 403 and "consent" in refused.json()["detail"]
+
+        self_promoted = await c.post(team, headers=coordinator, json={"member_id": "casey", "role": "physician"})
+        assert self_promoted.status_code == 403
+        assert self_promoted.json()["detail"] == "only a supervisor assigns a prescribing role"
+
+        await i.post(f"/people/{person_id}/consents", json={
+            "recipient_kind": "named_person", "recipient_id": "aunt-rosa", "categories": ["general"]})
+
+        async def joined():
+            response = await c.post(team, headers=coordinator, json=join)
+            return response.status_code == 201
+
+        await eventually(joined, what="the consent to let the aunt join")

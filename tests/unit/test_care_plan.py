@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 
 from services.careplan.application import CareplanApplication
+from services.careplan.domain.care_team import CareTeam, NeedsConsent
 from services.careplan.domain.medication import (
     NOTE_KINDS,
     InvalidNote,
@@ -283,3 +284,14 @@ def test_a_crisis_after_the_current_version_marks_the_plan_for_review():
     assert needs_review(NOON, [NOON + timedelta(hours=1)])
     assert not needs_review(NOON, [NOON - timedelta(days=3)])
     assert not needs_review(None, [NOON])  # no plan yet: nothing to review (one is needed, see the picture)
+
+
+# -- the care team ---------------------------------------------------------------------------------
+
+
+def test_family_or_natural_supports_join_the_team_only_with_the_persons_consent(provenance):
+    team = CareTeam(uuid4(), provenance)
+    with pytest.raises(NeedsConsent, match="consent"):
+        team.add_member("aunt-rosa", "family_or_natural_support", provenance)
+    assert team.members == {}
+    assert team.add_member("aunt-rosa", "family_or_natural_support", provenance, consented=True)

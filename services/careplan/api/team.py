@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess
 from services.careplan.application import CareplanApplication
-from services.careplan.domain.care_team import TEAM_ROLES, NotOnTeam, UnknownTeamRole
-from shared.access import Right
+from services.careplan.domain.care_team import TEAM_ROLES, NeedsConsent, NotOnTeam, UnknownTeamRole
+from shared.access import Right, Role
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
 
@@ -78,10 +78,16 @@ def team_router(service: Service, application: CareplanApplication, authorized: 
         principal: CurrentPrincipal,
     ):
         await authorized(principal, Right.MANAGE_TEAM, person_id)
+        if body.role in application.scope_of_practice.prescribing_roles and principal.role is not Role.SUPERVISOR:
+            # A prescribing role on the team is what lets someone record prescribing decisions:
+            # a supervisor assigns it, so no one can give it to themselves.
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "only a supervisor assigns a prescribing role")
         try:
             changed = await service.run_sync(application.add_team_member, person_id, body.member_id, body.role, provenance)
         except UnknownTeamRole as error:
             raise invalid_field("role", str(error)) from None
+        except NeedsConsent as refusal:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
         if not changed:
             response.status_code = status.HTTP_200_OK
         return CareTeamView.of(person_id, await service.run_sync(application.care_team, person_id))

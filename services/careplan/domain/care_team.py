@@ -28,6 +28,13 @@ class NotOnTeam(LookupError):
     pass
 
 
+class NeedsConsent(PermissionError):
+    """Family and natural supports join a team only with the person's consent naming them."""
+
+
+FAMILY_OR_SUPPORT = "family_or_natural_support"
+
+
 class CareTeam(Aggregate):
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
@@ -38,10 +45,16 @@ class CareTeam(Aggregate):
         self.person_id = person_id
         self.members: dict[str, str] = {}
 
-    def add_member(self, member_id: str, role: str, provenance: Provenance) -> bool:
-        """Add someone to the team (or change their role). False if nothing changed."""
+    def add_member(self, member_id: str, role: str, provenance: Provenance, consented: bool = False) -> bool:
+        """Add someone to the team (or change their role). False if nothing changed.
+
+        `consented`: a consent directive in force names this member (needed for family and supports).
+        """
         if role not in TEAM_ROLES:
             raise UnknownTeamRole(f"unknown team role {role!r}; known: {', '.join(TEAM_ROLES)}")
+        if role == FAMILY_OR_SUPPORT and not consented:
+            raise NeedsConsent(f"{member_id} joins as family or natural support only with the person's consent: "
+                               "record a consent directive naming them first")
         if self.members.get(member_id) == role:
             return False
         self._member_joined(self.person_id, member_id, role, provenance)
