@@ -180,3 +180,37 @@ async def test_only_prescribing_roles_record_decisions_and_the_persons_choice_re
         assert [d["kind"] for d in notices] == ["medication_note_for_prescriber"]
         assert "made a choice about their medication" in notices[0]["message"]
         assert "flat" not in notices[0]["message"]  # the note's words stay in careplan
+
+
+async def test_hostile_input_to_the_care_plan_gets_a_4xx_and_never_a_500(system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    async with system.client(intake, "agency_system") as i, system.client(careplan) as c:
+        person_id = await person_with_team(i, c, "hostile-1")
+        goals = f"/people/{person_id}/plan/goals"
+        headers = {**COORDINATOR, "content-type": "application/json"}
+        cases = {
+            "oversized body": (b'{"in_own_words": "' + b"x" * 200_000 + b'"}', 413),
+            "deeply nested JSON": (b"[" * 30_000 + b"]" * 30_000, 400),
+            "invalid UTF-8": (b'{"in_own_words": "\xff\xfe"}', 400),
+            "not JSON": (b"in_own_words=hello", 422),
+            "unknown field": (b'{"in_own_words": "x", "is_admin": true}', 422),
+        }
+        for name, (body, want) in cases.items():
+            response = await c.post(goals, content=body, headers=headers)
+            assert response.status_code == want, f"{name}: {response.status_code} {response.text[:200]}"
+
+        words = "I want \u0000 my'); DROP TABLE careplan.careplan_events; -- life back <script>alert(1)</script>"
+        stored = await c.post(goals, headers=COORDINATOR, json={"goal_id": "g-odd", "in_own_words": words})
+        assert stored.status_code == 201, stored.text
+        assert (await c.get(f"/people/{person_id}/plan", headers=PEER)).json()["goals"][0]["in_own_words"] == words
+
+        async def pictured():
+            response = await c.get(f"/people/{person_id}/picture", headers=PEER)
+            goals = response.json()["goals"] if response.status_code == 200 else []
+            return goals or None
+
+        assert (await eventually(pictured, what="the goal in the picture"))[0]["in_own_words"] == words
+        oversized_safety_plan = {"based_on_version": 0, "sections": {"warning_signs": ["x" * 5000] * 20}}
+        assert (await c.put(f"/people/{person_id}/safety-plan", headers=PEER,
+                            json=oversized_safety_plan)).status_code == 413

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -17,6 +17,7 @@ from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_
 from shared.runtime import Service
 
 Section = Literal[SECTIONS]  # type: ignore[valid-type]
+Items = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=30)]
 
 
 class ReviseSafetyPlan(BaseModel):
@@ -24,7 +25,7 @@ class ReviseSafetyPlan(BaseModel):
 
     based_on_version: int = Field(ge=0, description="The version this revision starts from (0 for a first plan); "
                                                     "409 if someone revised the plan meanwhile")
-    sections: dict[Section, list[str]] = Field(
+    sections: dict[Section, Items] = Field(
         description="Stanley-Brown sections, each a list in the person's words: " + ", ".join(SECTIONS))
 
 
