@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import retry
 
-from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.care_team import CareTeam, Membership
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.reviews import NextReview, ReviewPrompt, next_review
@@ -69,6 +69,17 @@ class CareplanApplication(FollowerApplication[Timeline]):
         """Member id -> role, as stored now (empty if no team was formed)."""
         team = self._stored(CareTeam.create_id(person_id))
         return dict(team.members) if team else {}
+
+    def team_history(self, person_id: UUID) -> list[Membership]:
+        """Who was on the team in which role, from when until when (None: still on it)."""
+        periods: list[Membership] = []
+        for event in self.events.get(CareTeam.create_id(person_id)):
+            if isinstance(event, (CareTeam.MemberJoined, CareTeam.MemberLeft)):
+                periods = [p if p.member_id != event.member_id or p.left_at else p.ended(event.timestamp)
+                           for p in periods]
+            if isinstance(event, CareTeam.MemberJoined):
+                periods.append(Membership(event.member_id, event.role, event.timestamp))
+        return periods
 
     # -- the care plan -----------------------------------------------------------------------------
 

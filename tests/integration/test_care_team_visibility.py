@@ -34,6 +34,9 @@ async def test_a_member_sees_the_record_everywhere_after_joining_and_nowhere_aft
 
         team = await c.get(f"/people/{person_id}/team", headers=bearer("auditor"))
         assert team.json()["members"] == []
+        [period] = team.json()["history"]  # joined and left over time
+        assert (period["member_id"], period["role"]) == ("dana-clinician", "clinician")
+        assert period["joined_at"] < period["left_at"]
 
 
 async def test_a_team_role_that_does_not_exist_is_refused_naming_the_field(system: System):

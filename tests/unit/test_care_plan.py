@@ -295,3 +295,15 @@ def test_family_or_natural_supports_join_the_team_only_with_the_persons_consent(
         team.add_member("aunt-rosa", "family_or_natural_support", provenance)
     assert team.members == {}
     assert team.add_member("aunt-rosa", "family_or_natural_support", provenance, consented=True)
+
+
+def test_the_team_history_shows_who_joined_and_left_in_which_role(application, provenance):
+    person = uuid4()
+    application.add_team_member(person, "kim", "clinician", provenance)
+    application.add_team_member(person, "kim", "care_coordinator", provenance)  # a new role: a new period
+    application.add_team_member(person, "pat", "peer_specialist", provenance)
+    application.remove_team_member(person, "kim", provenance)
+    history = application.team_history(person)
+    assert [(p.member_id, p.role, p.left_at is None) for p in history] == [
+        ("kim", "clinician", False), ("kim", "care_coordinator", False), ("pat", "peer_specialist", True)]
+    assert history[0].left_at == history[1].joined_at

@@ -41,9 +41,18 @@ class TeamMemberView(BaseModel):
     role: str
 
 
+class MembershipView(BaseModel):
+    member_id: str
+    role: str
+    joined_at: datetime
+    left_at: datetime | None
+
+
 class CareTeamView(BaseModel):
     person_id: UUID
     members: list[TeamMemberView]
+    history: list[MembershipView] | None = Field(
+        None, description="Who was on the team in which role, joined and left over time (on GET)")
 
     @classmethod
     def of(cls, person_id: UUID, team: dict[str, str]) -> CareTeamView:
@@ -69,7 +78,10 @@ def team_router(service: Service, application: CareplanApplication, authorized: 
     @router.get("/{person_id}/team", response_model=CareTeamView)
     async def get_care_team(person_id: UUID, principal: CurrentPrincipal):
         team = await authorized(principal, Right.READ_TIMELINE, person_id)
-        return CareTeamView.of(person_id, team)
+        history = await service.run_sync(application.team_history, person_id)
+        return CareTeamView.of(person_id, team).model_copy(update={"history": [
+            MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
+            for p in history]})
 
     @router.post("/{person_id}/team", status_code=status.HTTP_201_CREATED, response_model=CareTeamView,
                  summary="Add someone to the person's care team (200 if already on it in that role)")

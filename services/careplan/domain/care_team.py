@@ -6,6 +6,8 @@ published (carecoord.careplan.care_team.*) and every service keeps its own view 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import datetime
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -33,6 +35,19 @@ class NeedsConsent(PermissionError):
 
 
 FAMILY_OR_SUPPORT = "family_or_natural_support"
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One period on the team in one role (a change of role ends one period and starts another)."""
+
+    member_id: str
+    role: str
+    joined_at: datetime
+    left_at: datetime | None = None
+
+    def ended(self, at: datetime) -> Membership:
+        return replace(self, left_at=at)
 
 
 class CareTeam(Aggregate):
