@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
-from collections.abc import Iterable, Sequence
 
-from contextlib import suppress
-from uuid import UUID
-
-from eventsourcing.application import Application, ProcessingEvent, Repository
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    LRUCache,
+    ProcessingEvent,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.persistence import (
     InterfaceError,
     JSONTranscoder,
@@ -28,6 +35,8 @@ from psycopg import Cursor
 
 from shared.domain import Provenance, UpstreamRef
 from shared.settings import ServiceSettings
+
+T = TypeVar("T")
 
 
 class ProvenanceAsDict(Transcoding):
@@ -114,17 +123,46 @@ class ServiceApplication(Application):
     saved aggregate in the cache (see `eventsourcing_env`). So a command costs no query per
     aggregate. If another process wrote an aggregate meanwhile, the cached copy is stale and
     the save fails on the aggregate's version (optimistic concurrency): callers `forget` the
-    aggregates and retry, which reloads them from the store. Queries (`read`) always read the
-    store, so a replica that does not write (a standby consumer) never answers from a stale cache.
+    aggregates and retry, which reloads them from the store. Queries (`read`, `read_current`)
+    always answer as stored now, so a replica that does not write (a standby consumer) never
+    answers from a stale cache.
     """
+
+    # How many aggregates `read_current` keeps up to date (each is kept whole, like the cache).
+    CURRENT_READS_MAXSIZE = 10_000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._store_reads: Repository = Repository(event_store=self.events, snapshot_store=self.snapshots)
+        self._current: LRUCache[UUID, Any] = LRUCache(maxsize=self.CURRENT_READS_MAXSIZE)
+        self._current_locks = _KeyedThreadLocks()
 
     def read(self, aggregate_id: UUID) -> Any:
         """The aggregate as stored now, bypassing the cache (raises AggregateNotFoundError)."""
         return self._store_reads.get(aggregate_id)
+
+    def read_current(self, aggregate_id: UUID, view: Callable[[Any], T]) -> T:
+        """`view` of the aggregate as stored now (raises AggregateNotFoundError).
+
+        Like `read`, this never answers from a stale copy, but it does not replay the whole
+        history each time: it keeps its own copy of the aggregate and brings it up to date with
+        one query for the events stored after it (usually none). Checking a caller's access on
+        every request used to replay the person's history, which grows with every screening.
+        `view` runs under the aggregate's lock and must copy out what it needs: the copy is
+        changed in place by the next caller's fast-forward. Commands never see these copies.
+        """
+        with self._current_locks.hold(aggregate_id):
+            try:
+                aggregate = self._current.get(aggregate_id)
+            except KeyError:
+                aggregate = self._store_reads.get(aggregate_id)
+            else:
+                new_events = self.events.get(originator_id=aggregate_id, gt=aggregate.version)
+                aggregate = project_aggregate(aggregate, new_events)
+                if aggregate is None:  # cannot happen for stored aggregates; be explicit if it does
+                    raise AggregateNotFoundError(aggregate_id)
+            self._current.put(aggregate_id, aggregate)
+            return view(aggregate)
 
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
         """Drop cached aggregates that may be stale (after a refused save)."""
@@ -166,6 +204,31 @@ class ServiceApplication(Application):
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
+
+
+class _KeyedThreadLocks:
+    """A lock per key for threads, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[Any, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: Any) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (None, 0))
+            lock = lock or threading.Lock()
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
 
 
 def ensure_schema(settings: ServiceSettings) -> None:

@@ -8,10 +8,10 @@ from uuid import uuid4
 import pytest
 
 from services.careplan.application import CareplanApplication
-from services.intake.application import IntakeApplication
+from services.intake.application import IntakeApplication, MergePeople
 from shared.domain import Provenance, UpstreamRef
 from shared.eventstore import ensure_schema
-from shared.following import ConcurrentChange
+from shared.following import ConcurrentChange, UpstreamChange
 from shared.settings import ServiceSettings
 from tests.support.system import TEST_CIPHER_KEY
 
@@ -88,3 +88,26 @@ def test_a_failed_command_leaves_the_cached_aggregate_untouched(careplans):
                         sequence=2, correlation_id="c"), "screening_recorded", "PHQ-9", NOW))
     assert one.add_to_timeline(upstream(person, 2), "screening_recorded", "PHQ-9", NOW) is True
     assert [e.sequence for e in one.timeline(person)] == [1, 2]
+
+
+def team_upstream(person_id, sequence: int, position: int) -> UpstreamRef:
+    return UpstreamRef(source="careplan", stream="careplan.care_team", position=position, event_id=str(uuid4()),
+                       event_type="carecoord.careplan.team_member_joined", person_id=str(person_id),
+                       sequence=sequence, correlation_id="corr-1")
+
+
+def test_access_checks_see_what_another_replica_stored_since_they_last_looked(intakes):
+    """record_context keeps a copy of each aggregate and fast-forwards it: never stale, never replayed whole."""
+    one, other = intakes
+    north = one.register_person("north", "42", "Sam", None, PROVENANCE).person_id
+    south = one.register_person("south", "S-7", "Sam", None, PROVENANCE).person_id
+    assert one.record_context(north).team == frozenset()  # `one` now keeps copies of both
+    other.apply_change(UpstreamChange(team_upstream(north, 1, 1), lambda view: view.care_team_formed(
+        team_upstream(north, 1, 1))))
+    other.apply_change(UpstreamChange(team_upstream(north, 2, 2), lambda view: view.team_member_joined(
+        team_upstream(north, 2, 2), "alex", "care_coordinator")))
+    other.execute(MergePeople(north, south, "same person", PROVENANCE))
+    context = one.record_context(north)
+    assert context.team == frozenset({"alex"})
+    assert context.also_registered_by == frozenset({"south"})
+
