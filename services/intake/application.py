@@ -160,7 +160,7 @@ MAX_MERGE_CHAIN = 20
 
 @dataclass
 class _Batch:
-    """The people a batch touches, each loaded once, saved together."""
+    """The people a batch touches, each loaded once (checked out of the cache), saved together."""
 
     application: IntakeApplication
     people: dict[UUID, Person] = field(default_factory=dict)
@@ -168,7 +168,7 @@ class _Batch:
     def find(self, person_id: UUID) -> Person | None:
         if person_id not in self.people:
             try:
-                self.people[person_id] = self.application.repository.get(person_id)
+                self.people[person_id] = self.application.check_out(person_id)
             except AggregateNotFoundError:
                 return None
         return self.people[person_id]

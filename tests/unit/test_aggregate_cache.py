@@ -3,9 +3,11 @@ process has written the same aggregate, the stale copy must cost a retry, never 
 write, and queries must answer from the store."""
 
 from datetime import datetime, timezone
+from unittest.mock import patch
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import RecordConflictError
 
 from services.careplan.application import CareplanApplication
 from services.intake.application import IntakeApplication, MergePeople
@@ -111,3 +113,17 @@ def test_access_checks_see_what_another_replica_stored_since_they_last_looked(in
     assert context.team == frozenset({"alex"})
     assert context.also_registered_by == frozenset({"south"})
 
+
+def test_a_refused_batch_leaves_no_half_changed_person_in_the_cache(intakes):
+    """Batches change the cached aggregate itself (checked out, no deep copy): a failed save must
+    not leave the change behind in the cache."""
+    one, other = intakes
+    person = one.register_person("north", "42", "Sam", None, PROVENANCE).person_id
+    other.record_screening(person, uuid4(), "PHQ-9", {"item1": 1}, PROVENANCE)  # `one`'s copy is now stale
+    with patch("services.intake.application.CONFLICT_ATTEMPTS", 1), pytest.raises(RecordConflictError):
+        one.record_screening(person, uuid4(), "PHQ-9", {"item1": 2}, PROVENANCE)
+    assert one.repository.cache is not None
+    with pytest.raises(KeyError):
+        one.repository.cache.get(person)
+    one.record_screening(person, uuid4(), "PHQ-9", {"item1": 3}, PROVENANCE)
+    assert len(one.get_person(person).screenings) == 2  # the refused screening left no trace
