@@ -76,9 +76,25 @@ class UpstreamRefAsDict(Transcoding):
 class PostgresBatchProcessRecorder(PostgresProcessRecorder):
     """Records every tracking of a batch (`trackings=`) in the transaction that stores its events."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A batch's trackings in one statement rather than one per message: each statement
+        # costs Python time in psycopg that added up to ~5% of a consumer's CPU.
+        self._insert_trackings_statement = sql.SQL(
+            "INSERT INTO {0}.{1} (application_name, notification_id) SELECT * FROM unnest(%s::text[], %s::bigint[])"
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.tracking_table_name))
+
     def _insert_events(self, curs: Cursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        for tracking in kwargs.get("trackings", ()):
-            self._insert_tracking(curs, tracking)
+        trackings: Sequence[Tracking] = kwargs.get("trackings", ())
+        if len(trackings) > 1 and not self.datastore.single_row_tracking:
+            self._check_has_multi_row_tracking_table(curs)
+            # A duplicate (name, position) violates the primary key as a single insert would.
+            curs.execute(self._insert_trackings_statement,
+                         ([t.application_name for t in trackings], [t.notification_id for t in trackings]),
+                         prepare=True)
+        else:
+            for tracking in trackings:
+                self._insert_tracking(curs, tracking)
         super()._insert_events(curs, stored_events, **kwargs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
