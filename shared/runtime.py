@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import signal
 import threading
@@ -136,6 +137,10 @@ class Service:
 def run(service: Service) -> None:
     """Run `service` until interrupted, on uvloop: every request, delivery and publish crosses the
     event loop several times, and uvloop's loop and transports cost a fraction of asyncio's."""
+    # Everything built so far (modules, classes, FastAPI/pydantic/FastStream schemas: ~100,000
+    # objects) lives as long as the process. Left to the collector, each full collection walks
+    # all of them, stopping the whole service for 50-150 ms under the benchmark: most of its p99.
+    gc.freeze()
     uvloop.run(service.serve_http())
 
 
