@@ -58,12 +58,13 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SERVICE_NAMES = ("intake", "careplan", "notifications")
 
 # Careplan's Timeline for a person: version 1 = created, 2 = registration entry (both stored in
-# one transaction), then two entries per screening: 3 = the first screening's answers, 4 = its
-# score, 5 and 6 the second's, ... A screening counts as applied when its score entry is stored.
-# (Screenings here never show suicide risk, which would add a third, urgent, event.)
+# one transaction), then one entry per screening (intake's screening_completed: answers and
+# score): 3 = the first screening, 4 = the second, ... A screening counts as applied when its
+# entry is stored. (Screenings here never show suicide risk, which would add an urgent event.)
+# Before screening_completed, each screening was two events (answers, then score): stride 2.
 REGISTERED_VERSION = 2
 FIRST_SCREENING_VERSION = 3
-EVENTS_PER_SCREENING = 2
+EVENTS_PER_SCREENING = 1
 BENCH_AGENCY = "bench"
 CAREPLAN_CHANNEL = "careplan_events"  # eventsourcing NOTIFYs on the table name
 CAREPLAN_TABLE = "careplan.careplan_events"

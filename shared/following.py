@@ -75,6 +75,7 @@ class TeamFollower(PersonFollower):
 
 
 FollowerT = TypeVar("FollowerT", bound=PersonFollower)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,16 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
             if outcome is True:
                 trackings.append(Tracking(item.upstream.source, item.upstream.position))
         if not trackings:
+            # Nothing to save (duplicates, early arrivals, refusals): the checked-out followers
+            # are dropped rather than put back, since a refused change may have half-changed one;
+            # the next event for these people reloads them from the store.
             return outcomes
         try:
             self.record(*followers.values(), trackings=trackings)
         except IntegrityError:
             # A duplicate tracking, or another writer saved one of these followers, in which
-            # case our cached copy is stale: reload them from the store.
+            # case our cached copy is stale: reload them from the store. (Checked out, they are
+            # not in the cache now; forgetting also drops any copy loaded there meanwhile.)
             self.forget(follower.id for follower in followers.values())
             if len(items) == 1:
                 return [self._settle_conflict(items[0])]
@@ -148,10 +153,17 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         except AggregateNotFoundError:
             return None
 
-    def _cached_follower(self, person_id: UUID) -> FollowerT | None:
-        """A private copy of the person's follower to change (from the cache when it is there)."""
+    def follower_view(self, person_id: UUID, view: Callable[[FollowerT], T]) -> T | None:
+        """`view` of the person's follower as stored now, None if there is none (see `read_current`)."""
         try:
-            return self.repository.get(self.follower_class.create_id(person_id=person_id))
+            return self.read_current(self.follower_class.create_id(person_id=person_id), view)
+        except AggregateNotFoundError:
+            return None
+
+    def _cached_follower(self, person_id: UUID) -> FollowerT | None:
+        """The person's follower to change, checked out of the cache (see `check_out`)."""
+        try:
+            return self.check_out(self.follower_class.create_id(person_id=person_id))
         except AggregateNotFoundError:
             return None
 

@@ -39,8 +39,16 @@ class TokenSettings:
 
 
 class TokenVerifier:
+    # Verified tokens remembered, so that a caller sending the same token with every request
+    # (every agency system does) costs a dict lookup instead of a full decode and signature check.
+    CACHE_SIZE = 1024
+
     def __init__(self, settings: TokenSettings) -> None:
         self._settings = settings
+        # token -> (principal, exp). Only tokens that passed every check get in; the keys are
+        # fixed for the process's life, so a remembered token stays valid until its `exp`, which
+        # is checked again on every use (iat and nbf, checked once, can only stay satisfied).
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self._keys: list[tuple[Any, str]] = []
         if settings.public_key_pem:
             self._keys.append((settings.public_key_pem, "RS256"))
@@ -56,6 +64,19 @@ class TokenVerifier:
             )
 
     def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, expires = remembered
+            if time.time() < expires:
+                return principal
+            del self._verified[token]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()  # simple bound: callers re-verify once
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError as error:
@@ -70,7 +91,7 @@ class TokenVerifier:
                     token, key, algorithms=[algorithm], audience=self._settings.audience,
                     issuer=self._settings.issuer, options={"require": REQUIRED_CLAIMS},
                 )
-                return principal_from_claims(claims)
+                return principal_from_claims(claims), float(claims["exp"])
             except jwt.InvalidSignatureError as error:
                 last_error = error
             except (jwt.PyJWTError, ValueError) as error:

@@ -26,6 +26,7 @@ from shared.contracts.intake import (
     CrisisContactRecordedV1,
     PersonDetailsAmendedV1,
     PersonRegisteredV1,
+    ScreeningCompletedV1,
     ScreeningRecordedV1,
     ScreeningScoredV1,
     UrgentScreeningResultV1,
@@ -37,7 +38,7 @@ def timeline_change(upstream: UpstreamRef, payload: Payload, occurred_at: dateti
     answer to (results, crises) or address the person by, the facts themselves."""
     kind, summary = timeline_entry(payload)
     match payload:
-        case ScreeningScoredV1():
+        case ScreeningCompletedV1() | ScreeningScoredV1():
             return lambda timeline: timeline.note_screening_result(
                 upstream, summary, occurred_at, str(payload.screening_id), payload.instrument, payload.domain,
                 payload.total, payload.band, payload.positive, list(payload.flags), payload.complete)
@@ -69,11 +70,11 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
         case PersonRegisteredV1():
             return "person_registered", f"Registered by {payload.agency}"
         case ScreeningRecordedV1():
-            declined = sum(1 for answer in payload.answers.values() if answer == "declined")
-            answered = len(payload.answers) - declined
-            return "screening_recorded", f"{payload.instrument} screening: {answered} answered, {declined} declined"
+            return "screening_recorded", f"{payload.instrument} screening: {_answered_summary(payload.answers)}"
         case ScreeningScoredV1():
             return "screening_scored", _scored_summary(payload)
+        case ScreeningCompletedV1():
+            return "screening_scored", f"{_scored_summary(payload)}; {_answered_summary(payload.answers)}"
         case CrisisContactRecordedV1():
             return "crisis_contact", (f"{payload.kind.replace('_', ' ')}: {payload.outcome.replace('_', ' ')}; "
                                       f"follow-up due {payload.follow_up_due.isoformat()}")
@@ -89,7 +90,12 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type
 
 
-def _scored_summary(payload: ScreeningScoredV1) -> str:
+def _answered_summary(answers: dict[str, object]) -> str:
+    declined = sum(1 for answer in answers.values() if answer == "declined")
+    return f"{len(answers) - declined} answered, {declined} declined"
+
+
+def _scored_summary(payload: ScreeningScoredV1 | ScreeningCompletedV1) -> str:
     outcome = {True: "positive", False: "negative", None: "not certain"}[payload.positive]
     parts = [payload.instrument, payload.band or "no band", outcome]
     if payload.total is not None:

@@ -1,15 +1,14 @@
 """python -m services.intake: run the intake service until Ctrl-C."""
 
-import asyncio
-
 from services.intake.bootstrap import create_service
+from shared.runtime import run
 from shared.telemetry import configure_logging
 
 
 def main() -> None:
     service = create_service()
     configure_logging(service.name, service.settings.log_level, service.settings.log_json)
-    asyncio.run(service.serve_http())
+    run(service)
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ MAX_MERGE_CHAIN = 20
 
 @dataclass
 class _Batch:
-    """The people a batch touches, each loaded once, saved together."""
+    """The people a batch touches, each loaded once (checked out of the cache), saved together."""
 
     application: IntakeApplication
     people: dict[UUID, Person] = field(default_factory=dict)
@@ -168,7 +168,7 @@ class _Batch:
     def find(self, person_id: UUID) -> Person | None:
         if person_id not in self.people:
             try:
-                self.people[person_id] = self.application.repository.get(person_id)
+                self.people[person_id] = self.application.check_out(person_id)
             except AggregateNotFoundError:
                 return None
         return self.people[person_id]
@@ -224,10 +224,16 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         """What decides who may see this person's intake record. PersonNotFound if there is none.
 
         A survivor of a merge is also seen by the agencies of the duplicates it absorbed."""
-        person = self.get_person(person_id)
-        team = self.follower(person_id)
-        return RecordContext(person_id, frozenset(team.team if team else ()), registered_by=person.agency,
-                             also_registered_by=frozenset(agency for agency, _ in person.agency_identities[1:]))
+        # Asked on every request: read_current brings a kept copy up to date instead of replaying
+        # the person's whole history (which grows with every screening) each time.
+        try:
+            registered_by, also_registered_by = self.read_current(person_id, lambda person: (
+                person.agency, frozenset(agency for agency, _ in person.agency_identities[1:])))
+        except AggregateNotFoundError:
+            raise PersonNotFound(f"no person {person_id}") from None
+        team = self.follower_view(person_id, lambda view: frozenset(view.team))
+        return RecordContext(person_id, team or frozenset(), registered_by=registered_by,
+                             also_registered_by=also_registered_by)
 
     def _run(self, command: Command, batch: _Batch) -> Result | Exception:
         try:

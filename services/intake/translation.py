@@ -15,6 +15,7 @@ from shared.contracts.intake import (
     PersonMergedIntoV1,
     PersonMergedV1,
     PersonRegisteredV1,
+    ScreeningCompletedV1,
     ScreeningRecordedV1,
     ScreeningScoredV1,
     UrgentScreeningResultV1,
@@ -41,6 +42,15 @@ def _screening_recorded(event: Any) -> Payload:
     )
 
 
+def _screening_completed(event: Any) -> Payload:
+    return ScreeningCompletedV1(
+        screening_id=event.screening_id,
+        answers={item: "declined" if answer is None else answer for item, answer in event.answers.items()},
+        sex=event.sex,
+        **event.result,  # instrument, domain, total, band, positive, flags, complete
+    )
+
+
 def _screening_scored(event: Any) -> Payload:
     return ScreeningScoredV1(screening_id=event.screening_id, **event.result)
 
@@ -54,6 +64,8 @@ def _urgent_result(event: Any) -> Payload:
 TRANSLATIONS = {
     Person.Registered: _registered,
     Person.DetailsAmended: lambda event: PersonDetailsAmendedV1(**event.changes, changed=sorted(event.changes)),
+    Person.ScreeningCompleted: _screening_completed,
+    # Screenings recorded before ScreeningCompleted existed: republished as they were.
     Person.ScreeningRecorded: _screening_recorded,
     Person.ScreeningScored: _screening_scored,
     Person.UrgentScreeningResult: _urgent_result,

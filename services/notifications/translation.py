@@ -9,6 +9,7 @@ from shared.contracts.careplan import MedicationNoteAddedV1, PrescribingDecision
 from shared.contracts.intake import (
     CrisisContactRecordedV1,
     PersonRegisteredV1,
+    ScreeningCompletedV1,
     ScreeningScoredV1,
     UrgentScreeningResultV1,
 )
@@ -27,7 +28,7 @@ def notice_for(payload: Payload) -> Notice | None:
     match payload:
         case PersonRegisteredV1():
             return Notice("person_registered", f"A person was registered by {payload.agency}: welcome them to the team.")
-        case ScreeningScoredV1(positive=True):
+        case ScreeningCompletedV1(positive=True) | ScreeningScoredV1(positive=True):
             return Notice("screening_positive",
                           f"A {payload.instrument} screening was positive ({payload.band or 'see result'}): "
                           "review it with the person.")

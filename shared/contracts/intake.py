@@ -78,6 +78,31 @@ class ScreeningScoredV1(Payload):
     complete: bool
 
 
+class ScreeningCompletedV1(Payload):
+    """A standardized screening was administered: its answers as given and their score by the
+    instrument's published rules (see SCREENING.md), in one event.
+
+    What intake publishes for every screening recorded since this contract was added; screenings
+    recorded before it were published as `screening_recorded` followed by `screening_scored`,
+    which consumers still accept (a replayed history holds them). The result fields mean what
+    they mean in `screening_scored`.
+    """
+
+    event_type: ClassVar[str] = "carecoord.intake.screening_completed"
+    version: ClassVar[int] = 1
+
+    screening_id: UUID
+    instrument: Instrument
+    answers: dict[str, Answer] = Field(description="Item id to answer; declined items say so.")
+    sex: Literal["male", "female", "other"] | None = Field(None, description="As given for AUDIT-C; none if unknown")
+    domain: Domain
+    total: int | None
+    band: str | None
+    positive: bool | None
+    flags: list[str] = Field(description="e.g. suicide_risk, item9_unanswered, prorated, high_risk")
+    complete: bool
+
+
 class UrgentScreeningResultV1(Payload):
     """A screening shows suicide risk (PHQ-9 item 9 above 0, or C-SSRS high risk): treat as a crisis."""
 
@@ -178,6 +203,7 @@ class PersonMergedIntoV1(Payload):
 
 
 PAYLOADS: tuple[type[Payload], ...] = (
-    PersonRegisteredV1, PersonDetailsAmendedV1, ScreeningRecordedV1, ScreeningScoredV1, UrgentScreeningResultV1, CrisisContactRecordedV1,
+    PersonRegisteredV1, PersonDetailsAmendedV1, ScreeningCompletedV1, ScreeningRecordedV1, ScreeningScoredV1,
+    UrgentScreeningResultV1, CrisisContactRecordedV1,
     ConsentGrantedV1, ConsentRevokedV1, PersonMergedV1, PersonMergedIntoV1,
 )

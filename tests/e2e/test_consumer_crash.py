@@ -12,7 +12,7 @@ from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.system import System, bearer
 
-PEOPLE, SCREENINGS_EACH = 10, 60
+PEOPLE, SCREENINGS_EACH = 10, 120  # 1,210 events: enough for the kill to land mid-stream
 PROVENANCE = Provenance("load-generator", "agency_system", "corr-crash")
 
 
@@ -22,7 +22,7 @@ async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_appl
     try:
         intake = await system.start_connected("intake")
         person_ids = await intake.run_sync(_write_histories, intake.application)
-        events_each = 1 + 2 * SCREENINGS_EACH  # registration, then each screening recorded and scored
+        events_each = 1 + SCREENINGS_EACH  # registration, then one event per screening
         total = PEOPLE * events_each
 
         async def part_way_through():

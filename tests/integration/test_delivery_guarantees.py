@@ -30,8 +30,8 @@ async def test_the_same_integration_event_delivered_twice_is_applied_once(system
         await system.publish_raw(original.body, original.routing_key)
         # A later event proves both redeliveries were consumed before it (single active consumer).
         await i.post(f"/people/{person_id}/screenings", json={"instrument": "GAD-7", "answers": {"item1": 0}})
-        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 3), what="screening applied")
-        assert [e["sequence"] for e in entries] == [1, 2, 3]
+        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="screening applied")
+        assert [e["sequence"] for e in entries] == [1, 2]
 
 
 async def test_a_relay_killed_after_publishing_but_before_saving_republishes_and_consumers_ignore_it(system: System):
@@ -58,18 +58,18 @@ async def test_a_relay_killed_after_publishing_but_before_saving_republishes_and
         restarted = OutboxRelay("intake", application, TRANSLATIONS, intake_relay._publisher, positions, intake.run_sync)
         restarted.position = await positions.load(restarted.name)
         assert restarted.position == 0
-        assert await restarted.publish_next_batch() == 3  # registered, screening recorded, scored
-        assert await positions.load(restarted.name) == 3
+        assert await restarted.publish_next_batch() == 2  # registered, screening completed
+        assert await positions.load(restarted.name) == 2
     finally:
         await positions.close()
 
-    published = await system.collect(tap, 6, what="six publishes")
+    published = await system.collect(tap, 4, what="four publishes")
     ids = [envelope(m)["event_id"] for m in published]
-    assert len(ids) == 6 and len(set(ids)) == 3, "each event was published twice, with the same id"
+    assert len(ids) == 4 and len(set(ids)) == 2, "each event was published twice, with the same id"
     async with system.client(careplan, "auditor") as c:
-        entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 3), what="applied")
+        entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 2), what="applied")
     # Both copies of each were consumed (single active consumer, in order); one effect each.
-    assert [e["sequence"] for e in entries] == [1, 2, 3]
+    assert [e["sequence"] for e in entries] == [1, 2]
 
 
 async def _publish_once(relay: OutboxRelay, positions: RelayPositions) -> None:
@@ -106,9 +106,9 @@ async def test_commands_succeed_while_rabbitmq_is_unreachable_and_are_published_
             await eventually(not_ready, what="intake to report the broker unreachable")
 
             proxy.restore()
-            entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 11), timeout=60,
+            entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 6), timeout=60,
                                        what="events published after the broker came back")
-            assert [e["sequence"] for e in entries] == list(range(1, 12))  # registration + 5 x (recorded, scored)
+            assert [e["sequence"] for e in entries] == list(range(1, 7))  # registration + 5 screenings
     finally:
         await proxy.close()
 
@@ -148,8 +148,8 @@ async def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_next_go
         assert "event.person_id: Field required" in reasons[1]
         assert "payload invalid: screening_id: Field required; answers: Field required" in reasons[2]
 
-        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 3), what="the next good events")
-        assert [e["kind"] for e in entries] == ["person_registered", "screening_recorded", "screening_scored"]
+        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="the next good events")
+        assert [e["kind"] for e in entries] == ["person_registered", "screening_scored"]
         others = await eventually(lambda: _when_len(timeline_of(c, other_person), 1), what="the other person's next")
         assert [(e["sequence"], e["kind"]) for e in others] == [(2, "person_registered")]
 
@@ -170,10 +170,10 @@ async def test_a_persons_events_delivered_out_of_order_are_applied_in_order(syst
     await intake_relay._publisher.publish_in_order(list(reversed(batch)))
 
     async with system.client(careplan, "auditor") as c:
-        entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 7),
-                                   what="all seven applied")
-    assert [e["sequence"] for e in entries] == list(range(1, 8))
-    assert [e["kind"] for e in entries] == ["person_registered"] + ["screening_recorded", "screening_scored"] * 3
+        entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 4),
+                                   what="all four applied")
+    assert [e["sequence"] for e in entries] == list(range(1, 5))
+    assert [e["kind"] for e in entries] == ["person_registered"] + ["screening_scored"] * 3
 
 
 async def test_two_replicas_of_a_service_publish_each_event_once_and_a_standby_takes_over(system: System):

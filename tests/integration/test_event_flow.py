@@ -42,12 +42,11 @@ async def test_a_screening_recorded_at_intake_appears_in_careplan_and_notificati
         assert (result["total"], result["band"], result["positive"], result["urgent"]) == (11, "moderate", True, True)
         assert result["flags"] == ["suicide_risk"]
 
-        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 4), what="careplan timeline")
+        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 3), what="careplan timeline")
         assert [(e["sequence"], e["kind"]) for e in entries] == [
-            (1, "person_registered"), (2, "screening_recorded"), (3, "screening_scored"), (4, "urgent_screening_result"),
+            (1, "person_registered"), (2, "screening_scored"), (3, "urgent_screening_result"),
         ]
-        assert entries[1]["summary"] == "PHQ-9 screening: 9 answered, 0 declined"
-        assert entries[2]["summary"] == "PHQ-9; moderate; total 11; positive; flags: suicide_risk"
+        assert entries[1]["summary"] == "PHQ-9; moderate; total 11; positive; flags: suicide_risk; 9 answered, 0 declined"
 
         async def due():
             r = await n.get(f"/people/{person_id}/notifications")
@@ -58,18 +57,18 @@ async def test_a_screening_recorded_at_intake_appears_in_careplan_and_notificati
             ("person_registered", False), ("screening_positive", False), ("crisis", True),
         ]
 
-    published = [envelope(m) for m in await system.collect(tap, 4, what="tap")]
+    published = [envelope(m) for m in await system.collect(tap, 3, what="tap")]
     assert [p["type"].rsplit(".", 1)[1] for p in published] == [
-        "person_registered", "screening_recorded", "screening_scored", "urgent_screening_result"]
+        "person_registered", "screening_completed", "urgent_screening_result"]
     screening = published[1]
-    assert screening["type"] == "carecoord.intake.screening_recorded"
+    assert screening["type"] == "carecoord.intake.screening_completed"
     assert screening["version"] == 1
     assert screening["source"] == "intake"
     assert screening["person_id"] == person_id
     assert screening["person_sequence"] == 2
     assert screening["correlation_id"] == "corr-flow-1"
     assert screening["payload"]["answers"] == PHQ9_WITH_SUICIDE_RISK
-    assert published[2]["payload"]["total"] == 11 and published[3]["payload"]["flags"] == ["suicide_risk"]
+    assert screening["payload"]["total"] == 11 and published[2]["payload"]["flags"] == ["suicide_risk"]
     assert {p["correlation_id"] for p in published[1:]} == {"corr-flow-1"}
 
 

@@ -3,15 +3,17 @@ process has written the same aggregate, the stale copy must cost a retry, never 
 write, and queries must answer from the store."""
 
 from datetime import datetime, timezone
+from unittest.mock import patch
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import RecordConflictError
 
 from services.careplan.application import CareplanApplication
-from services.intake.application import IntakeApplication
+from services.intake.application import IntakeApplication, MergePeople
 from shared.domain import Provenance, UpstreamRef
 from shared.eventstore import ensure_schema
-from shared.following import ConcurrentChange
+from shared.following import ConcurrentChange, UpstreamChange
 from shared.settings import ServiceSettings
 from tests.support.system import TEST_CIPHER_KEY
 
@@ -88,3 +90,40 @@ def test_a_failed_command_leaves_the_cached_aggregate_untouched(careplans):
                         sequence=2, correlation_id="c"), "screening_recorded", "PHQ-9", NOW))
     assert one.add_to_timeline(upstream(person, 2), "screening_recorded", "PHQ-9", NOW) is True
     assert [e.sequence for e in one.timeline(person)] == [1, 2]
+
+
+def team_upstream(person_id, sequence: int, position: int) -> UpstreamRef:
+    return UpstreamRef(source="careplan", stream="careplan.care_team", position=position, event_id=str(uuid4()),
+                       event_type="carecoord.careplan.team_member_joined", person_id=str(person_id),
+                       sequence=sequence, correlation_id="corr-1")
+
+
+def test_access_checks_see_what_another_replica_stored_since_they_last_looked(intakes):
+    """record_context keeps a copy of each aggregate and fast-forwards it: never stale, never replayed whole."""
+    one, other = intakes
+    north = one.register_person("north", "42", "Sam", None, PROVENANCE).person_id
+    south = one.register_person("south", "S-7", "Sam", None, PROVENANCE).person_id
+    assert one.record_context(north).team == frozenset()  # `one` now keeps copies of both
+    other.apply_change(UpstreamChange(team_upstream(north, 1, 1), lambda view: view.care_team_formed(
+        team_upstream(north, 1, 1))))
+    other.apply_change(UpstreamChange(team_upstream(north, 2, 2), lambda view: view.team_member_joined(
+        team_upstream(north, 2, 2), "alex", "care_coordinator")))
+    other.execute(MergePeople(north, south, "same person", PROVENANCE))
+    context = one.record_context(north)
+    assert context.team == frozenset({"alex"})
+    assert context.also_registered_by == frozenset({"south"})
+
+
+def test_a_refused_batch_leaves_no_half_changed_person_in_the_cache(intakes):
+    """Batches change the cached aggregate itself (checked out, no deep copy): a failed save must
+    not leave the change behind in the cache."""
+    one, other = intakes
+    person = one.register_person("north", "42", "Sam", None, PROVENANCE).person_id
+    other.record_screening(person, uuid4(), "PHQ-9", {"item1": 1}, PROVENANCE)  # `one`'s copy is now stale
+    with patch("services.intake.application.CONFLICT_ATTEMPTS", 1), pytest.raises(RecordConflictError):
+        one.record_screening(person, uuid4(), "PHQ-9", {"item1": 2}, PROVENANCE)
+    assert one.repository.cache is not None
+    with pytest.raises(KeyError):
+        one.repository.cache.get(person)
+    one.record_screening(person, uuid4(), "PHQ-9", {"item1": 3}, PROVENANCE)
+    assert len(one.get_person(person).screenings) == 2  # the refused screening left no trace

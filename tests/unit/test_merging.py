@@ -156,7 +156,7 @@ def test_the_application_saves_both_histories_and_repeats_record_nothing(intake,
     assert receipt.agency_identities == [("north", "42"), ("south", "S-7")]
     assert intake.recorder.max_notification_id() == before + 2, "one event on each stream"
     assert history(intake, north) == ["Registered", "DuplicateMerged"]
-    assert history(intake, south) == ["Registered", "ScreeningRecorded", "ScreeningScored", "MergedInto"]
+    assert history(intake, south) == ["Registered", "ScreeningCompleted", "MergedInto"]
     assert len(intake.get_person(south).screenings) == 1, "the duplicate's history is kept"
 
     again = intake.execute(MergePeople(north, south, "same person", merger))

@@ -4,9 +4,11 @@ from uuid import uuid4
 
 import pytest
 
+from services.careplan.translation import timeline_entry
 from services.intake.application import IntakeApplication
 from services.intake.domain.person import Person
 from services.intake.translation import TRANSLATIONS
+from services.notifications.translation import notice_for
 from shared.contracts import CONTRACTS
 from shared.contracts import intake as intake_contracts
 from shared.relay import to_integration_event
@@ -43,13 +45,32 @@ def test_the_envelope_carries_the_persons_sequence_and_a_stable_event_id(intake,
             for event in [intake.mapper.to_domain_event(n)]
         ]
 
-    first, second, scored = envelopes()
+    first, second = envelopes()
     assert (second.type, second.version, second.source, second.stream) == (
-        "carecoord.intake.screening_recorded", 1, "intake", "intake.person")
+        "carecoord.intake.screening_completed", 1, "intake", "intake.person")
     assert (second.person_id, second.person_sequence, second.position) == (person.person_id, 2, 2)
     assert second.payload["answers"] == {"item1": 1, "item9": "declined"}
+    assert (second.payload["instrument"], second.payload["flags"]) == ("PHQ-9", ["item9_unanswered"])
     assert (second.correlation_id, second.actor.id, second.actor.role) == ("corr-1", "agency-7", "agency_system")
-    assert scored.type == "carecoord.intake.screening_scored" and scored.person_sequence == 3
-    assert scored.payload["flags"] == ["item9_unanswered"]
-    assert [e.event_id for e in envelopes()] == [first.event_id, second.event_id, scored.event_id], "stable ids"
+    assert [e.event_id for e in envelopes()] == [first.event_id, second.event_id], "stable ids"
     assert first.event_id != second.event_id
+
+
+def test_a_screening_stored_as_two_events_still_replays_and_is_republished_as_it_was(intake, provenance):
+    """Before screening_completed, a screening was ScreeningRecorded then ScreeningScored: stored
+    histories keep them, and consumers still understand what they translate to."""
+    person = Person("north", "42", "Sam", None, provenance)
+    screening_id = uuid4()
+    person._screening_recorded(screening_id, "PHQ-9", {"item1": 3}, None, provenance)
+    person._screening_scored(screening_id, {"instrument": "PHQ-9", "domain": "mental_health", "total": 15,
+                                            "band": "moderately severe", "positive": True, "flags": [],
+                                            "complete": True}, provenance)
+    intake.save(person)
+    assert intake.get_person(person.id).screening_result(screening_id).positive is True
+    payloads = [TRANSLATIONS[type(event)](event) for event in intake.events.get(person.id)]
+    assert [p.event_type for p in payloads] == ["carecoord.intake.person_registered",
+                                                "carecoord.intake.screening_recorded",
+                                                "carecoord.intake.screening_scored"]
+    assert notice_for(payloads[2]).kind == "screening_positive"
+    kind, _ = timeline_entry(payloads[2])
+    assert kind == "screening_scored"

@@ -88,3 +88,17 @@ def test_an_agency_token_must_name_its_agency_and_a_persons_token_the_person(rsa
 def test_a_service_without_any_verification_key_refuses_to_start():
     with pytest.raises(NoVerificationKey, match="JWT_PUBLIC_KEY_FILE"):
         TokenVerifier(TokenSettings(audience=AUD, issuer=ISS))
+
+
+def test_a_remembered_token_is_refused_once_it_expires(rsa_keys):
+    """Verified tokens are remembered (no decode per request), but never past their expiry."""
+    private_pem, public_pem, _ = rsa_keys
+    verifier = TokenVerifier(TokenSettings(audience=AUD, issuer=ISS, public_key_pem=public_pem))
+    expires = int(time.time()) + 1
+    token = issue_token(private_pem, "RS256", subject="dana", role="clinician", audience=AUD, issuer=ISS,
+                        lifetime_seconds=1, now=expires - 1)
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first  # remembered
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    with pytest.raises(InvalidToken, match="(?i)expired"):
+        verifier.verify(token)

@@ -158,13 +158,14 @@ class Person(Aggregate):
         sex: str | None = None,
         settings: ScoringSettings = ScoringSettings(),
     ) -> ScreeningResult:
-        """Record the answers as given, then their score by the published rules; a result that
+        """Record the answers as given with their score by the published rules; a result that
         shows suicide risk is also recorded as urgent, for the care team to act on at once."""
         self.check_not_merged()
         self.check_has_answers(answers)
         result = score(instrument, answers, sex=sex, settings=settings)  # InvalidAnswers names the item
-        self._screening_recorded(screening_id, instrument, dict(answers), sex, provenance)
-        self._screening_scored(screening_id, _result_fields(result), provenance)
+        # One event for the answers and their score: each published event costs a publish, a
+        # delivery to every consumer and a commit there (see docs/architecture.md, Performance).
+        self._screening_completed(screening_id, instrument, dict(answers), sex, _result_fields(result), provenance)
         if result.urgent:
             self._urgent_result(screening_id, instrument, list(result.flags), provenance)
         return result
@@ -244,6 +245,20 @@ class Person(Aggregate):
     def check_has_answers(answers: dict[str, Answer]) -> None:
         if not answers:
             raise NoAnswers("a screening needs at least one item, answered or declined")
+
+    @event("ScreeningCompleted")
+    def _screening_completed(
+        self,
+        screening_id: UUID,
+        instrument: str,
+        answers: dict[str, Answer],
+        sex: str | None,
+        result: dict[str, Any],
+        provenance: Provenance,
+    ) -> None:
+        self.screenings[screening_id] = ScreeningResult(**{**result, "flags": tuple(result["flags"])})
+
+    # Screenings recorded before ScreeningCompleted existed are two events; they still replay.
 
     @event("ScreeningRecorded")
     def _screening_recorded(
