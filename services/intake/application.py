@@ -224,15 +224,17 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         """What decides who may see this person's intake record. PersonNotFound if there is none.
 
         A survivor of a merge is also seen by the agencies of the duplicates it absorbed."""
-        # Asked on every request: read_current brings a kept copy up to date instead of replaying
-        # the person's whole history (which grows with every screening) each time.
-        try:
-            registered_by, also_registered_by = self.read_current(person_id, lambda person: (
-                person.agency, frozenset(agency for agency, _ in person.agency_identities[1:])))
-        except AggregateNotFoundError:
-            raise PersonNotFound(f"no person {person_id}") from None
-        team = self.follower_view(person_id, lambda view: frozenset(view.team))
-        return RecordContext(person_id, team or frozenset(), registered_by=registered_by,
+        # Asked on every request: read_current brings kept copies up to date (both in one query)
+        # instead of replaying the person's whole history, which grows with every screening.
+        team_view_id = CareTeamView.create_id(person_id=person_id)
+        found = self.read_current_many({
+            person_id: lambda person: (person.agency, frozenset(agency for agency, _ in person.agency_identities[1:])),
+            team_view_id: lambda view: frozenset(view.team),
+        })
+        if person_id not in found:
+            raise PersonNotFound(f"no person {person_id}")
+        registered_by, also_registered_by = found[person_id]
+        return RecordContext(person_id, found.get(team_view_id, frozenset()), registered_by=registered_by,
                              also_registered_by=also_registered_by)
 
     def _run(self, command: Command, batch: _Batch) -> Result | Exception:
