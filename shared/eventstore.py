@@ -78,11 +78,28 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        schema = sql.Identifier(self.datastore.schema)
         # A batch's trackings in one statement rather than one per message: each statement
         # costs Python time in psycopg that added up to ~5% of a consumer's CPU.
         self._insert_trackings_statement = sql.SQL(
-            "INSERT INTO {0}.{1} (application_name, notification_id) SELECT * FROM unnest(%s::text[], %s::bigint[])"
-        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.tracking_table_name))
+            "INSERT INTO {0}.{1} (application_name, notification_id) SELECT * FROM unnest(%b::text[], %b::bigint[])"
+        ).format(schema, sql.Identifier(self.tracking_table_name))
+        # eventsourcing sends a batch's events as one array of a composite type, which psycopg
+        # turns into text in Python: ~47 us per event, the largest single cost of a consumer's
+        # commit. The same rows as four arrays of plain types in binary: ~9 us per event.
+        # RETURNING gives the notification ids in insertion order, as eventsourcing's does.
+        self._insert_events_statement = sql.SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(schema, sql.Identifier(self.events_table_name), sql.SQL(self.datastore.originator_id_type))
+
+    def _insert_stored_events(self, curs: Cursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        self._lock_table(curs)  # as PostgresApplicationRecorder: notification ids commit in order
+        self._notify_channel(curs)
+        curs.execute(self._insert_events_statement, (
+            [event.originator_id for event in stored_events], [event.originator_version for event in stored_events],
+            [event.topic for event in stored_events], [event.state for event in stored_events],
+        ), prepare=True)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_after(self, after: Sequence[tuple[UUID, int]]) -> Sequence[StoredEvent]:
