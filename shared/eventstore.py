@@ -285,7 +285,13 @@ class ServiceApplication(Application):
         of the batch is saved.
         """
         processing_event: ProcessingEvent = ProcessingEvent()
-        processing_event.collect_events(*aggregates, trackings=list(trackings))
+        # What ProcessingEvent.collect_events does for aggregates, without its two isinstance
+        # checks against runtime protocols per aggregate: on Python 3.11 those walk the
+        # protocol's members every time, ~10% of a consumer batch's CPU (measured).
+        for aggregate in aggregates:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        processing_event.saved_kwargs["trackings"] = list(trackings)
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
