@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
@@ -78,11 +78,43 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        schema = sql.Identifier(self.datastore.schema)
         # A batch's trackings in one statement rather than one per message: each statement
         # costs Python time in psycopg that added up to ~5% of a consumer's CPU.
         self._insert_trackings_statement = sql.SQL(
-            "INSERT INTO {0}.{1} (application_name, notification_id) SELECT * FROM unnest(%s::text[], %s::bigint[])"
-        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.tracking_table_name))
+            "INSERT INTO {0}.{1} (application_name, notification_id) SELECT * FROM unnest(%b::text[], %b::bigint[])"
+        ).format(schema, sql.Identifier(self.tracking_table_name))
+        # eventsourcing sends a batch's events as one array of a composite type, which psycopg
+        # turns into text in Python: ~47 us per event, the largest single cost of a consumer's
+        # commit. The same rows as four arrays of plain types in binary: ~9 us per event.
+        # RETURNING gives the notification ids in insertion order, as eventsourcing's does.
+        self._insert_events_statement = sql.SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(schema, sql.Identifier(self.events_table_name), sql.SQL(self.datastore.originator_id_type))
+
+    def _insert_stored_events(self, curs: Cursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        self._lock_table(curs)  # as PostgresApplicationRecorder: notification ids commit in order
+        self._notify_channel(curs)
+        curs.execute(self._insert_events_statement, (
+            [event.originator_id for event in stored_events], [event.originator_version for event in stored_events],
+            [event.topic for event in stored_events], [event.state for event in stored_events],
+        ), prepare=True)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events_after(self, after: Sequence[tuple[UUID, int]]) -> Sequence[StoredEvent]:
+        """The events of each aggregate after the version given for it (0: all), in one query."""
+        statement = sql.SQL(
+            "SELECT e.* FROM unnest(%s::{id_type}[], %s::bigint[]) AS after(originator_id, originator_version) "
+            "JOIN {schema}.{table} AS e ON e.originator_id = after.originator_id "
+            "AND e.originator_version > after.originator_version ORDER BY e.originator_id, e.originator_version"
+        ).format(id_type=sql.SQL(self.datastore.originator_id_type), schema=sql.Identifier(self.datastore.schema),
+                 table=sql.Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, ([aggregate_id for aggregate_id, _ in after], [version for _, version in after]),
+                         prepare=True)
+            return [StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
+                                topic=row["topic"], state=bytes(row["state"])) for row in curs.fetchall()]
 
     def _insert_events(self, curs: Cursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         trackings: Sequence[Tracking] = kwargs.get("trackings", ())
@@ -117,6 +149,9 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
 
 class POPOBatchProcessRecorder(POPOProcessRecorder):
     """The in-memory twin of PostgresBatchProcessRecorder, for unit tests."""
+
+    def select_events_after(self, after: Sequence[tuple[UUID, int]]) -> Sequence[StoredEvent]:
+        return [event for aggregate_id, version in after for event in self.select_events(aggregate_id, gt=version)]
 
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._assert_uniqueness(stored_events, **kwargs)
@@ -170,18 +205,34 @@ class ServiceApplication(Application):
         `view` runs under the aggregate's lock and must copy out what it needs: the copy is
         changed in place by the next caller's fast-forward. Commands never see these copies.
         """
-        with self._current_locks.hold(aggregate_id):
-            try:
-                aggregate = self._current.get(aggregate_id)
-            except KeyError:
-                aggregate = self._store_reads.get(aggregate_id)
-            else:
-                new_events = self.events.get(originator_id=aggregate_id, gt=aggregate.version)
-                aggregate = project_aggregate(aggregate, new_events)
-                if aggregate is None:  # cannot happen for stored aggregates; be explicit if it does
-                    raise AggregateNotFoundError(aggregate_id)
-            self._current.put(aggregate_id, aggregate)
-            return view(aggregate)
+        found = self.read_current_many({aggregate_id: view})
+        if aggregate_id not in found:
+            raise AggregateNotFoundError(aggregate_id)
+        return found[aggregate_id]
+
+    def read_current_many(self, views: dict[UUID, Callable[[Any], Any]]) -> dict[UUID, Any]:
+        """`read_current` for several aggregates in one query: each view of an aggregate that
+        exists, keyed by its id (an aggregate that does not exist is left out)."""
+        ids = sorted(views)  # locks taken in one order: two callers never wait on each other
+        with ExitStack() as locks:
+            for aggregate_id in ids:
+                locks.enter_context(self._current_locks.hold(aggregate_id))
+            kept = {}
+            for aggregate_id in ids:
+                with suppress(KeyError):
+                    kept[aggregate_id] = self._current.get(aggregate_id)
+            after = [(aggregate_id, kept[aggregate_id].version if aggregate_id in kept else 0) for aggregate_id in ids]
+            new_events: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in ids}
+            for stored in self.recorder.select_events_after(after):  # type: ignore[attr-defined]
+                new_events[stored.originator_id].append(self.mapper.to_domain_event(stored))
+            found = {}
+            for aggregate_id in ids:
+                aggregate = project_aggregate(kept.get(aggregate_id), new_events[aggregate_id])
+                if aggregate is None:
+                    continue
+                self._current.put(aggregate_id, aggregate)
+                found[aggregate_id] = views[aggregate_id](aggregate)
+            return found
 
     def check_out(self, aggregate_id: UUID) -> Any:
         """The aggregate to change and save, taken out of the cache (raises AggregateNotFoundError).
@@ -234,7 +285,13 @@ class ServiceApplication(Application):
         of the batch is saved.
         """
         processing_event: ProcessingEvent = ProcessingEvent()
-        processing_event.collect_events(*aggregates, trackings=list(trackings))
+        # What ProcessingEvent.collect_events does for aggregates, without its two isinstance
+        # checks against runtime protocols per aggregate: on Python 3.11 those walk the
+        # protocol's members every time, ~10% of a consumer batch's CPU (measured).
+        for aggregate in aggregates:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        processing_event.saved_kwargs["trackings"] = list(trackings)
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)

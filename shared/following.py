@@ -75,7 +75,6 @@ class TeamFollower(PersonFollower):
 
 
 FollowerT = TypeVar("FollowerT", bound=PersonFollower)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -150,13 +149,6 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         """The person's follower as stored now (for queries)."""
         try:
             return self.read(self.follower_class.create_id(person_id=person_id))
-        except AggregateNotFoundError:
-            return None
-
-    def follower_view(self, person_id: UUID, view: Callable[[FollowerT], T]) -> T | None:
-        """`view` of the person's follower as stored now, None if there is none (see `read_current`)."""
-        try:
-            return self.read_current(self.follower_class.create_id(person_id=person_id), view)
         except AggregateNotFoundError:
             return None
 

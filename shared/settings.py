@@ -92,7 +92,8 @@ class ServiceSettings(BaseSettings):
             "AGGREGATE_CACHE_MAXSIZE": "10000",
             # Commands trust the cache instead of querying for newer events on every load; a
             # stale entry is caught by the version check at save and then forgotten (see
-            # ServiceApplication). Deep copies keep a failed command from touching the cache.
+            # ServiceApplication). Deep copies keep a failed command from touching the cache
+            # (`repository.get`); batches check the cached object out instead (`check_out`).
             "AGGREGATE_CACHE_FASTFORWARD": "n",
             "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
         }

@@ -3,6 +3,10 @@
 Each method authorizes the caller, turns the request into an application command, runs it in the
 next group-commit batch and says what came of it. Entry points only translate: HTTP turns a
 `Refused` into its status code, AMQP into a dead-lettered message with the same reason.
+
+The caller's role is checked at once (403); whether they may act on the person's record (404
+otherwise) is checked in the batch that runs the command (`AccessCheck`), against the store as
+it is then: one thread hop and, for the whole batch, one query.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from services.intake.application import (
+    AccessCheck,
     AmendDetails,
     Command,
     GrantConsent,
@@ -82,21 +87,24 @@ class AgencyCommands:
     def __init__(self, service: Service, application: IntakeApplication) -> None:
         self._service = service
         self._application = application
-        self._commits: GroupCommit[Command, Result] = GroupCommit(service.run_sync, application.execute_batch)
+        # Each command travels with its access check, run in the same batch (see AccessCheck).
+        self._commits: GroupCommit[tuple[Command, AccessCheck | None], Result] = GroupCommit(
+            service.run_sync, application.execute_checked_batch)
 
     async def register(self, principal: Principal, request: RegisterPersonRequest,
                        provenance: Provenance) -> tuple[PersonRegistration, bool]:
         self._check_right(principal, Right.REGISTER_PERSON)
         if principal.role is Role.AGENCY_SYSTEM and request.agency != principal.agency:
             raise Refused(403, "an agency system registers people for its own agency only")
-        registration = await self._commits.submit(RegisterPerson(
+        registration = await self._commits.submit((RegisterPerson(
             request.agency, request.agency_person_id, request.preferred_name, request.date_of_birth, provenance,
             request.pronouns, request.preferred_language,
-        ))
+        ), None))
         return PersonRegistration(person_id=registration.person_id), registration.created
 
     async def amend_details(self, principal: Principal, person_id: UUID, request: AmendDetailsRequest,
                             provenance: Provenance) -> tuple[DetailsAmended, bool]:
+        # Checked before the batch: the body check below answers 422 only to callers who may see the record.
         await self.authorize(principal, Right.AMEND_PERSON, person_id)
         changes = request.changes()
         if changes.get("preferred_name", "") is None:
@@ -106,12 +114,12 @@ class AgencyCommands:
 
     async def record_screening(self, principal: Principal, person_id: UUID, request: RecordScreeningRequest,
                                idempotency_key: str | None, provenance: Provenance) -> tuple[ScreeningRecorded, bool]:
-        await self.authorize(principal, Right.RECORD_SCREENING, person_id)
+        check = self._check(principal, Right.RECORD_SCREENING, person_id)
         screening_id = uuid5(SCREENING_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
         answers = {item: None if answer == "declined" else answer for item, answer in request.answers.items()}
         try:
             receipt = await self._submit(
-                RecordScreening(person_id, screening_id, request.instrument, answers, provenance, request.sex))
+                RecordScreening(person_id, screening_id, request.instrument, answers, provenance, request.sex), check)
         except InvalidAnswers as invalid:
             where = ["body", invalid.item] if invalid.item in ("instrument", "sex") else ["body", "answers", invalid.item]
             raise _invalid(where, invalid.message) from None
@@ -126,13 +134,13 @@ class AgencyCommands:
         self, principal: Principal, person_id: UUID, request: RecordCrisisContactRequest,
         idempotency_key: str | None, provenance: Provenance,
     ) -> tuple[CrisisContactRecorded, bool]:
-        await self.authorize(principal, Right.RECORD_CRISIS_CONTACT, person_id)
+        check = self._check(principal, Right.RECORD_CRISIS_CONTACT, person_id)
         contact_id = uuid5(CRISIS_CONTACT_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
         try:
             receipt = await self._submit(RecordCrisisContact(
                 person_id, contact_id, request.kind, request.occurred_at, request.location, request.responders,
                 request.what_helped, request.outcome, request.follow_up_due, provenance,
-            ))
+            ), check)
         except InvalidCrisisContact as invalid:
             raise _invalid(["body", invalid.field], invalid.message) from None
         recorded = CrisisContactRecorded(person_id=person_id, contact_id=contact_id, follow_up_due=receipt.follow_up_due)
@@ -140,22 +148,22 @@ class AgencyCommands:
 
     async def grant_consent(self, principal: Principal, person_id: UUID, request: GrantConsentRequest,
                             idempotency_key: str | None, provenance: Provenance) -> tuple[ConsentRecorded, bool]:
-        await self.authorize(principal, Right.RECORD_CONSENT, person_id)
+        check = self._check(principal, Right.RECORD_CONSENT, person_id)
         directive_id = str(uuid5(CONSENT_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4())
         starts_at = request.starts_at or datetime.now(timezone.utc)
         return await self._consent(GrantConsent(
             person_id, directive_id, request.recipient_kind, request.recipient_id, list(request.categories),
-            starts_at, request.expires_at, provenance))
+            starts_at, request.expires_at, provenance), check)
 
     async def revoke_consent(self, principal: Principal, person_id: UUID, directive_id: str,
                              request: RevokeConsentRequest, provenance: Provenance) -> tuple[ConsentRecorded, bool]:
-        await self.authorize(principal, Right.RECORD_CONSENT, person_id)
+        check = self._check(principal, Right.RECORD_CONSENT, person_id)
         revoked_at = request.revoked_at or datetime.now(timezone.utc)
-        return await self._consent(RevokeConsent(person_id, directive_id, revoked_at, provenance))
+        return await self._consent(RevokeConsent(person_id, directive_id, revoked_at, provenance), check)
 
-    async def _consent(self, command: GrantConsent | RevokeConsent) -> tuple[ConsentRecorded, bool]:
+    async def _consent(self, command: GrantConsent | RevokeConsent, check: AccessCheck) -> tuple[ConsentRecorded, bool]:
         try:
-            receipt = await self._submit(command)
+            receipt = await self._submit(command, check)
         except InvalidConsent as invalid:
             if invalid.field == "directive_id":
                 raise Refused(404, "no such consent directive") from None
@@ -165,10 +173,10 @@ class AgencyCommands:
     async def merge_people(self, principal: Principal, survivor_id: UUID, request: MergePeopleRequest,
                            provenance: Provenance) -> tuple[PeopleMerged, bool]:
         """Merge a duplicate into the survivor; the caller must see both records (else 404)."""
-        await self.authorize(principal, Right.MERGE_PEOPLE, survivor_id)
-        await self.authorize(principal, Right.MERGE_PEOPLE, request.duplicate_id)
+        check = self._check(principal, Right.MERGE_PEOPLE, survivor_id, request.duplicate_id)
         try:
-            receipt = await self._submit(MergePeople(survivor_id, request.duplicate_id, request.reason, provenance))
+            receipt = await self._submit(MergePeople(survivor_id, request.duplicate_id, request.reason, provenance),
+                                         check)
         except CannotMerge as invalid:
             raise _invalid(["body", invalid.field], invalid.message) from None
         merged = PeopleMerged(
@@ -178,14 +186,23 @@ class AgencyCommands:
         )
         return merged, receipt.created
 
-    async def _submit(self, command: Command) -> Result:
-        """Run a command addressed to one person: 404 if there is none, 409 if merged into another."""
+    async def _submit(self, command: Command, check: AccessCheck | None = None) -> Result:
+        """Run a command addressed to one person: 404 if there is none or the caller may not see it,
+        403 if the caller's role lacks the right, 409 if merged into another."""
         try:
-            return await self._commits.submit(command)
-        except PersonNotFound:
+            return await self._commits.submit((command, check))
+        except (PersonNotFound, NotVisible):
             raise Refused(404, "not found") from None
+        except MissingRight as refusal:
+            raise Refused(403, str(refusal)) from None
         except MergedAway as away:
             raise _merged_away(away) from None
+
+    def _check(self, principal: Principal, right: Right, *person_ids: UUID) -> AccessCheck:
+        """403 at once if the caller's role lacks `right`; whether they may act on these people's
+        records is checked in the command's batch (404 from `_submit` if not)."""
+        self._check_right(principal, right)
+        return AccessCheck(principal, right, person_ids)
 
     async def authorize(self, principal: Principal, right: Right, person_id: UUID) -> None:
         """The caller holds `right` on this person's record, or Refused (403, or 404 outside their reach)."""
