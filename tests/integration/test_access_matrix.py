@@ -25,6 +25,7 @@ CALLERS = {
     "outside_agency": ("outside_agency", {"agency": "county-probation"}),
 }
 OUTSIDERS = {"support_person", "outside_agency"}
+COORDINATOR_GOAL = "goal-of-care_coordinator_on_team"  # set by the "goal" row, then changed by others
 ON_TEAM = {f"{role}_on_team" for role in STAFF}
 REGISTRARS = {"agency", "other_agency", "care_coordinator_on_team", "supervisor_on_team"}
 
@@ -54,6 +55,24 @@ def expected(endpoint: str, caller: str) -> int:
         return 404 if elsewhere or caller == "other_agency" else 200
     if endpoint in ("plan", "medication", "safety_plan"):
         endpoint = "timeline"  # read as the timeline is
+    if endpoint in ("describe_person", "support", "end_support", "setback", "goal_status", "indicator_value"):
+        if caller in ("agency", "other_agency", "auditor"):
+            return 403
+        if elsewhere:
+            return 404
+        return 201 if endpoint in ("support", "setback", "indicator_value") else 200
+    if endpoint == "remove_member":
+        if caller == "care_coordinator_on_team":
+            return 204
+        if caller in ("supervisor_on_team", "coordinator_elsewhere"):
+            return 404  # already removed by the coordinator; not on this team
+        return 403
+    if endpoint == "revoke_consent":
+        if caller == "agency":
+            return 201
+        if caller in ("care_coordinator_on_team", "supervisor_on_team", "person"):
+            return 200  # already revoked
+        return 404 if caller in ("other_agency", "coordinator_elsewhere") else 403
     if endpoint in ("goal", "medication_note", "safety_plan_write"):
         if caller in ("agency", "other_agency", "auditor"):
             return 403
@@ -113,7 +132,7 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
     notifications = await system.start_connected("notifications")
     clients = {name: system.client(service) for name, service in
                (("intake", intake), ("careplan", careplan), ("notifications", notifications))}
-    person_id, other_id, duplicate_id = await _people_with_teams(clients)
+    person_id, other_id, duplicate_id, directive_id = await _people_with_teams(clients)
     callers = {**CALLERS, "person": ("person", {"person_id": person_id})}
 
     endpoints = {
@@ -139,7 +158,21 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),
         "shared": ("careplan", "GET", f"/people/{person_id}/shared", None),
         "goal": ("careplan", "POST", f"/people/{person_id}/plan/goals",
-                 lambda caller: {"goal_id": f"goal-of-{caller}", "in_own_words": "Feel at home again"}),
+                 lambda caller: {"goal_id": f"goal-of-{caller}", "in_own_words": "Feel at home again",
+                                 "indicators": ["good days"]}),
+        "goal_status": ("careplan", "POST", f"/people/{person_id}/plan/goals/{COORDINATOR_GOAL}/status",
+                        lambda _: {"status": "active"}),
+        "indicator_value": ("careplan", "POST", f"/people/{person_id}/plan/goals/{COORDINATOR_GOAL}/indicator-values",
+                            lambda _: {"indicator": "good days", "value": 4}),
+        "describe_person": ("careplan", "PUT", f"/people/{person_id}/plan/person",
+                            lambda _: {"strengths": ["Keeps going"]}),
+        "support": ("careplan", "POST", f"/people/{person_id}/plan/supports", lambda caller: {
+            "support_id": f"support-of-{caller}", "life_domain": "transportation", "description": "Bus pass",
+            "provided_by": "County transit"}),
+        "end_support": ("careplan", "POST", f"/people/{person_id}/plan/supports/support-of-care_coordinator_on_team/end",
+                        lambda _: {"because": "They got a bike"}),
+        "setback": ("careplan", "POST", f"/people/{person_id}/plan/setbacks", lambda caller: {
+            "setback_id": f"setback-of-{caller}", "occurred_on": "2026-11-20", "in_own_words": "A rough week"}),
         "review": ("careplan", "POST", f"/people/{person_id}/plan/reviews",
                    lambda _: {"what_changed": "Nothing yet", "why": "Regular review"}),
         "agreement": ("careplan", "POST", f"/people/{person_id}/plan/agreement", lambda _: {"agrees": True}),
@@ -155,6 +188,9 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "medication": ("careplan", "GET", f"/people/{person_id}/medication", None),
         "safety_plan_write": ("careplan", "PUT", f"/people/{person_id}/safety-plan", SafetyPlanWrites()),
         "safety_plan": ("careplan", "GET", f"/people/{person_id}/safety-plan", None),
+        "revoke_consent": ("intake", "POST", f"/people/{person_id}/consents/{directive_id}/revocation",
+                           lambda _: {}),
+        "remove_member": ("careplan", "DELETE", f"/people/{person_id}/team/case_manager-on-team", None),
         # Last: the merge closes the duplicate's record.
         "merge": ("intake", "POST", f"/people/{person_id}/merges",
                   lambda _: {"duplicate_id": duplicate_id, "reason": "the same person, registered twice"}),
@@ -205,8 +241,9 @@ class SafetyPlanWrites:
         return body
 
 
-async def _people_with_teams(clients) -> tuple[str, str, str]:
-    """The person, another person, and a duplicate of the person (to merge)."""
+async def _people_with_teams(clients) -> tuple[str, str, str, str]:
+    """The person, another person, a duplicate of the person (to merge), and the person's consent
+    directive for the support person."""
     agency, supervisor = bearer("agency_system"), bearer("supervisor", "supervisor-on-team")
     people = []
     for record in ("matrix-1", "matrix-2", "matrix-1-again"):
@@ -250,7 +287,7 @@ async def _people_with_teams(clients) -> tuple[str, str, str]:
                 == duplicate_seen.status_code == shared.status_code == 200)
 
     await eventually(team_known_everywhere, what="care teams known to intake and notifications")
-    return person_id, other_id, duplicate_id
+    return person_id, other_id, duplicate_id, consent.json()["directive_id"]
 
 
 def _unsigned_token() -> str:
