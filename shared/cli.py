@@ -234,8 +234,8 @@ def play_demo() -> int:
         http.post(f"http://127.0.0.1:8002/people/{person_id}/team", headers={**supervisor, **correlation},
                   json={"member_id": "alex-coordinator", "role": "care_coordinator"}).raise_for_status()
         print("supervisor added alex-coordinator to the care team")
-        # Registration, the screening's answers and its score; the team hears of the positive screen.
-        timeline = _await_json(http, f"http://127.0.0.1:8002/people/{person_id}/timeline", "entries", 3, coordinator)
+        # Registration, then the screening (answers and score); the team hears of the positive screen.
+        timeline = _await_json(http, f"http://127.0.0.1:8002/people/{person_id}/timeline", "entries", 2, coordinator)
         notifications = _await_json(http, f"http://127.0.0.1:8003/people/{person_id}/notifications", "due", 2,
                                     coordinator)
         refused = http.get(f"http://127.0.0.1:8002/people/{person_id}/timeline", headers=outsider)
