@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -206,23 +207,32 @@ def wait_until_ready(timeout: float = 60.0) -> None:
             time.sleep(0.2)
 
 
-def play_demo() -> int:
+@dataclass(frozen=True)
+class DemoUrls:
+    """Where the demo finds the services (`carecoord run` puts them here; tests elsewhere)."""
+
+    intake: str = "http://127.0.0.1:8001"
+    careplan: str = "http://127.0.0.1:8002"
+    notifications: str = "http://127.0.0.1:8003"
+
+
+def play_demo(urls: DemoUrls = DemoUrls()) -> int:
     """An agency registers a person and records a PHQ-9; a supervisor forms the care team; the
     team's care coordinator sees the timeline and notifications; a clinician outside the team
-    is told the person does not exist."""
+    is told the person does not exist. Then the care plan (shared/demo_care_plan.py)."""
     agency = {"Authorization": f"Bearer {dev_token('agency_system', agency=DEMO_AGENCY)}"}
     supervisor = {"Authorization": f"Bearer {dev_token('supervisor', subject='sam-supervisor')}"}
     coordinator = {"Authorization": f"Bearer {dev_token('care_coordinator', subject='alex-coordinator')}"}
     outsider = {"Authorization": f"Bearer {dev_token('clinician', subject='kim-elsewhere')}"}
     correlation = {"X-Correlation-Id": f"demo-{uuid.uuid4().hex[:8]}"}
     with httpx.Client(timeout=5) as http:
-        registered = http.post("http://127.0.0.1:8001/people", headers={**agency, **correlation}, json={
+        registered = http.post(f"{urls.intake}/people", headers={**agency, **correlation}, json={
             "agency": DEMO_AGENCY, "agency_person_id": f"RCH-{uuid.uuid4().hex[:6]}", "preferred_name": "Jordan",
         })
         registered.raise_for_status()
         person_id = registered.json()["person_id"]
         print(f"agency registered person {person_id}")
-        screening = http.post(f"http://127.0.0.1:8001/people/{person_id}/screenings",
+        screening = http.post(f"{urls.intake}/people/{person_id}/screenings",
                               headers={**agency, **correlation, "Idempotency-Key": f"demo-{uuid.uuid4()}"},
                               json={"instrument": "PHQ-9", "answers": {
                                   "item1": 2, "item2": 2, "item3": 1, "item4": 2, "item5": 1,
@@ -231,18 +241,18 @@ def play_demo() -> int:
         result = screening.json()["result"]
         print(f"agency recorded screening {screening.json()['screening_id']}: PHQ-9 total {result['total']}, "
               f"{result['band']}, {'positive' if result['positive'] else 'negative'}")
-        http.post(f"http://127.0.0.1:8002/people/{person_id}/team", headers={**supervisor, **correlation},
+        http.post(f"{urls.careplan}/people/{person_id}/team", headers={**supervisor, **correlation},
                   json={"member_id": "alex-coordinator", "role": "care_coordinator"}).raise_for_status()
         print("supervisor added alex-coordinator to the care team")
         # Registration, then the screening (answers and score); the team hears of the positive screen.
-        timeline = _await_json(http, f"http://127.0.0.1:8002/people/{person_id}/timeline", "entries", 2, coordinator)
-        notifications = _await_json(http, f"http://127.0.0.1:8003/people/{person_id}/notifications", "due", 2,
+        timeline = _await_json(http, f"{urls.careplan}/people/{person_id}/timeline", "entries", 2, coordinator)
+        notifications = _await_json(http, f"{urls.notifications}/people/{person_id}/notifications", "due", 2,
                                     coordinator)
-        refused = http.get(f"http://127.0.0.1:8002/people/{person_id}/timeline", headers=outsider)
+        refused = http.get(f"{urls.careplan}/people/{person_id}/timeline", headers=outsider)
         print("careplan timeline, as the care coordinator sees it:\n" + json.dumps(timeline["entries"], indent=2))
         print("notifications due to the team:\n" + json.dumps(notifications["due"], indent=2))
         print(f"a clinician outside the team asking for the timeline gets HTTP {refused.status_code}")
-        play_care_plan(http, person_id, dev_token, _await_ok)
+        play_care_plan(http, urls.intake, urls.careplan, person_id, dev_token, _await_ok)
     return 0
 
 

@@ -8,10 +8,8 @@ from collections.abc import Callable
 
 import httpx
 
-INTAKE, CAREPLAN = "http://127.0.0.1:8001", "http://127.0.0.1:8002"
 
-
-def play_care_plan(http: httpx.Client, person_id: str, token: Callable[..., str],
+def play_care_plan(http: httpx.Client, intake: str, careplan: str, person_id: str, token: Callable[..., str],
                    wait_for: Callable[[httpx.Client, str, dict[str, str]], dict]) -> None:
     def as_(role: str, **claims: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token(role, **claims)}"}
@@ -19,9 +17,9 @@ def play_care_plan(http: httpx.Client, person_id: str, token: Callable[..., str]
     supervisor = as_("supervisor", subject="sam-supervisor")
     coordinator, peer = as_("care_coordinator", subject="alex-coordinator"), as_("peer_specialist", subject="pat-peer")
     prescriber, person = as_("prescriber", subject="dr-ngozi"), as_("person", subject="jordan", person_id=person_id)
-    plan = f"{CAREPLAN}/people/{person_id}/plan"
+    plan = f"{careplan}/people/{person_id}/plan"
     for member, role in (("pat-peer", "peer_specialist"), ("dr-ngozi", "prescriber")):
-        http.post(f"{CAREPLAN}/people/{person_id}/team", headers=supervisor,
+        http.post(f"{careplan}/people/{person_id}/team", headers=supervisor,
                   json={"member_id": member, "role": role}).raise_for_status()
     http.post(f"{plan}/goals", headers=coordinator, json={
         "in_own_words": "I want to sleep through the night and get back to my shifts",
@@ -30,7 +28,7 @@ def play_care_plan(http: httpx.Client, person_id: str, token: Callable[..., str]
     http.post(f"{plan}/agreement", headers=person, json={"agrees": True}).raise_for_status()
     print("the coordinator wrote a goal in Jordan's words, and Jordan agreed to the plan")
 
-    medication = f"{CAREPLAN}/people/{person_id}/medication"
+    medication = f"{careplan}/people/{person_id}/medication"
     http.post(f"{medication}/notes", headers=person, json={
         "kind": "question_for_prescriber", "medication": "sertraline",
         "text": "Can I take it in the morning? It keeps me awake."}).raise_for_status()
@@ -42,16 +40,16 @@ def play_care_plan(http: httpx.Client, person_id: str, token: Callable[..., str]
     http.post(f"{medication}/decisions", headers=prescriber, json=decision).raise_for_status()
     print("the prescriber recorded the change Jordan asked about")
 
-    http.put(f"{CAREPLAN}/people/{person_id}/safety-plan", headers=person, json={"based_on_version": 0, "sections": {
+    http.put(f"{careplan}/people/{person_id}/safety-plan", headers=person, json={"based_on_version": 0, "sections": {
         "warning_signs": ["I stop answering texts", "I can't sleep for days"],
         "people_to_ask_for_help": ["Aunt Rosa", "Pat (peer specialist)"],
         "professionals_and_crisis_lines": ["988 Suicide & Crisis Lifeline"],
         "reasons_for_living": ["My niece", "Finishing my apprenticeship"]}}).raise_for_status()
     print("Jordan wrote their safety plan (version 1)")
 
-    http.post(f"{INTAKE}/people/{person_id}/consents", headers=as_("agency_system"), json={
+    http.post(f"{intake}/people/{person_id}/consents", headers=as_("agency_system"), json={
         "recipient_kind": "named_person", "recipient_id": "aunt-rosa", "categories": ["general", "crisis"]},
     ).raise_for_status()
-    shared = wait_for(http, f"{CAREPLAN}/people/{person_id}/shared", as_("support_person", subject="aunt-rosa"))
+    shared = wait_for(http, f"{careplan}/people/{person_id}/shared", as_("support_person", subject="aunt-rosa"))
     print("what Aunt Rosa sees, by Jordan's consent (general and crisis; nothing on substance use):\n"
           + json.dumps(shared, indent=2, default=str))
