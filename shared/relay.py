@@ -23,6 +23,7 @@ from eventsourcing.utils import get_topic
 
 from shared.contracts.base import Payload
 from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable_event_id
+from shared.log_following import FollowingLoop
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,9 @@ def to_integration_event(source: str, notification_id: int, domain_event: Any, p
     return Outgoing(event, provenance.traceparent)
 
 
-class OutboxRelay:
+class OutboxRelay(FollowingLoop):
+    kind = "relay"
+
     def __init__(
         self,
         source: str,
@@ -145,49 +148,31 @@ class OutboxRelay:
         self._positions = positions
         self._run_sync = run_sync
         self._batch_size = batch_size
-        self._idle_poll_seconds = idle_poll_seconds
-        self._wakeup = asyncio.Event()
         self._saving: asyncio.Task[None] | None = None
-        self.position = 0
-
-    def wake(self) -> None:
-        """Something new was recorded (LISTEN/NOTIFY, or a save in this process)."""
-        self._wakeup.set()
+        self._loaded = False
+        super().__init__(idle_poll_seconds)
 
     async def run(self) -> None:
         """Publish forever; failures of the broker or database are waited out, never skipped."""
-        failures = 0
-        loaded = False
         try:
-            while True:
-                try:
-                    if not await self._positions.hold_lease(self.name):
-                        loaded = False  # another replica publishes; stand by
-                        await asyncio.sleep(self._idle_poll_seconds * 2)
-                        continue
-                    if not loaded:
-                        # The position is read after taking the lease: a previous holder moved it.
-                        if not self._positions.is_open:
-                            await self._positions.open()
-                        self.position = await self._positions.load(self.name)
-                        loaded = True
-                    published = await self._publish_next_batch(save_behind=True)
-                    failures = 0
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:  # noqa: BLE001 - wait, then retry from the saved position
-                    failures += 1
-                    delay = min(0.1 * 2**failures, 5.0)
-                    log.warning("relay %s failed at position %s (%s); retrying in %.1fs",
-                                self.name, self.position, error, delay, extra={"relay": self.name})
-                    await asyncio.sleep(delay)
-                    continue
-                if not published:
-                    await self._wait_for_news()
+            await self._follow()
         finally:
             with contextlib.suppress(Exception):  # also when cancelled: keep the last confirmed position
                 await self._saved()
             await self._positions.close()
+
+    async def _step(self) -> bool:
+        if not await self._positions.hold_lease(self.name):
+            self._loaded = False  # another replica publishes; stand by
+            await asyncio.sleep(self._idle_poll_seconds * 2)
+            return True  # then ask for the lease again
+        if not self._loaded:
+            # The position is read after taking the lease: a previous holder moved it.
+            if not self._positions.is_open:
+                await self._positions.open()
+            self.position = await self._positions.load(self.name)
+            self._loaded = True
+        return bool(await self._publish_next_batch(save_behind=True))
 
     async def publish_next_batch(self) -> int:
         """Publish the events after `position` and save the new position; the number published."""
@@ -228,14 +213,6 @@ class OutboxRelay:
         domain_event = self._application.mapper.to_domain_event(notification)
         payload = self._translations[type(domain_event)](domain_event)
         return to_integration_event(self.source, notification.id, domain_event, payload)
-
-    async def _wait_for_news(self) -> None:
-        self._wakeup.clear()
-        try:
-            await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll_seconds)
-        except TimeoutError:
-            pass
-
 
 class LogListener:
     """Wakes a relay (and a service's other log followers) when PostgreSQL NOTIFYs that its event

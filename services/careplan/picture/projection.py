@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
 
@@ -36,11 +35,10 @@ from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.model import HANDLERS, Picture, apply, from_document, person_of, to_document
 from shared.eventstore import ensure_schema
+from shared.log_following import FollowingLoop
+from shared.relay import RunSync
 from shared.settings import ServiceSettings
 
-log = logging.getLogger(__name__)
-
-RunSync = Callable[..., Awaitable[Any]]
 Progress = Callable[[int, int], None]  # (position reached, position to reach)
 
 _AGGREGATES = {cls.__name__: cls for cls in (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan)}
@@ -152,9 +150,11 @@ class PictureStore:
         return from_document(json.loads(self._cipher.decrypt(bytes(document))))
 
 
-class PictureProjection:
+class PictureProjection(FollowingLoop):
     """Follows the application's notification log into the PictureStore. A `LogFollower` of the
     service (shared/runtime.py): run with it, woken by LISTEN/NOTIFY, stopped with it."""
+
+    kind = "projection"
 
     def __init__(self, application: CareplanApplication, store: PictureStore, run_sync: RunSync,
                  batch_size: int = 500, idle_poll_seconds: float = 1.0) -> None:
@@ -163,40 +163,23 @@ class PictureProjection:
         self._application = application
         self._run_sync = run_sync
         self._batch_size = batch_size
-        self._idle_poll_seconds = idle_poll_seconds
         self._topics = [get_topic(event_class) for event_class in picture_event_classes()]
-        self._wakeup = asyncio.Event()
-        self.position = 0
-
-    def wake(self) -> None:
-        """Something new was recorded."""
-        self._wakeup.set()
+        self._loaded = False
+        super().__init__(idle_poll_seconds)
 
     async def run(self) -> None:
         """Project forever; database failures are waited out and retried from the stored position."""
-        failures = 0
-        loaded = False
         try:
-            while True:
-                try:
-                    if not loaded:
-                        self.position = await self.store.position()
-                        loaded = True
-                    applied = await self.apply_next_batch()
-                    failures = 0
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:  # noqa: BLE001 - wait, then retry from the stored position
-                    failures += 1
-                    delay = min(0.1 * 2**failures, 5.0)
-                    log.warning("%s failed at position %s (%s); retrying in %.1fs", self.name, self.position, error,
-                                delay, extra={"projection": self.name})
-                    await asyncio.sleep(delay)
-                    continue
-                if not applied:  # nothing new, or a rebuild holds the projection: wait for news
-                    await self._wait_for_news()
+            await self._follow()
         finally:
             await self.store.close()
+
+    async def _step(self) -> bool:
+        if not self._loaded:
+            self.position = await self.store.position()
+            self._loaded = True
+        # 0: nothing new; None: a replica or a rebuild holds the projection. Either way, wait for news.
+        return bool(await self.apply_next_batch())
 
     async def apply_next_batch(self) -> int | None:
         """Apply the next batch of events after `position`: the number applied, 0 when there is
@@ -259,14 +242,6 @@ class PictureProjection:
         notifications = self._application.recorder.select_notifications(
             after, limit, stop=stop, topics=self._topics, inclusive_of_start=False)
         return [(n.id, self._application.mapper.to_domain_event(n)) for n in notifications]
-
-    async def _wait_for_news(self) -> None:
-        self._wakeup.clear()
-        try:
-            await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll_seconds)
-        except TimeoutError:
-            pass
-
 
 def picture_projection(application: CareplanApplication, dsn: str, schema: str, run_sync: RunSync,
                        batch_size: int = 500) -> PictureProjection:
