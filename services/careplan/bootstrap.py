@@ -42,5 +42,5 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     authorized = TeamAccess(service, application)
     routers = [router(service, application, authorized) for router in
                (team_router, plan_router, medication_router, safety_plan_router, shared_record_router)]
-    build_http(service, "careplan", [*routers, picture_router(service, application, pictures.store)])
+    build_http(service, "careplan", [*routers, picture_router(pictures.store, authorized)])
     return service

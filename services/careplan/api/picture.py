@@ -9,13 +9,12 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel
 
-from services.careplan.application import CareplanApplication
+from services.careplan.api.access import TeamAccess
 from services.careplan.picture.fhir import picture_bundle
 from services.careplan.picture.model import present
 from services.careplan.picture.projection import PictureStore
-from shared.access import Principal, RecordContext, Right
-from shared.http import CurrentPrincipal, authorize_request, log_read
-from shared.runtime import Service
+from shared.access import Principal, Right
+from shared.http import CurrentPrincipal, log_read
 
 FHIR_JSON = "application/fhir+json"
 
@@ -169,12 +168,11 @@ class PictureView(BaseModel):
     updated_at: datetime | None
 
 
-def picture_router(service: Service, application: CareplanApplication, pictures: PictureStore) -> APIRouter:
+def picture_router(pictures: PictureStore, authorized: TeamAccess) -> APIRouter:
     router = APIRouter(prefix="/people", tags=["integrated picture"])
 
     async def presented(principal: Principal, person_id: UUID, what: str) -> dict:
-        team = await service.run_sync(application.care_team, person_id)
-        authorize_request(principal, Right.READ_CARE_PLAN, RecordContext(person_id, frozenset(team)))
+        await authorized(principal, Right.READ_CARE_PLAN, person_id)
         log_read(principal, person_id, what)
         picture = await pictures.get(person_id)
         if picture is None:
