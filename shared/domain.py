@@ -33,6 +33,15 @@ class Provenance:
         return cls(**data)
 
 
+class InvalidField(ValueError):
+    """A request a domain rule refuses; `field` names what to correct (HTTP answers 422 naming it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 class AlreadyApplied(Exception):
     """The upstream event was applied before: a redelivery, to be acknowledged and ignored."""
 

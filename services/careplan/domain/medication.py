@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.domain import Provenance
+from shared.domain import InvalidField, Provenance
 
 MEDICATION_NAMESPACE = UUID("9a4e2c71-0b5d-4f3e-a8c6-2d1f7e9b3a50")
 
@@ -35,11 +35,8 @@ DECISIONS = ("start", "change", "stop", "dose")
 DEFAULT_PRESCRIBING_ROLES = frozenset({"prescriber", "physician", "nurse_practitioner"})
 
 
-class InvalidNote(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class InvalidNote(InvalidField):
+    """A medication note or decision that cannot be recorded; `field` names what to correct."""
 
 
 class OutsideScopeOfPractice(PermissionError):

@@ -14,7 +14,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.domain import Provenance
+from shared.domain import InvalidField, Provenance
 
 CARE_PLAN_NAMESPACE = UUID("c6b9d1e4-5a3f-4c2b-8e7d-9f0a1b2c3d4e")
 
@@ -27,13 +27,8 @@ GOAL_STATUSES = ("active", "achieved", "set_aside")
 AGREEMENT_GIVERS = ("person", "guardian")
 
 
-class InvalidPlanChange(ValueError):
+class InvalidPlanChange(InvalidField):
     """A plan change that cannot be recorded; `field` names what to correct."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.domain import Provenance
+from shared.domain import InvalidField, Provenance
 
 SAFETY_PLAN_NAMESPACE = UUID("e1d2c3b4-a596-4878-9a0b-1c2d3e4f5a6b")
 
@@ -28,11 +28,8 @@ SECTIONS = (
 )
 
 
-class InvalidSafetyPlan(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class InvalidSafetyPlan(InvalidField):
+    """A safety plan that cannot be written as given; `field` names what to correct."""
 
 
 class StaleVersion(Exception):

@@ -6,15 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.consent import CATEGORIES, RECIPIENT_KINDS, ConsentDirective
+from shared.domain import InvalidField
 
 __all__ = ["CATEGORIES", "RECIPIENT_KINDS", "ConsentDirective", "InvalidConsent", "check_directive"]
 
 
-class InvalidConsent(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class InvalidConsent(InvalidField):
+    """A consent directive that cannot be recorded; `field` names what to correct."""
 
 
 def check_directive(recipient_kind: str, recipient_id: str | None, categories: list[str],

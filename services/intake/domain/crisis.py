@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from shared.domain import InvalidField
+
 KINDS = (
     "crisis_line_call", "mobile_crisis_visit", "emergency_department_visit", "hospital_admission",
     "hospital_discharge", "law_enforcement_contact",
@@ -20,11 +22,8 @@ FOLLOW_UP_AFTER_CRISIS = timedelta(hours=24)
 FOLLOW_UP_AFTER_DISCHARGE = timedelta(days=7)
 
 
-class InvalidCrisisContact(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class InvalidCrisisContact(InvalidField):
+    """A crisis contact that cannot be recorded; `field` names what to correct."""
 
 
 def check_kind(kind: str) -> None:

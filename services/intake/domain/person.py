@@ -19,7 +19,7 @@ from eventsourcing.domain import Aggregate, event
 from services.intake.domain import crisis
 from services.intake.domain.consent import ConsentDirective, InvalidConsent, check_directive
 from services.intake.domain.scoring import Answer, ScoringSettings, ScreeningResult, score
-from shared.domain import Provenance
+from shared.domain import InvalidField, Provenance
 
 PERSON_NAMESPACE = UUID("0d6c3c7e-3f0e-4d84-8a6c-6d0f1a2b9c01")
 
@@ -35,13 +35,8 @@ class NoAnswers(ValueError):
     """A screening with no items at all is not a screening."""
 
 
-class CannotMerge(ValueError):
+class CannotMerge(InvalidField):
     """A merge the rules refuse for what was asked; `field` names the request field at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class MergedAway(ValueError):
@@ -236,10 +231,7 @@ class Person(Aggregate):
 
     @event("ConsentRevoked")
     def _consent_revoked(self, directive_id: str, revoked_at: datetime, provenance: Provenance) -> None:
-        directive = self.consents[directive_id]
-        self.consents[directive_id] = ConsentDirective(
-            directive.directive_id, directive.recipient_kind, directive.recipient_id, directive.categories,
-            directive.starts_at, directive.expires_at, revoked_at)
+        self.consents[directive_id] = self.consents[directive_id].revoked(revoked_at)
 
     @staticmethod
     def check_has_answers(answers: dict[str, Answer]) -> None:
