@@ -94,9 +94,11 @@ def test_a_remembered_token_is_refused_once_it_expires(rsa_keys):
     """Verified tokens are remembered (no decode per request), but never past their expiry."""
     private_pem, public_pem, _ = rsa_keys
     verifier = TokenVerifier(TokenSettings(audience=AUD, issuer=ISS, public_key_pem=public_pem))
-    expires = int(time.time()) + 1
+    # Whole seconds in the token: at least a full second of validity left for the first two checks
+    # (with +1, a start late in a second left almost none and the first check could see it expired).
+    expires = int(time.time()) + 2
     token = issue_token(private_pem, "RS256", subject="dana", role="clinician", audience=AUD, issuer=ISS,
-                        lifetime_seconds=1, now=expires - 1)
+                        lifetime_seconds=2, now=expires - 2)
     first = verifier.verify(token)
     assert verifier.verify(token) is first  # remembered
     time.sleep(max(0.0, expires - time.time()) + 0.05)
