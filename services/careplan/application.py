@@ -21,7 +21,7 @@ from eventsourcing.utils import retry
 from services.careplan.domain.care_team import CareTeam, Membership
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
-from services.careplan.domain.reviews import NextReview, ReviewPrompt, next_review
+from services.careplan.domain.reviews import NextReview, ReviewPrompt
 from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
 from services.careplan.domain.sharing import SharedRecord, shared_record
 from services.careplan.domain.timeline import Timeline, TimelineEntry
@@ -98,14 +98,13 @@ class CareplanApplication(FollowerApplication[Timeline]):
         prompts = self._review_prompts(person_id)
 
         def review(plan: CarePlan) -> bool:
-            due = next_review(plan.started_on, plan.last_reviewed_on, prompts, plan.answered_prompts)
+            due = plan.next_review(prompts)
             return plan.record_review(review_id, reviewed_on, what_changed, why, list(due.prompted_by), provenance)
 
         return self.change_plan(person_id, review, provenance)
 
     def next_review(self, plan: CarePlan) -> NextReview:
-        return next_review(plan.started_on, plan.last_reviewed_on, self._review_prompts(plan.person_id),
-                           plan.answered_prompts)
+        return plan.next_review(self._review_prompts(plan.person_id))
 
     def record_crisis_follow_up(self, person_id: UUID, contact_id: str, followed_up_on: date, note: str | None,
                                 provenance: Provenance) -> bool:
@@ -123,7 +122,8 @@ class CareplanApplication(FollowerApplication[Timeline]):
             return None
         plan = self.care_plan(person_id)
         safety = self.safety_plan(person_id)
-        due = self.next_review(plan).due_on if plan is not None else None
+        # The timeline at hand gives the review prompts: no second read of it.
+        due = plan.next_review(timeline.review_prompts()).due_on if plan is not None else None
         return shared_record(timeline, plan, safety.current if safety else None, due, recipient_kind,
                              recipient_id, at)
 

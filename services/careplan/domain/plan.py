@@ -8,12 +8,14 @@ disagreement, with the person's reason) is the person's, about the plan as it st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.careplan.domain.reviews import NextReview, ReviewPrompt, next_review
 from shared.domain import InvalidField, Provenance
 
 CARE_PLAN_NAMESPACE = UUID("c6b9d1e4-5a3f-4c2b-8e7d-9f0a1b2c3d4e")
@@ -267,6 +269,10 @@ class CarePlan(Aggregate):
     @property
     def last_reviewed_on(self) -> date:
         return self.reviews[-1].reviewed_on if self.reviews else self.started_on
+
+    def next_review(self, prompts: Iterable[ReviewPrompt]) -> NextReview:
+        """When the plan is next due for review, given what the timeline reported (reviews.py)."""
+        return next_review(self.started_on, self.last_reviewed_on, prompts, self.answered_prompts)
 
     def record_agreement(self, agrees: bool, given_by: str, reason: str | None, provenance: Provenance) -> None:
         """The person's (or guardian's) agreement to the plan as it stands, or disagreement and why."""
