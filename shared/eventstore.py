@@ -103,11 +103,17 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_after(self, after: Sequence[tuple[UUID, int]]) -> Sequence[StoredEvent]:
-        """The events of each aggregate after the version given for it (0: all), in one query."""
+        """The events of each aggregate after the version given for it (0: all), in one query.
+
+        A lateral subquery, not a join: the statement is prepared, and a generic plan for a join
+        with an array of unknown length may hash the whole events table (seen on a young table
+        whose statistics were stale: a sequential scan per command, growing with the history).
+        The lateral form can only look each aggregate up in the primary key."""
         statement = sql.SQL(
             "SELECT e.* FROM unnest(%s::{id_type}[], %s::bigint[]) AS after(originator_id, originator_version) "
-            "JOIN {schema}.{table} AS e ON e.originator_id = after.originator_id "
-            "AND e.originator_version > after.originator_version ORDER BY e.originator_id, e.originator_version"
+            "CROSS JOIN LATERAL (SELECT * FROM {schema}.{table} AS e WHERE e.originator_id = after.originator_id "
+            "AND e.originator_version > after.originator_version ORDER BY e.originator_version) AS e "
+            "ORDER BY e.originator_id, e.originator_version"
         ).format(id_type=sql.SQL(self.datastore.originator_id_type), schema=sql.Identifier(self.datastore.schema),
                  table=sql.Identifier(self.events_table_name))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

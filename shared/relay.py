@@ -23,7 +23,7 @@ from eventsourcing.utils import get_topic
 
 from shared.contracts.base import Payload
 from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable_event_id
-from shared.log_following import FollowingLoop
+from shared.log_following import FollowingLoop, read_log
 
 log = logging.getLogger(__name__)
 
@@ -182,19 +182,15 @@ class OutboxRelay(FollowingLoop):
         # save_behind: the position write (a commit, several ms under load) overlaps with reading
         # and publishing the next batch instead of delaying it. The saved position still only
         # ever moves to confirmed events, and in order: each write waits for the one before.
-        notifications: Sequence[Notification] = await self._run_sync(
-            self._application.recorder.select_notifications,
-            self.position,
-            self._batch_size,
-            topics=self._topics,
-            inclusive_of_start=False,
-        )
+        notifications, last = await self._run_sync(
+            read_log, self._application.recorder, self.position, self._batch_size, self._topics)
         if not notifications:
+            # Nothing to publish up to `last`: read on from there (saved with the next batch).
+            self.position = last
             await self._saved()
             return 0
         batch = [self._outgoing(n) for n in notifications]
         await self._publisher.publish_in_order(batch)
-        last = notifications[-1].id
         await self._saved()
         if save_behind:
             self._saving = asyncio.ensure_future(self._positions.save(self.name, last))

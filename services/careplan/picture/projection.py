@@ -35,7 +35,7 @@ from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.model import HANDLERS, Picture, apply, from_document, person_of, to_document
 from shared.eventstore import ensure_schema
-from shared.log_following import FollowingLoop
+from shared.log_following import FollowingLoop, read_log
 from shared.relay import RunSync
 from shared.settings import ServiceSettings
 
@@ -165,6 +165,7 @@ class PictureProjection(FollowingLoop):
         self._batch_size = batch_size
         self._topics = [get_topic(event_class) for event_class in picture_event_classes()]
         self._loaded = False
+        self._read_to = 0  # how far the log has been read (at or past `position`)
         super().__init__(idle_poll_seconds)
 
     async def run(self) -> None:
@@ -186,7 +187,9 @@ class PictureProjection(FollowingLoop):
         nothing new, None when another projector (a replica, a rebuild) holds the lock right now."""
         while True:
             expected = self.position
-            batch = await self._run_sync(self._read, expected, self._batch_size)
+            # Events the picture does not show were read past without a write: go on from there.
+            batch, read_to = await self._run_sync(self._read, max(expected, self._read_to), self._batch_size)
+            self._read_to = read_to
             if not batch:
                 return 0
             pool = await self.store.pool()
@@ -196,11 +199,11 @@ class PictureProjection(FollowingLoop):
                 stored = await self.store.stored_position(conn)
                 if stored == expected:
                     await self.store.fold_into(conn, (domain_event for _, domain_event in batch))
-                    await self.store.save_position(conn, batch[-1][0])
-                    self.position = batch[-1][0]
+                    await self.store.save_position(conn, read_to)
+                    self.position = read_to
                     return len(batch)
             # A replica applied this batch, or a rebuild replaced everything: go on from there.
-            self.position = stored
+            self.position = self._read_to = stored
 
     async def catch_up(self) -> int:
         """Apply everything recorded so far, waiting out other projectors; the number applied."""
@@ -225,9 +228,9 @@ class PictureProjection(FollowingLoop):
             position = 0
             if progress is not None:
                 progress(position, last)
-            while batch := await self._run_sync(self._read, position, self._batch_size, last):
+            while position < last:
+                batch, position = await self._run_sync(self._read, position, self._batch_size, last)
                 await self.store.fold_into(conn, (domain_event for _, domain_event in batch))
-                position = batch[-1][0]
                 replayed += len(batch)
                 if progress is not None:
                     progress(position, last)
@@ -237,11 +240,11 @@ class PictureProjection(FollowingLoop):
             progress(last, last)
         return replayed
 
-    def _read(self, after: int, limit: int, stop: int | None = None) -> list[tuple[int, Any]]:
-        """The next events the picture shows, decoded (and decrypted): synchronous, on the pool."""
-        notifications = self._application.recorder.select_notifications(
-            after, limit, stop=stop, topics=self._topics, inclusive_of_start=False)
-        return [(n.id, self._application.mapper.to_domain_event(n)) for n in notifications]
+    def _read(self, after: int, limit: int, stop: int | None = None) -> tuple[list[tuple[int, Any]], int]:
+        """The next events the picture shows, decoded (and decrypted), and how far the log was
+        read (see `read_log`): synchronous, on the pool."""
+        notifications, read_to = read_log(self._application.recorder, after, limit, self._topics, stop)
+        return [(n.id, self._application.mapper.to_domain_event(n)) for n in notifications], read_to
 
 def picture_projection(application: CareplanApplication, dsn: str, schema: str, run_sync: RunSync,
                        batch_size: int = 500) -> PictureProjection:

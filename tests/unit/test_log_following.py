@@ -1,0 +1,41 @@
+"""A follower of some topics reads the log once: what it does not want is read past, not again."""
+
+from uuid import uuid4
+
+from eventsourcing.popo import POPOApplicationRecorder
+from eventsourcing.persistence import StoredEvent
+
+from shared.log_following import read_log
+
+
+def record(recorder: POPOApplicationRecorder, *topics: str) -> None:
+    recorder.insert_events([StoredEvent(uuid4(), 1, topic, b"{}") for topic in topics])
+
+
+def test_a_follower_reads_past_events_of_other_topics_to_the_end_of_the_log():
+    recorder = POPOApplicationRecorder()
+    record(recorder, "wanted", "other", "other", "other")
+
+    notifications, read_to = read_log(recorder, 0, 10, ["wanted"])
+    assert [n.id for n in notifications] == [1]
+    assert read_to == 4, "the three other events are read past, not read again at the next wake-up"
+
+    record(recorder, "other")
+    assert read_log(recorder, read_to, 10, ["wanted"]) == ([], 5)
+    assert read_log(recorder, 5, 10, ["wanted"]) == ([], 5)
+
+
+def test_a_full_batch_stops_at_its_last_event_and_the_next_read_goes_on_from_there():
+    recorder = POPOApplicationRecorder()
+    record(recorder, "wanted", "other", "wanted", "other", "wanted")
+
+    notifications, read_to = read_log(recorder, 0, 2, ["wanted"])
+    assert ([n.id for n in notifications], read_to) == ([1, 3], 3)
+    notifications, read_to = read_log(recorder, read_to, 2, ["wanted"])
+    assert ([n.id for n in notifications], read_to) == ([5], 5)
+
+
+def test_reading_stops_where_asked_even_if_more_was_recorded():
+    recorder = POPOApplicationRecorder()
+    record(recorder, "other", "other", "wanted")
+    assert read_log(recorder, 0, 10, ["wanted"], stop=2) == ([], 2)
