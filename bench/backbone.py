@@ -319,6 +319,19 @@ def machine_busy_seconds() -> float:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def pids_of(command: str) -> list[int]:
+    """The pids of processes whose command name is `command` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == command[:15]:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 class CpuMeter:
     """CPU seconds used by the benchmark, each service and everything else between two points."""
 
@@ -327,12 +340,16 @@ class CpuMeter:
 
     def snapshot(self) -> dict[str, float]:
         taken = {name: process_cpu_seconds(pid) for name, pid in self._pids.items()}
+        # The servers, where they run on this machine (0 where they don't): every process of theirs
+        # alive at the snapshot (a PostgreSQL backend that ended in between is left in "other").
+        taken["postgres"] = sum(map(process_cpu_seconds, pids_of("postgres")))
+        taken["rabbitmq"] = sum(map(process_cpu_seconds, pids_of("beam.smp")))
         taken["machine"] = machine_busy_seconds()
         return taken
 
     @staticmethod
     def used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-        """Per process, plus "other" (PostgreSQL, RabbitMQ, anything else) and "machine" (all)."""
+        """Per process and server, plus "other" (anything else: the kernel, the hypervisor's steal) and "machine" (all)."""
         used = {name: after[name] - before[name] for name in before}
         used["other"] = used["machine"] - sum(v for k, v in used.items() if k != "machine")
         return used
@@ -413,7 +430,10 @@ class CareplanWatcher:
 
     async def start(self) -> None:
         self._listen = await asyncpg.connect(self._database_url, timeout=10)
-        self._query = await asyncpg.connect(self._database_url, timeout=10)
+        # A custom plan for each read: the generic plan of "notification_id > $1" expects a third
+        # of the table and may scan all of it, which cost PostgreSQL more CPU than intake's commits.
+        self._query = await asyncpg.connect(self._database_url, timeout=10,
+                                            server_settings={"plan_cache_mode": "force_custom_plan"})
         await self._listen.add_listener(CAREPLAN_CHANNEL, lambda *_: self._news.set())
         self._last_id = await self._query.fetchval(f"SELECT coalesce(max(notification_id), 0) FROM {CAREPLAN_TABLE}")
         self._task = asyncio.create_task(self._follow(), name="careplan-watcher")
@@ -672,15 +692,17 @@ class Timing:
 @dataclass(frozen=True)
 class LatencyResult:
     requests: int
+    rate: float                      # requests/s sent
     end_to_end_ms: list[float]       # careplan stored - scheduled send time
     accepted_to_stored_ms: list[float]
     http_ms: list[float]             # sent - response received
     max_send_lag_ms: float           # how late the generator was against its schedule
     failed: int
+    cpu_seconds: dict[str, float]    # per process, "other" and "machine", sending until all stored
 
 
 async def measure_latency(intake: IntakeClients, watcher: CareplanWatcher, services: ServiceGroup,
-                          rate: float, seconds: float, label: str) -> LatencyResult:
+                          cpu: CpuMeter, rate: float, seconds: float, label: str) -> LatencyResult:
     """Open loop at `rate`/s: request i goes at t0 + i/rate whatever happened to earlier ones."""
     count = max(1, round(rate * seconds))
     people = await register_people(intake, watcher, services, count, label)
@@ -705,6 +727,7 @@ async def measure_latency(intake: IntakeClients, watcher: CareplanWatcher, servi
     try:
         in_flight: list[asyncio.Task[None]] = []
         with tqdm(total=count, desc=f"{label}: latency @ {rate:g}/s (sent)", unit="req", leave=False, disable=NO_TTY_BARS) as bar:
+            cpu_before = cpu.snapshot()
             t0 = time.perf_counter() + 0.05
             for i, person in enumerate(people):
                 timings[person].scheduled = t0 + i / rate
@@ -723,6 +746,7 @@ async def measure_latency(intake: IntakeClients, watcher: CareplanWatcher, servi
         with tqdm(total=count - len(failed), desc=f"{label}: latency (stored by careplan)", unit="screening",
                   leave=False, disable=NO_TTY_BARS) as bar:
             await watcher.wait_for_count(tally, count - len(failed), "latency screenings", services, bar)
+        cpu_used = CpuMeter.used(cpu_before, cpu.snapshot())
     finally:
         watcher.untrack(tally)
 
@@ -735,7 +759,7 @@ async def measure_latency(intake: IntakeClients, watcher: CareplanWatcher, servi
         accepted_to_stored.append((stored - timing.accepted) * 1000)
         http.append((timing.accepted - timing.sent) * 1000)
     max_lag = max((t.sent - t.scheduled) * 1000 for t in timings.values())
-    return LatencyResult(count, end_to_end, accepted_to_stored, http, max_lag, len(failed))
+    return LatencyResult(count, rate, end_to_end, accepted_to_stored, http, max_lag, len(failed), cpu_used)
 
 
 # --------------------------------------------------------------------------------------------
@@ -783,7 +807,9 @@ def describe_run(label: str, run: RunResult) -> str:
         f"{(os.cpu_count() or 1) * 1000 / t.rate:.1f} ms per screening at this rate):",
         "    " + ", ".join(f"{name} {seconds * 1000 / t.screenings:.1f}" for name, seconds in t.cpu_seconds.items()),
         f"  latency, {lat.requests} requests open-loop (failed: {lat.failed}, generator max lag "
-        f"{lat.max_send_lag_ms:.1f} ms):",
+        f"{lat.max_send_lag_ms:.1f} ms); CPU per screening (ms; {(os.cpu_count() or 1) * 1000 / lat.rate:.1f} "
+        f"available at {lat.rate:g}/s):",
+        "    " + ", ".join(f"{name} {seconds * 1000 / lat.requests:.1f}" for name, seconds in lat.cpu_seconds.items()),
     ]
     for name, values in (("sent -> careplan stored", lat.end_to_end_ms),
                          ("accepted -> careplan stored", lat.accepted_to_stored_ms),
@@ -843,7 +869,7 @@ async def run_benchmark(args: argparse.Namespace, isolation: Isolation, services
             print(f"{label}: raw baseline {raw:.0f} rows/s")
             throughput = await measure_throughput(intake, watcher, services, cpu, args.screenings, label)
             print(f"{label}: throughput {throughput.rate:.1f} screenings/s")
-            latency = await measure_latency(intake, watcher, services, args.rate, args.latency_seconds, label)
+            latency = await measure_latency(intake, watcher, services, cpu, args.rate, args.latency_seconds, label)
             print(f"{label}: latency p99 {percentile(latency.end_to_end_ms, 99):.1f} ms")
             run = RunResult(raw, throughput, latency, intake.retries - retries_before)
             runs.append(run)
