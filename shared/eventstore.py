@@ -255,6 +255,29 @@ class ServiceApplication(Application):
                 return cache.get(aggregate_id, evict=True)
         return self._store_reads.get(aggregate_id)
 
+    def check_out_many(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, Any]:
+        """`check_out` for several aggregates, those not in the cache read with one query: the
+        ones that exist, by id. (A consumer's batch is mostly people it has not seen lately, or
+        whose follower does not exist yet: one query per person was a sixth of its CPU.)"""
+        found: dict[UUID, Any] = {}
+        missing: list[UUID] = []
+        cache = self.repository.cache
+        for aggregate_id in dict.fromkeys(aggregate_ids):
+            try:
+                if cache is None:
+                    raise KeyError(aggregate_id)
+                found[aggregate_id] = cache.get(aggregate_id, evict=True)
+            except KeyError:
+                missing.append(aggregate_id)
+        if missing:
+            histories: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in missing}
+            for stored in self.recorder.select_events_after([(i, 0) for i in missing]):  # type: ignore[attr-defined]
+                histories[stored.originator_id].append(self.mapper.to_domain_event(stored))
+            for aggregate_id, history in histories.items():
+                if history:
+                    found[aggregate_id] = project_aggregate(None, history)
+        return found
+
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
         """Drop cached aggregates that may be stale (after a refused save)."""
         cache = self.repository.cache

@@ -110,13 +110,11 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         If the transaction is refused (another consumer got there first, or wrote the same
         person), each item is tried again alone, so one item's conflict never fails the others.
         """
-        followers: dict[UUID, FollowerT] = {}
+        people = [UUID(item.upstream.person_id) for item in items]
+        followers = self._check_out_followers(people)
         outcomes: list[Outcome] = []
         trackings: list[Tracking] = []
-        for item in items:
-            person_id = UUID(item.upstream.person_id)
-            if person_id not in followers:
-                followers[person_id] = self._get_or_start(person_id)
+        for person_id, item in zip(people, items, strict=True):
             outcome = self._apply(followers[person_id], item)
             outcomes.append(outcome)
             if outcome is True:
@@ -152,12 +150,15 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         except AggregateNotFoundError:
             return None
 
-    def _cached_follower(self, person_id: UUID) -> FollowerT | None:
-        """The person's follower to change, checked out of the cache (see `check_out`)."""
-        try:
-            return self.check_out(self.follower_class.create_id(person_id=person_id))
-        except AggregateNotFoundError:
-            return None
+    def _check_out_followers(self, people: Sequence[UUID]) -> dict[UUID, FollowerT]:
+        """Each person's follower to change (see `check_out_many`), a new one where none exists."""
+        ids = {person_id: self.follower_class.create_id(person_id=person_id) for person_id in people}
+        stored = self.check_out_many(ids.values())
+        followers = {}
+        for person_id, follower_id in ids.items():
+            found = stored.get(follower_id)
+            followers[person_id] = found if found is not None else self.follower_class(person_id=person_id)
+        return followers  # type: ignore[return-value]
 
     def _apply(self, follower: FollowerT, item: UpstreamChange) -> Outcome:
         try:
@@ -181,10 +182,6 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         if applied >= item.upstream.sequence:
             return False
         return ConcurrentChange(f"{item.upstream.key} conflicted with a concurrent write; retry")
-
-    def _get_or_start(self, person_id: UUID) -> FollowerT:
-        found = self._cached_follower(person_id)
-        return found if found is not None else self.follower_class(person_id=person_id)  # type: ignore[return-value]
 
 
 class ConcurrentChange(Exception):

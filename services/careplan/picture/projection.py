@@ -189,8 +189,8 @@ class PictureProjection(FollowingLoop):
             expected = self.position
             # Events the picture does not show were read past without a write: go on from there.
             batch, read_to = await self._run_sync(self._read, max(expected, self._read_to), self._batch_size)
-            self._read_to = read_to
             if not batch:
+                self._read_to = read_to
                 return 0
             pool = await self.store.pool()
             async with pool.acquire() as conn, conn.transaction():
@@ -200,7 +200,7 @@ class PictureProjection(FollowingLoop):
                 if stored == expected:
                     await self.store.fold_into(conn, (domain_event for _, domain_event in batch))
                     await self.store.save_position(conn, read_to)
-                    self.position = read_to
+                    self.position = self._read_to = read_to
                     return len(batch)
             # A replica applied this batch, or a rebuild replaced everything: go on from there.
             self.position = self._read_to = stored
