@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -40,8 +41,12 @@ class FollowingLoop(ABC):
     name: str
     kind: str  # names the follower in logs: "relay", "projection"
 
-    def __init__(self, idle_poll_seconds: float) -> None:
+    def __init__(self, idle_poll_seconds: float, min_step_interval_seconds: float = 0.0) -> None:
         self._idle_poll_seconds = idle_poll_seconds
+        # A follower off the critical path (a projection) can take its steps at most this often:
+        # under load each step then takes many commits' events for its fixed cost (queries, a
+        # transaction), instead of one step per commit of the service.
+        self._min_step_interval = min_step_interval_seconds
         self._wakeup = asyncio.Event()
         self.position = 0
 
@@ -55,7 +60,12 @@ class FollowingLoop(ABC):
 
     async def _follow(self) -> None:
         failures = 0
+        loop = asyncio.get_running_loop()
+        last_step = -math.inf
         while True:
+            if (wait := last_step + self._min_step_interval - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            last_step = loop.time()
             try:
                 busy = await self._step()
                 failures = 0
