@@ -73,6 +73,19 @@ class UpstreamRefAsDict(Transcoding):
         return UpstreamRef.from_dict(data)
 
 
+# PostgreSQL refuses a NOTIFY payload of 8000 bytes or more.
+NOTIFY_PAYLOAD_LIMIT = 7000
+
+
+def notify_payload(stored_events: Sequence[StoredEvent]) -> str:
+    """The topics a transaction recorded, one per line, for the NOTIFY that wakes the log's
+    followers: a follower not interested in any of them stays asleep (careplan's relay publishes
+    none of the timeline's events, and was woken, to read nothing, by every one of its commits).
+    Empty (wake everyone) when the topics would not fit."""
+    payload = "\n".join(sorted({event.topic for event in stored_events}))
+    return payload if len(payload.encode()) <= NOTIFY_PAYLOAD_LIMIT else ""
+
+
 class PostgresBatchProcessRecorder(PostgresProcessRecorder):
     """Records every tracking of a batch (`trackings=`) in the transaction that stores its events."""
 
@@ -95,11 +108,13 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
 
     def _insert_stored_events(self, curs: Cursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         self._lock_table(curs)  # as PostgresApplicationRecorder: notification ids commit in order
-        self._notify_channel(curs)
+        curs.execute(self._notify_statement, (self.channel_name, notify_payload(stored_events)), prepare=True)
         curs.execute(self._insert_events_statement, (
             [event.originator_id for event in stored_events], [event.originator_version for event in stored_events],
             [event.topic for event in stored_events], [event.state for event in stored_events],
         ), prepare=True)
+
+    _notify_statement = sql.SQL("SELECT pg_notify(%s, %s)")
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_after(self, after: Sequence[tuple[UUID, int]]) -> Sequence[StoredEvent]:

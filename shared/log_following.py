@@ -40,6 +40,7 @@ def read_log(recorder: ApplicationRecorder, after: int, limit: int, topics: Sequ
 class FollowingLoop(ABC):
     name: str
     kind: str  # names the follower in logs: "relay", "projection"
+    follows: frozenset[str] | None = None  # the topics it reads (None: all); others do not wake it
 
     def __init__(self, idle_poll_seconds: float, min_step_interval_seconds: float = 0.0) -> None:
         self._idle_poll_seconds = idle_poll_seconds
@@ -50,9 +51,10 @@ class FollowingLoop(ABC):
         self._wakeup = asyncio.Event()
         self.position = 0
 
-    def wake(self) -> None:
-        """Something new was recorded."""
-        self._wakeup.set()
+    def wake(self, topics: frozenset[str] | None = None) -> None:
+        """Something new was recorded: events of these topics (None: of any)."""
+        if topics is None or self.follows is None or not self.follows.isdisjoint(topics):
+            self._wakeup.set()
 
     @abstractmethod
     async def _step(self) -> bool:

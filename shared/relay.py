@@ -146,6 +146,7 @@ class OutboxRelay(FollowingLoop):
         self._translations = translations
         # Only published aggregates' events: a service's log also holds what it keeps to itself.
         self._topics = [get_topic(event_class) for event_class in translations]
+        self.follows = frozenset(self._topics)
         self._publisher = publisher
         self._positions = positions
         self._run_sync = run_sync
@@ -233,9 +234,9 @@ class OutboxRelay(FollowingLoop):
 
 class LogListener:
     """Wakes a relay (and a service's other log followers) when PostgreSQL NOTIFYs that its event
-    table changed (any process)."""
+    table changed (any process), with the topics recorded (None: any)."""
 
-    def __init__(self, dsn: str, channel: str, on_notify: Callable[[], None]) -> None:
+    def __init__(self, dsn: str, channel: str, on_notify: Callable[[frozenset[str] | None], None]) -> None:
         self._dsn = dsn
         self._channel = channel
         self._on_notify = on_notify
@@ -251,8 +252,9 @@ class LogListener:
             lost = asyncio.Event()
             connection.add_termination_listener(lambda _conn: lost.set())
             try:
-                await connection.add_listener(self._channel, lambda *_: self._on_notify())
-                self._on_notify()  # catch up on anything recorded while not listening
+                await connection.add_listener(self._channel, lambda _c, _p, _ch, payload: self._on_notify(
+                    frozenset(payload.split("\n")) if payload else None))  # the topics recorded (see notify_payload)
+                self._on_notify(None)  # catch up on anything recorded while not listening
                 await lost.wait()
             finally:
                 if not connection.is_closed():

@@ -38,7 +38,7 @@ class LogFollower(Protocol):
 
     async def run(self) -> None: ...
 
-    def wake(self) -> None: ...
+    def wake(self, topics: frozenset[str] | None = None) -> None: ...
 
 
 class Service:
@@ -78,9 +78,9 @@ class Service:
         for follower in followers:
             self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
         if followers:
-            def wake_all() -> None:
+            def wake_all(topics: frozenset[str] | None) -> None:
                 for follower in followers:
-                    follower.wake()
+                    follower.wake(topics)
 
             channel = self.application.recorder.channel_name  # type: ignore[attr-defined]
             listener = LogListener(self.settings.database_url, channel, wake_all)

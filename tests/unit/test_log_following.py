@@ -5,7 +5,8 @@ from uuid import uuid4
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.persistence import StoredEvent
 
-from shared.log_following import read_log
+from shared.eventstore import notify_payload
+from shared.log_following import FollowingLoop, read_log
 
 
 def record(recorder: POPOApplicationRecorder, *topics: str) -> None:
@@ -39,3 +40,29 @@ def test_reading_stops_where_asked_even_if_more_was_recorded():
     recorder = POPOApplicationRecorder()
     record(recorder, "other", "other", "wanted")
     assert read_log(recorder, 0, 10, ["wanted"], stop=2) == ([], 2)
+
+
+class Follower(FollowingLoop):
+    name, kind = "test-follower", "test"
+    follows = frozenset({"wanted"})
+
+    async def _step(self) -> bool:
+        return False
+
+
+async def test_a_follower_is_woken_only_by_commits_of_topics_it_reads():
+    follower = Follower(idle_poll_seconds=1.0)
+    follower.wake(frozenset({"other"}))
+    assert not follower._wakeup.is_set(), "a commit of other topics leaves it asleep"
+    follower.wake(frozenset({"other", "wanted"}))
+    assert follower._wakeup.is_set()
+    follower._wakeup.clear()
+    follower.wake(None)
+    assert follower._wakeup.is_set(), "a notification without topics wakes everyone"
+
+
+def test_the_commit_notification_names_each_topic_once_or_none_when_they_would_not_fit():
+    events = [StoredEvent(uuid4(), 1, topic, b"") for topic in ("b", "a", "b")]
+    assert notify_payload(events) == "a\nb"
+    many = [StoredEvent(uuid4(), 1, f"services.x.domain:Aggregate.Event{n}", b"") for n in range(300)]
+    assert notify_payload(many) == "", "PostgreSQL refuses payloads of 8000 bytes: wake everyone"

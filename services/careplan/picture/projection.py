@@ -157,16 +157,17 @@ class PictureProjection(FollowingLoop):
     kind = "projection"
 
     def __init__(self, application: CareplanApplication, store: PictureStore, run_sync: RunSync,
-                 batch_size: int = 500, idle_poll_seconds: float = 1.0, min_step_interval_seconds: float = 0.05) -> None:
+                 batch_size: int = 500, idle_poll_seconds: float = 1.0, min_step_interval_seconds: float = 0.2) -> None:
         self.name = f"{application.name.lower()}-{store.name}"
         self.store = store
         self._application = application
         self._run_sync = run_sync
         self._batch_size = batch_size
         self._topics = [get_topic(event_class) for event_class in picture_event_classes()]
+        self.follows = frozenset(self._topics)
         self._loaded = False
         self._read_to = 0  # how far the log has been read (at or past `position`)
-        # The picture is a read model: 50 ms later, in batches, costs careplan far less CPU than
+        # The picture is a read model: 200 ms later, in batches, costs careplan far less CPU than
         # a read, a transaction and a document write per commit.
         super().__init__(idle_poll_seconds, min_step_interval_seconds)
 
