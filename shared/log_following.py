@@ -68,6 +68,9 @@ class FollowingLoop(ABC):
             if (wait := last_step + self._min_step_interval - loop.time()) > 0:
                 await asyncio.sleep(wait)
             last_step = loop.time()
+            # Cleared before the step, not after: news that arrives while the step reads belongs
+            # to the next step (cleared after, it was lost, and the follower slept a whole poll).
+            self._wakeup.clear()
             try:
                 busy = await self._step()
                 failures = 0
@@ -84,7 +87,6 @@ class FollowingLoop(ABC):
                 await self._wait_for_news()
 
     async def _wait_for_news(self) -> None:
-        self._wakeup.clear()
         try:
             await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll_seconds)
         except TimeoutError:

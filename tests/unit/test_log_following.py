@@ -1,5 +1,6 @@
 """A follower of some topics reads the log once: what it does not want is read past, not again."""
 
+import asyncio
 from uuid import uuid4
 
 from eventsourcing.popo import POPOApplicationRecorder
@@ -66,3 +67,28 @@ def test_the_commit_notification_names_each_topic_once_or_none_when_they_would_n
     assert notify_payload(events) == "a\nb"
     many = [StoredEvent(uuid4(), 1, f"services.x.domain:Aggregate.Event{n}", b"") for n in range(300)]
     assert notify_payload(many) == "", "PostgreSQL refuses payloads of 8000 bytes: wake everyone"
+
+
+async def test_news_that_arrives_while_a_follower_reads_wakes_it_for_another_step():
+    class Reader(Follower):
+        follows = None
+
+        def __init__(self) -> None:
+            super().__init__(idle_poll_seconds=3600)
+            self.steps = 0
+            self.second_step = asyncio.Event()
+
+        async def _step(self) -> bool:
+            self.steps += 1
+            if self.steps == 1:
+                self.wake()  # committed while this step was reading: its events are not in this step
+            else:
+                self.second_step.set()
+            return False
+
+    reader = Reader()
+    following = asyncio.ensure_future(reader._follow())
+    try:
+        await asyncio.wait_for(reader.second_step.wait(), timeout=5)
+    finally:
+        following.cancel()
