@@ -18,6 +18,7 @@ from shared.eventstore import ServiceApplication, ensure_schema
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
 from shared.limits import BodySizeLimit
 from shared.messaging import BrokerPublisher, FailureRouting
+from shared.log_reading import log_reader
 from shared.relay import OutboxRelay, RelayPositions, Translations
 from shared.runtime import Service
 from shared.settings import ServiceSettings
@@ -57,6 +58,7 @@ def build_service(
             positions=RelayPositions(settings.database_url, settings.schema),
             run_sync=service.run_sync,
             batch_size=settings.relay_batch_size,
+            reader=log_reader(application, service.run_sync, settings.database_url),
         )
     return service
 

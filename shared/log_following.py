@@ -11,30 +11,8 @@ import asyncio
 import logging
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-
-from eventsourcing.persistence import ApplicationRecorder, Notification
 
 log = logging.getLogger(__name__)
-
-
-def read_log(recorder: ApplicationRecorder, after: int, limit: int, topics: Sequence[str],
-             stop: int | None = None) -> tuple[Sequence[Notification], int]:
-    """The next notifications of `topics` after `after` (at most `limit`), and how far the log
-    has been read: a follower goes on from there, not from the last notification it was given.
-
-    A follower interested in some topics only (a relay publishes only some aggregates) would
-    otherwise read again, at every wake-up, everything since the last event it wanted: careplan's
-    relay rescanned the whole timeline history at each commit. Reading up to the maximum id seen
-    first is safe: eventsourcing locks the table for each insert, so ids commit in order and no
-    lower id can appear later. Synchronous: run it on the service's pool.
-    """
-    last = (recorder.max_notification_id() or 0) if stop is None else stop
-    if last <= after:
-        return [], after
-    notifications = recorder.select_notifications(after, limit, stop=last, topics=topics, inclusive_of_start=False)
-    read_to = notifications[-1].id if len(notifications) == limit else last
-    return notifications, read_to
 
 
 class FollowingLoop(ABC):

@@ -24,7 +24,8 @@ from eventsourcing.utils import get_topic
 
 from shared.contracts.base import Payload
 from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable_event_id
-from shared.log_following import FollowingLoop, read_log
+from shared.log_following import FollowingLoop
+from shared.log_reading import LogReader, ThreadedLogReader
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class OutboxRelay(FollowingLoop):
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
         save_interval_seconds: float = 0.25,
+        reader: LogReader | None = None,
     ) -> None:
         self.source = source
         self.name = f"{source}-relay"
@@ -150,6 +152,7 @@ class OutboxRelay(FollowingLoop):
         self._publisher = publisher
         self._positions = positions
         self._run_sync = run_sync
+        self._reader = reader or ThreadedLogReader(application.recorder, run_sync)  # type: ignore[arg-type]
         self._batch_size = batch_size
         self._saving: asyncio.Task[None] | None = None
         # While busy, the position is written at most this often (and at once when idle or
@@ -170,6 +173,7 @@ class OutboxRelay(FollowingLoop):
                 await self._saved()
                 await self._save_deferred()
             await self._positions.close()
+            await self._reader.close()
 
     async def _step(self) -> bool:
         if not await self._positions.hold_lease(self.name):
@@ -192,8 +196,7 @@ class OutboxRelay(FollowingLoop):
         # save_behind: the position write (a commit, several ms under load) overlaps with reading
         # and publishing the next batch instead of delaying it. The saved position still only
         # ever moves to confirmed events, and in order: each write waits for the one before.
-        notifications, last = await self._run_sync(
-            read_log, self._application.recorder, self.position, self._batch_size, self._topics)
+        notifications, last = await self._reader.read(self.position, self._batch_size, self._topics)
         if not notifications:
             # Nothing to publish up to `last`: read on from there (saved with the next batch).
             self.position = last

@@ -177,7 +177,7 @@ async def test_two_projectors_never_apply_a_batch_twice(system: System):
         await projection_of(careplan).rebuild()
         assert (await replica.store.all())[str(person)] == picture
     finally:
-        await replica.store.close()
+        await replica.close()
 
 
 async def test_fhir_export_validates_and_outsiders_are_told_not_found(system: System):
@@ -245,7 +245,7 @@ def test_carecoord_rebuild_picture_replays_the_log_with_a_progress_bar(isolation
         try:
             pictures = await check.store.all()
         finally:
-            await check.store.close()
+            await check.close()
             reader.close()
         assert (position, count) == (last, 3)
         return {person_id: to_document(picture) for person_id, picture in pictures.items()}

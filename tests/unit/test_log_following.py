@@ -7,7 +7,8 @@ from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.persistence import StoredEvent
 
 from shared.eventstore import notify_payload
-from shared.log_following import FollowingLoop, read_log
+from shared.log_following import FollowingLoop
+from shared.log_reading import read_log
 
 
 def record(recorder: POPOApplicationRecorder, *topics: str) -> None:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from eventsourcing.persistence import Cipher
+from eventsourcing.persistence import Cipher, Notification
 from eventsourcing.utils import get_topic
 
 from services.careplan.application import CareplanApplication
@@ -35,7 +35,8 @@ from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.model import HANDLERS, Picture, apply, from_document, person_of, to_document
 from shared.eventstore import ensure_schema
-from shared.log_following import FollowingLoop, read_log
+from shared.log_following import FollowingLoop
+from shared.log_reading import LogReader, ThreadedLogReader, log_reader
 from shared.relay import RunSync
 from shared.settings import ServiceSettings
 
@@ -157,11 +158,13 @@ class PictureProjection(FollowingLoop):
     kind = "projection"
 
     def __init__(self, application: CareplanApplication, store: PictureStore, run_sync: RunSync,
-                 batch_size: int = 500, idle_poll_seconds: float = 1.0, min_step_interval_seconds: float = 0.2) -> None:
+                 batch_size: int = 500, idle_poll_seconds: float = 1.0, min_step_interval_seconds: float = 0.2,
+                 reader: LogReader | None = None) -> None:
         self.name = f"{application.name.lower()}-{store.name}"
         self.store = store
         self._application = application
         self._run_sync = run_sync
+        self._reader = reader or ThreadedLogReader(application.recorder, run_sync)
         self._batch_size = batch_size
         self._topics = [get_topic(event_class) for event_class in picture_event_classes()]
         self.follows = frozenset(self._topics)
@@ -176,7 +179,12 @@ class PictureProjection(FollowingLoop):
         try:
             await self._follow()
         finally:
-            await self.store.close()
+            await self.close()
+
+    async def close(self) -> None:
+        """Close its connections (the store's pool and the log reader's)."""
+        await self.store.close()
+        await self._reader.close()
 
     async def _step(self) -> bool:
         if not self._loaded:
@@ -191,7 +199,7 @@ class PictureProjection(FollowingLoop):
         while True:
             expected = self.position
             # Events the picture does not show were read past without a write: go on from there.
-            batch, read_to = await self._run_sync(self._read, max(expected, self._read_to), self._batch_size)
+            batch, read_to = await self._read(max(expected, self._read_to), self._batch_size)
             if not batch:
                 self._read_to = read_to
                 return 0
@@ -232,7 +240,7 @@ class PictureProjection(FollowingLoop):
             if progress is not None:
                 progress(position, last)
             while position < last:
-                batch, position = await self._run_sync(self._read, position, self._batch_size, last)
+                batch, position = await self._read(position, self._batch_size, last)
                 await self.store.fold_into(conn, (domain_event for _, domain_event in batch))
                 replayed += len(batch)
                 if progress is not None:
@@ -243,16 +251,22 @@ class PictureProjection(FollowingLoop):
             progress(last, last)
         return replayed
 
-    def _read(self, after: int, limit: int, stop: int | None = None) -> tuple[list[tuple[int, Any]], int]:
-        """The next events the picture shows, decoded (and decrypted), and how far the log was
-        read (see `read_log`): synchronous, on the pool."""
-        notifications, read_to = read_log(self._application.recorder, after, limit, self._topics, stop)
-        return [(n.id, self._application.mapper.to_domain_event(n)) for n in notifications], read_to
+    async def _read(self, after: int, limit: int, stop: int | None = None) -> tuple[list[tuple[int, Any]], int]:
+        """The next events the picture shows, decoded (and decrypted) on the pool, and how far
+        the log was read (see `read_log`)."""
+        notifications, read_to = await self._reader.read(after, limit, self._topics, stop)
+        if not notifications:
+            return [], read_to
+        return await self._run_sync(self._decode, notifications), read_to
+
+    def _decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
+        return [(n.id, self._application.mapper.to_domain_event(n)) for n in notifications]
 
 def picture_projection(application: CareplanApplication, dsn: str, schema: str, run_sync: RunSync,
                        batch_size: int = 500) -> PictureProjection:
     store = PictureStore(dsn, schema, application.mapper.cipher)
-    return PictureProjection(application, store, run_sync, batch_size=batch_size)
+    return PictureProjection(application, store, run_sync, batch_size=batch_size,
+                             reader=log_reader(application, run_sync, dsn))
 
 
 async def rebuild_pictures(settings: ServiceSettings, progress: Progress | None = None) -> int:
@@ -265,6 +279,6 @@ async def rebuild_pictures(settings: ServiceSettings, progress: Progress | None 
         try:
             return await projection.rebuild(progress)
         finally:
-            await projection.store.close()
+            await projection.close()
     finally:
         application.close()
