@@ -113,7 +113,16 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
         self._record_statement = sql.SQL(
             "SELECT * FROM {0}.{1}(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[], %b::text[], %b::bigint[], %s, %s) "
             "AS recorded(notification_id)"
-        ).format(schema, self._record_function, sql.SQL(self.datastore.originator_id_type))
+        ).format(schema, self._record_function, sql.SQL(self.datastore.originator_id_type)).as_string()
+        # Rendered once: psycopg renders a Composed statement again at every execute, while a
+        # string's conversion is cached (7% of a consumer's Python time went to converting).
+        self._events_after_statement = sql.SQL(
+            "SELECT e.* FROM unnest(%s::{id_type}[], %s::bigint[]) AS after(originator_id, originator_version) "
+            "CROSS JOIN LATERAL (SELECT * FROM {schema}.{table} AS e WHERE e.originator_id = after.originator_id "
+            "AND e.originator_version > after.originator_version ORDER BY e.originator_version) AS e "
+            "ORDER BY e.originator_id, e.originator_version"
+        ).format(id_type=sql.SQL(self.datastore.originator_id_type), schema=schema,
+                 table=sql.Identifier(self.events_table_name)).as_string()
 
     def record_function(self) -> sql.Composed:
         """CREATE the function that records a batch: its trackings (a duplicate violates the
@@ -167,15 +176,8 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
         with an array of unknown length may hash the whole events table (seen on a young table
         whose statistics were stale: a sequential scan per command, growing with the history).
         The lateral form can only look each aggregate up in the primary key."""
-        statement = sql.SQL(
-            "SELECT e.* FROM unnest(%s::{id_type}[], %s::bigint[]) AS after(originator_id, originator_version) "
-            "CROSS JOIN LATERAL (SELECT * FROM {schema}.{table} AS e WHERE e.originator_id = after.originator_id "
-            "AND e.originator_version > after.originator_version ORDER BY e.originator_version) AS e "
-            "ORDER BY e.originator_id, e.originator_version"
-        ).format(id_type=sql.SQL(self.datastore.originator_id_type), schema=sql.Identifier(self.datastore.schema),
-                 table=sql.Identifier(self.events_table_name))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, ([aggregate_id for aggregate_id, _ in after], [version for _, version in after]),
+            curs.execute(self._events_after_statement, ([aggregate_id for aggregate_id, _ in after], [version for _, version in after]),
                          prepare=True)
             return [StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
                                 topic=row["topic"], state=bytes(row["state"])) for row in curs.fetchall()]
