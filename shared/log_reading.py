@@ -15,6 +15,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 
+from shared.pools import create_pool
+
 RunSync = Callable[..., Awaitable[Any]]
 NO_STOP = 2**63 - 1
 
@@ -84,7 +86,7 @@ class PostgresLogReader:
     async def read(self, after: int, limit: int, topics: Sequence[str],
                    stop: int | None = None) -> tuple[Sequence[Notification], int]:
         if self._pool is None:
-            self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=1)
+            self._pool = await create_pool(self._dsn, min_size=1, max_size=1)
         rows = await self._pool.fetch(self._statement, after, list(topics), limit, NO_STOP if stop is None else stop)
         notifications = [
             Notification(id=row["notification_id"], originator_id=row["originator_id"],

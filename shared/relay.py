@@ -26,6 +26,7 @@ from shared.contracts.base import Payload
 from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable_event_id
 from shared.log_following import FollowingLoop
 from shared.log_reading import LogReader, ThreadedLogReader
+from shared.pools import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class RelayPositions:
         return False
 
     async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=2)
+        self._pool = await create_pool(self._dsn, min_size=1, max_size=2)
         await self._pool.execute(
             f"CREATE TABLE IF NOT EXISTS {self._table} (relay text PRIMARY KEY, position bigint NOT NULL)"
         )

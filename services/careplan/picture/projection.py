@@ -37,6 +37,7 @@ from services.careplan.picture.model import HANDLERS, Picture, apply, from_docum
 from shared.eventstore import ensure_schema
 from shared.log_following import FollowingLoop
 from shared.log_reading import LogReader, ThreadedLogReader, log_reader
+from shared.pools import create_pool
 from shared.relay import RunSync
 from shared.settings import ServiceSettings
 
@@ -77,7 +78,7 @@ class PictureStore:
         return self._pool
 
     async def _open(self) -> asyncpg.Pool:
-        pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=3)
+        pool = await create_pool(self._dsn, min_size=1, max_size=3)
         try:
             async with pool.acquire() as conn, conn.transaction():
                 # Replicas starting together would race on CREATE TABLE IF NOT EXISTS.
