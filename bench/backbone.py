@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
@@ -48,14 +48,15 @@ import asyncpg
 sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 import httpx  # noqa: E402 - after the sniffio shortcut
-import psycopg
-from psycopg import sql
 from tqdm import tqdm
 
-from shared.cipher import new_key
-from shared.tokens import issue_token
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # tests.support: the same isolation as the tests
+
+from shared.cipher import new_key  # noqa: E402
+from shared.tokens import issue_token  # noqa: E402
+from tests.support.servers import Isolation, Isolator, Servers  # noqa: E402
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SERVICE_NAMES = ("intake", "careplan", "notifications")
 
@@ -95,75 +96,14 @@ class BenchError(RuntimeError):
 # Own database and vhost
 
 
-@dataclass(frozen=True)
-class ServerAddresses:
-    postgres_admin_url: str  # a database to connect to while creating and dropping ours
-    amqp_url: str            # without a vhost
-    rabbitmq_api_url: str    # management HTTP API
-
-
-@dataclass(frozen=True)
-class Isolation:
-    database: str
-    vhost: str
-    database_url: str
-    amqp_url: str
-
-
-class Isolator:
-    """Creates and drops a database and a vhost of our own (like tests/support/servers.py)."""
-
-    def __init__(self, servers: ServerAddresses) -> None:
-        self.servers = servers
-        api = urlsplit(servers.rabbitmq_api_url)
-        self._auth = (api.username or "guest", api.password or "guest")
-        self._api = urlunsplit(api._replace(netloc=f"{api.hostname}:{api.port or 15672}"))
-
-    def create(self) -> Isolation:
-        token = uuid.uuid4().hex[:12]
-        database, vhost = f"bench_{token}", f"bench-{token}"
-        with psycopg.connect(self.servers.postgres_admin_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        try:
-            with httpx.Client(auth=self._auth, timeout=10) as client:
-                client.put(f"{self._api}/vhosts/{quote(vhost, safe='')}").raise_for_status()
-                client.put(
-                    f"{self._api}/permissions/{quote(vhost, safe='')}/{quote(self._auth[0])}",
-                    json={"configure": ".*", "write": ".*", "read": ".*"},
-                ).raise_for_status()
-        except Exception:
-            self._drop_database(database)
-            self._delete_vhost(vhost)
-            raise
-        admin, amqp = urlsplit(self.servers.postgres_admin_url), urlsplit(self.servers.amqp_url)
-        return Isolation(
-            database=database,
-            vhost=vhost,
-            database_url=urlunsplit(admin._replace(path=f"/{database}")),
-            amqp_url=urlunsplit(amqp._replace(path=f"/{quote(vhost, safe='')}")),
-        )
-
-    def destroy(self, isolation: Isolation) -> None:
-        # Each step on its own: a failure to delete the vhost must not leave the database behind.
-        errors = []
-        for step in (lambda: self._delete_vhost(isolation.vhost), lambda: self._drop_database(isolation.database)):
-            try:
-                step()
-            except Exception as error:  # noqa: BLE001 - report, then try the next step
-                errors.append(error)
-        if errors:
-            print(f"cleanup incomplete ({errors}); drop database {isolation.database} and vhost "
-                  f"{isolation.vhost} by hand", file=sys.stderr)
-
-    def _delete_vhost(self, vhost: str) -> None:
-        with httpx.Client(auth=self._auth, timeout=10) as client:
-            response = client.delete(f"{self._api}/vhosts/{quote(vhost, safe='')}")
-            if response.status_code not in (204, 404):
-                response.raise_for_status()
-
-    def _drop_database(self, database: str) -> None:
-        with psycopg.connect(self.servers.postgres_admin_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+def release(isolator: Isolator, isolation: Isolation) -> None:
+    try:
+        isolator.destroy(isolation)
+    except Exception as error:  # noqa: BLE001 - say what to drop by hand
+        print(f"cleanup incomplete ({error}); drop database {isolation.database} and vhost "
+              f"{isolation.vhost} by hand", file=sys.stderr)
+    else:
+        print(f"dropped database {isolation.database} and vhost {isolation.vhost}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -968,7 +908,8 @@ def main(argv: list[str] | None = None) -> int:
     # system's latency. Tuned as the services are (shared/runtime.py: quiet_garbage_collector).
     gc.freeze()
     gc.set_threshold(10_000, 10, 100)
-    isolator = Isolator(ServerAddresses(args.postgres_url, args.amqp_url, args.rabbitmq_api))
+    # A database and vhost of its own (bench_<hex>, bench-<hex>), made as each test's are.
+    isolator = Isolator(Servers(args.postgres_url, args.amqp_url, args.rabbitmq_api), prefix="bench")
     isolation = isolator.create()
     print(f"database {isolation.database}, vhost {isolation.vhost}")
     log_dir = RESULTS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-{isolation.database}"
@@ -997,8 +938,7 @@ def main(argv: list[str] | None = None) -> int:
             print("stopping the services ...")
             services.stop_all()
             print(f"service logs: {log_dir}/")
-        isolator.destroy(isolation)
-        print(f"dropped database {isolation.database} and vhost {isolation.vhost}")
+        release(isolator, isolation)
     return status
 
 

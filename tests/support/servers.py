@@ -64,7 +64,7 @@ def _start_containers() -> tuple[Servers, list[object]]:
 
 @dataclass(frozen=True)
 class Isolation:
-    """One test's own database and vhost."""
+    """A database and a vhost of one's own (a test's, or a benchmark run's)."""
 
     database_url: str
     amqp_url: str
@@ -73,23 +73,32 @@ class Isolation:
 
 
 class Isolator:
-    def __init__(self, servers: Servers) -> None:
+    """Creates and drops databases and vhosts named `<prefix>_<hex>` / `<prefix>-<hex>`: tests use
+    the default prefix, bench/backbone.py `bench`."""
+
+    def __init__(self, servers: Servers, prefix: str = "cc_test") -> None:
         self.servers = servers
+        self._prefix = prefix
         api = urlsplit(servers.rabbitmq_api_url)
         self._api_auth = (api.username or "guest", api.password or "guest")
         self._api_base = urlunsplit(api._replace(netloc=f"{api.hostname}:{api.port or 15672}"))
 
     def create(self) -> Isolation:
         token = uuid.uuid4().hex[:12]
-        database, vhost = f"cc_test_{token}", f"cc-test-{token}"
-        with psycopg.connect(self.servers.postgres_admin_url, autocommit=True) as conn:
+        database, vhost = f"{self._prefix}_{token}", f"{self._prefix.replace('_', '-')}-{token}"
+        with psycopg.connect(self.servers.postgres_admin_url, autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        with httpx.Client(auth=self._api_auth, timeout=10) as client:
-            client.put(f"{self._api_base}/vhosts/{quote(vhost)}").raise_for_status()
-            client.put(
-                f"{self._api_base}/permissions/{quote(vhost)}/{quote(self._api_auth[0])}",
-                json={"configure": ".*", "write": ".*", "read": ".*"},
-            ).raise_for_status()
+        try:
+            with httpx.Client(auth=self._api_auth, timeout=10) as client:
+                client.put(f"{self._api_base}/vhosts/{quote(vhost, safe='')}").raise_for_status()
+                client.put(
+                    f"{self._api_base}/permissions/{quote(vhost, safe='')}/{quote(self._api_auth[0])}",
+                    json={"configure": ".*", "write": ".*", "read": ".*"},
+                ).raise_for_status()
+        except Exception:
+            self._drop_database(database)
+            self._delete_vhost(vhost)
+            raise
         admin = urlsplit(self.servers.postgres_admin_url)
         amqp = urlsplit(self.servers.amqp_url)
         return Isolation(
@@ -100,7 +109,23 @@ class Isolator:
         )
 
     def destroy(self, isolation: Isolation) -> None:
+        """Delete the vhost and drop the database, each even if the other fails; raise the first
+        failure after trying both."""
+        errors: list[Exception] = []
+        for step in (lambda: self._delete_vhost(isolation.vhost), lambda: self._drop_database(isolation.database)):
+            try:
+                step()
+            except Exception as error:  # noqa: BLE001 - try the next step, then report
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    def _delete_vhost(self, vhost: str) -> None:
         with httpx.Client(auth=self._api_auth, timeout=10) as client:
-            client.delete(f"{self._api_base}/vhosts/{quote(isolation.vhost)}")
-        with psycopg.connect(self.servers.postgres_admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(isolation.database)))
+            response = client.delete(f"{self._api_base}/vhosts/{quote(vhost, safe='')}")
+            if response.status_code not in (204, 404):
+                response.raise_for_status()
+
+    def _drop_database(self, database: str) -> None:
+        with psycopg.connect(self.servers.postgres_admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))

@@ -2,7 +2,6 @@
 
 import asyncio
 from collections.abc import Sequence
-from uuid import uuid4
 
 import pytest
 
