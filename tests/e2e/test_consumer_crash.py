@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -21,7 +22,9 @@ async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_appl
     careplan.start()
     try:
         intake = await system.start_connected("intake")
-        person_ids = await intake.run_sync(_write_histories, intake.application)
+        # Written while careplan consumes, so that the kill lands mid-stream: written first, the
+        # whole stream was sometimes applied between two polls (careplan batches its commits).
+        writing = asyncio.ensure_future(intake.run_sync(_write_histories, intake.application))
         events_each = 1 + SCREENINGS_EACH  # registration, then one event per screening
         total = PEOPLE * events_each
 
@@ -32,6 +35,7 @@ async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_appl
         applied_before_kill = await eventually(part_way_through, timeout=60, what="careplan to be part-way through")
         careplan.kill()
         assert applied_before_kill < total, "the kill must land mid-stream for this test to mean anything"
+        person_ids = await writing
 
         careplan.start()
         async with httpx.AsyncClient(base_url=careplan.url, headers=bearer("auditor")) as client:
