@@ -31,7 +31,6 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOProcessRecorder
 from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
 from eventsourcing.utils import retry
-from psycopg import Cursor
 
 from shared.domain import Provenance, UpstreamRef
 from shared.settings import ServiceSettings
@@ -87,35 +86,28 @@ def notify_payload(stored_events: Sequence[StoredEvent]) -> str:
 
 
 class PostgresBatchProcessRecorder(PostgresProcessRecorder):
-    """Records every tracking of a batch (`trackings=`) in the transaction that stores its events."""
+    """Records a batch's events and every one of its trackings (`trackings=`) with one statement.
+
+    The statement calls a function in the schema (see `record_function`) in autocommit: before, a
+    batch was six statements in a psycopg pipeline, which cost a sixth of intake's Python time.
+    Events and trackings go as arrays of plain types in binary: eventsourcing's array of a
+    composite type is turned into text in Python (~47 us per event against ~9 us).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.datastore.single_row_tracking:
+            # A "highest position seen" row would refuse a redelivered earlier message as applied
+            # and accept nothing out of order; broker deliveries arrive out of order (retries).
+            raise ValueError("carecoord records one tracking row per (source, position): set SINGLE_ROW_TRACKING=n")
         schema = sql.Identifier(self.datastore.schema)
-        # A batch's trackings in one statement rather than one per message: each statement
-        # costs Python time in psycopg that added up to ~5% of a consumer's CPU.
-        self._insert_trackings_statement = sql.SQL(
-            "INSERT INTO {0}.{1} (application_name, notification_id) SELECT * FROM unnest(%b::text[], %b::bigint[])"
-        ).format(schema, sql.Identifier(self.tracking_table_name))
-        # eventsourcing sends a batch's events as one array of a composite type, which psycopg
-        # turns into text in Python: ~47 us per event, the largest single cost of a consumer's
-        # commit. The same rows as four arrays of plain types in binary: ~9 us per event.
-        # RETURNING gives the notification ids in insertion order, as eventsourcing's does.
-        self._insert_events_statement = sql.SQL(
-            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
-        ).format(schema, sql.Identifier(self.events_table_name), sql.SQL(self.datastore.originator_id_type))
-
-        # A batch's trackings and events in one statement: a function in the schema that does what
-        # the pipelined transaction below did (see `record_function`). One statement in autocommit
-        # instead of six in a pipeline: psycopg's pipeline was a sixth of intake's Python time.
         self._record_function = sql.Identifier(f"record_{self.events_table_name}_v1")
+        # Statements rendered once: psycopg renders a Composed statement again at every execute,
+        # while a string's conversion is cached (7% of a consumer's Python time went to converting).
         self._record_statement = sql.SQL(
             "SELECT * FROM {0}.{1}(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[], %b::text[], %b::bigint[], %s, %s) "
             "AS recorded(notification_id)"
         ).format(schema, self._record_function, sql.SQL(self.datastore.originator_id_type)).as_string()
-        # Rendered once: psycopg renders a Composed statement again at every execute, while a
-        # string's conversion is cached (7% of a consumer's Python time went to converting).
         self._events_after_statement = sql.SQL(
             "SELECT e.* FROM unnest(%s::{id_type}[], %s::bigint[]) AS after(originator_id, originator_version) "
             "CROSS JOIN LATERAL (SELECT * FROM {schema}.{table} AS e WHERE e.originator_id = after.originator_id "
@@ -150,23 +142,11 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
 
     def create_table(self) -> None:
         super().create_table()
-        if self.datastore.single_row_tracking:
-            return
         with self.datastore.transaction(commit=True) as curs:
             # Replicas starting together would otherwise race on CREATE OR REPLACE.
             curs.execute(sql.SQL("SELECT pg_advisory_xact_lock(hashtext({0}))").format(
                 sql.Literal(f"{self.datastore.schema}.{self.events_table_name}.record")))
             curs.execute(self.record_function())
-
-    def _insert_stored_events(self, curs: Cursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        self._lock_table(curs)  # as PostgresApplicationRecorder: notification ids commit in order
-        curs.execute(self._notify_statement, (self.channel_name, notify_payload(stored_events)), prepare=True)
-        curs.execute(self._insert_events_statement, (
-            [event.originator_id for event in stored_events], [event.originator_version for event in stored_events],
-            [event.topic for event in stored_events], [event.state for event in stored_events],
-        ), prepare=True)
-
-    _notify_statement = sql.SQL("SELECT pg_notify(%s, %s)")
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_after(self, after: Sequence[tuple[UUID, int]]) -> Sequence[StoredEvent]:
@@ -177,28 +157,14 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
         whose statistics were stale: a sequential scan per command, growing with the history).
         The lateral form can only look each aggregate up in the primary key."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._events_after_statement, ([aggregate_id for aggregate_id, _ in after], [version for _, version in after]),
+            curs.execute(self._events_after_statement,
+                         ([aggregate_id for aggregate_id, _ in after], [version for _, version in after]),
                          prepare=True)
             return [StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
                                 topic=row["topic"], state=bytes(row["state"])) for row in curs.fetchall()]
 
-    def _insert_events(self, curs: Cursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        trackings: Sequence[Tracking] = kwargs.get("trackings", ())
-        if len(trackings) > 1 and not self.datastore.single_row_tracking:
-            self._check_has_multi_row_tracking_table(curs)
-            # A duplicate (name, position) violates the primary key as a single insert would.
-            curs.execute(self._insert_trackings_statement,
-                         ([t.application_name for t in trackings], [t.notification_id for t in trackings]),
-                         prepare=True)
-        else:
-            for tracking in trackings:
-                self._insert_tracking(curs, tracking)
-        super()._insert_events(curs, stored_events, **kwargs)
-
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        if self.datastore.single_row_tracking:
-            return self._insert_events_in_pipeline(stored_events, **kwargs)
         # `trackings` from ServiceApplication.record; `tracking` as eventsourcing's own callers pass it.
         trackings = [*kwargs.get("trackings", ()), *filter(None, [kwargs.get("tracking")])]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -211,22 +177,6 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
             ), prepare=True)
             ids = [row["notification_id"] for row in curs.fetchall()]
         return ids if stored_events else None
-
-    def _insert_events_in_pipeline(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        # eventsourcing's own version keeps a constraint violation back until the pipeline has
-        # closed, and closing an aborted pipeline can then raise "pipeline aborted" instead: a
-        # duplicate tracking row would look like an outage (and be retried ten times). Raising
-        # inside the block lets the transaction roll back knowing why.
-        with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction():
-                with conn.cursor() as curs:
-                    self._insert_events(curs, stored_events, **kwargs)
-                if not stored_events:
-                    return None
-                with conn.cursor() as curs:
-                    self._insert_stored_events(curs, stored_events, **kwargs)
-                    pipeline.sync()  # constraint violations surface here
-                    return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
 
 class POPOBatchProcessRecorder(POPOProcessRecorder):
@@ -304,9 +254,7 @@ class ServiceApplication(Application):
                 with suppress(KeyError):
                     kept[aggregate_id] = self._current.get(aggregate_id)
             after = [(aggregate_id, kept[aggregate_id].version if aggregate_id in kept else 0) for aggregate_id in ids]
-            new_events: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in ids}
-            for stored in self.recorder.select_events_after(after):  # type: ignore[attr-defined]
-                new_events[stored.originator_id].append(self.mapper.to_domain_event(stored))
+            new_events = self._events_after(after)
             found = {}
             for aggregate_id in ids:
                 aggregate = project_aggregate(kept.get(aggregate_id), new_events[aggregate_id])
@@ -346,13 +294,17 @@ class ServiceApplication(Application):
             except KeyError:
                 missing.append(aggregate_id)
         if missing:
-            histories: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in missing}
-            for stored in self.recorder.select_events_after([(i, 0) for i in missing]):  # type: ignore[attr-defined]
-                histories[stored.originator_id].append(self.mapper.to_domain_event(stored))
-            for aggregate_id, history in histories.items():
+            for aggregate_id, history in self._events_after([(i, 0) for i in missing]).items():
                 if history:
                     found[aggregate_id] = project_aggregate(None, history)
         return found
+
+    def _events_after(self, after: Sequence[tuple[UUID, int]]) -> dict[UUID, list[Any]]:
+        """Each aggregate's domain events after the version given for it (0: all), in one query."""
+        events: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id, _ in after}
+        for stored in self.recorder.select_events_after(after):  # type: ignore[attr-defined]
+            events[stored.originator_id].append(self.mapper.to_domain_event(stored))
+        return events
 
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
         """Drop cached aggregates that may be stale (after a refused save)."""
