@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel
 
 from services.careplan.api.access import TeamAccess
+from services.careplan.api.medication import DecisionView, NoteView
 from services.careplan.picture.fhir import picture_bundle
 from services.careplan.picture.model import present
 from services.careplan.picture.projection import PictureStore
@@ -70,25 +71,12 @@ class SetbackView(BaseModel):
     goal_ids: list[str]
 
 
-class MedicationNoteView(BaseModel):
-    note_id: str
-    kind: str
-    text: str
-    medication: str | None
-    choice: str | None
-    author_role: str
+class MedicationNoteView(NoteView):  # the medication endpoint's note, with its delivery and time
     for_prescriber: bool
     added_at: datetime
 
 
-class PrescribingDecisionView(BaseModel):
-    decision_id: str
-    decision: str
-    medication: str
-    dose: str | None
-    rationale: str
-    discussed_with_person: bool
-    prescriber_role: str
+class PrescribingDecisionView(DecisionView):
     decided_at: datetime
 
 
