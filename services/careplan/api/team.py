@@ -78,6 +78,7 @@ def team_router(service: Service, application: CareplanApplication, authorized: 
     @router.get("/{person_id}/team", response_model=CareTeamView)
     async def get_care_team(person_id: UUID, principal: CurrentPrincipal):
         team = await authorized(principal, Right.READ_TIMELINE, person_id)
+        log_read(principal, person_id, "care team")
         history = await service.run_sync(application.team_history, person_id)
         return CareTeamView.of(person_id, team).model_copy(update={"history": [
             MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
