@@ -150,6 +150,12 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         except AggregateNotFoundError:
             return None
 
+    def follows(self, person_id: UUID) -> bool:
+        """Whether any upstream event about this person has reached this service (one event read,
+        not the person's history)."""
+        follower_id = self.follower_class.create_id(person_id=person_id)
+        return any(True for _ in self.events.get(follower_id, limit=1))
+
     def _check_out_followers(self, people: Sequence[UUID]) -> dict[UUID, FollowerT]:
         """Each person's follower to change (see `check_out_many`), a new one where none exists."""
         ids = {person_id: self.follower_class.create_id(person_id=person_id) for person_id in people}
