@@ -12,14 +12,16 @@ medication can reveal substance-use treatment, and notes are for the care team.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from services.careplan.domain.plan import CarePlan, Goal, Support
 from services.careplan.domain.safety_plan import SafetyPlanVersion
 from services.careplan.domain.timeline import CrisisContact, ScreeningResult, Timeline
-from shared.consent import categories_allowed
+from shared.consent import ConsentDirective, categories_allowed
 
 # The consent category each screening domain's results fall under.
 SCREENING_CATEGORY = {
@@ -28,6 +30,24 @@ SCREENING_CATEGORY = {
 }
 
 
+
+
+# The timeline's events that record consent directives: what decides whether anything is shared.
+CONSENT_EVENTS = ("ConsentNoted", "ConsentRevocationNoted")
+
+
+def directives_from(events: Iterable[Any]) -> dict[str, ConsentDirective]:
+    """The directives as these CONSENT_EVENTS leave them, applied in order as the timeline does:
+    enough to decide whether a recipient may see anything, without reading the rest of the timeline."""
+    directives: dict[str, ConsentDirective] = {}
+    for consent in events:
+        if isinstance(consent, Timeline.ConsentNoted):
+            directives[consent.directive_id] = ConsentDirective(
+                consent.directive_id, consent.recipient_kind, consent.recipient_id, tuple(consent.categories),
+                consent.starts_at, consent.expires_at)
+        elif consent.directive_id in directives:
+            directives[consent.directive_id] = directives[consent.directive_id].revoked(consent.revoked_at)
+    return directives
 
 
 @dataclass(frozen=True)
