@@ -63,7 +63,7 @@ class TeamFollower(PersonFollower):
         """The team (member -> role) as these events of TEAM_EVENTS leave it, applied in order."""
         team: dict[str, str] = {}
         for membership in events:
-            if hasattr(membership, "role"):
+            if type(membership).__name__ == "TeamMemberJoined":
                 team[membership.member_id] = membership.role
             else:
                 team.pop(membership.member_id, None)

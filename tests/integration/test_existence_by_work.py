@@ -53,7 +53,7 @@ class StoreReads:
             self.reads = None
 
 
-async def _person_with_a_history(system: System, i, c, n) -> str:
+async def _person_with_a_history(i, c, n) -> str:
     """Registered and screened, with a team, a plan and a directive for someone else, all arrived."""
     person_id = await register(i, f"work-{uuid.uuid4().hex[:6]}")
     for n_screening in range(6):
@@ -85,7 +85,7 @@ async def test_refusals_read_the_same_for_a_person_who_exists_and_one_who_does_n
     notifications = await system.start_connected("notifications")
     async with (system.client(intake, "agency_system") as i, system.client(careplan) as c,
                 system.client(notifications) as n):
-        person_id = await _person_with_a_history(system, i, c, n)
+        person_id = await _person_with_a_history(i, c, n)
         nobody = uuid.uuid4()
         notification_reads = StoreReads(notifications, monkeypatch)
         shared_reads = StoreReads(careplan, monkeypatch)
