@@ -241,8 +241,8 @@ def play_demo(urls: DemoUrls = DemoUrls()) -> int:
         result = screening.json()["result"]
         print(f"agency recorded screening {screening.json()['screening_id']}: PHQ-9 total {result['total']}, "
               f"{result['band']}, {'positive' if result['positive'] else 'negative'}")
-        http.post(f"{urls.careplan}/people/{person_id}/team", headers={**supervisor, **correlation},
-                  json={"member_id": "alex-coordinator", "role": "care_coordinator"}).raise_for_status()
+        _await_team(http, f"{urls.careplan}/people/{person_id}/team", {**supervisor, **correlation},
+                    {"member_id": "alex-coordinator", "role": "care_coordinator"})
         print("supervisor added alex-coordinator to the care team")
         # Registration, then the screening (answers and score); the team hears of the positive screen.
         timeline = _await_json(http, f"{urls.careplan}/people/{person_id}/timeline", "entries", 2, coordinator)
@@ -254,6 +254,17 @@ def play_demo(urls: DemoUrls = DemoUrls()) -> int:
         print(f"a clinician outside the team asking for the timeline gets HTTP {refused.status_code}")
         play_care_plan(http, urls.intake, urls.careplan, person_id, dev_token, _await_ok)
     return 0
+
+
+def _await_team(http: httpx.Client, url: str, headers: dict[str, str], member: dict[str, str],
+                timeout: float = 15.0) -> None:
+    """Careplan forms a team only for a person it knows, and hears of a registration through the broker."""
+    deadline = time.monotonic() + timeout
+    while (response := http.post(url, headers=headers, json=member)).status_code == 404:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url}: careplan did not know the person within {timeout:.0f}s")
+        time.sleep(0.1)
+    response.raise_for_status()
 
 
 def _await_ok(http: httpx.Client, url: str, headers: dict[str, str], timeout: float = 15.0) -> dict:

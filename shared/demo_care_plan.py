@@ -24,9 +24,12 @@ def play_care_plan(http: httpx.Client, intake: str, careplan: str, person_id: st
     http.post(f"{plan}/goals", headers=coordinator, json={
         "in_own_words": "I want to sleep through the night and get back to my shifts",
         "team_restatement": "Improve sleep; return to work", "life_domain": "employment",
-        "indicators": ["nights slept through per week"]}).raise_for_status()
+        "indicators": ["nights slept through per week"],
+        # Jordan says this goal may be shared wherever they share "general"; unmarked, it would stay in the team.
+        "sharing_category": "general"}).raise_for_status()
     http.post(f"{plan}/agreement", headers=person, json={"agrees": True}).raise_for_status()
-    print("the coordinator wrote a goal in Jordan's words, and Jordan agreed to the plan")
+    print("the coordinator wrote a goal in Jordan's words (Jordan may share it as general), and Jordan agreed "
+          "to the plan")
 
     medication = f"{careplan}/people/{person_id}/medication"
     http.post(f"{medication}/notes", headers=person, json={

@@ -30,7 +30,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOProcessRecorder
 from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
-from eventsourcing.utils import retry
+from eventsourcing.utils import get_topic, retry
 
 from shared.domain import Provenance, UpstreamRef
 from shared.settings import ServiceSettings
@@ -115,6 +115,9 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
             "ORDER BY e.originator_id, e.originator_version"
         ).format(id_type=sql.SQL(self.datastore.originator_id_type), schema=schema,
                  table=sql.Identifier(self.events_table_name)).as_string()
+        self._events_with_topics_statement = sql.SQL(
+            "SELECT * FROM {schema}.{table} WHERE originator_id = %s AND topic = ANY(%s) ORDER BY originator_version"
+        ).format(schema=schema, table=sql.Identifier(self.events_table_name)).as_string()
 
     def record_function(self) -> sql.Composed:
         """CREATE the function that records a batch: its trackings (a duplicate violates the
@@ -164,6 +167,15 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
                                 topic=row["topic"], state=bytes(row["state"])) for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events_with_topics(self, originator_id: UUID, topics: Sequence[str]) -> Sequence[StoredEvent]:
+        """An aggregate's events of these topics only, in order: the few events an access decision
+        needs (a team's members, consent directives), without reading or decoding the rest."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._events_with_topics_statement, (originator_id, list(topics)), prepare=True)
+            return [StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
+                                topic=row["topic"], state=bytes(row["state"])) for row in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         # `trackings` from ServiceApplication.record; `tracking` as eventsourcing's own callers pass it.
         trackings = [*kwargs.get("trackings", ()), *filter(None, [kwargs.get("tracking")])]
@@ -184,6 +196,9 @@ class POPOBatchProcessRecorder(POPOProcessRecorder):
 
     def select_events_after(self, after: Sequence[tuple[UUID, int]]) -> Sequence[StoredEvent]:
         return [event for aggregate_id, version in after for event in self.select_events(aggregate_id, gt=version)]
+
+    def select_events_with_topics(self, originator_id: UUID, topics: Sequence[str]) -> Sequence[StoredEvent]:
+        return [event for event in self.select_events(originator_id) if event.topic in topics]
 
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._assert_uniqueness(stored_events, **kwargs)
@@ -305,6 +320,13 @@ class ServiceApplication(Application):
         for stored in self.recorder.select_events_after(after):  # type: ignore[attr-defined]
             events[stored.originator_id].append(self.mapper.to_domain_event(stored))
         return events
+
+    def read_events(self, aggregate_id: UUID, event_classes: Iterable[type]) -> list[Any]:
+        """An aggregate's domain events of these classes only, in order, with one query (none if the
+        aggregate does not exist): what a decision needs from a long history, without the rest."""
+        topics = [get_topic(event_class) for event_class in event_classes]
+        stored = self.recorder.select_events_with_topics(aggregate_id, topics)  # type: ignore[attr-defined]
+        return [self.mapper.to_domain_event(event) for event in stored]
 
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
         """Drop cached aggregates that may be stale (after a refused save)."""

@@ -55,6 +55,20 @@ class PersonFollower(Aggregate):
 class TeamFollower(PersonFollower):
     """A follower that also knows the person's care team, from careplan's care-team stream."""
 
+    # The events that change the team: enough to decide access without loading the rest.
+    TEAM_EVENTS: ClassVar[tuple[str, ...]] = ("TeamMemberJoined", "TeamMemberLeft")
+
+    @staticmethod
+    def team_from(events: Sequence[Any]) -> dict[str, str]:
+        """The team (member -> role) as these events of TEAM_EVENTS leave it, applied in order."""
+        team: dict[str, str] = {}
+        for membership in events:
+            if type(membership).__name__ == "TeamMemberJoined":
+                team[membership.member_id] = membership.role
+            else:
+                team.pop(membership.member_id, None)
+        return team
+
     def __init__(self, person_id: UUID) -> None:
         super().__init__(person_id)
         self.team: dict[str, str] = {}
@@ -149,6 +163,30 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
             return self.read(self.follower_class.create_id(person_id=person_id))
         except AggregateNotFoundError:
             return None
+
+    def follower_events(self, person_id: UUID, *event_names: str) -> list[Any]:
+        """The person's follower's events of these names only, in order (none if it does not exist).
+
+        For access decisions: they need a few facts (the team, consent directives) from a history
+        that grows with every upstream event, and a refusal must cost the same whether or not the
+        person exists, so it must not load the record it refuses."""
+        # An event defined by a base class (TeamFollower's) is stored under the base's topic, while
+        # eventsourcing gives each subclass a copy under its own: look for both.
+        event_classes = [vars(cls)[name] for cls in self.follower_class.__mro__ for name in event_names
+                         if name in vars(cls)]
+        return self.read_events(self.follower_class.create_id(person_id=person_id), event_classes)
+
+    def followed_team(self, person_id: UUID) -> dict[str, str]:
+        """The person's care team as this service last heard of it (for a TeamFollower), read from
+        the membership events alone."""
+        follower_class: Any = self.follower_class
+        return TeamFollower.team_from(self.follower_events(person_id, *follower_class.TEAM_EVENTS))
+
+    def follows(self, person_id: UUID) -> bool:
+        """Whether any upstream event about this person has reached this service (one event read,
+        not the person's history)."""
+        follower_id = self.follower_class.create_id(person_id=person_id)
+        return any(True for _ in self.events.get(follower_id, limit=1))
 
     def _check_out_followers(self, people: Sequence[UUID]) -> dict[UUID, FollowerT]:
         """Each person's follower to change (see `check_out_many`), a new one where none exists."""

@@ -23,9 +23,9 @@ from services.careplan.domain.medication import MedicationCollaboration, ScopeOf
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.reviews import NextReview, ReviewPrompt
 from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
-from services.careplan.domain.sharing import SharedRecord, shared_record
+from services.careplan.domain.sharing import CONSENT_EVENTS, SharedRecord, directives_from, shared_record
 from services.careplan.domain.timeline import Timeline, TimelineEntry
-from shared.consent import categories_allowed
+from shared.consent import ConsentDirective, categories_allowed
 from shared.domain import Provenance, UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
 
@@ -55,9 +55,8 @@ class CareplanApplication(FollowerApplication[Timeline]):
     # -- the care team -----------------------------------------------------------------------------
 
     def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> bool:
-        timeline = self.follower(person_id)
-        consented = timeline is not None and bool(categories_allowed(
-            timeline.consents.values(), "named_person", member_id, datetime.now(timezone.utc)))
+        consented = bool(categories_allowed(
+            self._consents(person_id).values(), "named_person", member_id, datetime.now(timezone.utc)))
         return self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
                             lambda team: team.add_member(member_id, role, provenance, consented))
 
@@ -117,6 +116,10 @@ class CareplanApplication(FollowerApplication[Timeline]):
     def shared_record(self, person_id: UUID, recipient_kind: str, recipient_id: str | None,
                       at: datetime) -> SharedRecord | None:
         """What the person's consent directives let this recipient see now (None: nothing)."""
+        # Decided from the directives alone first: someone they share nothing with is refused after
+        # the same one read whether or not the person exists, and nothing else is loaded for them.
+        if not categories_allowed(self._consents(person_id).values(), recipient_kind, recipient_id, at):
+            return None
         timeline = self.follower(person_id)
         if timeline is None:
             return None
@@ -126,6 +129,9 @@ class CareplanApplication(FollowerApplication[Timeline]):
         due = plan.next_review(timeline.review_prompts()).due_on if plan is not None else None
         return shared_record(timeline, plan, safety.current if safety else None, due, recipient_kind,
                              recipient_id, at)
+
+    def _consents(self, person_id: UUID) -> dict[str, ConsentDirective]:
+        return directives_from(self.follower_events(person_id, *CONSENT_EVENTS))
 
     def _review_prompts(self, person_id: UUID) -> list[ReviewPrompt]:
         timeline = self.follower(person_id)

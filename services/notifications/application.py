@@ -33,8 +33,9 @@ class NotificationsApplication(FollowerApplication[PersonNotifications]):
         return self.apply_change(self.no_notice(upstream))
 
     def record_context(self, person_id: UUID) -> RecordContext:
-        follower = self.follower(person_id)
-        return RecordContext(person_id, frozenset(follower.team if follower else ()))
+        """What decides access, from the team's events alone: the notices are loaded only for
+        someone allowed to see them."""
+        return RecordContext(person_id, frozenset(self.followed_team(person_id)))
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)

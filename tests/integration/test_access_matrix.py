@@ -9,6 +9,7 @@ import time
 
 from tests.support.polling import eventually
 from tests.support.system import TEST_AGENCY, System, bearer, token
+from tests.support.teams import join_team
 
 STAFF = ["care_coordinator", "clinician", "prescriber", "peer_specialist", "case_manager", "supervisor"]
 # Callers, by name: role and claims. Staff "on team" are on the person's care team; "elsewhere"
@@ -253,17 +254,14 @@ async def _people_with_teams(clients) -> tuple[str, str, str, str]:
         people.append(response.json()["person_id"])
     person_id, other_id, duplicate_id = people
     for role in STAFF:
-        response = await clients["careplan"].post(f"/people/{person_id}/team", headers=supervisor,
-                                                  json={"member_id": f"{role}-on-team", "role": role})
+        response = await join_team(clients["careplan"], person_id, f"{role}-on-team", role, supervisor)
         assert response.status_code == 201, response.text
     for member, role in (("clinician-elsewhere", "clinician"), ("coordinator-elsewhere", "care_coordinator")):
-        response = await clients["careplan"].post(f"/people/{other_id}/team", headers=supervisor,
-                                                  json={"member_id": member, "role": role})
+        response = await join_team(clients["careplan"], other_id, member, role, supervisor)
         assert response.status_code == 201, response.text
     for member, role in (("care_coordinator-on-team", "care_coordinator"), ("supervisor-on-team", "supervisor"),
                          ("coordinator-elsewhere", "care_coordinator")):
-        response = await clients["careplan"].post(f"/people/{duplicate_id}/team", headers=supervisor,
-                                                  json={"member_id": member, "role": role})
+        response = await join_team(clients["careplan"], duplicate_id, member, role, supervisor)
         assert response.status_code == 201, response.text
 
     consent = await clients["intake"].post(f"/people/{person_id}/consents", headers=agency, json={

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from tests.integration.test_event_flow import PHQ9_WITH_SUICIDE_RISK, register
 from tests.support.polling import eventually
 from tests.support.system import System, bearer
+from tests.support.teams import join_team
 
 COORDINATOR = bearer("care_coordinator", "casey-coordinator")
 CLINICIAN = bearer("clinician", "kim-clinician")
@@ -21,7 +22,7 @@ async def person_with_team(i, c, agency_person_id: str) -> str:
     supervisor = bearer("supervisor", "sam-supervisor")
     for member, role in (("casey-coordinator", "care_coordinator"), ("kim-clinician", "clinician"),
                          ("dr-ngozi", "prescriber"), ("pat-peer", "peer_specialist"), ("np-lee", "nurse_practitioner")):
-        response = await c.post(f"/people/{person_id}/team", headers=supervisor, json={"member_id": member, "role": role})
+        response = await join_team(c, person_id, member, role, supervisor)
         assert response.status_code == 201, response.text
     return person_id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.support.polling import eventually
 from tests.support.system import TEST_AGENCY, System, bearer
+from tests.support.teams import join_team
 
 
 async def test_a_member_sees_the_record_everywhere_after_joining_and_nowhere_after_leaving(system: System):
@@ -23,6 +24,8 @@ async def test_a_member_sees_the_record_everywhere_after_joining_and_nowhere_aft
 
         assert await statuses() == {404}, "not on the team: the person does not exist for them"
 
+        # Removing someone takes sight of the team: the supervisor staffs it as one of its members.
+        await join_team(c, person_id, "sam-supervisor", "supervisor", supervisor)
         joined = await c.post(f"/people/{person_id}/team", headers=supervisor,
                               json={"member_id": "dana-clinician", "role": "clinician"})
         assert joined.status_code == 201
@@ -33,8 +36,8 @@ async def test_a_member_sees_the_record_everywhere_after_joining_and_nowhere_aft
         await eventually(lambda: _equals(statuses(), {404}), what="every service to shut the former member out")
 
         team = await c.get(f"/people/{person_id}/team", headers=bearer("auditor"))
-        assert team.json()["members"] == []
-        [period] = team.json()["history"]  # joined and left over time
+        assert team.json()["members"] == [{"member_id": "sam-supervisor", "role": "supervisor"}]
+        [period] = [p for p in team.json()["history"] if p["member_id"] == "dana-clinician"]  # joined and left
         assert (period["member_id"], period["role"]) == ("dana-clinician", "clinician")
         assert period["joined_at"] < period["left_at"]
 

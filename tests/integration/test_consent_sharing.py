@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.integration.test_event_flow import register
 from tests.support.polling import eventually
 from tests.support.system import System, bearer
+from tests.support.teams import join_team
 
 AUNT = bearer("support_person", "aunt-rosa")
 AUDIT_C_POSITIVE = {"item1": 2, "item2": 1, "item3": 1}
@@ -56,7 +57,7 @@ async def test_a_family_member_joins_the_team_only_once_consent_names_them(syste
     async with system.client(intake, "agency_system") as i, system.client(careplan) as c:
         person_id = await register(i, "consent-2")
         team = f"/people/{person_id}/team"
-        await c.post(team, headers=supervisor, json={"member_id": "casey", "role": "care_coordinator"})
+        await join_team(c, person_id, "casey", "care_coordinator", supervisor)
         join = {"member_id": "aunt-rosa", "role": "family_or_natural_support"}
         refused = await c.post(team, headers=coordinator, json=join)
         assert refused.status_code == 403 and "consent" in refused.json()["detail"]

@@ -9,6 +9,7 @@ from tests.integration.test_agency_commands_amqp import send
 from tests.integration.test_event_flow import _when_len, timeline_of
 from tests.support.polling import eventually
 from tests.support.system import TEST_AGENCY, System, bearer, envelope, token
+from tests.support.teams import join_team
 
 SOUTH = "south-clinic"
 COORDINATOR = "alex"  # on both people's care teams
@@ -26,7 +27,7 @@ async def _on_teams(system: System, intake, careplan, member: str, role: str, *p
     """Put `member` on each person's care team and wait until intake knows (through the broker)."""
     async with system.client(careplan, "supervisor", "sam") as c:
         for person_id in people:
-            response = await c.post(f"/people/{person_id}/team", json={"member_id": member, "role": role})
+            response = await join_team(c, person_id, member, role)
             assert response.status_code in (200, 201), response.text
     async with system.client(intake, role, member) as i:
         async def seen_by_intake():

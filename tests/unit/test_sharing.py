@@ -3,15 +3,19 @@ share with them, and substance use only when it is named."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
 
-from services.careplan.domain.plan import CarePlan
+from services.careplan.application import CareplanApplication
+from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.sharing import shared_record
 from services.careplan.domain.timeline import Timeline
+from tests.unit.conftest import IN_MEMORY
 from tests.unit.test_following import upstream
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
@@ -36,9 +40,16 @@ def record(provenance):
     timeline.note_crisis_contact(ref(), "crisis", "c1", "crisis_line_call", NOW, "resolved_in_community",
                                  NOW + timedelta(hours=24))
     plan = CarePlan(person, date(2026, 11, 1), provenance)
-    plan.set_goal("g1", "Go back to choir", None, "family", [], provenance)
-    plan.set_goal("g2", "Drink only at weekends", None, "harm_reduction", [], provenance)
-    plan.add_support("sup1", "harm_reduction", "Naloxone kit", "Syringe services", provenance)
+    plan.set_goal("g1", "Go back to choir", None, "family", [], provenance, sharing_category="general")
+    plan.set_goal("g2", "Drink only at weekends", None, "harm_reduction", [], provenance,
+                  sharing_category="substance_use")
+    plan.add_support("sup1", "harm_reduction", "Naloxone kit", "Syringe services", provenance,
+                     sharing_category="substance_use")
+    # Written without saying with whom they may be shared: they stay within the team.
+    plan.set_goal("g3", "Keep taking my methadone and stay off heroin", None, "clinical_care", [], provenance)
+    plan.set_goal("g4", "Stop drinking", None, None, [], provenance)
+    plan.add_support("sup2", "clinical_care", "Methadone clinic, daily dosing", "Opioid treatment program",
+                     provenance)
     safety = SafetyPlan(person, provenance)
     safety.revise({"people_to_ask_for_help": ["Aunt Rosa"]}, 0, NOW, provenance)
 
@@ -52,6 +63,7 @@ def record(provenance):
     def seen_by(recipient, at=NOW):
         return shared_record(timeline, plan, safety.current, date(2027, 1, 30), recipient[0], recipient[1], at)
 
+    grant.plan = plan
     return grant, revoke, seen_by
 
 
@@ -66,7 +78,7 @@ def test_general_and_crisis_consent_shares_the_plan_and_safety_plan_but_never_su
     shared = seen_by(AUNT)
     assert shared.categories == {"general", "crisis"}
     assert shared.preferred_name == "Luz"
-    assert [g.goal_id for g in shared.goals] == ["g1"]  # the harm-reduction goal stays hidden
+    assert [g.goal_id for g in shared.goals] == ["g1"]  # substance use and unmarked goals stay hidden
     assert shared.supports == ()
     assert [r.domain for r in shared.screening_results] == ["suicide_risk"]
     assert shared.safety_plan.sections["people_to_ask_for_help"] == ("Aunt Rosa",)
@@ -107,3 +119,66 @@ def test_a_directive_that_has_not_started_shares_nothing_yet(record):
     grant, _, seen_by = record
     grant("d1", AUNT, ["general"], starts=NOW + timedelta(days=2))
     assert seen_by(AUNT) is None
+
+
+def test_free_text_is_shared_only_in_the_category_it_was_marked_with_never_by_guessing(record, provenance):
+    grant, _, seen_by = record
+    grant("d1", AUNT, ["general", "mental_health", "substance_use", "crisis"])
+    shared = seen_by(AUNT)
+    assert [g.goal_id for g in shared.goals] == ["g1", "g2"]  # not the methadone goal, not "stop drinking"
+    assert [s.support_id for s in shared.supports] == ["sup1"]
+
+
+def test_the_person_marks_later_what_may_be_shared_and_may_take_it_back(record, provenance):
+    grant, _, seen_by = record
+    plan = grant.plan
+    grant("d1", AUNT, ["general", "crisis"])
+    assert plan.mark_goal_sharing("g4", "substance_use", provenance) is True
+    assert "g4" not in [g.goal_id for g in seen_by(AUNT).goals]  # marked, but not a category shared with her
+    plan.mark_goal_sharing("g4", "general", provenance)
+    plan.mark_support_sharing("sup2", "general", provenance)
+    shared = seen_by(AUNT)
+    assert [g.goal_id for g in shared.goals] == ["g1", "g4"]
+    assert [s.support_id for s in shared.supports] == ["sup2"]
+    assert plan.mark_goal_sharing("g4", "general", provenance) is False  # unchanged
+    plan.mark_goal_sharing("g1", None, provenance)  # back to the team only
+    assert [g.goal_id for g in seen_by(AUNT).goals] == ["g4"]
+
+
+def test_a_sharing_category_must_be_a_consent_category(provenance):
+    plan = CarePlan(uuid4(), date(2026, 11, 1), provenance)
+    with pytest.raises(InvalidPlanChange) as refused:
+        plan.set_goal("g1", "Sleep", None, None, [], provenance, sharing_category="family")
+    assert refused.value.field == "sharing_category"
+    plan.set_goal("g1", "Sleep", None, None, [], provenance)
+    with pytest.raises(InvalidPlanChange) as refused:
+        plan.mark_goal_sharing("g1", "everyone", provenance)
+    assert refused.value.field == "sharing_category"
+    with pytest.raises(InvalidPlanChange) as refused:
+        plan.mark_support_sharing("no-such-support", "general", provenance)
+    assert refused.value.field == "support_id"
+
+
+def test_goals_and_supports_stored_before_sharing_categories_load_unmarked(provenance):
+    application = CareplanApplication(env=IN_MEMORY)
+    person = uuid4()
+    plan = CarePlan(person, date(2026, 11, 1), provenance)
+    plan.set_goal("g1", "Go back to choir", None, "family", [], provenance, sharing_category="general")
+    plan.add_support("s1", "family", "Sunday calls", "Aunt Rosa", provenance, sharing_category="general")
+    application.save(plan)
+    stored_events = application.recorder._stored_events  # rewritten as before the attribute existed
+    for n, stored in enumerate(stored_events):
+        state = json.loads(stored.state)
+        if state.pop("sharing_category", None) is not None:
+            stored_events[n] = replace(stored, state=json.dumps(state).encode())
+    assert sum("sharing_category" not in json.loads(e.state) for e in stored_events) == 3  # started, goal, support
+    loaded = application.read(plan.id)
+    assert loaded.goals["g1"].sharing_category is None
+    assert loaded.supports["s1"].sharing_category is None
+
+
+def test_goals_marked_for_mental_health_or_crisis_are_shared_with_those_categories_alone(record, provenance):
+    grant, _, seen_by = record
+    grant.plan.mark_goal_sharing("g3", "crisis", provenance)
+    grant("d1", AUNT, ["crisis"])
+    assert [g.goal_id for g in seen_by(AUNT).goals] == ["g3"]

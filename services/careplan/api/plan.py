@@ -14,6 +14,7 @@ from services.careplan.api.access import TeamAccess
 from services.careplan.application import CareplanApplication
 from services.careplan.domain.plan import GOAL_STATUSES, LIFE_DOMAINS, CarePlan, InvalidPlanChange, Preferences
 from shared.access import Principal, Right
+from shared.consent import CATEGORIES
 from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
@@ -21,6 +22,9 @@ from shared.runtime import Service
 Text = Field(min_length=1, max_length=4000)
 LifeDomain = Literal[LIFE_DOMAINS]  # type: ignore[valid-type]
 GoalStatus = Literal[GOAL_STATUSES]  # type: ignore[valid-type]
+SharingCategory = Literal[CATEGORIES]  # type: ignore[valid-type]
+SHARING_CATEGORY = ("The consent category in which the person's consent directives may share it outside the "
+                    "team; none: it stays within the team (its words are never sorted by guessing)")
 
 
 def new_id() -> str:
@@ -39,6 +43,7 @@ class SetGoal(Request):
     life_domain: LifeDomain | None = None
     indicators: list[str] = Field(default_factory=list, max_length=20,
                                   description="What the person and team will watch to see progress")
+    sharing_category: SharingCategory | None = Field(None, description=SHARING_CATEGORY)
 
 
 class RecordIndicatorValue(Request):
@@ -66,6 +71,7 @@ class AddSupport(Request):
     life_domain: LifeDomain
     description: str = Text
     provided_by: str = Field(min_length=1, max_length=400, description="Who provides it: a service, a person")
+    sharing_category: SharingCategory | None = Field(None, description=SHARING_CATEGORY)
 
 
 class EndSupport(Request):
@@ -114,6 +120,7 @@ class GoalView(BaseModel):
     indicators: list[str]
     status: str
     values: list[IndicatorValueView]
+    sharing_category: str | None
 
 
 class SupportView(BaseModel):
@@ -123,6 +130,7 @@ class SupportView(BaseModel):
     provided_by: str
     active: bool
     ended_because: str | None
+    sharing_category: str | None
 
 
 class SetbackView(BaseModel):
@@ -208,7 +216,8 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
     async def set_goal(person_id: UUID, body: SetGoal, provenance: RequestProvenance, response: Response,
                        principal: CurrentPrincipal):
         return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(provenance, lambda p: p.set_goal(
-            body.goal_id, body.in_own_words, body.team_restatement, body.life_domain, body.indicators, provenance)))
+            body.goal_id, body.in_own_words, body.team_restatement, body.life_domain, body.indicators, provenance,
+            body.sharing_category)))
 
     @router.post("/goals/{goal_id}/indicator-values", status_code=201, response_model=CarePlanView,
                  summary="Record a measured value of one of the goal's indicators")
@@ -239,7 +248,7 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
                           principal: CurrentPrincipal):
         return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
             provenance, lambda p: p.add_support(body.support_id, body.life_domain, body.description,
-                                                body.provided_by, provenance)))
+                                                body.provided_by, provenance, body.sharing_category)))
 
     @router.post("/supports/{support_id}/end", status_code=200, response_model=CarePlanView,
                  summary="A support ended, and why")
@@ -291,13 +300,15 @@ def plan_view(plan: CarePlan, due: Any) -> CarePlanView:
         goals=[GoalView(goal_id=g.goal_id, in_own_words=g.in_own_words, team_restatement=g.team_restatement,
                         life_domain=g.life_domain, indicators=list(g.indicators), status=g.status,
                         values=[IndicatorValueView(indicator=v.indicator, value=v.value, recorded_on=v.recorded_on,
-                                                   note=v.note) for v in g.values])
+                                                   note=v.note) for v in g.values],
+                        sharing_category=g.sharing_category)
                for g in plan.goals.values()],
         strengths=list(plan.strengths),
         preferences={"language": plan.preferences.language, "culture": plan.preferences.culture,
                      "faith": plan.preferences.faith, "who_to_involve": list(plan.preferences.who_to_involve)},
         supports=[SupportView(support_id=s.support_id, life_domain=s.life_domain, description=s.description,
-                              provided_by=s.provided_by, active=s.active, ended_because=s.ended_because)
+                              provided_by=s.provided_by, active=s.active, ended_because=s.ended_because,
+                              sharing_category=s.sharing_category)
                   for s in plan.supports.values()],
         setbacks=[SetbackView(setback_id=s.setback_id, occurred_on=s.occurred_on, in_own_words=s.in_own_words,
                               what_helped=s.what_helped, goal_ids=list(s.goal_ids)) for s in plan.setbacks],

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess
 from services.careplan.application import CareplanApplication
-from services.careplan.domain.care_team import TEAM_ROLES, NeedsConsent, NotOnTeam, UnknownTeamRole
-from shared.access import Right, Role
+from services.careplan.domain.care_team import TEAM_ROLES, NeedsConsent, NotOnTeam, UnknownTeamRole, check_team_role
+from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, Role, authorize
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
 
@@ -78,39 +78,56 @@ def team_router(service: Service, application: CareplanApplication, authorized: 
     @router.get("/{person_id}/team", response_model=CareTeamView)
     async def get_care_team(person_id: UUID, principal: CurrentPrincipal):
         team = await authorized(principal, Right.READ_TIMELINE, person_id)
+        log_read(principal, person_id, "care team")
         history = await service.run_sync(application.team_history, person_id)
         return CareTeamView.of(person_id, team).model_copy(update={"history": [
             MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
             for p in history]})
 
     @router.post("/{person_id}/team", status_code=status.HTTP_201_CREATED, response_model=CareTeamView,
-                 summary="Add someone to the person's care team (200 if already on it in that role)")
+                 summary="Add someone to the person's care team (200 if already on it in that role)",
+                 description="The answer lists the whole team only to a caller who may read it once the change "
+                             "is made; a supervisor staffing a team they are not on sees only the member they set, "
+                             "and 201 whether or not that member was already on it.")
     async def add_team_member(
         person_id: UUID, body: AddTeamMember, provenance: RequestProvenance, response: Response,
         principal: CurrentPrincipal,
     ):
+        try:
+            check_team_role(body.role)
+        except UnknownTeamRole as error:
+            raise invalid_field("role", str(error)) from None
         await authorized(principal, Right.MANAGE_TEAM, person_id)
+        if not await service.run_sync(application.follows, person_id):
+            # Only intake registers people: a team for anyone else would be a record of no one.
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         if body.role in application.scope_of_practice.prescribing_roles and principal.role is not Role.SUPERVISOR:
             # A prescribing role on the team is what lets someone record prescribing decisions:
             # a supervisor assigns it, so no one can give it to themselves.
             raise HTTPException(status.HTTP_403_FORBIDDEN, "only a supervisor assigns a prescribing role")
         try:
             changed = await service.run_sync(application.add_team_member, person_id, body.member_id, body.role, provenance)
-        except UnknownTeamRole as error:
-            raise invalid_field("role", str(error)) from None
         except NeedsConsent as refusal:
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+        team = await service.run_sync(application.care_team, person_id)
+        if not may_read_team(principal, person_id, team):
+            return CareTeamView.of(person_id, {body.member_id: body.role})
         if not changed:
             response.status_code = status.HTTP_200_OK
-        return CareTeamView.of(person_id, await service.run_sync(application.care_team, person_id))
+        return CareTeamView.of(person_id, team)
 
     @router.delete("/{person_id}/team/{member_id}", status_code=status.HTTP_204_NO_CONTENT,
-                   summary="Remove someone from the person's care team")
+                   summary="Remove someone from the person's care team",
+                   description="404 unless the member is on a team the caller may read: a supervisor not on "
+                               "the team joins it first, so that membership is never told to someone who cannot "
+                               "see the team.")
     async def remove_team_member(
         person_id: UUID, member_id: str, provenance: RequestProvenance,
         principal: CurrentPrincipal,
     ) -> Response:
-        await authorized(principal, Right.MANAGE_TEAM, person_id)
+        team = await authorized(principal, Right.MANAGE_TEAM, person_id)
+        if member_id not in team or not may_read_team(principal, person_id, team):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         try:
             await service.run_sync(application.remove_team_member, person_id, member_id, provenance)
         except NotOnTeam:
@@ -118,3 +135,13 @@ def team_router(service: Service, application: CareplanApplication, authorized: 
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return router
+
+
+def may_read_team(principal: Principal, person_id: UUID, team: dict[str, str]) -> bool:
+    """Whether the caller may read this team as it is: managing a team (a supervisor may staff any)
+    is not reading it."""
+    try:
+        authorize(principal, Right.READ_TIMELINE, RecordContext(person_id, frozenset(team)))
+    except (MissingRight, NotVisible):
+        return False
+    return True

@@ -37,6 +37,11 @@ class NeedsConsent(PermissionError):
 FAMILY_OR_SUPPORT = "family_or_natural_support"
 
 
+def check_team_role(role: str) -> None:
+    if role not in TEAM_ROLES:
+        raise UnknownTeamRole(f"unknown team role {role!r}; known: {', '.join(TEAM_ROLES)}")
+
+
 @dataclass(frozen=True)
 class Membership:
     """One period on the team in one role (a change of role ends one period and starts another)."""
@@ -65,8 +70,7 @@ class CareTeam(Aggregate):
 
         `consented`: a consent directive in force names this member (needed for family and supports).
         """
-        if role not in TEAM_ROLES:
-            raise UnknownTeamRole(f"unknown team role {role!r}; known: {', '.join(TEAM_ROLES)}")
+        check_team_role(role)
         if role == FAMILY_OR_SUPPORT and not consented:
             raise NeedsConsent(f"{member_id} joins as family or natural support only with the person's consent: "
                                "record a consent directive naming them first")

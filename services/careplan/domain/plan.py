@@ -16,6 +16,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from services.careplan.domain.reviews import NextReview, ReviewPrompt, next_review
+from shared.consent import CATEGORIES
 from shared.domain import InvalidField, Provenance
 
 CARE_PLAN_NAMESPACE = UUID("c6b9d1e4-5a3f-4c2b-8e7d-9f0a1b2c3d4e")
@@ -50,6 +51,7 @@ class Goal:
     indicators: tuple[str, ...]  # what the person and team will watch to see progress
     status: str = "active"
     values: tuple[IndicatorValue, ...] = ()
+    sharing_category: str | None = None  # see sharing.py: None stays within the team
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Support:
     description: str
     provided_by: str
     ended_because: str | None = None
+    sharing_category: str | None = None  # see sharing.py: None stays within the team
 
     @property
     def active(self) -> bool:
@@ -127,22 +130,26 @@ class CarePlan(Aggregate):
     # -- goals ---------------------------------------------------------------------------------------
 
     def set_goal(self, goal_id: str, in_own_words: str, team_restatement: str | None, life_domain: str | None,
-                 indicators: list[str], provenance: Provenance) -> bool:
+                 indicators: list[str], provenance: Provenance, sharing_category: str | None = None) -> bool:
         """Add a goal in the person's words. False if this goal id is already on the plan."""
         if goal_id in self.goals:
             return False
         _require_text("in_own_words", in_own_words)
+        _check_sharing_category(sharing_category)
         if life_domain is not None:
             _check_life_domain(life_domain)
         if len(set(indicators)) != len(indicators):
             raise InvalidPlanChange("indicators", "each indicator must be named once")
-        self._goal_set(self.person_id, goal_id, in_own_words, team_restatement, life_domain, list(indicators), provenance)
+        self._goal_set(self.person_id, goal_id, in_own_words, team_restatement, life_domain, list(indicators), provenance,
+                       sharing_category)
         return True
 
     @event("GoalSet")
     def _goal_set(self, person_id: UUID, goal_id: str, in_own_words: str, team_restatement: str | None, life_domain: str | None,
-                  indicators: list[str], provenance: Provenance) -> None:
-        self.goals[goal_id] = Goal(goal_id, in_own_words, team_restatement, life_domain, tuple(indicators))
+                  indicators: list[str], provenance: Provenance, sharing_category: str | None = None) -> None:
+        # The default: goals stored before sharing categories existed were never marked.
+        self.goals[goal_id] = Goal(goal_id, in_own_words, team_restatement, life_domain, tuple(indicators),
+                                   sharing_category=sharing_category)
 
     def record_indicator_value(self, goal_id: str, indicator: str, value: float, recorded_on: date,
                                note: str | None, provenance: Provenance) -> None:
@@ -195,19 +202,22 @@ class CarePlan(Aggregate):
     # -- supports and services across life domains ----------------------------------------------------
 
     def add_support(self, support_id: str, life_domain: str, description: str, provided_by: str,
-                    provenance: Provenance) -> bool:
+                    provenance: Provenance, sharing_category: str | None = None) -> bool:
         if support_id in self.supports:
             return False
         _check_life_domain(life_domain)
         _require_text("description", description)
         _require_text("provided_by", provided_by)
-        self._support_added(self.person_id, support_id, life_domain, description, provided_by, provenance)
+        _check_sharing_category(sharing_category)
+        self._support_added(self.person_id, support_id, life_domain, description, provided_by, provenance,
+                            sharing_category)
         return True
 
     @event("SupportAdded")
     def _support_added(self, person_id: UUID, support_id: str, life_domain: str, description: str, provided_by: str,
-                       provenance: Provenance) -> None:
-        self.supports[support_id] = Support(support_id, life_domain, description, provided_by)
+                       provenance: Provenance, sharing_category: str | None = None) -> None:
+        self.supports[support_id] = Support(support_id, life_domain, description, provided_by,
+                                            sharing_category=sharing_category)
 
     def end_support(self, support_id: str, because: str, provenance: Provenance) -> bool:
         support = self.supports.get(support_id)
@@ -226,6 +236,38 @@ class CarePlan(Aggregate):
     @property
     def active_supports(self) -> list[Support]:
         return [support for support in self.supports.values() if support.active]
+
+    # -- what may be shared outside the team (sharing.py) ----------------------------------------------
+
+    def mark_goal_sharing(self, goal_id: str, sharing_category: str | None, provenance: Provenance) -> bool:
+        """The consent category a goal may be shared in (None: within the team only). False if unchanged."""
+        goal = self._goal(goal_id)
+        _check_sharing_category(sharing_category)
+        if goal.sharing_category == sharing_category:
+            return False
+        self._goal_sharing_marked(self.person_id, goal_id, sharing_category, provenance)
+        return True
+
+    @event("GoalSharingMarked")
+    def _goal_sharing_marked(self, person_id: UUID, goal_id: str, sharing_category: str | None,
+                             provenance: Provenance) -> None:
+        self.goals[goal_id] = replace(self.goals[goal_id], sharing_category=sharing_category)
+
+    def mark_support_sharing(self, support_id: str, sharing_category: str | None, provenance: Provenance) -> bool:
+        """The consent category a support may be shared in (None: within the team only). False if unchanged."""
+        support = self.supports.get(support_id)
+        if support is None:
+            raise InvalidPlanChange("support_id", f"no support {support_id} on this plan")
+        _check_sharing_category(sharing_category)
+        if support.sharing_category == sharing_category:
+            return False
+        self._support_sharing_marked(self.person_id, support_id, sharing_category, provenance)
+        return True
+
+    @event("SupportSharingMarked")
+    def _support_sharing_marked(self, person_id: UUID, support_id: str, sharing_category: str | None,
+                                provenance: Provenance) -> None:
+        self.supports[support_id] = replace(self.supports[support_id], sharing_category=sharing_category)
 
     # -- setbacks, reviews, agreement ------------------------------------------------------------------
 
@@ -316,6 +358,12 @@ class CarePlan(Aggregate):
 def _check_life_domain(life_domain: str) -> None:
     if life_domain not in LIFE_DOMAINS:
         raise InvalidPlanChange("life_domain", f"unknown life domain {life_domain!r}; known: {', '.join(LIFE_DOMAINS)}")
+
+
+def _check_sharing_category(category: str | None) -> None:
+    if category is not None and category not in CATEGORIES:
+        raise InvalidPlanChange("sharing_category",
+                                f"unknown consent category {category!r}; known: {', '.join(CATEGORIES)}")
 
 
 def _require_text(field: str, text: str | None, message: str = "must not be empty") -> None:

@@ -2,21 +2,26 @@
 
 Each part of the record belongs to one consent category, and a part is shown only when a directive
 in force names its category for that recipient. Substance use is its own category and is never
-implied (shared/consent.py): screening results on substance use, and goals and supports in harm
-reduction, stay hidden without it. Medication collaboration notes are not shared this way at all:
-a medication can reveal substance-use treatment, and notes are for the care team.
+implied (shared/consent.py): screening results on substance use stay hidden without it.
+Free text (goals and supports) is never put in a category by guessing from its words or its life
+domain: "keep taking my methadone" sits in clinical care, "stop drinking" in no domain at all. It
+is shared only in the category it was marked with when written, or later by the person; unmarked
+text stays within the team. Medication collaboration notes are not shared this way at all: a
+medication can reveal substance-use treatment, and notes are for the care team.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from services.careplan.domain.plan import CarePlan, Goal, Support
 from services.careplan.domain.safety_plan import SafetyPlanVersion
 from services.careplan.domain.timeline import CrisisContact, ScreeningResult, Timeline
-from shared.consent import categories_allowed
+from shared.consent import ConsentDirective, categories_allowed
 
 # The consent category each screening domain's results fall under.
 SCREENING_CATEGORY = {
@@ -25,8 +30,24 @@ SCREENING_CATEGORY = {
 }
 
 
-def life_domain_category(life_domain: str | None) -> str:
-    return "substance_use" if life_domain == "harm_reduction" else "general"
+
+
+# The timeline's events that record consent directives: what decides whether anything is shared.
+CONSENT_EVENTS = ("ConsentNoted", "ConsentRevocationNoted")
+
+
+def directives_from(events: Iterable[Any]) -> dict[str, ConsentDirective]:
+    """The directives as these CONSENT_EVENTS leave them, applied in order as the timeline does:
+    enough to decide whether a recipient may see anything, without reading the rest of the timeline."""
+    directives: dict[str, ConsentDirective] = {}
+    for consent in events:
+        if isinstance(consent, Timeline.ConsentNoted):
+            directives[consent.directive_id] = ConsentDirective(
+                consent.directive_id, consent.recipient_kind, consent.recipient_id, tuple(consent.categories),
+                consent.starts_at, consent.expires_at)
+        elif consent.directive_id in directives:
+            directives[consent.directive_id] = directives[consent.directive_id].revoked(consent.revoked_at)
+    return directives
 
 
 @dataclass(frozen=True)
@@ -34,7 +55,7 @@ class SharedRecord:
     person_id: UUID
     categories: frozenset[str]  # what the recipient may see now; everything else is withheld
     preferred_name: str | None
-    goals: tuple[Goal, ...] | None  # None: the category is not shared (not "there are none")
+    goals: tuple[Goal, ...] | None  # those marked with a category shared now; None: there is no plan
     supports: tuple[Support, ...] | None
     next_review_on: date | None
     screening_results: tuple[ScreeningResult, ...] | None
@@ -54,9 +75,9 @@ def shared_record(timeline: Timeline, plan: CarePlan | None, safety_plan: Safety
     results = tuple(result for result in timeline.latest_by_domain().values()
                     if SCREENING_CATEGORY[result.domain] in allowed)
     goals = supports = None
-    if plan is not None and (general or "substance_use" in allowed):
-        goals = tuple(g for g in plan.active_goals if life_domain_category(g.life_domain) in allowed)
-        supports = tuple(s for s in plan.active_supports if life_domain_category(s.life_domain) in allowed)
+    if plan is not None:
+        goals = tuple(g for g in plan.active_goals if g.sharing_category in allowed)
+        supports = tuple(s for s in plan.active_supports if s.sharing_category in allowed)
     return SharedRecord(
         person_id=timeline.id,
         categories=allowed,

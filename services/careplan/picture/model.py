@@ -286,6 +286,9 @@ HANDLERS: dict[str, Callable[[Picture, Any], None]] = {
     "CarePlan.Reviewed": _reviewed,
     "CarePlan.AgreementRecorded": _agreement_recorded,
     "CarePlan.CrisisFollowedUp": _crisis_followed_up,
+    # What may be shared outside the team changes nothing the team sees.
+    "CarePlan.GoalSharingMarked": _nothing,
+    "CarePlan.SupportSharingMarked": _nothing,
     "MedicationCollaboration.Opened": _nothing,
     "MedicationCollaboration.NoteAdded": _note_added,
     "MedicationCollaboration.PrescribingDecisionRecorded": _decision_recorded,
