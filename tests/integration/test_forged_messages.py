@@ -9,7 +9,7 @@ import aio_pika
 import aiormq
 import pytest
 
-from shared.messaging import REASON_HEADER
+from shared.messaging import PUBLISHED_BY_HEADER, REASON_HEADER
 from tests.integration.test_event_flow import _when_len, register, timeline_of
 from tests.support.polling import eventually
 from tests.support.system import System, envelope
@@ -109,10 +109,12 @@ async def test_an_envelope_whose_source_is_not_its_publisher_is_dead_lettered_wi
         # Intake's own user, but claiming another service's stream.
         await system.publish_raw(next_event(stream="careplan.care_team"), "intake.person_registered",
                                  as_service="intake")
-        # No user_id at all.
+        # No user_id at all, and one claiming in a header to be intake's, as a retried message may.
         await system.publish_raw(next_event(), "intake.person_registered")
+        await system.publish_raw(next_event(), "intake.person_registered",
+                                 headers={PUBLISHED_BY_HEADER: system.broker_user("intake")})
 
-        dead = await system.collect("careplan", 4, what="four refusals")
+        dead = await system.collect("careplan", 5, what="five refusals")
         reasons = [m.headers[REASON_HEADER] for m in dead]
         intake_user, careplan_user = system.broker_user("intake"), system.broker_user("careplan")
         assert sorted(reason.removeprefix("NotFromSource: ") for reason in reasons) == sorted([
@@ -120,9 +122,35 @@ async def test_an_envelope_whose_source_is_not_its_publisher_is_dead_lettered_wi
             f"not published by intake: published by broker user {careplan_user!r}",
             "intake does not publish stream careplan.care_team",
             "not published by intake: the message names no user_id",
+            "not published by intake: the message names no user_id",
         ])
         # Nothing of them reached the person's history, and the real next event still applies.
         response = await i.post(f"/people/{person_id}/screenings", json={"instrument": "GAD-7", "answers": {"item1": 0}})
         assert response.status_code == 201, response.text
         entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="the real next event")
         assert [e["sequence"] for e in entries] == [1, 2]
+
+
+async def test_intake_republishing_an_applied_event_under_another_id_is_dead_lettered_and_the_applied_one_stands(
+        system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    tap = await system.tap("intake.#")
+    async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
+        person_id = await register(i)
+        [registered] = await system.collect(tap, 1, what="registration published")
+        await eventually(lambda: _when_len(timeline_of(c, person_id), 1), what="registration applied")
+
+        changed = envelope(registered) | {"event_id": str(uuid.uuid4()), "position": 1000,
+                                          "payload": envelope(registered)["payload"] | {"preferred_name": "Not Sam"}}
+        await system.publish_raw(json.dumps(changed).encode(), "intake.person_registered", as_service="intake")
+        [dead] = await system.collect("careplan", 1, what="the changed republish refused")
+        assert dead.headers[REASON_HEADER] == (
+            f"ConflictingEvent: intake.person/1 is event {changed['event_id']} here, but event "
+            f"{envelope(registered)['event_id']} was applied at that sequence: a forgery or a republish with a "
+            "changed id; the applied event stands")
+
+        response = await i.post(f"/people/{person_id}/screenings", json={"instrument": "GAD-7", "answers": {"item1": 0}})
+        assert response.status_code == 201, response.text
+        entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="the next real event")
+        assert [(e["sequence"], e["kind"]) for e in entries] == [(1, "person_registered"), (2, "screening_scored")]
