@@ -75,6 +75,13 @@ class System:
         """The broker user service `name` publishes as."""
         return unquote(urlsplit(self._service_urls.get(name, self.isolation.amqp_url)).username or "guest")
 
+    async def process_environment(self, name: str) -> dict[str, str]:
+        """What service `name` run as a process needs to join services this System started."""
+        for each in FACTORIES:
+            await self.service_amqp_url(each)
+        return {"AMQP_URL": self._service_urls.get(name, self.isolation.amqp_url),
+                "EVENT_PUBLISHERS": json.dumps({service: self.broker_user(service) for service in FACTORIES})}
+
     def settings(self, name: str, **overrides: Any) -> ServiceSettings:
         """Call after `service_amqp_url` for every service (as `start` does)."""
         settings_class, _ = FACTORIES[name]
