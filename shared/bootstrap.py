@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
+from faststream.rabbit.annotations import RabbitMessage
 from faststream.specification import AsyncAPI
 
 from shared.consuming import PersonEventConsumer
@@ -17,7 +18,7 @@ from shared.envelope import AnyIntegrationEvent
 from shared.eventstore import ServiceApplication, ensure_schema
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
 from shared.limits import BodySizeLimit
-from shared.messaging import BrokerPublisher, FailureRouting
+from shared.messaging import BrokerPublisher, EventSources, FailureRouting
 from shared.log_reading import log_reader
 from shared.relay import OutboxRelay, RelayPositions, Translations
 from shared.runtime import Service
@@ -54,7 +55,7 @@ def build_service(
             source=settings.service_name,
             application=application,
             translations=translations,
-            publisher=BrokerPublisher(broker, contracts),
+            publisher=BrokerPublisher(broker, contracts, user_id=settings.broker_user),
             positions=RelayPositions(settings.database_url, settings.schema),
             run_sync=service.run_sync,
             batch_size=settings.relay_batch_size,
@@ -66,7 +67,7 @@ def build_service(
 def consumer_router(service: Service, topology: ConsumerTopology) -> RabbitRouter:
     """A router for one consumed queue, whose failed messages go to that queue's own retry and
     dead-letter queues; its topology is declared when the service connects."""
-    routing = FailureRouting(topology)
+    routing = FailureRouting(topology, service.settings.broker_user)
     routing.bind(service.broker)
     service.topologies.append(topology)
     return RabbitRouter(middlewares=[routing])
@@ -74,8 +75,10 @@ def consumer_router(service: Service, topology: ConsumerTopology) -> RabbitRoute
 
 def follower_router(service: Service, topology: ConsumerTopology, consume: PersonEventConsumer,
                     description: str) -> RabbitRouter:
-    """A router that hands every integration event on `topology`'s queue to `consume`."""
+    """A router that hands every integration event on `topology`'s queue to `consume`, once its
+    publisher is authenticated as its source: a message that is not changes nothing."""
     router = consumer_router(service, topology)
+    sources = EventSources(service.settings.broker_user, service.settings.event_publisher)
 
     @router.subscriber(
         topology.inbox_queue(),
@@ -86,7 +89,8 @@ def follower_router(service: Service, topology: ConsumerTopology, consume: Perso
         title=topology.inbox_name,
         description=description,
     )
-    async def on_upstream_event(event: AnyIntegrationEvent) -> None:
+    async def on_upstream_event(event: AnyIntegrationEvent, message: RabbitMessage) -> None:
+        sources.authenticate(event, message.raw_message.user_id, message.headers)
         await consume(event)
 
     return router

@@ -64,6 +64,8 @@ class PersonEventConsumer:
             try:
                 payload = parse_payload(event)
             except Unprocessable as error:
+                # Its publisher was authenticated as its source (follower_router), so it is the
+                # source's own event at this sequence: recorded as a visible gap, then dead-lettered.
                 await self._commits.submit(self._application.unprocessable(upstream, str(error)))
                 raise
             await self._commits.submit(self._change_for(upstream, payload, event.occurred_at))

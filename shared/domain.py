@@ -84,4 +84,5 @@ class UpstreamRef:
 
     @property
     def key(self) -> str:
+        """The place in the person's sequence (which event filled it is checked by `event_id`)."""
         return f"{self.stream}/{self.sequence}"

@@ -24,6 +24,10 @@ class Unprocessable(Exception):
     """The message can never be handled as it is (bad schema, unknown version): dead-letter it."""
 
 
+class ConflictingEvent(Unprocessable):
+    """Another event than the one applied claims its place in a person's sequence."""
+
+
 class PersonFollower(Aggregate):
     """Base for an aggregate, one per person, that follows upstream services' events."""
 
@@ -36,18 +40,32 @@ class PersonFollower(Aggregate):
 
     def __init__(self, person_id: UUID) -> None:
         self.upstream_applied: dict[str, int] = {}
+        # Per stream, the id of the event applied at each sequence: 16 bytes at (sequence - 1) * 16.
+        # Sequences are gap-free from 1, and a person's history can be long while thousands of
+        # followers stay cached, hence bytes rather than a dict of strings.
+        self.applied_event_ids: dict[str, bytearray] = {}
         self.unprocessable: dict[str, str] = {}
 
     def check_next(self, upstream: UpstreamRef) -> None:
         check_next_in_sequence(self.upstream_applied, upstream.stream, upstream.sequence)
 
+    def applied_event_id(self, stream: str, sequence: int) -> str | None:
+        """The id of the event applied (or recorded as unprocessable) at `sequence`, if any."""
+        ids = self.applied_event_ids.get(stream, b"")
+        start = (sequence - 1) * 16
+        return str(UUID(bytes=bytes(ids[start:start + 16]))) if 0 <= start < len(ids) else None
+
     def _advance(self, upstream: UpstreamRef) -> None:
+        ids = self.applied_event_ids.setdefault(upstream.stream, bytearray())
+        ids[(upstream.sequence - 1) * 16:] = UUID(upstream.event_id).bytes
         self.upstream_applied[upstream.stream] = upstream.sequence
 
     @event("UpstreamEventUnprocessable")
     def record_unprocessable(self, upstream: UpstreamRef, reason: str) -> None:
-        # The event sits in the dead-letter queue; advancing past it keeps the person's later
-        # events flowing, and this record keeps the gap visible in the history.
+        # Only ever for an event whose publisher was authenticated as its source (see
+        # shared/messaging.py: EventSources): it is the source's own event at that sequence, so
+        # it does fill the place. It sits in the dead-letter queue; advancing past it keeps the
+        # person's later events flowing, and this record keeps the gap visible in the history.
         self._advance(upstream)
         self.unprocessable[upstream.key] = reason
 
@@ -202,9 +220,7 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         try:
             follower.check_next(item.upstream)
         except AlreadyApplied:
-            if item.upstream.key in follower.unprocessable:
-                return Unprocessable(follower.unprocessable[item.upstream.key])
-            return False
+            return _already_applied(follower, item.upstream)
         except OutOfSequence as error:
             return error
         try:
@@ -217,9 +233,23 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         """After a refused save: a duplicate if the person's follower now has it, else retry later."""
         follower = self.follower(UUID(item.upstream.person_id))
         applied = follower.upstream_applied.get(item.upstream.stream, 0) if follower else 0
-        if applied >= item.upstream.sequence:
-            return False
+        if follower is not None and applied >= item.upstream.sequence:
+            return _already_applied(follower, item.upstream)
         return ConcurrentChange(f"{item.upstream.key} conflicted with a concurrent write; retry")
+
+
+def _already_applied(follower: PersonFollower, upstream: UpstreamRef) -> Outcome:
+    """A redelivery of what was applied at this sequence is a duplicate (False); a redelivered
+    unprocessable event is dead-lettered again; any other event there is refused, never acked
+    as a duplicate and never in place of the one applied."""
+    applied_id = follower.applied_event_id(upstream.stream, upstream.sequence)
+    if applied_id is not None and applied_id != upstream.event_id:
+        return ConflictingEvent(
+            f"{upstream.key} is event {upstream.event_id} here, but event {applied_id} was applied at that "
+            "sequence: a forgery or a republish with a changed id; the applied event stands")
+    if upstream.key in follower.unprocessable:
+        return Unprocessable(follower.unprocessable[upstream.key])
+    return False
 
 
 class ConcurrentChange(Exception):

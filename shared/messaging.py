@@ -1,5 +1,10 @@
 """FastStream adapters: publishing integration events, and what happens to messages that fail.
 
+Who published an event: every publish names its broker user in `user_id`, which RabbitMQ checks
+against the connection's user, and consumers believe an envelope's `source` only from that source's
+user (EventSources). A message a consumer puts in its own retry queue carries its user, and the
+original publisher in a header that is believed only on a message of the consumer's own user.
+
 Failure routing for a consuming service:
 - unprocessable (bad schema, unknown contract): dead-lettered at once with the reason in headers;
 - anything else (database down, an earlier event of the person not applied yet): republished to
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,6 +41,7 @@ ERROR_HEADER = "x-carecoord-dead-letter-error"
 SERVICE_HEADER = "x-carecoord-dead-lettered-by"
 ROUTING_KEY_HEADER = "x-carecoord-original-routing-key"
 FAILED_AT_HEADER = "x-carecoord-failed-at"
+PUBLISHED_BY_HEADER = "x-carecoord-published-by"
 MAX_REASON_LENGTH = 2000
 WAITS_FOR_PREDECESSOR = 25
 
@@ -46,13 +52,16 @@ class BrokerPublisher:
     One FastStream publisher per contract, so that each published event is in the AsyncAPI document.
     """
 
-    def __init__(self, broker: RabbitBroker, contracts: Sequence[type[Payload]], confirm_window: int = 100) -> None:
+    def __init__(self, broker: RabbitBroker, contracts: Sequence[type[Payload]], user_id: str,
+                 confirm_window: int = 100) -> None:
         self._window = confirm_window
         self._publishers = {
             contract.event_type: broker.publisher(
                 exchange=EVENTS_EXCHANGE,
                 routing_key=routing_key_for(contract.event_type),
                 persist=True,
+                # The connection's user: the broker refuses any other, so consumers can trust it.
+                user_id=user_id,
                 content_type="application/json",
                 title=f"{routing_key_for(contract.event_type)}.v{contract.version}",
                 description=contract.__doc__,
@@ -95,6 +104,45 @@ def upstream_ref(event: AnyIntegrationEvent) -> UpstreamRef:
     )
 
 
+class NotFromSource(Unprocessable):
+    """The message's publisher is not the service its envelope names as the source."""
+
+
+def published_by(user_id: str | None, headers: Mapping[str, Any] | None, own_user: str) -> str | None:
+    """Who published a delivery: its `user_id` (checked by the broker), or, on a message this
+    service republished itself (to its retry queue: its own user), the publisher it recorded."""
+    if user_id != own_user or PUBLISHED_BY_HEADER not in (headers or {}):
+        return user_id
+    recorded = headers[PUBLISHED_BY_HEADER]  # type: ignore[index]
+    recorded = recorded.decode() if isinstance(recorded, bytes) else str(recorded)
+    return recorded or None  # "": the original named no user
+
+
+class EventSources:
+    """Believes an envelope's source, stream and type only from the source's own broker user."""
+
+    def __init__(self, own_user: str, publisher_of: Callable[[str], str | None]) -> None:
+        self._own_user = own_user
+        self._publisher_of = publisher_of
+
+    def authenticate(self, event: AnyIntegrationEvent, user_id: str | None, headers: Mapping[str, Any] | None) -> None:
+        """Raise NotFromSource unless `event` was published by its source's user, on its streams."""
+        publisher = published_by(user_id, headers, self._own_user)
+        expected = self._publisher_of(event.source)
+        if publisher is None:
+            raise NotFromSource(f"not published by {event.source}: the message names no user_id")
+        if expected is None:
+            raise NotFromSource(f"{event.source} is not a known source of events (published by broker user "
+                                f"{publisher!r})")
+        if publisher != expected:
+            raise NotFromSource(f"not published by {event.source}: published by broker user {publisher!r}")
+        # A source's user publishes only under its own names: never another service's stream or type.
+        if not event.stream.startswith(f"{event.source}."):
+            raise NotFromSource(f"{event.source} does not publish stream {event.stream}")
+        if not event.type.startswith(f"carecoord.{event.source}."):
+            raise NotFromSource(f"{event.source} does not publish {event.type}")
+
+
 def parse_payload(event: AnyIntegrationEvent) -> Payload:
     """Validate an envelope's payload against its published contract, or say why it cannot be."""
     try:
@@ -123,8 +171,9 @@ def is_unprocessable(error: BaseException) -> bool:
 class FailureRouting:
     """A broker middleware factory that routes failed messages to retry or dead-letter queues."""
 
-    def __init__(self, topology: ConsumerTopology) -> None:
+    def __init__(self, topology: ConsumerTopology, broker_user: str) -> None:
         self.topology = topology
+        self.broker_user = broker_user
         self.broker: RabbitBroker | None = None
 
     def bind(self, broker: RabbitBroker) -> None:
@@ -165,6 +214,9 @@ class FailureRouting:
     async def _republish(self, raw: Any, headers: dict[str, Any], exchange: Any, routing_key: str) -> None:
         if self.broker is None:
             raise RuntimeError("FailureRouting.bind(broker) was not called")
+        # Republished under this service's user: who published the original goes in a header
+        # (overwriting any the original carried, which only this service's own user may set).
+        headers[PUBLISHED_BY_HEADER] = published_by(raw.user_id, raw.headers, self.broker_user) or ""
         await self.broker.publish(
             raw.body,
             exchange=exchange,
@@ -175,6 +227,7 @@ class FailureRouting:
             correlation_id=raw.correlation_id,
             content_type=raw.content_type,
             message_type=raw.type,
+            user_id=self.broker_user,
         )
 
 

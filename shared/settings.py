@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
-
+import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,7 +24,13 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = Field("service", description="Names the service in logs, schemas and queues.")
     database_url: str = "postgresql://postgres@127.0.0.1:5432/carecoord"
+    # Each service connects as a broker user of its own: <SERVICE>_AMQP_URL (e.g. INTAKE_AMQP_URL)
+    # if set, else AMQP_URL (one user for all: local development).
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # The broker user that publishes each source's events (EVENT_PUBLISHERS='{"intake": "carecoord-intake",
+    # "careplan": "carecoord-careplan"}'): an event is believed only from its source's user. Empty:
+    # every service shares this service's own user (development), and only a publish naming it counts.
+    event_publishers: dict[str, str] = {}
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     # Each service keeps its tables in its own schema; no service reads another's.
@@ -49,6 +56,23 @@ class ServiceSettings(BaseSettings):
     # one in EVENT_CIPHER_RETIRED_KEYS (comma-separated); see docs/architecture.md.
     event_cipher_key: SecretStr | None = None
     event_cipher_retired_keys: SecretStr | None = None
+
+    def __init__(self, **values: Any) -> None:
+        name = values.get("service_name") or os.environ.get("SERVICE_NAME") or type(self).model_fields["service_name"].default
+        if "amqp_url" not in values and (own := os.environ.get(f"{name.upper()}_AMQP_URL")):
+            values["amqp_url"] = own
+        super().__init__(**values)
+
+    @property
+    def broker_user(self) -> str:
+        """The user this service connects to the broker as (and names in each publish's user_id)."""
+        return unquote(urlsplit(self.amqp_url).username or "guest")
+
+    def event_publisher(self, source: str) -> str | None:
+        """The broker user whose publishes of `source`'s events are believed (None: nobody's)."""
+        if not self.event_publishers:
+            return self.broker_user
+        return self.event_publishers.get(source)
 
     def token_settings(self) -> TokenSettings:
         return TokenSettings(

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -17,6 +18,16 @@ EVENTS_EXCHANGE = RabbitExchange("carecoord.events", type=ExchangeType.TOPIC, du
 # Agency systems send commands here, routing key = the service (e.g. "intake").
 COMMANDS_EXCHANGE = RabbitExchange("carecoord.commands", type=ExchangeType.DIRECT, durable=True)
 DEAD_LETTER_EXCHANGE = RabbitExchange("carecoord.dead-letter", type=ExchangeType.DIRECT, durable=True)
+
+# The services that publish or consume events, each connecting to the broker as a user of its own.
+SERVICES = ("intake", "careplan", "notifications")
+
+
+def publishing_permission(service: str) -> dict[str, str]:
+    """The RabbitMQ topic permission that lets `service`'s broker user publish only its own events
+    (routing keys `<service>.…`) on the events exchange; reading (binding) is not restricted."""
+    return {"exchange": EVENTS_EXCHANGE.name, "write": f"^{re.escape(service)}\\.", "read": ".*"}
+
 
 # A message redelivered this many times (e.g. it crashes the consumer process every time) is
 # dead-lettered by RabbitMQ itself, with reason "delivery_limit" in its x-death header.

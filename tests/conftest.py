@@ -24,7 +24,7 @@ def isolation(servers):
 
 
 @pytest.fixture
-async def system(isolation):
-    running = System(isolation)
+async def system(isolation, servers):
+    running = System(isolation, Isolator(servers))
     yield running
     await running.stop_all()

@@ -18,7 +18,8 @@ PROVENANCE = Provenance("load-generator", "agency_system", "corr-crash")
 
 
 async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_applies_nothing_twice(system: System, tmp_path):
-    careplan = ServiceProcess("careplan", system.isolation, tmp_path / "careplan.log")
+    careplan = ServiceProcess("careplan", system.isolation, tmp_path / "careplan.log",
+                              await system.process_environment("careplan"))
     careplan.start()
     try:
         intake = await system.start_connected("intake")

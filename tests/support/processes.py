@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    def __init__(self, name: str, isolation: Isolation, log_path: Path) -> None:
+    def __init__(self, name: str, isolation: Isolation, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -37,6 +37,7 @@ class ServiceProcess:
             "RETRY_DELAYS": json.dumps(TEST_RETRY_DELAYS),
             "JWT_DEV_SECRET": TEST_JWT_SECRET,
             "EVENT_CIPHER_KEY": TEST_CIPHER_KEY,
+            **(env or {}),
         }
         self._process: subprocess.Popen | None = None
 

@@ -16,6 +16,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from shared.broker_users import ManagementApi
+
 
 @dataclass(frozen=True)
 class Servers:
@@ -108,11 +110,21 @@ class Isolator:
             database=database,
         )
 
+    def create_user(self, isolation: Isolation, service: str) -> str:
+        """Service `service`'s broker user for the isolation (`<vhost>.<service>`, deleted with it),
+        with the permissions production gives it (shared/broker_users.py). Its AMQP URL, with the vhost."""
+        user, password = f"{isolation.vhost}.{service}", uuid.uuid4().hex
+        ManagementApi(self._api_base, *self._api_auth).ensure_service_user(isolation.vhost, user, password, service)
+        amqp = urlsplit(isolation.amqp_url)
+        netloc = f"{quote(user, safe='')}:{password}@{amqp.hostname}:{amqp.port or 5672}"
+        return urlunsplit(amqp._replace(netloc=netloc))
+
     def destroy(self, isolation: Isolation) -> None:
-        """Delete the vhost and drop the database, each even if the other fails; raise the first
-        failure after trying both."""
+        """Delete the vhost, its users and the database, each even if another fails; raise the
+        first failure after trying all."""
         errors: list[Exception] = []
-        for step in (lambda: self._delete_vhost(isolation.vhost), lambda: self._drop_database(isolation.database)):
+        for step in (lambda: self._delete_vhost(isolation.vhost), lambda: self._delete_users(isolation.vhost),
+                     lambda: self._drop_database(isolation.database)):
             try:
                 step()
             except Exception as error:  # noqa: BLE001 - try the next step, then report
@@ -125,6 +137,17 @@ class Isolator:
             response = client.delete(f"{self._api_base}/vhosts/{quote(vhost, safe='')}")
             if response.status_code not in (204, 404):
                 response.raise_for_status()
+
+    def _delete_users(self, vhost: str) -> None:
+        # Users are node-wide, not the vhost's: found by the name create_user gives them.
+        with httpx.Client(auth=self._api_auth, timeout=10) as client:
+            users = client.get(f"{self._api_base}/users")
+            users.raise_for_status()
+            for user in users.json():
+                if user["name"].startswith(f"{vhost}."):
+                    response = client.delete(f"{self._api_base}/users/{quote(user['name'], safe='')}")
+                    if response.status_code not in (204, 404):
+                        response.raise_for_status()
 
     def _drop_database(self, database: str) -> None:
         with psycopg.connect(self.servers.postgres_admin_url, autocommit=True, connect_timeout=10) as conn:

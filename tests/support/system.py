@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import httpx
@@ -20,7 +21,7 @@ from shared.runtime import Service
 from shared.tokens import issue_token
 from shared.settings import ServiceSettings
 from tests.support.polling import eventually
-from tests.support.servers import Isolation
+from tests.support.servers import Isolation, Isolator
 
 FACTORIES = {
     "intake": (IntakeSettings, create_intake),
@@ -49,17 +50,45 @@ def bearer(role: str, subject: str | None = None, **claims: Any) -> dict[str, st
 
 
 class System:
-    def __init__(self, isolation: Isolation) -> None:
+    """With an isolator, each service connects as a broker user of its own (created per test, and
+    allowed to publish only its own routing keys), as in production; else all connect as guest."""
+
+    def __init__(self, isolation: Isolation, isolator: Isolator | None = None) -> None:
         self.isolation = isolation
         self.services: list[Service] = []
         self.idle_relays: dict[str, OutboxRelay | None] = {}
+        self._isolator = isolator
+        self._service_urls: dict[str, str] = {}
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._connections: dict[str, aio_pika.abc.AbstractConnection] = {}
+
+    async def service_amqp_url(self, name: str) -> str:
+        """The AMQP URL service `name` connects with (its own broker user, created on first use)."""
+        if self._isolator is None:
+            return self.isolation.amqp_url
+        if name not in self._service_urls:
+            self._service_urls[name] = await asyncio.to_thread(
+                self._isolator.create_user, self.isolation, name)
+        return self._service_urls[name]
+
+    def broker_user(self, name: str) -> str:
+        """The broker user service `name` publishes as."""
+        return unquote(urlsplit(self._service_urls.get(name, self.isolation.amqp_url)).username or "guest")
+
+    async def process_environment(self, name: str) -> dict[str, str]:
+        """What service `name` run as a process needs to join services this System started."""
+        for each in FACTORIES:
+            await self.service_amqp_url(each)
+        return {"AMQP_URL": self._service_urls.get(name, self.isolation.amqp_url),
+                "EVENT_PUBLISHERS": json.dumps({service: self.broker_user(service) for service in FACTORIES})}
 
     def settings(self, name: str, **overrides: Any) -> ServiceSettings:
+        """Call after `service_amqp_url` for every service (as `start` does)."""
         settings_class, _ = FACTORIES[name]
         values = {
             "database_url": self.isolation.database_url,
-            "amqp_url": self.isolation.amqp_url,
+            "amqp_url": self._service_urls.get(name, self.isolation.amqp_url),
+            "event_publishers": {service: self.broker_user(service) for service in FACTORIES},
             "retry_delays": TEST_RETRY_DELAYS,
             "log_json": False,
             "jwt_dev_secret": TEST_JWT_SECRET,
@@ -71,6 +100,8 @@ class System:
     async def start(self, name: str, run_relay: bool = True, **overrides: Any) -> Service:
         """Build and start a service. With run_relay=False its relay is built but the test drives it."""
         _, factory = FACTORIES[name]
+        for each in FACTORIES:
+            await self.service_amqp_url(each)
         service = await asyncio.to_thread(factory, self.settings(name, **overrides))
         self.idle_relays[name] = None if run_relay else service.relay
         if not run_relay:
@@ -93,6 +124,8 @@ class System:
             await self.stop(service)
         if self._connection is not None:
             await self._connection.close()
+        for connection in self._connections.values():
+            await connection.close()
 
     @staticmethod
     def client(service: Service, role: str | None = None, subject: str | None = None, **claims: Any) -> httpx.AsyncClient:
@@ -117,11 +150,24 @@ class System:
         await queue.bind(exchange, routing_key=binding)
         return queue
 
-    async def publish_raw(self, body: bytes, routing_key: str, headers: dict[str, Any] | None = None) -> None:
-        channel = await self.channel()
+    async def publish_raw(self, body: bytes, routing_key: str, headers: dict[str, Any] | None = None,
+                          as_service: str | None = None) -> None:
+        """Publish to the events exchange as guest, or `as_service` (its broker user, which it names
+        in `user_id` as its relay does)."""
+        if as_service is None:
+            channel, user_id = await self.channel(), None
+        else:
+            channel, user_id = await self.service_channel(as_service), self.broker_user(as_service)
         exchange = await channel.get_exchange("carecoord.events")
-        await exchange.publish(aio_pika.Message(body, headers=headers or {}, delivery_mode=2), routing_key=routing_key)
+        await exchange.publish(aio_pika.Message(body, headers=headers or {}, delivery_mode=2, user_id=user_id),
+                               routing_key=routing_key)
         await channel.close()
+
+    async def service_channel(self, name: str) -> aio_pika.abc.AbstractChannel:
+        """A channel (with confirms) connected as service `name`'s broker user."""
+        if name not in self._connections:
+            self._connections[name] = await aio_pika.connect(await self.service_amqp_url(name))
+        return await self._connections[name].channel(publisher_confirms=True)
 
     async def drain(self, queue: aio_pika.abc.AbstractQueue) -> list[aio_pika.abc.AbstractIncomingMessage]:
         messages = []

@@ -4,7 +4,7 @@ write, and queries must answer from the store."""
 
 from datetime import datetime, timezone
 from unittest.mock import patch
-from uuid import uuid4
+from uuid import NAMESPACE_URL, uuid4, uuid5
 
 import pytest
 from eventsourcing.persistence import RecordConflictError
@@ -46,7 +46,9 @@ def careplans(isolation):
 
 
 def upstream(person_id, sequence: int) -> UpstreamRef:
-    return UpstreamRef(source="intake", stream="intake.person", position=sequence, event_id=str(uuid4()),
+    # The same event delivered to each replica: the same id, as intake's relay publishes it.
+    return UpstreamRef(source="intake", stream="intake.person", position=sequence,
+                       event_id=str(uuid5(NAMESPACE_URL, f"{person_id}/{sequence}")),
                        event_type="carecoord.intake.screening_recorded", person_id=str(person_id),
                        sequence=sequence, correlation_id="corr-1")
 

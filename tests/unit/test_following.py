@@ -34,17 +34,42 @@ def careplan(request):
     application.close()
 
 
-def upstream(person_id, sequence: int, position: int | None = None) -> UpstreamRef:
-    return UpstreamRef(source="intake", stream="intake.person", position=position or sequence, event_id=str(uuid4()),
+def upstream(person_id, sequence: int, position: int | None = None, event_id: str | None = None) -> UpstreamRef:
+    return UpstreamRef(source="intake", stream="intake.person", position=position or sequence,
+                       event_id=event_id or str(uuid4()),
                        event_type="carecoord.intake.screening_recorded", person_id=str(person_id),
                        sequence=sequence, correlation_id="corr-1")
 
 
 def test_the_next_event_is_applied_and_a_redelivery_changes_nothing(careplan):
     person = uuid4()
-    assert careplan.add_to_timeline(upstream(person, 1), "person_registered", "Registered", NOW) is True
-    assert careplan.add_to_timeline(upstream(person, 1), "person_registered", "Registered", NOW) is False
+    registered = upstream(person, 1)
+    assert careplan.add_to_timeline(registered, "person_registered", "Registered", NOW) is True
+    assert careplan.add_to_timeline(registered, "person_registered", "Registered", NOW) is False
     assert [e.sequence for e in careplan.timeline(person)] == [1]
+
+
+def test_another_event_at_an_applied_sequence_is_refused_with_both_ids_and_the_applied_one_stands(careplan):
+    person = uuid4()
+    real = upstream(person, 1)
+    careplan.add_to_timeline(real, "person_registered", "Registered", NOW)
+    other = upstream(person, 1, position=9)
+    with pytest.raises(Unprocessable, match=f"event {other.event_id} .* but event {real.event_id} was applied"):
+        careplan.add_to_timeline(other, "screening_recorded", "PHQ-9", NOW)
+    assert [(e.sequence, e.kind) for e in careplan.timeline(person)] == [(1, "person_registered")]
+    assert careplan.add_to_timeline(real, "person_registered", "Registered", NOW) is False, "still a duplicate"
+    careplan.add_to_timeline(upstream(person, 2, position=9), "screening_recorded", "PHQ-9", NOW)
+    assert [e.sequence for e in careplan.timeline(person)] == [1, 2]
+
+
+def test_another_event_at_a_sequence_recorded_as_unprocessable_is_refused_as_a_conflict(careplan):
+    person = uuid4()
+    gap = upstream(person, 1)
+    careplan.record_unprocessable(gap, "unknown version")
+    other = upstream(person, 1)
+    with pytest.raises(Unprocessable, match=f"but event {gap.event_id} was applied"):
+        careplan.add_to_timeline(other, "person_registered", "Registered", NOW)
+    assert careplan.follower(person).unprocessable == {"intake.person/1": "unknown version"}
 
 
 def test_an_event_that_arrives_before_the_one_it_follows_is_refused_until_that_one_is_applied(careplan):
@@ -70,10 +95,11 @@ def test_the_same_position_tracked_twice_is_refused_with_its_effect(careplan):
 
 def test_a_batch_applies_each_item_alone_when_one_of_them_conflicts(careplan):
     first, second, third = uuid4(), uuid4(), uuid4()
-    careplan.add_to_timeline(upstream(first, 1, position=7), "person_registered", "Registered", NOW)
+    applied = upstream(first, 1, position=7)
+    careplan.add_to_timeline(applied, "person_registered", "Registered", NOW)
     batch = [
         UpstreamChange(u, lambda t, u=u: t.add_entry(u, "person_registered", "Registered", NOW))
-        for u in (upstream(second, 1, position=8), upstream(third, 1, position=7), upstream(first, 1, position=7))
+        for u in (upstream(second, 1, position=8), upstream(third, 1, position=7), applied)
     ]
     outcomes = careplan.apply_upstream_batch(batch)
     assert outcomes[0] is True
@@ -95,6 +121,7 @@ def test_an_unprocessable_event_is_recorded_so_the_persons_later_events_still_fl
 
 def test_a_redelivered_unprocessable_event_is_dead_lettered_again_not_silently_acked(careplan):
     person = uuid4()
-    careplan.record_unprocessable(upstream(person, 1), "unknown version")
+    poison = upstream(person, 1)
+    careplan.record_unprocessable(poison, "unknown version")
     with pytest.raises(Unprocessable, match="unknown version"):
-        careplan.record_unprocessable(upstream(person, 1), "unknown version")
+        careplan.record_unprocessable(poison, "unknown version")
