@@ -87,7 +87,7 @@ class CareplanApplication(FollowerApplication[Timeline]):
                     today: date | None = None) -> T:
         """Apply `change` to the person's care plan, starting the plan if there is none yet."""
         started_on = today or date.today()
-        return self._change(CarePlan.create_id(person_id), lambda: CarePlan(person_id, started_on, provenance), change)
+        return self._change(CarePlan.create_id(person_id), lambda: CarePlan.start(person_id, started_on, provenance), change)
 
     def care_plan(self, person_id: UUID) -> CarePlan | None:
         return self._stored(CarePlan.create_id(person_id))
