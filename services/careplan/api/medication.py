@@ -21,6 +21,7 @@ from services.careplan.domain.medication import (
     OutsideScopeOfPractice,
 )
 from shared.access import Right
+from shared.contracts.fields import Identifier
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
 
@@ -34,8 +35,8 @@ def new_id() -> str:
 class AddNote(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note_id: str = Field(default_factory=new_id, max_length=100,
-                         description="Give one to make retries safe: the same id is recorded once")
+    note_id: Identifier = Field(default_factory=new_id,
+                                description="Give one to make retries safe: the same id is recorded once")
     kind: Literal[NOTE_KINDS] = Field(  # type: ignore[valid-type]
         description="There is no kind for medication given without the person's knowledge or for "
                     "withholding services or money: such notes cannot be written.")
@@ -48,7 +49,7 @@ class AddNote(BaseModel):
 class RecordDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    decision_id: str = Field(default_factory=new_id, max_length=100)
+    decision_id: Identifier = Field(default_factory=new_id)
     decision: Literal[DECISIONS]  # type: ignore[valid-type]
     medication: str = Field(min_length=1, max_length=200)
     dose: str | None = Field(None, max_length=200, description="Required to start, change or dose")
