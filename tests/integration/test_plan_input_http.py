@@ -74,6 +74,8 @@ async def test_ids_and_indicators_are_refused_empty_or_with_control_characters_a
         created = await c.post(f"{plan}/goals", headers=COORDINATOR,
                                json={**goal, "goal_id": "g1", "indicators": ["days worked"]})
         assert created.status_code == 201, created.text
+        in_path = await c.post(f"{plan}/goals/g1%0A/status", headers=COORDINATOR, json={"status": "achieved"})
+        assert in_path.status_code == 422 and in_path.json()["detail"][0]["loc"] == ["path", "goal_id"]
         values = f"{plan}/goals/g1/indicator-values"
         for raw in (b"NaN", b"Infinity", b"-Infinity", b"1e999"):
             body = b'{"indicator": "days worked", "value": ' + raw + b"}"
