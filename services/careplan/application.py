@@ -2,12 +2,16 @@
 
 Each person has a timeline (built from intake's events), a care team, a care plan, medication
 collaboration notes and a safety plan: one aggregate each, so that a note and a goal written at the
-same moment never conflict. Commands load an aggregate (from the cache), change it and save it,
-retrying from the store if another replica changed it meanwhile.
+same moment never conflict. Commands load an aggregate (from the cache), change it and save it.
+Commands on one aggregate in this process take turns (a lock per aggregate), so they never conflict
+with each other; a conflict means another replica changed it meanwhile, and the command is retried
+on what is stored, after a jittered, growing pause.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
@@ -16,7 +20,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
-from eventsourcing.utils import retry
 
 from services.careplan.domain.care_team import CareTeam, Membership
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
@@ -27,9 +30,24 @@ from services.careplan.domain.sharing import CONSENT_EVENTS, SharedRecord, direc
 from services.careplan.domain.timeline import Timeline, TimelineEntry
 from shared.consent import ConsentDirective, categories_allowed
 from shared.domain import Provenance, UpstreamRef
+from shared.eventstore import _KeyedThreadLocks
 from shared.following import FollowerApplication, UpstreamChange
 
 T = TypeVar("T")
+
+# Conflicts come only from other replicas (see `_change`): a few retries, each after a random pause
+# up to a cap that doubles from 10 ms to 500 ms (about 1.5 s in all at worst), so that replicas
+# writing the same plan spread out rather than collide again in step.
+CHANGE_ATTEMPTS = 8
+FIRST_BACKOFF = 0.01
+MAX_BACKOFF = 0.5
+
+
+class TooManyConflicts(Exception):
+    """Other replicas kept changing the aggregate while this command tried to: nothing was saved,
+    and the same command may be sent again shortly."""
+
+    retry_after_seconds = 1
 
 
 class CareplanApplication(FollowerApplication[Timeline]):
@@ -38,6 +56,10 @@ class CareplanApplication(FollowerApplication[Timeline]):
 
     # Who may record prescribing decisions: the bootstrap adds the roles an agency configures.
     scope_of_practice = ScopeOfPractice()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writing = _KeyedThreadLocks()  # one per aggregate being changed here (see `_change`)
 
     # -- the timeline, from intake's events --------------------------------------------------------
 
@@ -86,7 +108,7 @@ class CareplanApplication(FollowerApplication[Timeline]):
                     today: date | None = None) -> T:
         """Apply `change` to the person's care plan, starting the plan if there is none yet."""
         started_on = today or date.today()
-        return self._change(CarePlan.create_id(person_id), lambda: CarePlan(person_id, started_on, provenance), change)
+        return self._change(CarePlan.create_id(person_id), lambda: CarePlan.start(person_id, started_on, provenance), change)
 
     def care_plan(self, person_id: UUID) -> CarePlan | None:
         return self._stored(CarePlan.create_id(person_id))
@@ -185,8 +207,18 @@ class CareplanApplication(FollowerApplication[Timeline]):
 
     # -- plumbing ----------------------------------------------------------------------------------
 
-    @retry(RecordConflictError, max_attempts=5, wait=0.01)
     def _change(self, aggregate_id: UUID, start: Callable[[], Aggregate], change: Callable[[Any], T]) -> T:
+        """Run `change` on the aggregate and save it, one command per aggregate at a time here."""
+        with self._writing.hold(aggregate_id):
+            for attempt in range(CHANGE_ATTEMPTS):
+                try:
+                    return self._change_once(aggregate_id, start, change)
+                except RecordConflictError:
+                    if attempt + 1 < CHANGE_ATTEMPTS:
+                        time.sleep(random.uniform(0, min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** attempt)))
+            raise TooManyConflicts(f"{aggregate_id} kept changing elsewhere; nothing was saved")
+
+    def _change_once(self, aggregate_id: UUID, start: Callable[[], Aggregate], change: Callable[[Any], T]) -> T:
         try:
             aggregate = self.repository.get(aggregate_id)  # a private copy, from the cache
         except AggregateNotFoundError:

@@ -11,7 +11,8 @@ from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess, acting_role
-from services.careplan.application import CareplanApplication
+from services.careplan.api.plan import retry_later
+from services.careplan.application import CareplanApplication, TooManyConflicts
 from services.careplan.domain.medication import (
     DECISIONS,
     NOTE_KINDS,
@@ -21,6 +22,7 @@ from services.careplan.domain.medication import (
     OutsideScopeOfPractice,
 )
 from shared.access import Right
+from shared.contracts.fields import Identifier
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
 
@@ -34,8 +36,8 @@ def new_id() -> str:
 class AddNote(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note_id: str = Field(default_factory=new_id, max_length=100,
-                         description="Give one to make retries safe: the same id is recorded once")
+    note_id: Identifier = Field(default_factory=new_id,
+                                description="Give one to make retries safe: the same id is recorded once")
     kind: Literal[NOTE_KINDS] = Field(  # type: ignore[valid-type]
         description="There is no kind for medication given without the person's knowledge or for "
                     "withholding services or money: such notes cannot be written.")
@@ -48,7 +50,7 @@ class AddNote(BaseModel):
 class RecordDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    decision_id: str = Field(default_factory=new_id, max_length=100)
+    decision_id: Identifier = Field(default_factory=new_id)
     decision: Literal[DECISIONS]  # type: ignore[valid-type]
     medication: str = Field(min_length=1, max_length=200)
     dose: str | None = Field(None, max_length=200, description="Required to start, change or dose")
@@ -118,6 +120,8 @@ def medication_router(service: Service, application: CareplanApplication, author
                 body.choice, acting_role(principal, team), provenance)
         except InvalidNote as error:
             raise invalid_field(error.field, error.message) from None
+        except TooManyConflicts as busy:
+            raise retry_later(busy) from None
         if not added:
             response.status_code = status.HTTP_200_OK
         return await view(person_id)
@@ -139,6 +143,8 @@ def medication_router(service: Service, application: CareplanApplication, author
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
         except InvalidNote as error:
             raise invalid_field(error.field, error.message) from None
+        except TooManyConflicts as busy:
+            raise retry_later(busy) from None
         if not recorded:
             response.status_code = status.HTTP_200_OK
         return await view(person_id)

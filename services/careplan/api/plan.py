@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Path, Response, status
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess
-from services.careplan.application import CareplanApplication
+from services.careplan.application import CareplanApplication, TooManyConflicts
 from services.careplan.domain.plan import GOAL_STATUSES, LIFE_DOMAINS, CarePlan, InvalidPlanChange, Preferences
 from shared.access import Principal, Right
 from shared.consent import CATEGORIES
+from shared.contracts.fields import IDENTIFIER_PATTERN, BoundedDate, FiniteFloat, Identifier, identifier
 from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
@@ -25,10 +27,28 @@ GoalStatus = Literal[GOAL_STATUSES]  # type: ignore[valid-type]
 SharingCategory = Literal[CATEGORIES]  # type: ignore[valid-type]
 SHARING_CATEGORY = ("The consent category in which the person's consent directives may share it outside the "
                     "team; none: it stays within the team (its words are never sorted by guessing)")
+Indicator = Annotated[str, identifier(200, "What the person and team watch: a name, without control characters")]
+
+
+def _non_finite_as_text(value: Any) -> Any:
+    # FastAPI echoes a refused input in its 422, and a NaN or infinity there cannot be written as
+    # JSON (the refusal itself would answer 500): refused as the text it was, it can.
+    return repr(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+Measurement = Annotated[FiniteFloat, BeforeValidator(_non_finite_as_text)]
+# An id in the URL is held to what a body's id may be, so it cannot carry control characters into logs.
+IdInPath = Annotated[str, Path(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]
 
 
 def new_id() -> str:
     return str(uuid4())
+
+
+def retry_later(busy: TooManyConflicts) -> HTTPException:
+    """503 with Retry-After: the write lost every race against other replicas and saved nothing."""
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(busy),
+                         headers={"Retry-After": str(busy.retry_after_seconds)})
 
 
 class Request(BaseModel):
@@ -36,20 +56,20 @@ class Request(BaseModel):
 
 
 class SetGoal(Request):
-    goal_id: str = Field(default_factory=new_id, max_length=100,
-                         description="Give one to make retries safe: the same id is recorded once")
+    goal_id: Identifier = Field(default_factory=new_id,
+                                description="Give one to make retries safe: the same id is recorded once")
     in_own_words: str = Field(min_length=1, max_length=4000, description="The goal as the person says it")
     team_restatement: str | None = Field(None, max_length=4000, description="The team's wording, kept beside it")
     life_domain: LifeDomain | None = None
-    indicators: list[str] = Field(default_factory=list, max_length=20,
-                                  description="What the person and team will watch to see progress")
+    indicators: list[Indicator] = Field(default_factory=list, max_length=20,
+                                        description="What the person and team will watch to see progress")
     sharing_category: SharingCategory | None = Field(None, description=SHARING_CATEGORY)
 
 
 class RecordIndicatorValue(Request):
-    indicator: str = Field(min_length=1, max_length=200)
-    value: float
-    recorded_on: date = Field(default_factory=date.today)
+    indicator: Indicator
+    value: Measurement
+    recorded_on: BoundedDate = Field(default_factory=date.today)
     note: str | None = Field(None, max_length=4000)
 
 
@@ -67,7 +87,7 @@ class DescribePerson(Request):
 
 
 class AddSupport(Request):
-    support_id: str = Field(default_factory=new_id, max_length=100)
+    support_id: Identifier = Field(default_factory=new_id)
     life_domain: LifeDomain
     description: str = Text
     provided_by: str = Field(min_length=1, max_length=400, description="Who provides it: a service, a person")
@@ -79,16 +99,16 @@ class EndSupport(Request):
 
 
 class RecordSetback(Request):
-    setback_id: str = Field(default_factory=new_id, max_length=100)
-    occurred_on: date
+    setback_id: Identifier = Field(default_factory=new_id)
+    occurred_on: BoundedDate
     in_own_words: str = Field(min_length=1, max_length=4000, description="What happened, as the person tells it")
     what_helped: str | None = Field(None, max_length=4000)
-    goal_ids: list[str] = Field(default_factory=list, max_length=50)
+    goal_ids: list[Identifier] = Field(default_factory=list, max_length=50)
 
 
 class RecordReview(Request):
-    review_id: str = Field(default_factory=new_id, max_length=100)
-    reviewed_on: date = Field(default_factory=date.today)
+    review_id: Identifier = Field(default_factory=new_id)
+    reviewed_on: BoundedDate = Field(default_factory=date.today)
     what_changed: str = Text
     why: str = Text
 
@@ -100,8 +120,8 @@ class RecordAgreement(Request):
 
 
 class RecordCrisisFollowUp(Request):
-    contact_id: str = Field(min_length=1, max_length=100, description="The crisis contact intake recorded")
-    followed_up_on: date = Field(default_factory=date.today)
+    contact_id: Identifier = Field(description="The crisis contact intake recorded")
+    followed_up_on: BoundedDate = Field(default_factory=date.today)
     note: str | None = Field(None, max_length=4000)
 
 
@@ -198,6 +218,8 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
             changed = await service.run_sync(command, person_id, *args)
         except InvalidPlanChange as error:
             raise invalid_field(error.field, error.message) from None
+        except TooManyConflicts as busy:
+            raise retry_later(busy) from None
         if changed is False:
             response.status_code = status.HTTP_200_OK  # already recorded: a retry changes nothing
         return await view(person_id)
@@ -221,7 +243,7 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
 
     @router.post("/goals/{goal_id}/indicator-values", status_code=201, response_model=CarePlanView,
                  summary="Record a measured value of one of the goal's indicators")
-    async def record_indicator_value(person_id: UUID, goal_id: str, body: RecordIndicatorValue,
+    async def record_indicator_value(person_id: UUID, goal_id: IdInPath, body: RecordIndicatorValue,
                                      provenance: RequestProvenance, response: Response, principal: CurrentPrincipal):
         return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
             provenance, lambda p: p.record_indicator_value(goal_id, body.indicator, body.value, body.recorded_on,
@@ -229,7 +251,7 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
 
     @router.post("/goals/{goal_id}/status", status_code=200, response_model=CarePlanView,
                  summary="A goal reached, set aside by the person's choice, or taken up again")
-    async def change_goal_status(person_id: UUID, goal_id: str, body: ChangeGoalStatus,
+    async def change_goal_status(person_id: UUID, goal_id: IdInPath, body: ChangeGoalStatus,
                                  provenance: RequestProvenance, response: Response, principal: CurrentPrincipal):
         return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
             provenance, lambda p: p.change_goal_status(goal_id, body.status, body.why, provenance)))
@@ -252,7 +274,7 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
 
     @router.post("/supports/{support_id}/end", status_code=200, response_model=CarePlanView,
                  summary="A support ended, and why")
-    async def end_support(person_id: UUID, support_id: str, body: EndSupport, provenance: RequestProvenance,
+    async def end_support(person_id: UUID, support_id: IdInPath, body: EndSupport, provenance: RequestProvenance,
                           response: Response, principal: CurrentPrincipal):
         return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
             provenance, lambda p: p.end_support(support_id, body.because, provenance)))

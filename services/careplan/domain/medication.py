@@ -99,6 +99,8 @@ class MedicationCollaboration(Aggregate):
     def add_note(self, note_id: str, kind: str, text: str, medication: str | None, choice: str | None,
                  author_role: str, provenance: Provenance) -> bool:
         """Any team member (or the person) adds a note. False if this note id is already recorded."""
+        if not note_id.strip():
+            raise InvalidNote("note_id", "must not be empty")
         if any(note.note_id == note_id for note in self.notes):
             return False
         if kind not in NOTE_KINDS:
@@ -122,6 +124,8 @@ class MedicationCollaboration(Aggregate):
                         provenance: Provenance) -> bool:
         """A prescribing decision, by a prescribing role only. False if this decision id is recorded."""
         scope.check_may_prescribe(author_role)  # before anything else: a refusal records nothing
+        if not decision_id.strip():
+            raise InvalidNote("decision_id", "must not be empty")
         if any(d.decision_id == decision_id for d in self.decisions):
             return False
         if decision not in DECISIONS:

@@ -9,110 +9,51 @@ disagreement, with the person's reason) is the person's, about the plan as it st
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.careplan.domain.plan_parts import (
+    AGREEMENT_GIVERS,
+    GOAL_STATUSES,
+    LIFE_DOMAINS,
+    Agreement,
+    CrisisFollowUp,
+    Goal,
+    IndicatorValue,
+    InvalidPlanChange,
+    Preferences,
+    Review,
+    Setback,
+    Support,
+    check_finite,
+    check_life_domain,
+    check_plan_day,
+    check_sharing_category,
+    check_text,
+)
 from services.careplan.domain.reviews import NextReview, ReviewPrompt, next_review
-from shared.consent import CATEGORIES
-from shared.domain import InvalidField, Provenance
+from shared.domain import Provenance
+
+# Importers of the plan find its parts here too.
+__all__ = ["CarePlan", "GOAL_STATUSES", "LIFE_DOMAINS", "AGREEMENT_GIVERS", "InvalidPlanChange", "Goal", "Support",
+           "Setback", "Review", "Agreement", "Preferences", "CrisisFollowUp", "IndicatorValue"]
 
 CARE_PLAN_NAMESPACE = UUID("c6b9d1e4-5a3f-4c2b-8e7d-9f0a1b2c3d4e")
-
-LIFE_DOMAINS = (
-    "housing", "employment", "education", "clinical_care", "peer_support", "family", "physical_health",
-    "transportation", "harm_reduction",
-)
-# A goal is never "failed": it is worked on, reached, or set aside by the person's choice.
-GOAL_STATUSES = ("active", "achieved", "set_aside")
-AGREEMENT_GIVERS = ("person", "guardian")
-
-
-class InvalidPlanChange(InvalidField):
-    """A plan change that cannot be recorded; `field` names what to correct."""
-
-
-@dataclass(frozen=True)
-class IndicatorValue:
-    indicator: str
-    value: float
-    recorded_on: date
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Goal:
-    goal_id: str
-    in_own_words: str
-    team_restatement: str | None
-    life_domain: str | None
-    indicators: tuple[str, ...]  # what the person and team will watch to see progress
-    status: str = "active"
-    values: tuple[IndicatorValue, ...] = ()
-    sharing_category: str | None = None  # see sharing.py: None stays within the team
-
-
-@dataclass(frozen=True)
-class Support:
-    support_id: str
-    life_domain: str
-    description: str
-    provided_by: str
-    ended_because: str | None = None
-    sharing_category: str | None = None  # see sharing.py: None stays within the team
-
-    @property
-    def active(self) -> bool:
-        return self.ended_because is None
-
-
-@dataclass(frozen=True)
-class Setback:
-    setback_id: str
-    occurred_on: date
-    in_own_words: str
-    what_helped: str | None
-    goal_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Review:
-    review_id: str
-    reviewed_on: date
-    what_changed: str
-    why: str
-    prompted_by: tuple[str, ...]  # "scheduled", or what intake reported (see reviews.py)
-
-
-@dataclass(frozen=True)
-class Agreement:
-    agrees: bool
-    given_by: str
-    reason: str | None
-    plan_version: int  # the plan's version the person agreed (or not) to
-
-
-@dataclass(frozen=True)
-class Preferences:
-    language: str | None = None
-    culture: str | None = None
-    faith: str | None = None
-    who_to_involve: tuple[str, ...] = ()
-
-
-@dataclass
-class CrisisFollowUp:
-    contact_id: str
-    followed_up_on: date
-    note: str | None
 
 
 class CarePlan(Aggregate):
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
         return uuid5(CARE_PLAN_NAMESPACE, str(person_id))
+
+    @classmethod
+    def start(cls, person_id: UUID, started_on: date, provenance: Provenance) -> CarePlan:
+        """A new plan, refused before it exists if its first review could not be scheduled."""
+        check_plan_day("started_on", started_on)
+        return cls(person_id, started_on, provenance)
 
     @event("Started")
     def __init__(self, person_id: UUID, started_on: date, provenance: Provenance) -> None:
@@ -132,12 +73,15 @@ class CarePlan(Aggregate):
     def set_goal(self, goal_id: str, in_own_words: str, team_restatement: str | None, life_domain: str | None,
                  indicators: list[str], provenance: Provenance, sharing_category: str | None = None) -> bool:
         """Add a goal in the person's words. False if this goal id is already on the plan."""
+        check_text("goal_id", goal_id)
         if goal_id in self.goals:
             return False
-        _require_text("in_own_words", in_own_words)
-        _check_sharing_category(sharing_category)
+        check_text("in_own_words", in_own_words)
+        check_sharing_category(sharing_category)
         if life_domain is not None:
-            _check_life_domain(life_domain)
+            check_life_domain(life_domain)
+        for indicator in indicators:
+            check_text("indicators", indicator, "each indicator needs a name")
         if len(set(indicators)) != len(indicators):
             raise InvalidPlanChange("indicators", "each indicator must be named once")
         self._goal_set(self.person_id, goal_id, in_own_words, team_restatement, life_domain, list(indicators), provenance,
@@ -157,6 +101,8 @@ class CarePlan(Aggregate):
         if indicator not in goal.indicators:
             raise InvalidPlanChange("indicator", f"goal {goal_id} has no indicator {indicator!r}; "
                                                  f"it has: {', '.join(goal.indicators) or 'none'}")
+        check_plan_day("recorded_on", recorded_on)
+        value = check_finite("value", value)
         self._indicator_value_recorded(self.person_id, goal_id, indicator, value, recorded_on, note, provenance)
 
     @event("IndicatorValueRecorded")
@@ -203,12 +149,13 @@ class CarePlan(Aggregate):
 
     def add_support(self, support_id: str, life_domain: str, description: str, provided_by: str,
                     provenance: Provenance, sharing_category: str | None = None) -> bool:
+        check_text("support_id", support_id)
         if support_id in self.supports:
             return False
-        _check_life_domain(life_domain)
-        _require_text("description", description)
-        _require_text("provided_by", provided_by)
-        _check_sharing_category(sharing_category)
+        check_life_domain(life_domain)
+        check_text("description", description)
+        check_text("provided_by", provided_by)
+        check_sharing_category(sharing_category)
         self._support_added(self.person_id, support_id, life_domain, description, provided_by, provenance,
                             sharing_category)
         return True
@@ -225,7 +172,7 @@ class CarePlan(Aggregate):
             raise InvalidPlanChange("support_id", f"no support {support_id} on this plan")
         if not support.active:
             return False
-        _require_text("because", because)
+        check_text("because", because)
         self._support_ended(self.person_id, support_id, because, provenance)
         return True
 
@@ -242,7 +189,7 @@ class CarePlan(Aggregate):
     def mark_goal_sharing(self, goal_id: str, sharing_category: str | None, provenance: Provenance) -> bool:
         """The consent category a goal may be shared in (None: within the team only). False if unchanged."""
         goal = self._goal(goal_id)
-        _check_sharing_category(sharing_category)
+        check_sharing_category(sharing_category)
         if goal.sharing_category == sharing_category:
             return False
         self._goal_sharing_marked(self.person_id, goal_id, sharing_category, provenance)
@@ -258,7 +205,7 @@ class CarePlan(Aggregate):
         support = self.supports.get(support_id)
         if support is None:
             raise InvalidPlanChange("support_id", f"no support {support_id} on this plan")
-        _check_sharing_category(sharing_category)
+        check_sharing_category(sharing_category)
         if support.sharing_category == sharing_category:
             return False
         self._support_sharing_marked(self.person_id, support_id, sharing_category, provenance)
@@ -274,9 +221,11 @@ class CarePlan(Aggregate):
     def record_setback(self, setback_id: str, occurred_on: date, in_own_words: str, what_helped: str | None,
                        goal_ids: list[str], provenance: Provenance) -> bool:
         """A setback is part of the path: it is recorded beside the goals, which stay as they are."""
+        check_text("setback_id", setback_id)
         if any(s.setback_id == setback_id for s in self.setbacks):
             return False
-        _require_text("in_own_words", in_own_words)
+        check_plan_day("occurred_on", occurred_on)
+        check_text("in_own_words", in_own_words)
         for goal_id in goal_ids:
             self._goal(goal_id, field="goal_ids")
         self._setback_recorded(self.person_id, setback_id, occurred_on, in_own_words, what_helped, list(goal_ids), provenance)
@@ -289,10 +238,13 @@ class CarePlan(Aggregate):
 
     def record_review(self, review_id: str, reviewed_on: date, what_changed: str, why: str,
                       prompted_by: list[str], provenance: Provenance) -> bool:
+        check_text("review_id", review_id)
         if any(r.review_id == review_id for r in self.reviews):
             return False
-        _require_text("what_changed", what_changed)
-        _require_text("why", why)
+        # Before the comparison below, which a time given for a day would break.
+        check_plan_day("reviewed_on", reviewed_on)
+        check_text("what_changed", what_changed)
+        check_text("why", why)
         if self.reviews and reviewed_on < self.reviews[-1].reviewed_on:
             raise InvalidPlanChange("reviewed_on", f"before the last review ({self.reviews[-1].reviewed_on})")
         self._reviewed(self.person_id, review_id, reviewed_on, what_changed, why, list(prompted_by), provenance)
@@ -321,7 +273,7 @@ class CarePlan(Aggregate):
         if given_by not in AGREEMENT_GIVERS:
             raise InvalidPlanChange("given_by", f"agreement is given by {' or '.join(AGREEMENT_GIVERS)}")
         if not agrees:
-            _require_text("reason", reason, "a disagreement keeps the person's reason")
+            check_text("reason", reason, "a disagreement keeps the person's reason")
         self._agreement_recorded(self.person_id, agrees, given_by, reason, self.version, provenance)
 
     @event("AgreementRecorded")
@@ -338,8 +290,10 @@ class CarePlan(Aggregate):
 
     def record_crisis_follow_up(self, contact_id: str, followed_up_on: date, note: str | None,
                                 provenance: Provenance) -> bool:
+        check_text("contact_id", contact_id)
         if contact_id in self.crisis_follow_ups:
             return False
+        check_plan_day("followed_up_on", followed_up_on)
         self._crisis_followed_up(self.person_id, contact_id, followed_up_on, note, provenance)
         return True
 
@@ -353,20 +307,3 @@ class CarePlan(Aggregate):
             return self.goals[goal_id]
         except KeyError:
             raise InvalidPlanChange(field, f"no goal {goal_id} on this plan") from None
-
-
-def _check_life_domain(life_domain: str) -> None:
-    if life_domain not in LIFE_DOMAINS:
-        raise InvalidPlanChange("life_domain", f"unknown life domain {life_domain!r}; known: {', '.join(LIFE_DOMAINS)}")
-
-
-def _check_sharing_category(category: str | None) -> None:
-    if category is not None and category not in CATEGORIES:
-        raise InvalidPlanChange("sharing_category",
-                                f"unknown consent category {category!r}; known: {', '.join(CATEGORIES)}")
-
-
-def _require_text(field: str, text: str | None, message: str = "must not be empty") -> None:
-    if text is None or not text.strip():
-        raise InvalidPlanChange(field, message)
-

@@ -42,4 +42,19 @@ def next_review(started_on: date, last_reviewed_on: date, prompts: Iterable[Revi
     open_prompts = sorted((p for p in prompts if p.key not in done and p.on >= started_on), key=lambda p: p.on)
     if open_prompts:
         return NextReview(open_prompts[0].on, tuple(p.key for p in open_prompts))
-    return NextReview(last_reviewed_on + interval, ("scheduled",))
+    return NextReview(scheduled_after(last_reviewed_on, interval), ("scheduled",))
+
+
+def scheduled_after(reviewed_on: date, interval: timedelta = REVIEW_INTERVAL) -> date:
+    """The scheduled review after one on `reviewed_on`. Plans refuse days this would overflow from
+    (`leaves_room_for_review`), but a store written before they did may hold one: such a plan is
+    due on the calendar's last day rather than unreadable."""
+    try:
+        return reviewed_on + interval
+    except OverflowError:
+        return date.max
+
+
+def leaves_room_for_review(on: date, interval: timedelta = REVIEW_INTERVAL) -> bool:
+    """Whether a review can be scheduled after `on` within the calendar."""
+    return on <= date.max - interval

@@ -70,6 +70,9 @@ class SafetyPlan(Aggregate):
         """Write the next version; returns its number. Every section is kept as given, in order."""
         if based_on_version != self.current_number:
             raise StaleVersion(based_on_version, self.current_number)
+        # Compared with crisis contacts' times (needs_review), which always carry their zone.
+        if not isinstance(written_at, datetime) or written_at.utcoffset() is None:
+            raise InvalidSafetyPlan("written_at", "must be a time with its zone")
         unknown = set(sections) - set(SECTIONS)
         if unknown:
             raise InvalidSafetyPlan("sections", f"unknown section(s) {', '.join(sorted(unknown))}; "

@@ -10,6 +10,8 @@ them are `urn:uuid:` full URLs, and the subject is `Patient/<person id>`.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -32,6 +34,10 @@ TOTAL_SCORE_LOINC = {
     "DAST-10": ("82667-7", "Total score [DAST-10]"),
 }
 
+# FHIR's string and markdown: at least one character that is a space, tab, newline or not whitespace.
+FHIR_TEXT = re.compile(r"[ \r\n\t\S]")
+NOT_RECORDED = "(not recorded)"
+
 Json = dict[str, Any]
 
 
@@ -48,7 +54,7 @@ def picture_bundle(view: Json) -> Bundle:
         return f"urn:uuid:{resource_id}"
 
     observations = [add("Observation", s["domain"], _observation(s, patient)) for s in view["screenings"]]
-    goals = [add("Goal", g["goal_id"], _goal(g, patient)) for g in view["goals"]]
+    goals = [add("Goal", str(g["goal_id"]), _goal(g, patient)) for g in view["goals"]]
     team = add("CareTeam", "team", _care_team(view["team"], patient)) if view["team"] else None
     if view["plan"] is not None:
         add("CarePlan", "plan", _care_plan(view, patient, goals, team, observations))
@@ -102,21 +108,22 @@ def _interpretation(screening: Json) -> Json:
 
 def _goal(goal: Json, patient: Json) -> Json:
     resource: Json = {
-        "identifier": [{"system": "urn:carecoord:goal", "value": goal["goal_id"]}],
         "lifecycleStatus": "active",
-        "description": {"text": goal["in_own_words"]},  # the person's own words
+        "description": {"text": _text(goal["in_own_words"]) or NOT_RECORDED},  # the person's own words
         "subject": patient,
     }
-    if goal["life_domain"]:
-        resource["category"] = [{"text": goal["life_domain"].replace("_", " ")}]
-    if goal["indicators"]:
-        resource["target"] = [{"measure": {"text": indicator}} for indicator in goal["indicators"]]
+    if goal_id := _text(goal["goal_id"]):
+        resource["identifier"] = [{"system": "urn:carecoord:goal", "value": goal_id}]
+    if life_domain := _text(goal["life_domain"]):
+        resource["category"] = [{"text": life_domain.replace("_", " ")}]
+    if indicators := [text for text in map(_text, goal["indicators"]) if text]:
+        resource["target"] = [{"measure": {"text": indicator}} for indicator in indicators]
     notes = []
     if goal["team_restatement"]:
         notes.append(f"The team's restatement: {goal['team_restatement']}")
     for indicator, latest in goal["latest_values"].items():
-        notes.append(f"{indicator}: {latest['value']:g} on {latest['recorded_on']}")
-    if notes:
+        notes.append(f"{indicator or NOT_RECORDED}: {_number(latest['value'])} on {latest['recorded_on']}")
+    if notes := [text for text in map(_text, notes) if text]:
         resource["note"] = [{"text": note} for note in notes]
     return resource
 
@@ -126,9 +133,9 @@ def _care_team(members: list[Json], patient: Json) -> Json:
         "status": "active",
         "subject": patient,
         "participant": [{
-            "role": [{"text": member["role"].replace("_", " ")}],
-            "member": {"identifier": {"system": LOCAL_USERS, "value": member["member_id"]},
-                       "display": member["member_id"]},
+            "role": [{"text": (_text(member["role"]) or NOT_RECORDED).replace("_", " ")}],
+            "member": {"identifier": {"system": LOCAL_USERS, "value": _text(member["member_id"]) or NOT_RECORDED},
+                       "display": _text(member["member_id"]) or NOT_RECORDED},
         } for member in members],
     }
 
@@ -151,11 +158,29 @@ def _care_plan(view: Json, patient: Json, goals: list[str], team: str | None, ob
     if view["supports"]:
         resource["activity"] = [{"detail": {
             "status": "in-progress",
-            "code": {"text": support["life_domain"].replace("_", " ")},
-            "description": support["description"],
-            "performer": [{"display": support["provided_by"]}],
+            "code": {"text": (_text(support["life_domain"]) or NOT_RECORDED).replace("_", " ")},
+            "description": _text(support["description"]) or NOT_RECORDED,
+            "performer": [{"display": _text(support["provided_by"]) or NOT_RECORDED}],
         }} for support in view["supports"]]
     if view["next_review"]:
         review = view["next_review"]
         resource["note"] = [{"text": f"Next review due {review['due_on']} ({', '.join(review['prompted_by'])})"}]
     return resource
+
+
+def _text(value: Any) -> str | None:
+    """`value` as a FHIR string, or None when nothing of it is left. The domain keeps the person's
+    words as they were given, which FHIR cannot always hold: an empty string, one made only of
+    whitespace such as U+0085 or U+2028, or a lone surrogate."""
+    if value is None:
+        return None
+    text = str(value).encode("utf-8", "replace").decode("utf-8")
+    return text if FHIR_TEXT.search(text) else None
+
+
+def _number(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):  # None, or an integer past any float
+        return str(value)
+    return f"{number:g}" if math.isfinite(number) else str(value)

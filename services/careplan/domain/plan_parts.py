@@ -1,0 +1,139 @@
+"""What a care plan holds, as plain values, and the checks a change to it must pass.
+
+The checks keep out of the plan what it could not read back: a day too close to the end of the
+calendar for the review that follows it, a number that is not finite, an empty id or indicator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from services.careplan.domain.reviews import leaves_room_for_review
+from shared.consent import CATEGORIES
+from shared.domain import InvalidField
+
+LIFE_DOMAINS = (
+    "housing", "employment", "education", "clinical_care", "peer_support", "family", "physical_health",
+    "transportation", "harm_reduction",
+)
+# A goal is never "failed": it is worked on, reached, or set aside by the person's choice.
+GOAL_STATUSES = ("active", "achieved", "set_aside")
+AGREEMENT_GIVERS = ("person", "guardian")
+
+
+class InvalidPlanChange(InvalidField):
+    """A plan change that cannot be recorded; `field` names what to correct."""
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    indicator: str
+    value: float
+    recorded_on: date
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Goal:
+    goal_id: str
+    in_own_words: str
+    team_restatement: str | None
+    life_domain: str | None
+    indicators: tuple[str, ...]  # what the person and team will watch to see progress
+    status: str = "active"
+    values: tuple[IndicatorValue, ...] = ()
+    sharing_category: str | None = None  # see sharing.py: None stays within the team
+
+
+@dataclass(frozen=True)
+class Support:
+    support_id: str
+    life_domain: str
+    description: str
+    provided_by: str
+    ended_because: str | None = None
+    sharing_category: str | None = None  # see sharing.py: None stays within the team
+
+    @property
+    def active(self) -> bool:
+        return self.ended_because is None
+
+
+@dataclass(frozen=True)
+class Setback:
+    setback_id: str
+    occurred_on: date
+    in_own_words: str
+    what_helped: str | None
+    goal_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Review:
+    review_id: str
+    reviewed_on: date
+    what_changed: str
+    why: str
+    prompted_by: tuple[str, ...]  # "scheduled", or what intake reported (see reviews.py)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    agrees: bool
+    given_by: str
+    reason: str | None
+    plan_version: int  # the plan's version the person agreed (or not) to
+
+
+@dataclass(frozen=True)
+class Preferences:
+    language: str | None = None
+    culture: str | None = None
+    faith: str | None = None
+    who_to_involve: tuple[str, ...] = ()
+
+
+@dataclass
+class CrisisFollowUp:
+    contact_id: str
+    followed_up_on: date
+    note: str | None
+
+
+def check_life_domain(life_domain: str) -> None:
+    if life_domain not in LIFE_DOMAINS:
+        raise InvalidPlanChange("life_domain", f"unknown life domain {life_domain!r}; known: {', '.join(LIFE_DOMAINS)}")
+
+
+def check_sharing_category(category: str | None) -> None:
+    if category is not None and category not in CATEGORIES:
+        raise InvalidPlanChange("sharing_category",
+                                f"unknown consent category {category!r}; known: {', '.join(CATEGORIES)}")
+
+
+def check_text(field: str, text: str | None, message: str = "must not be empty") -> None:
+    if text is None or not text.strip():
+        raise InvalidPlanChange(field, message)
+
+
+def check_plan_day(field: str, day: date) -> None:
+    """A plan's days are calendar days that leave room for what the plan derives from them (the
+    next review, 90 days on): a stored day past that would make the plan unreadable for good."""
+    if isinstance(day, datetime) or not isinstance(day, date):
+        raise InvalidPlanChange(field, "must be a calendar date")
+    if not leaves_room_for_review(day):
+        raise InvalidPlanChange(field, f"{day.isoformat()} is too late: a review after it would fall past the "
+                                       "end of the calendar")
+
+
+def check_finite(field: str, value: float) -> float:
+    """The value as a finite float: NaN and infinities would be stored but read back as null."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidPlanChange(field, "must be a finite number") from None
+    if not math.isfinite(number):
+        raise InvalidPlanChange(field, "must be a finite number")
+    return number
