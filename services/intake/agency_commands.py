@@ -19,6 +19,7 @@ from services.intake.application import (
     AccessCheck,
     AmendDetails,
     Command,
+    CommandFailed,
     GrantConsent,
     RevokeConsent,
     IntakeApplication,
@@ -96,10 +97,10 @@ class AgencyCommands:
         self._check_right(principal, Right.REGISTER_PERSON)
         if principal.role is Role.AGENCY_SYSTEM and request.agency != principal.agency:
             raise Refused(403, "an agency system registers people for its own agency only")
-        registration = await self._commits.submit((RegisterPerson(
+        registration = await self._submit(RegisterPerson(
             request.agency, request.agency_person_id, request.preferred_name, request.date_of_birth, provenance,
             request.pronouns, request.preferred_language,
-        ), None))
+        ))
         return PersonRegistration(person_id=registration.person_id), registration.created
 
     async def amend_details(self, principal: Principal, person_id: UUID, request: AmendDetailsRequest,
@@ -118,8 +119,8 @@ class AgencyCommands:
         screening_id = uuid5(SCREENING_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
         answers = {item: None if answer == "declined" else answer for item, answer in request.answers.items()}
         try:
-            receipt = await self._submit(
-                RecordScreening(person_id, screening_id, request.instrument, answers, provenance, request.sex), check)
+            receipt = await self._submit(RecordScreening(
+                person_id, screening_id, request.instrument, answers, provenance, request.sex), check)
         except InvalidAnswers as invalid:
             where = ["body", invalid.item] if invalid.item in ("instrument", "sex") else ["body", "answers", invalid.item]
             raise _invalid(where, invalid.message) from None
@@ -197,6 +198,9 @@ class AgencyCommands:
             raise Refused(403, str(refusal)) from None
         except MergedAway as away:
             raise _merged_away(away) from None
+        except CommandFailed as failure:
+            # The log has what failed, by ids; the caller learns only that nothing was recorded.
+            raise Refused(500, str(failure)) from None
 
     def _check(self, principal: Principal, right: Right, *person_ids: UUID) -> AccessCheck:
         """403 at once if the caller's role lacks `right`; whether they may act on these people's
