@@ -34,7 +34,16 @@ from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.person import CannotMerge, MergedAway
 from services.intake.domain.scoring import InvalidAnswers
-from shared.access import MissingRight, NotVisible, Principal, Right, Role, authorize, check_has_right
+from shared.access import (
+    MayNotRegister,
+    MissingRight,
+    NotVisible,
+    Principal,
+    Right,
+    authorize,
+    check_has_right,
+    check_may_register,
+)
 from shared.contracts.intake import AgencyIdentity
 from shared.contracts.intake_commands import (
     AmendDetailsRequest,
@@ -85,9 +94,13 @@ def _merged_away(away: MergedAway) -> Refused:
 
 
 class AgencyCommands:
-    def __init__(self, service: Service, application: IntakeApplication) -> None:
+    def __init__(self, service: Service, application: IntakeApplication,
+                 staff_registration_agencies: frozenset[str] = frozenset()) -> None:
         self._service = service
         self._application = application
+        # Agencies whose staff (with the agency in their token) may register its people; by
+        # default only the agency's own system registers its records.
+        self._staff_registration_agencies = staff_registration_agencies
         # Each command travels with its access check, run in the same batch (see AccessCheck).
         self._commits: GroupCommit[tuple[Command, AccessCheck | None], Result] = GroupCommit(
             service.run_sync, application.execute_checked_batch)
@@ -95,8 +108,12 @@ class AgencyCommands:
     async def register(self, principal: Principal, request: RegisterPersonRequest,
                        provenance: Provenance) -> tuple[PersonRegistration, bool]:
         self._check_right(principal, Right.REGISTER_PERSON)
-        if principal.role is Role.AGENCY_SYSTEM and request.agency != principal.agency:
-            raise Refused(403, "an agency system registers people for its own agency only")
+        try:
+            # From the token and the request alone, before any lookup: the refusal is the same
+            # whether the agency's record exists or not.
+            check_may_register(principal, request.agency, self._staff_registration_agencies)
+        except MayNotRegister as refusal:
+            raise Refused(403, str(refusal)) from None
         registration = await self._submit(RegisterPerson(
             request.agency, request.agency_person_id, request.preferred_name, request.date_of_birth, provenance,
             request.pronouns, request.preferred_language,
