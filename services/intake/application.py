@@ -42,6 +42,7 @@ from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.person import (
     CannotMerge,
+    IdempotencyKeyReused,
     MergedAway,
     NoAnswers,
     Person,
@@ -66,7 +67,7 @@ CONFLICT_ATTEMPTS = 5
 # A command refused for its own content: the others in its batch go ahead. Every rule raises
 # before its command changes anything, so a refused command leaves its people as they were.
 REFUSALS = (PersonNotFound, UnknownDetail, InvalidAnswers, NoAnswers, InvalidCrisisContact, InvalidConsent,
-            CannotMerge, MergedAway)
+            CannotMerge, MergedAway, IdempotencyKeyReused)
 
 
 def _person_access(person: Person) -> tuple[str, frozenset[str]]:
@@ -310,7 +311,7 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         if isinstance(command, GrantConsent):
             created = person.grant_consent(command.directive_id, command.recipient_kind, command.recipient_id,
                                            command.categories, command.starts_at, command.expires_at,
-                                           command.provenance)
+                                           command.provenance, command.fingerprint)
         else:
             created = person.revoke_consent(command.directive_id, command.revoked_at, command.provenance)
         return ConsentReceipt(command.person_id, command.directive_id, created)
@@ -322,11 +323,12 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         if person is None:
             raise PersonNotFound(f"no person {command.person_id}")
         if command.contact_id in person.crisis_contacts:
+            person.check_same_request(command.contact_id, command.fingerprint)
             return CrisisContactReceipt(command.person_id, command.contact_id,
                                         person.crisis_contacts[command.contact_id], created=False)
         due = person.record_crisis_contact(
             command.contact_id, command.kind, command.occurred_at, command.location, command.responders,
-            command.what_helped, command.outcome, command.follow_up_due, command.provenance,
+            command.what_helped, command.outcome, command.follow_up_due, command.provenance, command.fingerprint,
         )
         return CrisisContactReceipt(command.person_id, command.contact_id, due, created=True)
 
@@ -336,8 +338,10 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         if person is None:
             raise PersonNotFound(f"no person {command.person_id}")
         if person.has_screening(command.screening_id):
+            person.check_same_request(command.screening_id, command.fingerprint)
             return ScreeningReceipt(command.person_id, command.screening_id, created=False,
                                     result=person.screening_result(command.screening_id))
         result = person.record_screening(command.screening_id, command.instrument, command.answers,
-                                         command.provenance, command.sex, self.scoring_settings)
+                                         command.provenance, command.sex, self.scoring_settings,
+                                         command.fingerprint)
         return ScreeningReceipt(command.person_id, command.screening_id, created=True, result=result)

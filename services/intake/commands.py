@@ -53,6 +53,8 @@ class RecordScreening:
     answers: dict[str, Answer]
     provenance: Provenance
     sex: str | None = None  # only AUDIT-C's cutoff depends on it; unknown gets the cautious one
+    # Of the request as the caller sent it: a repeat under the same id must be the same request.
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class RecordCrisisContact:
     outcome: str
     follow_up_due: datetime | None
     provenance: Provenance
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class GrantConsent:
     starts_at: datetime
     expires_at: datetime | None
     provenance: Provenance
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
