@@ -6,8 +6,6 @@ one transaction; see shared/group_commit.py for why.
 
 from __future__ import annotations
 
-import logging
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,6 +34,7 @@ from services.intake.commands import (
     Result,
     RevokeConsent,
     ScreeningReceipt,
+    command_failed,
 )
 from services.intake.domain.care_team_view import CareTeamView
 from services.intake.domain.consent import InvalidConsent
@@ -59,8 +58,6 @@ __all__ = [  # the commands are part of the application's interface
     "RecordScreening", "RegisterPerson", "Registration", "Result", "RevokeConsent", "ScreeningReceipt",
 ]
 
-logger = logging.getLogger(__name__)
-
 # Another process saved the same person meanwhile: reload and run the batch again.
 CONFLICT_ATTEMPTS = 5
 
@@ -77,14 +74,6 @@ def _person_access(person: Person) -> tuple[str, frozenset[str]]:
 
 def _team_members(view: CareTeamView) -> frozenset[str]:
     return frozenset(view.team)
-
-
-def _person_ids(command: Command) -> tuple[UUID, ...]:
-    if isinstance(command, RegisterPerson):
-        return (Person.create_id(command.agency, command.agency_person_id),)
-    if isinstance(command, MergePeople):
-        return command.survivor_id, command.duplicate_id
-    return (command.person_id,)
 
 
 # How long a chain of merges (A into B, later B into C) is followed to the record that now stands.
@@ -148,7 +137,7 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
             except Exception as error:  # noqa: BLE001 - what a command wrote cannot be stored
                 self.forget(batch.people)
                 if len(commands) == 1:
-                    return [failed.get(0) or self._failed(commands[0], error)]
+                    return [failed.get(0) or command_failed(commands[0], error)]
                 # Saving each command alone finds the one at fault; the others are saved.
                 return [failed[index] if index in failed else self.execute_batch([command])[0]
                         for index, command in enumerate(commands)]
@@ -169,21 +158,9 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
             try:
                 outcomes.append(self._run(command, batch))
             except Exception as error:  # noqa: BLE001 - a bug in one command must not fail the batch
-                failed[index] = self._failed(command, error)
+                failed[index] = command_failed(command, error)
                 return None
         return outcomes
-
-    @staticmethod
-    def _failed(command: Command, error: Exception) -> CommandFailed:
-        """Log an unexpected failure by ids and code locations only: messages and values may hold
-        clinical content."""
-        failure = CommandFailed(type(command).__name__, _person_ids(command))
-        where = "; ".join(f"{frame.filename}:{frame.lineno} in {frame.name}"
-                          for frame in traceback.extract_tb(error.__traceback__))
-        logger.error("intake command %s for person(s) %s failed with %s at %s; nothing of it was recorded",
-                     type(command).__name__, ", ".join(map(str, failure.person_ids)), type(error).__name__, where,
-                     extra={"correlation_id": command.provenance.correlation_id})
-        return failure
 
     def execute_checked_batch(self, items: Sequence[tuple[Command, AccessCheck | None]]) -> list[Result | Exception]:
         """`execute_batch` for commands that carry an access check: a command whose caller may not

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from services.intake.domain.person import Person
 from services.intake.domain.scoring import Answer, ScreeningResult
 from shared.access import Principal, Right
 from shared.domain import Provenance
+
+logger = logging.getLogger(__name__)
 
 
 class PersonNotFound(LookupError):
@@ -163,3 +168,23 @@ class MergeReceipt:
 
 
 Result = Registration | Amendment | ScreeningReceipt | CrisisContactReceipt | ConsentReceipt | MergeReceipt
+
+
+def command_failed(command: Command, error: Exception) -> CommandFailed:
+    """The failure to answer for a command that raised unexpectedly, logged by ids and code
+    locations only: an error's message and values may hold clinical content."""
+    failure = CommandFailed(type(command).__name__, _person_ids(command))
+    where = "; ".join(f"{frame.filename}:{frame.lineno} in {frame.name}"
+                      for frame in traceback.extract_tb(error.__traceback__))
+    logger.error("intake command %s for person(s) %s failed with %s at %s; nothing of it was recorded",
+                 type(command).__name__, ", ".join(map(str, failure.person_ids)), type(error).__name__, where,
+                 extra={"correlation_id": command.provenance.correlation_id})
+    return failure
+
+
+def _person_ids(command: Command) -> tuple[UUID, ...]:
+    if isinstance(command, RegisterPerson):
+        return (Person.create_id(command.agency, command.agency_person_id),)
+    if isinstance(command, MergePeople):
+        return command.survivor_id, command.duplicate_id
+    return (command.person_id,)
