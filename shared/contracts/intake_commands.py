@@ -2,7 +2,8 @@
 
 Over AMQP: publish to exchange `carecoord.commands` with routing key `intake`, a bearer token in
 the `authorization` header (verified like an HTTP call), an optional `idempotency-key` header
-(else the message id is the key), and as body one of the commands below, told apart by `command`.
+(else the message id is the key; reused for a different command, it is dead-lettered), and as
+body one of the commands below, told apart by `command`.
 With `reply_to` set, the receipt comes back there; a command that is refused or invalid is
 dead-lettered (queue `intake.commands.dead-letter`) with the reason in its headers.
 """
