@@ -91,7 +91,7 @@ class Principal:
 
     subject: str
     role: Role
-    agency: str | None = None  # for agency systems: which agency
+    agency: str | None = None  # which agency: for agency systems, outside agencies, and staff (optional)
     person_id: UUID | None = None  # for the person served: who they are
 
 
@@ -135,6 +135,25 @@ def check_may_see(principal: Principal, record: RecordContext) -> None:
     elif principal.subject in record.team:
         return
     raise NotVisible(f"no record {record.person_id}")
+
+
+class MayNotRegister(Exception):
+    """Registering this agency's record is not the caller's to do (403, naming why)."""
+
+
+def check_may_register(principal: Principal, agency: str, staff_registration_agencies: frozenset[str]) -> None:
+    """An agency's records are registered by its own system, or by its staff where the agency lets
+    them (a setting), never by anyone else: a registration keeps the name it was given, and
+    answers with the person's id. Decided from the token and the request alone, before anything
+    is looked up, so a refusal says nothing about whether the record exists."""
+    if principal.role is Role.AGENCY_SYSTEM:
+        if agency != principal.agency:
+            raise MayNotRegister("an agency system registers people for its own agency only")
+        return
+    if principal.agency != agency:
+        raise MayNotRegister("staff register people only for the agency their token names")
+    if agency not in staff_registration_agencies:
+        raise MayNotRegister(f"agency {agency!r} does not let its staff register people; its own system does")
 
 
 def authorize(principal: Principal, right: Right, record: RecordContext) -> None:

@@ -11,14 +11,19 @@ it is then: one thread hop and, for the whole batch, one query.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid4, uuid5
+
+from pydantic import BaseModel
 
 from services.intake.application import (
     AccessCheck,
     AmendDetails,
     Command,
+    CommandFailed,
     GrantConsent,
     RevokeConsent,
     IntakeApplication,
@@ -31,9 +36,18 @@ from services.intake.application import (
 )
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
-from services.intake.domain.person import CannotMerge, MergedAway
+from services.intake.domain.person import CannotMerge, IdempotencyKeyReused, MergedAway
 from services.intake.domain.scoring import InvalidAnswers
-from shared.access import MissingRight, NotVisible, Principal, Right, Role, authorize, check_has_right
+from shared.access import (
+    MayNotRegister,
+    MissingRight,
+    NotVisible,
+    Principal,
+    Right,
+    authorize,
+    check_has_right,
+    check_may_register,
+)
 from shared.contracts.intake import AgencyIdentity
 from shared.contracts.intake_commands import (
     AmendDetailsRequest,
@@ -83,10 +97,30 @@ def _merged_away(away: MergedAway) -> Refused:
     }])
 
 
+def _fingerprint(request: BaseModel, contract: type[BaseModel]) -> str:
+    """SHA-256 of the request's content as validated: defaults filled in, key order and spacing
+    gone. Only the fields of the HTTP contract count, so the same request over HTTP and AMQP (whose
+    body also names the command and the person) has the same fingerprint."""
+    content = request.model_dump(mode="json", include=set(contract.model_fields))
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _key_reused() -> Refused:
+    # The IETF Idempotency-Key draft's answer to a key reused with another payload.
+    return Refused(422, [{
+        "loc": ["header", "Idempotency-Key"], "type": "idempotency_key_reused",
+        "msg": "the idempotency key is already used for a different request payload; use a new key for a new request",
+    }])
+
+
 class AgencyCommands:
-    def __init__(self, service: Service, application: IntakeApplication) -> None:
+    def __init__(self, service: Service, application: IntakeApplication,
+                 staff_registration_agencies: frozenset[str] = frozenset()) -> None:
         self._service = service
         self._application = application
+        # Agencies whose staff (with the agency in their token) may register its people; by
+        # default only the agency's own system registers its records.
+        self._staff_registration_agencies = staff_registration_agencies
         # Each command travels with its access check, run in the same batch (see AccessCheck).
         self._commits: GroupCommit[tuple[Command, AccessCheck | None], Result] = GroupCommit(
             service.run_sync, application.execute_checked_batch)
@@ -94,12 +128,16 @@ class AgencyCommands:
     async def register(self, principal: Principal, request: RegisterPersonRequest,
                        provenance: Provenance) -> tuple[PersonRegistration, bool]:
         self._check_right(principal, Right.REGISTER_PERSON)
-        if principal.role is Role.AGENCY_SYSTEM and request.agency != principal.agency:
-            raise Refused(403, "an agency system registers people for its own agency only")
-        registration = await self._commits.submit((RegisterPerson(
+        try:
+            # From the token and the request alone, before any lookup: the refusal is the same
+            # whether the agency's record exists or not.
+            check_may_register(principal, request.agency, self._staff_registration_agencies)
+        except MayNotRegister as refusal:
+            raise Refused(403, str(refusal)) from None
+        registration = await self._submit(RegisterPerson(
             request.agency, request.agency_person_id, request.preferred_name, request.date_of_birth, provenance,
             request.pronouns, request.preferred_language,
-        ), None))
+        ))
         return PersonRegistration(person_id=registration.person_id), registration.created
 
     async def amend_details(self, principal: Principal, person_id: UUID, request: AmendDetailsRequest,
@@ -117,9 +155,10 @@ class AgencyCommands:
         check = self._check(principal, Right.RECORD_SCREENING, person_id)
         screening_id = uuid5(SCREENING_NAMESPACE, f"{person_id}/{idempotency_key}") if idempotency_key else uuid4()
         answers = {item: None if answer == "declined" else answer for item, answer in request.answers.items()}
+        fingerprint = _fingerprint(request, RecordScreeningRequest) if idempotency_key else None
         try:
-            receipt = await self._submit(
-                RecordScreening(person_id, screening_id, request.instrument, answers, provenance, request.sex), check)
+            receipt = await self._submit(RecordScreening(
+                person_id, screening_id, request.instrument, answers, provenance, request.sex, fingerprint), check)
         except InvalidAnswers as invalid:
             where = ["body", invalid.item] if invalid.item in ("instrument", "sex") else ["body", "answers", invalid.item]
             raise _invalid(where, invalid.message) from None
@@ -140,6 +179,7 @@ class AgencyCommands:
             receipt = await self._submit(RecordCrisisContact(
                 person_id, contact_id, request.kind, request.occurred_at, request.location, request.responders,
                 request.what_helped, request.outcome, request.follow_up_due, provenance,
+                _fingerprint(request, RecordCrisisContactRequest) if idempotency_key else None,
             ), check)
         except InvalidCrisisContact as invalid:
             raise _invalid(["body", invalid.field], invalid.message) from None
@@ -153,7 +193,8 @@ class AgencyCommands:
         starts_at = request.starts_at or datetime.now(timezone.utc)
         return await self._consent(GrantConsent(
             person_id, directive_id, request.recipient_kind, request.recipient_id, list(request.categories),
-            starts_at, request.expires_at, provenance), check)
+            starts_at, request.expires_at, provenance,
+            _fingerprint(request, GrantConsentRequest) if idempotency_key else None), check)
 
     async def revoke_consent(self, principal: Principal, person_id: UUID, directive_id: str,
                              request: RevokeConsentRequest, provenance: Provenance) -> tuple[ConsentRecorded, bool]:
@@ -197,6 +238,11 @@ class AgencyCommands:
             raise Refused(403, str(refusal)) from None
         except MergedAway as away:
             raise _merged_away(away) from None
+        except IdempotencyKeyReused:
+            raise _key_reused() from None
+        except CommandFailed as failure:
+            # The log has what failed, by ids; the caller learns only that nothing was recorded.
+            raise Refused(500, str(failure)) from None
 
     def _check(self, principal: Principal, right: Right, *person_ids: UUID) -> AccessCheck:
         """403 at once if the caller's role lacks `right`; whether they may act on these people's

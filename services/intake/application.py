@@ -8,165 +8,65 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
-from datetime import date, datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import PersistenceError, RecordConflictError
 
+from services.intake.commands import (
+    AccessCheck,
+    AmendDetails,
+    Amendment,
+    Command,
+    CommandFailed,
+    ConsentReceipt,
+    CrisisContactReceipt,
+    GrantConsent,
+    MergePeople,
+    MergeReceipt,
+    PersonNotFound,
+    RecordCrisisContact,
+    RecordScreening,
+    RegisterPerson,
+    Registration,
+    Result,
+    RevokeConsent,
+    ScreeningReceipt,
+    command_failed,
+)
 from services.intake.domain.care_team_view import CareTeamView
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
-from services.intake.domain.person import CannotMerge, MergedAway, NoAnswers, Person, UnknownDetail
-from services.intake.domain.scoring import Answer, InvalidAnswers, ScoringSettings, ScreeningResult
-from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
+from services.intake.domain.person import (
+    CannotMerge,
+    IdempotencyKeyReused,
+    MergedAway,
+    NoAnswers,
+    Person,
+    UnknownDetail,
+)
+from services.intake.domain.scoring import Answer, InvalidAnswers, ScoringSettings
+from shared.access import MissingRight, NotVisible, RecordContext, authorize
 from shared.domain import Provenance
 from shared.following import FollowerApplication
+
+__all__ = [  # the commands are part of the application's interface
+    "AccessCheck", "AmendDetails", "Amendment", "Command", "CommandFailed", "ConsentReceipt", "CrisisContactReceipt",
+    "GrantConsent", "IntakeApplication", "MergePeople", "MergeReceipt", "PersonNotFound", "RecordCrisisContact",
+    "RecordScreening", "RegisterPerson", "Registration", "Result", "RevokeConsent", "ScreeningReceipt",
+]
 
 # Another process saved the same person meanwhile: reload and run the batch again.
 CONFLICT_ATTEMPTS = 5
 
-
-class PersonNotFound(LookupError):
-    pass
-
-
-@dataclass(frozen=True)
-class RegisterPerson:
-    agency: str
-    agency_person_id: str
-    preferred_name: str
-    date_of_birth: date | None
-    provenance: Provenance
-    pronouns: str | None = None
-    preferred_language: str | None = None
-
-
-@dataclass(frozen=True)
-class AmendDetails:
-    person_id: UUID
-    changes: dict[str, Any]
-    provenance: Provenance
-
-
-@dataclass(frozen=True)
-class RecordScreening:
-    person_id: UUID
-    screening_id: UUID
-    instrument: str
-    answers: dict[str, Answer]
-    provenance: Provenance
-    sex: str | None = None  # only AUDIT-C's cutoff depends on it; unknown gets the cautious one
-
-
-@dataclass(frozen=True)
-class RecordCrisisContact:
-    person_id: UUID
-    contact_id: UUID
-    kind: str
-    occurred_at: datetime
-    location: str
-    responders: list[str]
-    what_helped: str
-    outcome: str
-    follow_up_due: datetime | None
-    provenance: Provenance
-
-
-@dataclass(frozen=True)
-class GrantConsent:
-    person_id: UUID
-    directive_id: str
-    recipient_kind: str
-    recipient_id: str | None
-    categories: list[str]
-    starts_at: datetime
-    expires_at: datetime | None
-    provenance: Provenance
-
-
-@dataclass(frozen=True)
-class RevokeConsent:
-    person_id: UUID
-    directive_id: str
-    revoked_at: datetime
-    provenance: Provenance
-
-
-@dataclass(frozen=True)
-class MergePeople:
-    survivor_id: UUID
-    duplicate_id: UUID
-    reason: str
-    provenance: Provenance
-
-
-Command = (RegisterPerson | AmendDetails | RecordScreening | RecordCrisisContact | GrantConsent | RevokeConsent
-           | MergePeople)
-
-
-@dataclass(frozen=True)
-class AccessCheck:
-    """The caller must hold `right` on each of these people's records (in this order).
-
-    Checked in the batch that runs the command: one thread hop per batch instead of one per
-    request, and the records of the whole batch read in one query (see `execute_checked_batch`).
-    """
-
-    principal: Principal
-    right: Right
-    person_ids: tuple[UUID, ...]
-
-
-@dataclass(frozen=True)
-class Registration:
-    person_id: UUID
-    created: bool
-
-
-@dataclass(frozen=True)
-class ScreeningReceipt:
-    person_id: UUID
-    screening_id: UUID
-    created: bool
-    result: ScreeningResult | None
-
-
-@dataclass(frozen=True)
-class CrisisContactReceipt:
-    person_id: UUID
-    contact_id: UUID
-    follow_up_due: datetime
-    created: bool
-
-
-@dataclass(frozen=True)
-class ConsentReceipt:
-    person_id: UUID
-    directive_id: str
-    created: bool
-
-
-@dataclass(frozen=True)
-class Amendment:
-    person_id: UUID
-    changed: list[str]
-
-
-@dataclass(frozen=True)
-class MergeReceipt:
-    survivor_id: UUID
-    duplicate_id: UUID
-    reason: str  # as first recorded
-    agency_identities: list[tuple[str, str]]  # all the survivor answers to now
-    created: bool
-
-
-Result = Registration | Amendment | ScreeningReceipt | CrisisContactReceipt | ConsentReceipt | MergeReceipt
-# A command refused for its own content: the others in its batch go ahead.
+# A command refused for its own content: the others in its batch go ahead. Every rule raises
+# before its command changes anything, so a refused command leaves its people as they were.
 REFUSALS = (PersonNotFound, UnknownDetail, InvalidAnswers, NoAnswers, InvalidCrisisContact, InvalidConsent,
-            CannotMerge, MergedAway)
+            CannotMerge, MergedAway, IdempotencyKeyReused)
+
+
 def _person_access(person: Person) -> tuple[str, frozenset[str]]:
     """The agency that registered the person, and those of the duplicates merged into them."""
     return person.agency, frozenset(agency for agency, _ in person.agency_identities[1:])
@@ -214,19 +114,53 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         return outcome
 
     def execute_batch(self, commands: Sequence[Command]) -> list[Result | Exception]:
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        """Run the commands against each person's current state and save what they changed in one
+        transaction. A command refused by a rule, or failing unexpectedly, fails alone."""
+        failed: dict[int, CommandFailed] = {}
+        conflicts = 0
+        while True:
             batch = _Batch(self)
-            outcomes = [self._run(command, batch) for command in commands]
+            outcomes = self._run_all(commands, batch, failed)
+            if outcomes is None:
+                continue  # one more command failed: start over without it (each pass fails one more, or ends)
             try:
                 self.record(*batch.people.values())  # save() without its per-aggregate protocol checks
             except RecordConflictError:
                 # Someone else saved one of these people: our cached copies may be stale.
                 self.forget(batch.people)
-                if attempt == CONFLICT_ATTEMPTS:
+                conflicts += 1
+                if conflicts == CONFLICT_ATTEMPTS:
                     raise
                 continue
+            except PersistenceError:
+                raise  # the database failed, not a command: the whole batch hears it
+            except Exception as error:  # noqa: BLE001 - what a command wrote cannot be stored
+                self.forget(batch.people)
+                if len(commands) == 1:
+                    return [failed.get(0) or command_failed(commands[0], error)]
+                # Saving each command alone finds the one at fault; the others are saved.
+                return [failed[index] if index in failed else self.execute_batch([command])[0]
+                        for index, command in enumerate(commands)]
             return outcomes
-        raise AssertionError("unreachable")
+
+    def _run_all(self, commands: Sequence[Command], batch: _Batch,
+                 failed: dict[int, CommandFailed]) -> list[Result | Exception] | None:
+        """Each command's outcome; None after an unexpected error, which is then in `failed`.
+
+        A command that raised unexpectedly may have changed a person half-way (an event triggered,
+        its sequel not): the batch's people were checked out of the cache, so dropping the batch
+        drops those changes, and the caller runs the batch again from the store without it."""
+        outcomes: list[Result | Exception] = []
+        for index, command in enumerate(commands):
+            if index in failed:
+                outcomes.append(failed[index])
+                continue
+            try:
+                outcomes.append(self._run(command, batch))
+            except Exception as error:  # noqa: BLE001 - a bug in one command must not fail the batch
+                failed[index] = command_failed(command, error)
+                return None
+        return outcomes
 
     def execute_checked_batch(self, items: Sequence[tuple[Command, AccessCheck | None]]) -> list[Result | Exception]:
         """`execute_batch` for commands that carry an access check: a command whose caller may not
@@ -354,7 +288,7 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         if isinstance(command, GrantConsent):
             created = person.grant_consent(command.directive_id, command.recipient_kind, command.recipient_id,
                                            command.categories, command.starts_at, command.expires_at,
-                                           command.provenance)
+                                           command.provenance, command.fingerprint)
         else:
             created = person.revoke_consent(command.directive_id, command.revoked_at, command.provenance)
         return ConsentReceipt(command.person_id, command.directive_id, created)
@@ -366,11 +300,12 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         if person is None:
             raise PersonNotFound(f"no person {command.person_id}")
         if command.contact_id in person.crisis_contacts:
+            person.check_same_request(command.contact_id, command.fingerprint)
             return CrisisContactReceipt(command.person_id, command.contact_id,
                                         person.crisis_contacts[command.contact_id], created=False)
         due = person.record_crisis_contact(
             command.contact_id, command.kind, command.occurred_at, command.location, command.responders,
-            command.what_helped, command.outcome, command.follow_up_due, command.provenance,
+            command.what_helped, command.outcome, command.follow_up_due, command.provenance, command.fingerprint,
         )
         return CrisisContactReceipt(command.person_id, command.contact_id, due, created=True)
 
@@ -380,8 +315,10 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         if person is None:
             raise PersonNotFound(f"no person {command.person_id}")
         if person.has_screening(command.screening_id):
+            person.check_same_request(command.screening_id, command.fingerprint)
             return ScreeningReceipt(command.person_id, command.screening_id, created=False,
                                     result=person.screening_result(command.screening_id))
         result = person.record_screening(command.screening_id, command.instrument, command.answers,
-                                         command.provenance, command.sex, self.scoring_settings)
+                                         command.provenance, command.sex, self.scoring_settings,
+                                         command.fingerprint)
         return ScreeningReceipt(command.person_id, command.screening_id, created=True, result=result)

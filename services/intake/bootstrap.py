@@ -16,6 +16,9 @@ from shared.settings import ServiceSettings
 class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8001
+    # Agencies whose staff may register its people (STAFF_REGISTRATION_AGENCIES='["riverside"]'),
+    # with the agency named in their token; by default only an agency's own system registers them.
+    staff_registration_agencies: tuple[str, ...] = ()
 
 
 def create_service(settings: ServiceSettings | None = None) -> Service:
@@ -25,7 +28,8 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
                             contracts=intake_contracts.PAYLOADS)
     application: IntakeApplication = service.application  # type: ignore[assignment]
     service.broker.include_router(care_team_router(service, application, topology))
-    commands = AgencyCommands(service, application)
+    commands = AgencyCommands(service, application,
+                              frozenset(getattr(settings, "staff_registration_agencies", ())))
     http = build_http(service, "intake", [people_router(service, application, commands)])
     service.broker.include_router(agency_commands_router(
         service, commands, http.state.token_verifier, COMMANDS_TOPOLOGY.with_retry_delays(settings.retry_delays)))

@@ -33,7 +33,9 @@ from shared.http import CurrentPrincipal, RequestProvenance, log_read
 from shared.runtime import Service
 
 T = TypeVar("T")
-IdempotencyKey = Annotated[str | None, Header(max_length=200, description="The same key records once")]
+IdempotencyKey = Annotated[str | None, Header(
+    max_length=200, description="The same key and request record once (200 on a repeat); the key with another "
+                                "request: 422")]
 
 
 class PersonSummary(BaseModel):

@@ -32,7 +32,11 @@ def _date_in_bounds(value: date) -> date:
 
 
 def _datetime_in_bounds(value: datetime) -> datetime:
-    if not EARLIEST <= value.astimezone(timezone.utc).date() <= LATEST:
+    try:
+        day = value.astimezone(timezone.utc).date()
+    except OverflowError:  # a zone's offset pushed it past year 1 or 9999: far out of bounds anyway
+        raise ValueError(f"must be {BOUNDS}") from None
+    if not EARLIEST <= day <= LATEST:
         raise ValueError(f"must be {BOUNDS}")
     return value
 

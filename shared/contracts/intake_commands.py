@@ -2,19 +2,21 @@
 
 Over AMQP: publish to exchange `carecoord.commands` with routing key `intake`, a bearer token in
 the `authorization` header (verified like an HTTP call), an optional `idempotency-key` header
-(else the message id is the key), and as body one of the commands below, told apart by `command`.
+(else the message id is the key; reused for a different command, it is dead-lettered), and as
+body one of the commands below, told apart by `command`.
 With `reply_to` set, the receipt comes back there; a command that is refused or invalid is
 dead-lettered (queue `intake.commands.dead-letter`) with the reason in its headers.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from shared.contracts.fields import BoundedDateTime, DateOfBirth
 from shared.contracts.intake import AgencyIdentity, ConsentCategory, CrisisKind, CrisisOutcome, Instrument
 
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Item id, e.g. item9")]
@@ -26,7 +28,7 @@ class RegisterPersonRequest(BaseModel):
     agency: str = Field(min_length=1, max_length=100, description="The registering agency's id")
     agency_person_id: str = Field(min_length=1, max_length=100, description="The person's id at that agency")
     preferred_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: date | None = None
+    date_of_birth: DateOfBirth | None = None
     pronouns: str | None = Field(None, max_length=60)
     preferred_language: str | None = Field(None, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
                                            description="BCP 47 tag, e.g. es, vi, ar")
@@ -40,7 +42,7 @@ class AmendDetailsRequest(BaseModel):
     preferred_name: str | None = Field(None, min_length=1, max_length=200)
     pronouns: str | None = Field(None, max_length=60)
     preferred_language: str | None = Field(None, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
-    date_of_birth: date | None = None
+    date_of_birth: DateOfBirth | None = None
 
     def changes(self) -> dict[str, object]:
         return {field: getattr(self, field) for field in sorted(self.model_fields_set)}
@@ -65,12 +67,12 @@ class RecordCrisisContactRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: CrisisKind
-    occurred_at: datetime = Field(description="With a time zone")
+    occurred_at: BoundedDateTime
     location: str = Field(max_length=300)
     responders: list[Annotated[str, Field(max_length=200)]] = Field(max_length=20)
     what_helped: str = Field("", max_length=4000, description="What helped, e.g. the de-escalation used")
     outcome: CrisisOutcome
-    follow_up_due: datetime | None = Field(
+    follow_up_due: BoundedDateTime | None = Field(
         None, description="Default: 24 hours after a crisis contact, 7 days after a hospital discharge")
 
 
@@ -81,14 +83,14 @@ class GrantConsentRequest(BaseModel):
     recipient_id: str | None = Field(None, max_length=200, description="Who, unless the recipient is the care team")
     categories: list[ConsentCategory] = Field(
         min_length=1, max_length=4, description="substance_use is covered only when named (42 CFR Part 2)")
-    starts_at: datetime | None = Field(None, description="Default: now")
-    expires_at: datetime | None = None
+    starts_at: BoundedDateTime | None = Field(None, description="Default: now")
+    expires_at: BoundedDateTime | None = None
 
 
 class RevokeConsentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    revoked_at: datetime | None = Field(None, description="Default: now")
+    revoked_at: BoundedDateTime | None = Field(None, description="Default: now")
 
 
 class ConsentRecorded(BaseModel):

@@ -28,7 +28,8 @@ CALLERS = {
 OUTSIDERS = {"support_person", "outside_agency"}
 COORDINATOR_GOAL = "goal-of-care_coordinator_on_team"  # set by the "goal" row, then changed by others
 ON_TEAM = {f"{role}_on_team" for role in STAFF}
-REGISTRARS = {"agency", "other_agency", "care_coordinator_on_team", "supervisor_on_team"}
+# Staff hold the right to register, but only for an agency that lets its staff (none here).
+REGISTRARS = {"agency", "other_agency"}
 
 PRIVATE_NAME = "Jordan-Confidential"
 
@@ -47,7 +48,7 @@ def expected(endpoint: str, caller: str) -> int:
     if endpoint == "register":
         if caller == "other_agency":
             return 403  # registers for its own agency only
-        return 201 if caller in REGISTRARS or caller == "coordinator_elsewhere" else 403
+        return 201 if caller in REGISTRARS else 403
     if endpoint in ("screening", "crisis_contact"):
         if caller == "auditor" or caller == "person":
             return 403

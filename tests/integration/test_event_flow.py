@@ -84,15 +84,16 @@ async def test_a_crisis_contact_makes_an_urgent_follow_up_due_to_the_team(system
     async with (system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c,
                 system.client(notifications, "auditor") as n):
         person_id = await register(i, "crisis-1")
-        response = await i.post(f"/people/{person_id}/crisis-contacts", headers={"Idempotency-Key": "call-1"}, json={
+        contact = {
             "kind": "hospital_discharge", "occurred_at": "2026-11-20T16:00:00+00:00", "location": "County General",
             "responders": ["discharge nurse"], "what_helped": "sister came along", "outcome": "voluntary_hospitalization",
-        })
+        }
+        response = await i.post(f"/people/{person_id}/crisis-contacts", headers={"Idempotency-Key": "call-1"},
+                                json=contact)
         assert response.status_code == 201, response.text
         assert response.json()["follow_up_due"] == "2026-11-27T16:00:00Z"
-        again = await i.post(f"/people/{person_id}/crisis-contacts", headers={"Idempotency-Key": "call-1"}, json={
-            "kind": "hospital_discharge", "occurred_at": "2026-11-20T16:00:00+00:00", "location": "County General",
-            "responders": [], "outcome": "voluntary_hospitalization"})
+        again = await i.post(f"/people/{person_id}/crisis-contacts", headers={"Idempotency-Key": "call-1"},
+                             json=contact)
         assert again.status_code == 200 and again.json()["contact_id"] == response.json()["contact_id"]
 
         entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="crisis on the timeline")

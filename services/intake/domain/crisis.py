@@ -49,4 +49,7 @@ def follow_up_due(kind: str, occurred_at: datetime, requested: datetime | None) 
             raise InvalidCrisisContact("follow_up_due", "is before the contact itself")
         return requested
     window = FOLLOW_UP_AFTER_DISCHARGE if kind == "hospital_discharge" else FOLLOW_UP_AFTER_CRISIS
-    return occurred_at + window
+    try:
+        return occurred_at + window
+    except OverflowError:
+        raise InvalidCrisisContact("occurred_at", "is so late that its follow-up would fall past the calendar's end") from None

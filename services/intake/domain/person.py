@@ -39,6 +39,16 @@ class CannotMerge(InvalidField):
     """A merge the rules refuse for what was asked; `field` names the request field at fault."""
 
 
+class IdempotencyKeyReused(ValueError):
+    """A screening, crisis contact or consent directive takes its id from the caller's idempotency
+    key; that key was first used for a request with other content. Taking it as a repeat would
+    answer with the first result and silently drop the new data."""
+
+    def __init__(self, request_id: UUID | str) -> None:
+        super().__init__("the idempotency key is already used for a different request payload")
+        self.request_id = request_id
+
+
 class MergedAway(ValueError):
     """This person's record was merged into `survivor_id`: it records nothing new, address the survivor.
 
@@ -79,10 +89,25 @@ class Person(Aggregate):
         self.screenings: dict[UUID, ScreeningResult | None] = {}
         self.crisis_contacts: dict[UUID, datetime] = {}  # contact id -> follow-up due
         self.consents: dict[str, ConsentDirective] = {}
+        # Screening, crisis contact or directive id -> the fingerprint of the request that recorded it.
+        self.request_fingerprints: dict[str, str] = {}
         # Every agency record this person answers to: their own first, then those of duplicates merged in.
         self.agency_identities: list[tuple[str, str]] = [(agency, agency_person_id)]
         self.merged_duplicates: dict[UUID, str] = {}  # duplicate's id -> the reason given for the merge
         self.merged_into: UUID | None = None
+
+    def check_same_request(self, request_id: UUID | str, fingerprint: str | None) -> None:
+        """A repeat under an id already recorded must be the same request as the first.
+
+        Records from before fingerprints were kept, and callers that give none, cannot tell: they
+        are taken as the same request (the repeat records nothing, as it always did)."""
+        recorded = self.request_fingerprints.get(str(request_id))
+        if recorded is not None and fingerprint is not None and recorded != fingerprint:
+            raise IdempotencyKeyReused(request_id)
+
+    def _remember_request(self, request_id: UUID | str, fingerprint: str | None) -> None:
+        if fingerprint is not None:
+            self.request_fingerprints[str(request_id)] = fingerprint
 
     def check_not_merged(self) -> None:
         """A record merged into another records nothing new (MergedAway names the survivor)."""
@@ -152,6 +177,7 @@ class Person(Aggregate):
         provenance: Provenance,
         sex: str | None = None,
         settings: ScoringSettings = ScoringSettings(),
+        fingerprint: str | None = None,
     ) -> ScreeningResult:
         """Record the answers as given with their score by the published rules; a result that
         shows suicide risk is also recorded as urgent, for the care team to act on at once."""
@@ -160,7 +186,8 @@ class Person(Aggregate):
         result = score(instrument, answers, sex=sex, settings=settings)  # InvalidAnswers names the item
         # One event for the answers and their score: each published event costs a publish, a
         # delivery to every consumer and a commit there (see docs/architecture.md, Performance).
-        self._screening_completed(screening_id, instrument, dict(answers), sex, _result_fields(result), provenance)
+        self._screening_completed(screening_id, instrument, dict(answers), sex, _result_fields(result), provenance,
+                                  fingerprint)
         if result.urgent:
             self._urgent_result(screening_id, instrument, list(result.flags), provenance)
         return result
@@ -174,6 +201,7 @@ class Person(Aggregate):
     def record_crisis_contact(
         self, contact_id: UUID, kind: str, occurred_at: datetime, location: str, responders: list[str],
         what_helped: str, outcome: str, follow_up_due: datetime | None, provenance: Provenance,
+        fingerprint: str | None = None,
     ) -> datetime:
         """Record a crisis contact once; returns when the team's follow-up is due."""
         self.check_not_merged()
@@ -182,27 +210,30 @@ class Person(Aggregate):
         crisis.check_aware(occurred_at, "occurred_at")
         due = crisis.follow_up_due(kind, occurred_at, follow_up_due)
         self._crisis_contact_recorded(contact_id, kind, occurred_at, location, list(responders), what_helped,
-                                      outcome, due, provenance)
+                                      outcome, due, provenance, fingerprint)
         return due
 
     @event("CrisisContactRecorded")
     def _crisis_contact_recorded(
         self, contact_id: UUID, kind: str, occurred_at: datetime, location: str, responders: list[str],
         what_helped: str, outcome: str, follow_up_due: datetime, provenance: Provenance,
+        fingerprint: str | None = None,
     ) -> None:
         self.crisis_contacts[contact_id] = follow_up_due
+        self._remember_request(contact_id, fingerprint)
 
     def grant_consent(
         self, directive_id: str, recipient_kind: str, recipient_id: str | None, categories: list[str],
-        starts_at: datetime, expires_at: datetime | None, provenance: Provenance,
+        starts_at: datetime, expires_at: datetime | None, provenance: Provenance, fingerprint: str | None = None,
     ) -> bool:
         """Record the person's consent directive once; False if this directive is already recorded."""
         if directive_id in self.consents:
+            self.check_same_request(directive_id, fingerprint)
             return False
         self.check_not_merged()
         check_directive(recipient_kind, recipient_id, categories, starts_at, expires_at)
         self._consent_granted(directive_id, recipient_kind, recipient_id, sorted(set(categories)), starts_at,
-                              expires_at, provenance)
+                              expires_at, provenance, fingerprint)
         return True
 
     def revoke_consent(self, directive_id: str, revoked_at: datetime, provenance: Provenance) -> bool:
@@ -224,10 +255,11 @@ class Person(Aggregate):
     @event("ConsentGranted")
     def _consent_granted(
         self, directive_id: str, recipient_kind: str, recipient_id: str | None, categories: list[str],
-        starts_at: datetime, expires_at: datetime | None, provenance: Provenance,
+        starts_at: datetime, expires_at: datetime | None, provenance: Provenance, fingerprint: str | None = None,
     ) -> None:
         self.consents[directive_id] = ConsentDirective(directive_id, recipient_kind, recipient_id, tuple(categories),
                                                        starts_at, expires_at)
+        self._remember_request(directive_id, fingerprint)
 
     @event("ConsentRevoked")
     def _consent_revoked(self, directive_id: str, revoked_at: datetime, provenance: Provenance) -> None:
@@ -247,8 +279,10 @@ class Person(Aggregate):
         sex: str | None,
         result: dict[str, Any],
         provenance: Provenance,
+        fingerprint: str | None = None,  # absent from events stored before fingerprints were kept
     ) -> None:
         self.screenings[screening_id] = ScreeningResult(**{**result, "flags": tuple(result["flags"])})
+        self._remember_request(screening_id, fingerprint)
 
     # Screenings recorded before ScreeningCompleted existed are two events; they still replay.
 
