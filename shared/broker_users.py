@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -59,6 +59,22 @@ def ensure_from_environment(environ: dict[str, str]) -> dict[str, str]:
         api.ensure_service_user(vhost, user, password, service)
         users[service] = user
     return users
+
+
+def service_amqp_urls(amqp_url: str, environ: dict[str, str]) -> dict[str, str]:
+    """Each service's own AMQP URL, for running all services on one broker: <SERVICE>_AMQP_URL where
+    set, else `amqp_url` with the service's user (as `ensure_from_environment` creates it)."""
+    parts = urlsplit(amqp_url)
+    where = f"{parts.hostname or '127.0.0.1'}:{parts.port or 5672}"
+    urls = {}
+    for service in SERVICES:
+        if own := environ.get(f"{service.upper()}_AMQP_URL"):
+            urls[service] = own
+            continue
+        user = environ.get(f"{service.upper()}_BROKER_USER", f"carecoord-{service}")
+        password = environ.get(f"{service.upper()}_BROKER_PASSWORD", dev_password(service))
+        urls[service] = urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{where}"))
+    return urls
 
 
 def main() -> int:

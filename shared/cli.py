@@ -24,12 +24,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from shared.eventstore import ensure_database
 from collections.abc import Callable
 
+from shared import broker_users
 from shared.access import Role
 from shared.cipher import new_key
 from shared.demo_care_plan import play_care_plan
@@ -167,6 +169,7 @@ def run_all(with_demo: bool) -> int:
     # Each service in a session of its own: a Ctrl-C in the terminal reaches only this runner,
     # which then stops each service with exactly one signal (a second one makes uvicorn skip its
     # graceful shutdown).
+    env.update(_broker_identities(settings.amqp_url))
     processes = {
         name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], start_new_session=True,
                                env={**env, "HTTP_PORT": os.environ.get(f"{name.upper()}_HTTP_PORT", str(port))})
@@ -176,7 +179,8 @@ def run_all(with_demo: bool) -> int:
         wait_until_ready()
         for name, port in SERVICES.items():
             print(f"{name:>13}: http://127.0.0.1:{port}  (API docs: http://127.0.0.1:{port}/docs)")
-        print(f"   database: {settings.database_url}\n     broker: {_redacted(settings.amqp_url)}")
+        users = ", ".join(json.loads(env.get("EVENT_PUBLISHERS", "{}")).values()) or "one shared user"
+        print(f"   database: {settings.database_url}\n     broker: {_redacted(settings.amqp_url)} (as {users})")
         if with_demo:
             play_demo()
         print("running; Ctrl-C stops all three services")
@@ -189,6 +193,23 @@ def run_all(with_demo: bool) -> int:
         return 0
     finally:
         _stop(processes)
+
+
+def _broker_identities(amqp_url: str) -> dict[str, str]:
+    """Each service connects as its own broker user, so that consumers believe an event only from
+    the service that owns it (shared/broker_users.py). Without the management API to create them,
+    all share AMQP_URL's user and a warning says so."""
+    environ = dict(os.environ)
+    environ.setdefault("RABBITMQ_VHOST", unquote(urlsplit(amqp_url).path[1:]) or "/")
+    try:
+        users = broker_users.ensure_from_environment(environ)
+    except httpx.HTTPError as error:
+        print(f"warning: services share one broker user ({error}); events are not authenticated by source",
+              file=sys.stderr)
+        return {}
+    urls = broker_users.service_amqp_urls(amqp_url, environ)
+    return {"EVENT_PUBLISHERS": json.dumps(users),
+            **{f"{service.upper()}_AMQP_URL": url for service, url in urls.items()}}
 
 
 def wait_until_ready(timeout: float = 60.0) -> None:
@@ -301,7 +322,10 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
 
 
 def _redacted(url: str) -> str:
-    return httpx.URL(url).copy_with(password="***").__str__() if "@" in url else url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}").geturl()
 
 
 if __name__ == "__main__":
