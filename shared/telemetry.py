@@ -17,14 +17,14 @@ CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")  # W3C Trace Context
 
 
-def usable_correlation_id(value: str | None) -> str | None:
+def usable_correlation_id(value: object) -> str | None:
     """The caller's correlation id if it is 1-128 characters of [A-Za-z0-9._:-], else None."""
-    return value if value is not None and CORRELATION_ID.fullmatch(value) else None
+    return value if isinstance(value, str) and CORRELATION_ID.fullmatch(value) else None
 
 
-def usable_traceparent(value: str | None) -> str | None:
+def usable_traceparent(value: object) -> str | None:
     """A W3C `traceparent` as given if it is well formed (lower-case hex), else None."""
-    return value if value is not None and TRACEPARENT.fullmatch(value) else None
+    return value if isinstance(value, str) and TRACEPARENT.fullmatch(value) else None
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 

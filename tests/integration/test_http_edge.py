@@ -5,10 +5,12 @@ parameters carrying what no id should."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
 
+import aio_pika
 import httpx
 import jwt
 import pytest
@@ -154,3 +156,25 @@ async def test_a_directive_id_with_a_nul_is_422_naming_it(intake):
     response = await intake.post(f"/people/{person_id}/consents/a%00b/revocation", json={})
     assert response.status_code == 422, response.text
     assert names_field(response, "path", "directive_id"), response.json()
+
+
+async def test_agency_commands_over_amqp_get_the_same_bounds_on_correlation_id_and_traceparent(system: System):
+    await system.start_connected("intake")
+    tap = await system.tap("#")
+    channel = await system.channel()
+    exchange = await channel.get_exchange("carecoord.commands")
+    for record, correlation_id, traceparent in [
+        ("AMQP-good", "amqp-good", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("AMQP-bad", "not usable: spaces", "00-" + "a" * 40_000),
+    ]:
+        body = {"command": "register_person", "agency": TEST_AGENCY, "agency_person_id": record,
+                "preferred_name": "Noor"}
+        await exchange.publish(aio_pika.Message(
+            json.dumps(body).encode(), content_type="application/json", message_id=str(uuid.uuid4()),
+            correlation_id=correlation_id, headers={"authorization": bearer("agency_system")["Authorization"], "traceparent": traceparent},
+        ), routing_key="intake")
+    messages = await system.collect(tap, 2, "two registrations published")
+    published = sorted(((m.correlation_id, (m.headers or {}).get("traceparent")) for m in messages),
+                       key=lambda pair: pair[0] != "amqp-good")
+    assert published[0] == ("amqp-good", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    assert CORRELATION_ID.match(published[1][0]) and published[1][1] is None, published[1]
