@@ -16,7 +16,7 @@ from shared.contracts.base import Payload
 from shared.envelope import AnyIntegrationEvent
 from shared.eventstore import ServiceApplication, ensure_schema
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
-from shared.http_errors import (EncodableJSONResponse, ErrorBody, RouteStatuses, include_documented, install_error_answers,
+from shared.http_errors import (ErrorBody, RouteStatuses, include_documented, install_error_answers,
                                 no_extra_statuses, refuse_control_characters_in_path)
 from shared.limits import RequestBodyLimits
 from shared.messaging import BrokerPublisher, FailureRouting
@@ -106,7 +106,7 @@ def build_http(service: Service, title: str, routers: list[APIRouter],
                extra_statuses: RouteStatuses = no_extra_statuses) -> FastAPI:
     """The service's HTTP API; `extra_statuses` documents what only the service knows a route
     answers (see shared/http_errors.py)."""
-    app = FastAPI(title=f"carecoord {title}", version="0.1.0", default_response_class=EncodableJSONResponse,
+    app = FastAPI(title=f"carecoord {title}", version="0.1.0",
                   dependencies=[Depends(refuse_control_characters_in_path)])
     # Built here so that a service without a verification key refuses to start.
     app.state.token_verifier = TokenVerifier(service.settings.token_settings())

@@ -22,13 +22,15 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.http import current_principal
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
 
 class EncodableJSONResponse(JSONResponse):
-    """JSON that always encodes: text that is not Unicode (a lone surrogate, echoed from a
-    request or read from old data) is sent as U+FFFD instead of failing the response with a 500."""
+    """JSON that always encodes: text that is not Unicode (a lone surrogate echoed from a request)
+    is sent as U+FFFD instead of failing the refusal with a 500."""
 
     def render(self, content: Any) -> bytes:
         text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
@@ -98,8 +100,6 @@ def include_documented(app: FastAPI, routers: Iterable[APIRouter], extra: RouteS
 
 
 def _default_statuses(route: APIRoute) -> dict[int, str | None]:
-    from shared.http import current_principal  # the dependency that makes a route authenticated
-
     statuses: dict[int, str | None] = {}
     if not _depends_on(route.dependant, current_principal):
         return statuses
