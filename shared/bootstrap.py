@@ -111,9 +111,9 @@ def build_http(service: Service, title: str, routers: list[APIRouter],
     # Built here so that a service without a verification key refuses to start.
     app.state.token_verifier = TokenVerifier(service.settings.token_settings())
     install_error_answers(app)
-    correlation_middleware(app)
     app.add_middleware(RequestBodyLimits, max_bytes=service.settings.max_body_bytes,
                        timeout_seconds=service.settings.request_body_timeout)
+    correlation_middleware(app)  # added last, so outermost: refusals of a body carry the id too
     app.include_router(health_router(service.readiness))
 
     @app.get("/asyncapi.json", tags=["docs"], summary="AsyncAPI document of this service's messages",

@@ -92,6 +92,7 @@ async def test_an_oversized_chunked_body_is_413_from_the_real_server(system: Sys
             response = await client.post("/people", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413, response.text
     assert "larger than" in response.json()["detail"]
+    assert CORRELATION_ID.match(response.headers["X-Correlation-Id"])
 
 
 async def test_a_body_that_stops_arriving_is_408_and_the_connection_is_closed(system: System):
