@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
@@ -17,7 +17,9 @@ from shared.contracts.base import Payload
 from shared.envelope import AnyIntegrationEvent
 from shared.eventstore import ServiceApplication, ensure_schema
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
-from shared.limits import BodySizeLimit
+from shared.http_errors import (ErrorBody, RouteStatuses, include_documented, install_error_answers,
+                                no_extra_statuses, refuse_control_characters_in_path)
+from shared.limits import RequestBodyLimits
 from shared.messaging import BrokerPublisher, EventSources, FailureRouting
 from shared.log_reading import log_reader
 from shared.relay import OutboxRelay, RelayPositions, Translations
@@ -104,19 +106,25 @@ def asyncapi_document(service: Service) -> dict[str, Any]:
     ).to_specification().to_jsonable()
 
 
-def build_http(service: Service, title: str, routers: list[APIRouter]) -> FastAPI:
-    app = FastAPI(title=f"carecoord {title}", version="0.1.0")
+def build_http(service: Service, title: str, routers: list[APIRouter],
+               extra_statuses: RouteStatuses = no_extra_statuses) -> FastAPI:
+    """The service's HTTP API; `extra_statuses` documents what only the service knows a route
+    answers (see shared/http_errors.py)."""
+    app = FastAPI(title=f"carecoord {title}", version="0.1.0",
+                  dependencies=[Depends(refuse_control_characters_in_path)])
     # Built here so that a service without a verification key refuses to start.
     app.state.token_verifier = TokenVerifier(service.settings.token_settings())
-    correlation_middleware(app)
-    app.add_middleware(BodySizeLimit, max_bytes=service.settings.max_body_bytes)
+    install_error_answers(app)
+    app.add_middleware(RequestBodyLimits, max_bytes=service.settings.max_body_bytes,
+                       timeout_seconds=service.settings.request_body_timeout)
+    correlation_middleware(app)  # added last, so outermost: refusals of a body carry the id too
     app.include_router(health_router(service.readiness))
 
-    @app.get("/asyncapi.json", tags=["docs"], summary="AsyncAPI document of this service's messages")
+    @app.get("/asyncapi.json", tags=["docs"], summary="AsyncAPI document of this service's messages",
+             responses={401: {"model": ErrorBody, "description": "No bearer token, or one that is not valid"}})
     async def asyncapi(_: CurrentPrincipal) -> dict[str, Any]:
         return asyncapi_document(service)
 
-    for router in routers:
-        app.include_router(router)
+    include_documented(app, routers, extra_statuses)
     service.http = app
     return app

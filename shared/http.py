@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
 from shared.domain import Provenance
-from shared.telemetry import correlation_id_var
+from shared.telemetry import correlation_id_var, usable_correlation_id, usable_traceparent
 from shared.tokens import InvalidToken, TokenVerifier
 
 CORRELATION_HEADER = "X-Correlation-Id"
@@ -23,7 +23,9 @@ audit_log = logging.getLogger("carecoord.audit")
 
 
 class CorrelationIdMiddleware:
-    """Carries the caller's X-Correlation-Id (or a new one) through the request and back.
+    """Carries the caller's X-Correlation-Id through the request and back; one that is not 1-128
+    characters of [A-Za-z0-9._:-] is ignored and a new one minted, as when none is given (the id
+    is in every log line and on every event the request causes, so it is bounded, not refused).
 
     A plain ASGI middleware rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware
     runs the app in a separate task and streams the response through memory channels, which
@@ -37,7 +39,7 @@ class CorrelationIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        correlation_id = Headers(scope=scope).get(CORRELATION_HEADER) or str(uuid.uuid4())
+        correlation_id = usable_correlation_id(Headers(scope=scope).get(CORRELATION_HEADER)) or str(uuid.uuid4())
 
         async def send_with_correlation_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -111,7 +113,7 @@ async def request_provenance(
         actor_id=principal.subject,
         actor_role=principal.role.value,
         correlation_id=correlation_id_var.get() or str(uuid.uuid4()),
-        traceparent=traceparent,
+        traceparent=usable_traceparent(traceparent),  # a malformed one is not stored on events
     )
 
 
@@ -127,7 +129,8 @@ def health_router(readiness: ReadinessCheck) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="The database and the broker are reachable")
+    @router.get("/readyz", summary="The database and the broker are reachable",
+                responses={503: {"description": "Not ready: the checks say which is not reachable"}})
     async def readyz() -> JSONResponse:
         checks = await readiness()
         ready = all(checks.values())

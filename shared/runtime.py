@@ -106,17 +106,25 @@ class Service:
 
     async def serve_http(self) -> None:
         """Serve the HTTP API until interrupted (Ctrl-C / SIGTERM), then stop everything."""
-        assert self.http is not None
-        config = uvicorn.Config(
-            self.http, host=self.settings.http_host, port=self.settings.http_port, log_config=None,
-            access_log=False, http="httptools",  # C parser: h11 cost more CPU per request than the endpoint
-        )
-        server = _Server(config)
+        server = _Server(self.http_config())
         await self.start()
         try:
             await server.serve()
         finally:
             await self.stop()
+
+    def http_config(self, **overrides: Any) -> uvicorn.Config:
+        """How uvicorn serves the HTTP API (tests serve it on a port of their own with `overrides`)."""
+        assert self.http is not None
+        options: dict[str, Any] = {
+            "host": self.settings.http_host, "port": self.settings.http_port, "log_config": None,
+            "access_log": False,
+            "http": "httptools",  # C parser: h11 cost more CPU per request than the endpoint
+            # Requests still running at shutdown get this long; then their connections are closed.
+            "timeout_graceful_shutdown": 15,
+            **overrides,
+        }
+        return uvicorn.Config(self.http, **options)
 
     async def readiness(self) -> dict[str, bool]:
         try:

@@ -52,6 +52,8 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_file: Path | None = None
     jwt_dev_secret: SecretStr | None = None
     max_body_bytes: int = 64 * 1024
+    # Seconds a request's whole body may take to arrive (408 after): a stalled upload holds a connection.
+    request_body_timeout: float = 10.0
     # Event state is encrypted at rest (AES-256-GCM). Rotation: set the new key here and the old
     # one in EVENT_CIPHER_RETIRED_KEYS (comma-separated); see docs/architecture.md.
     event_cipher_key: SecretStr | None = None

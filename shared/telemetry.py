@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+# What a caller may give as ids that end up in every log line and on every event they cause:
+# anything else (tens of kilobytes, spaces, control characters) is ignored, not stored.
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")  # W3C Trace Context
+
+
+def usable_correlation_id(value: object) -> str | None:
+    """The caller's correlation id if it is 1-128 characters of [A-Za-z0-9._:-], else None."""
+    return value if isinstance(value, str) and CORRELATION_ID.fullmatch(value) else None
+
+
+def usable_traceparent(value: object) -> str | None:
+    """A W3C `traceparent` as given if it is well formed (lower-case hex), else None."""
+    return value if isinstance(value, str) and TRACEPARENT.fullmatch(value) else None
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 

@@ -99,20 +99,50 @@ class TokenVerifier:
         raise InvalidToken(f"signature not valid ({last_error})")
 
 
+SUBJECT_MAX_LENGTH = 200
+
+
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    try:
-        role = Role(claims["role"])
-    except ValueError:
-        raise InvalidToken(f"unknown role {claims['role']!r}") from None
-    person_id = claims.get("person_id")
-    if role is Role.PERSON and not person_id:
+    """The caller a verified token names. A signature only proves who issued the claims, not that
+    they are well formed: every claim is checked for its type here, so a malformed one is 401."""
+    role = _role(claims.get("role"))
+    subject = _text_claim(claims, "sub")
+    agency = None if claims.get("agency") is None else _text_claim(claims, "agency")
+    person_id = _person_id(claims.get("person_id"))
+    if role is Role.PERSON and person_id is None:
         raise InvalidToken("a person's token must name the person (person_id)")
-    if role in (Role.AGENCY_SYSTEM, Role.OUTSIDE_AGENCY) and not claims.get("agency"):
+    if role in (Role.AGENCY_SYSTEM, Role.OUTSIDE_AGENCY) and agency is None:
         raise InvalidToken(f"an {role.value.replace('_', ' ')}'s token must name the agency")
-    return Principal(
-        subject=str(claims["sub"]), role=role, agency=claims.get("agency"),
-        person_id=UUID(person_id) if person_id else None,
-    )
+    return Principal(subject=subject, role=role, agency=agency, person_id=person_id)
+
+
+def _role(value: Any) -> Role:
+    if not isinstance(value, str):
+        raise InvalidToken("the role claim must be a string")
+    try:
+        return Role(value)
+    except ValueError:
+        raise InvalidToken(f"unknown role {value[:50]!r}") from None
+
+
+def _text_claim(claims: dict[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not 0 < len(value) <= SUBJECT_MAX_LENGTH:
+        raise InvalidToken(f"the {name} claim must be a string of 1 to {SUBJECT_MAX_LENGTH} characters")
+    if not value.isprintable():
+        raise InvalidToken(f"the {name} claim must not contain control characters")
+    return value
+
+
+def _person_id(value: Any) -> UUID | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidToken("the person_id claim must be a UUID string")
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidToken("the person_id claim must be a UUID string") from None
 
 
 def issue_token(

@@ -3,6 +3,8 @@ projection, its HTTP API."""
 
 from __future__ import annotations
 
+from fastapi.routing import APIRoute
+
 from services.careplan.application import CareplanApplication
 from services.careplan.consumers import TOPOLOGY, intake_events_router
 from services.careplan.api.access import TeamAccess
@@ -29,6 +31,13 @@ class CareplanSettings(ServiceSettings):
     prescribing_roles: tuple[str, ...] = ()
 
 
+def safety_plan_statuses(route: APIRoute) -> dict[int, str | None]:
+    """A safety plan revision is optimistic: it is refused when another came first, never repeated."""
+    if route.path.endswith("/safety-plan") and "PUT" in route.methods:
+        return {409: "Someone revised the safety plan since the version this one is based on", 200: None}
+    return {}
+
+
 def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or CareplanSettings()
     topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
@@ -42,5 +51,5 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     authorized = TeamAccess(service, application)
     routers = [router(service, application, authorized) for router in
                (team_router, plan_router, medication_router, safety_plan_router, shared_record_router)]
-    build_http(service, "careplan", [*routers, picture_router(pictures.store, authorized)])
+    build_http(service, "careplan", [*routers, picture_router(pictures.store, authorized)], safety_plan_statuses)
     return service

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fastapi.routing import APIRoute
+
 from services.intake.application import IntakeApplication
 from services.intake.agency_commands import AgencyCommands
 from services.intake.consumers import COMMANDS_TOPOLOGY, TOPOLOGY, agency_commands_router, care_team_router
@@ -21,6 +23,14 @@ class IntakeSettings(ServiceSettings):
     staff_registration_agencies: tuple[str, ...] = ()
 
 
+def merged_away_statuses(route: APIRoute) -> dict[int, str | None]:
+    """A command addressing a record that was merged into another is refused, naming the survivor."""
+    if route.dependant.path_params and route.methods & {"POST", "PATCH", "PUT", "DELETE"}:
+        return {409: "The record was merged into another (named in the answer), or a merge conflicts with one "
+                     "already made"}
+    return {}
+
+
 def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or IntakeSettings()
     topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
@@ -30,7 +40,7 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     service.broker.include_router(care_team_router(service, application, topology))
     commands = AgencyCommands(service, application,
                               frozenset(getattr(settings, "staff_registration_agencies", ())))
-    http = build_http(service, "intake", [people_router(service, application, commands)])
+    http = build_http(service, "intake", [people_router(service, application, commands)], merged_away_statuses)
     service.broker.include_router(agency_commands_router(
         service, commands, http.state.token_verifier, COMMANDS_TOPOLOGY.with_retry_delays(settings.retry_delays)))
     return service

@@ -30,7 +30,7 @@ from shared.contracts.intake_commands import (
 from shared.domain import Provenance, UpstreamRef
 from shared.following import Unprocessable, UpstreamChange
 from shared.runtime import Service
-from shared.telemetry import correlation_id_var
+from shared.telemetry import correlation_id_var, usable_correlation_id, usable_traceparent
 from shared.tokens import InvalidToken, TokenVerifier
 from shared.topology import COMMANDS_EXCHANGE, ConsumerTopology
 
@@ -74,7 +74,8 @@ def agency_commands_router(service: Service, commands: AgencyCommands, verifier:
         principal = _principal(verifier, headers.get("authorization"))
         provenance = Provenance(
             actor_id=principal.subject, actor_role=principal.role.value,
-            correlation_id=message.correlation_id or str(uuid.uuid4()), traceparent=headers.get("traceparent"),
+            correlation_id=usable_correlation_id(message.correlation_id) or str(uuid.uuid4()),
+            traceparent=usable_traceparent(headers.get("traceparent")),
         )
         correlation_id_var.set(provenance.correlation_id)
         # A redelivered message has the same id: it records nothing new.

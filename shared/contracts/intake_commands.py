@@ -77,7 +77,12 @@ class RecordCrisisContactRequest(BaseModel):
 
 
 class GrantConsentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The schema says what the rule (services/intake/domain/consent.py) enforces: a named person
+    # or an outside agency is named by recipient_id.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "if": {"properties": {"recipient_kind": {"enum": ["named_person", "outside_agency"]}}},
+        "then": {"required": ["recipient_id"], "properties": {"recipient_id": {"type": "string", "minLength": 1}}},
+    })
 
     recipient_kind: Literal["care_team", "named_person", "outside_agency"]
     recipient_id: str | None = Field(None, max_length=200, description="Who, unless the recipient is the care team")

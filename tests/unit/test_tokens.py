@@ -104,3 +104,47 @@ def test_a_remembered_token_is_refused_once_it_expires(rsa_keys):
     time.sleep(max(0.0, expires - time.time()) + 0.05)
     with pytest.raises(InvalidToken, match="(?i)expired"):
         verifier.verify(token)
+
+
+DEV_SECRET = "carecoord-unit-tests-hs256-secret"
+
+
+def dev_signed(**claims) -> str:
+    """A token signed by the development secret, with `claims` over well-formed defaults."""
+    now = int(time.time())
+    body = {"sub": "dana", "role": "clinician", "aud": AUD, "iss": ISS, "iat": now, "exp": now + 600, **claims}
+    return jwt.encode({k: v for k, v in body.items() if v is not ...}, DEV_SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize("claims", [
+    {"role": "person", "person_id": 5},
+    {"role": "person", "person_id": ["7b3c2d90-2f59-4b6a-9f43-0e2e6a1f5a11"]},
+    {"role": "person", "person_id": "not-a-uuid"},
+    {"role": "agency_system", "agency": ["north-clinic", "south-clinic"]},
+    {"role": "agency_system", "agency": {"name": "north-clinic"}},
+    {"role": "outside_agency", "agency": 7},
+    {"sub": {"id": "dana"}},
+    {"sub": ["dana"]},
+    {"sub": 42},
+    {"sub": ""},
+    {"sub": "x" * 1000},
+    {"sub": "dana\x00"},
+    {"role": ["clinician"]},
+    {"role": {"name": "clinician"}},
+    {"role": 3},
+    {"role": None},
+    {"agency": ""},
+], ids=lambda claims: repr(claims)[:60])
+def test_a_signed_token_with_a_malformed_claim_is_refused_as_invalid(claims):
+    verifier = TokenVerifier(TokenSettings(audience=AUD, issuer=ISS, dev_secret=DEV_SECRET))
+    with pytest.raises(InvalidToken):
+        verifier.verify(dev_signed(**claims))
+
+
+def test_well_formed_dev_signed_tokens_still_give_their_principal():
+    verifier = TokenVerifier(TokenSettings(audience=AUD, issuer=ISS, dev_secret=DEV_SECRET))
+    person_id = "7b3c2d90-2f59-4b6a-9f43-0e2e6a1f5a11"
+    person = verifier.verify(dev_signed(role="person", person_id=person_id))
+    agency = verifier.verify(dev_signed(role="agency_system", agency="north-clinic"))
+    assert (person.role, str(person.person_id)) == (Role.PERSON, person_id)
+    assert (agency.role, agency.agency) == (Role.AGENCY_SYSTEM, "north-clinic")

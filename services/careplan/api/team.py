@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Response, status
@@ -33,7 +34,7 @@ class AddTeamMember(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     member_id: str = Field(min_length=1, max_length=200, description="The member's user id (token subject)")
-    role: str = Field(description=f"One of: {', '.join(TEAM_ROLES)}")
+    role: Literal[TEAM_ROLES] = Field(description="The member's role on this person's team")  # type: ignore[valid-type]
 
 
 class TeamMemberView(BaseModel):
