@@ -81,6 +81,7 @@ def follower_router(service: Service, topology: ConsumerTopology, consume: Perso
     publisher is authenticated as its source: a message that is not changes nothing."""
     router = consumer_router(service, topology)
     sources = EventSources(service.settings.broker_user, service.settings.event_publisher)
+    context = service.broker.context
 
     @router.subscriber(
         topology.inbox_queue(),
@@ -91,7 +92,11 @@ def follower_router(service: Service, topology: ConsumerTopology, consume: Perso
         title=topology.inbox_name,
         description=description,
     )
-    async def on_upstream_event(event: AnyIntegrationEvent, message: RabbitMessage) -> None:
+    async def on_upstream_event(event: AnyIntegrationEvent) -> None:
+        # The delivery is read from the broker's context, not injected as a parameter: resolving an
+        # injected message suspends the delivery's task, so a person's deliveries could reach the
+        # per-person lock (shared/consuming.py) out of order and go round the retry queues.
+        message: RabbitMessage = context.get_local("message")
         sources.authenticate(event, message.raw_message.user_id, message.headers)
         await consume(event)
 
