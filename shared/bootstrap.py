@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
@@ -111,12 +112,17 @@ def asyncapi_document(service: Service) -> dict[str, Any]:
     ).to_specification().to_jsonable()
 
 
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
 def build_http(service: Service, title: str, routers: list[APIRouter],
-               extra_statuses: RouteStatuses = no_extra_statuses) -> FastAPI:
+               extra_statuses: RouteStatuses = no_extra_statuses,
+               exception_handlers: Mapping[type[Exception], ExceptionHandler] | None = None) -> FastAPI:
     """The service's HTTP API; `extra_statuses` documents what only the service knows a route
-    answers (see shared/http_errors.py)."""
+    answers (see shared/http_errors.py), `exception_handlers` answer its own refusals wherever raised."""
     app = FastAPI(title=f"carecoord {title}", version="0.1.0",
-                  dependencies=[Depends(refuse_control_characters_in_path)])
+                  dependencies=[Depends(refuse_control_characters_in_path)],
+                  exception_handlers=dict(exception_handlers or {}))
     # Built here so that a service without a verification key refuses to start.
     app.state.token_verifier = TokenVerifier(service.settings.token_settings())
     install_error_answers(app)

@@ -3,9 +3,10 @@ projection, its HTTP API."""
 
 from __future__ import annotations
 
+from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from services.careplan.application import CareplanApplication
+from services.careplan.application import CareplanApplication, TooManyConflicts
 from services.careplan.consumers import TOPOLOGY, intake_events_router
 from services.careplan.api.access import TeamAccess
 from services.careplan.api.medication import medication_router
@@ -19,6 +20,7 @@ from services.careplan.picture.projection import picture_projection
 from services.careplan.translation import TRANSLATIONS
 from shared.contracts import careplan as careplan_contracts
 from shared.bootstrap import build_http, build_service
+from shared.http_errors import EncodableJSONResponse
 from shared.runtime import Service
 from shared.settings import ServiceSettings
 
@@ -31,11 +33,21 @@ class CareplanSettings(ServiceSettings):
     prescribing_roles: tuple[str, ...] = ()
 
 
-def safety_plan_statuses(route: APIRoute) -> dict[int, str | None]:
-    """A safety plan revision is optimistic: it is refused when another came first, never repeated."""
+def careplan_statuses(route: APIRoute) -> dict[int, str | None]:
+    """A safety plan revision is optimistic: it is refused when another came first, never repeated.
+    Any write may lose every race against other replicas (TooManyConflicts)."""
+    statuses: dict[int, str | None] = {}
+    if route.methods & {"POST", "PUT", "DELETE"} and route.dependant.path_params:
+        statuses[503] = "Other replicas kept changing the same record: nothing was saved; retry after Retry-After"
     if route.path.endswith("/safety-plan") and "PUT" in route.methods:
-        return {409: "Someone revised the safety plan since the version this one is based on", 200: None}
-    return {}
+        statuses.update({409: "Someone revised the safety plan since the version this one is based on", 200: None})
+    return statuses
+
+
+async def retry_later(_: Request, busy: Exception) -> Response:
+    """503 with Retry-After, from whichever route's write lost every race and saved nothing."""
+    return EncodableJSONResponse({"detail": str(busy)}, status_code=503,
+                                 headers={"Retry-After": str(TooManyConflicts.retry_after_seconds)})
 
 
 def create_service(settings: ServiceSettings | None = None) -> Service:
@@ -51,5 +63,6 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     authorized = TeamAccess(service, application)
     routers = [router(service, application, authorized) for router in
                (team_router, plan_router, medication_router, safety_plan_router, shared_record_router)]
-    build_http(service, "careplan", [*routers, picture_router(pictures.store, authorized)], safety_plan_statuses)
+    build_http(service, "careplan", [*routers, picture_router(pictures.store, authorized)], careplan_statuses,
+               exception_handlers={TooManyConflicts: retry_later})
     return service

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from eventsourcing.persistence import RecordConflictError
+
 from tests.integration.test_care_plan_http import COORDINATOR, PEER, person_with_team
 from tests.support.system import System, bearer
 
@@ -56,3 +58,31 @@ async def test_writes_to_one_plan_through_two_replicas_are_all_recorded(system: 
         assert [r.status_code for r in answers] == [201] * CONCURRENT, [r.text[:200] for r in answers
                                                                         if r.status_code != 201][:3]
         assert len((await b.get(plan, headers=PEER)).json()["goals"]) == CONCURRENT
+
+
+async def test_a_write_that_loses_every_race_answers_503_with_retry_after_and_saves_nothing(system: System, monkeypatch):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    async with system.client(intake, "agency_system") as i, system.client(careplan) as c:
+        person_id = await person_with_team(i, c, "busy-3")
+        application = careplan.application
+
+        def another_replica_always_first(*_, **__):
+            raise RecordConflictError("another replica saved this aggregate first")
+
+        # Another replica that wins every race: only the database's answer is simulated.
+        monkeypatch.setattr(application, "save", another_replica_always_first)
+        monkeypatch.setattr("services.careplan.application.MAX_BACKOFF", 0.001)
+        goal = await c.post(f"/people/{person_id}/plan/goals", headers=COORDINATOR,
+                            json={"goal_id": "g-lost", "in_own_words": "Lost the race"})
+        member = await c.post(f"/people/{person_id}/team", headers=bearer("supervisor", "sam"),
+                              json={"member_id": "robin", "role": "clinician"})
+        monkeypatch.undo()
+
+        for answer in (goal, member):
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "1"
+        # Nothing was saved: the plan the goal would have started does not exist, nor the member.
+        assert (await c.get(f"/people/{person_id}/plan", headers=PEER)).status_code == 404
+        team = (await c.get(f"/people/{person_id}/team", headers=PEER)).json()
+        assert "robin" not in [m["member_id"] for m in team["members"]]

@@ -11,8 +11,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess, acting_role
-from services.careplan.api.plan import retry_later
-from services.careplan.application import CareplanApplication, TooManyConflicts
+from services.careplan.application import CareplanApplication
 from services.careplan.domain.medication import (
     DECISIONS,
     NOTE_KINDS,
@@ -120,8 +119,6 @@ def medication_router(service: Service, application: CareplanApplication, author
                 body.choice, acting_role(principal, team), provenance)
         except InvalidNote as error:
             raise invalid_field(error.field, error.message) from None
-        except TooManyConflicts as busy:
-            raise retry_later(busy) from None
         if not added:
             response.status_code = status.HTTP_200_OK
         return await view(person_id)
@@ -143,8 +140,6 @@ def medication_router(service: Service, application: CareplanApplication, author
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
         except InvalidNote as error:
             raise invalid_field(error.field, error.message) from None
-        except TooManyConflicts as busy:
-            raise retry_later(busy) from None
         if not recorded:
             response.status_code = status.HTTP_200_OK
         return await view(person_id)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess
-from services.careplan.application import CareplanApplication, TooManyConflicts
+from services.careplan.application import CareplanApplication
 from services.careplan.domain.plan import GOAL_STATUSES, LIFE_DOMAINS, CarePlan, InvalidPlanChange, Preferences
 from shared.access import Principal, Right
 from shared.consent import CATEGORIES
@@ -44,11 +44,6 @@ IdInPath = Annotated[str, Path(min_length=1, max_length=100, pattern=IDENTIFIER_
 def new_id() -> str:
     return str(uuid4())
 
-
-def retry_later(busy: TooManyConflicts) -> HTTPException:
-    """503 with Retry-After: the write lost every race against other replicas and saved nothing."""
-    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(busy),
-                         headers={"Retry-After": str(busy.retry_after_seconds)})
 
 
 class Request(BaseModel):
@@ -218,8 +213,6 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
             changed = await service.run_sync(command, person_id, *args)
         except InvalidPlanChange as error:
             raise invalid_field(error.field, error.message) from None
-        except TooManyConflicts as busy:
-            raise retry_later(busy) from None
         if changed is False:
             response.status_code = status.HTTP_200_OK  # already recorded: a retry changes nothing
         return await view(person_id)

@@ -10,8 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess
-from services.careplan.api.plan import retry_later
-from services.careplan.application import CareplanApplication, TooManyConflicts
+from services.careplan.application import CareplanApplication
 from services.careplan.domain.safety_plan import SECTIONS, InvalidSafetyPlan, StaleVersion
 from shared.access import Right
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
@@ -71,8 +70,6 @@ def safety_plan_router(service: Service, application: CareplanApplication, autho
             raise HTTPException(status.HTTP_409_CONFLICT, str(conflict)) from None
         except InvalidSafetyPlan as error:
             raise invalid_field(error.field, error.message) from None
-        except TooManyConflicts as busy:
-            raise retry_later(busy) from None
         return await view(person_id)
 
     return router
