@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from shared.contracts.fields import BoundedDateTime, DateOfBirth
+from shared.contracts.fields import IDENTIFIER_PATTERN, BoundedDateTime, DateOfBirth, identifier
 from shared.contracts.intake import AgencyIdentity, ConsentCategory, CrisisKind, CrisisOutcome, Instrument
 
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Item id, e.g. item9")]
@@ -25,8 +25,8 @@ ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="It
 class RegisterPersonRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agency: str = Field(min_length=1, max_length=100, description="The registering agency's id")
-    agency_person_id: str = Field(min_length=1, max_length=100, description="The person's id at that agency")
+    agency: str = identifier(100, "The registering agency's id")
+    agency_person_id: str = identifier(100, "The person's id at that agency")
     preferred_name: str = Field(min_length=1, max_length=200)
     date_of_birth: DateOfBirth | None = None
     pronouns: str | None = Field(None, max_length=60)
@@ -85,7 +85,8 @@ class GrantConsentRequest(BaseModel):
     })
 
     recipient_kind: Literal["care_team", "named_person", "outside_agency"]
-    recipient_id: str | None = Field(None, max_length=200, description="Who, unless the recipient is the care team")
+    recipient_id: str | None = Field(None, min_length=1, max_length=200, pattern=IDENTIFIER_PATTERN,
+                                     description="Who, unless the recipient is the care team")
     categories: list[ConsentCategory] = Field(
         min_length=1, max_length=4, description="substance_use is covered only when named (42 CFR Part 2)")
     starts_at: BoundedDateTime | None = Field(None, description="Default: now")
@@ -179,7 +180,7 @@ class GrantConsentCommand(GrantConsentRequest):
 class RevokeConsentCommand(RevokeConsentRequest):
     command: Literal["revoke_consent"]
     person_id: UUID
-    directive_id: str
+    directive_id: str = identifier(100)
 
 
 class MergePeopleCommand(MergePeopleRequest):

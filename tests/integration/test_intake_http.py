@@ -181,3 +181,19 @@ async def test_registration_keeps_pronouns_language_and_birth_date_and_the_perso
                             ({"preferred_language": "not a tag!"}, "preferred_language")):
             refused = await person.patch(f"/people/{person_id}", json=body)
             assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][-1] == field, refused.text
+
+
+@pytest.mark.parametrize("record", ["RCH-\x001", "RCH-1\n", "\x1b[31mRCH"])
+async def test_an_agency_record_id_with_control_characters_is_refused_naming_it(intake, record):
+    response = await intake.post("/people", json={"agency": "riverside", "agency_person_id": record,
+                                                  "preferred_name": "Jordan"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "agency_person_id"]
+
+
+async def test_a_consent_recipient_with_control_characters_is_refused_naming_it(intake):
+    person_id = await register(intake)
+    response = await intake.post(f"/people/{person_id}/consents", json={
+        "recipient_kind": "named_person", "recipient_id": "aunt\x00rosa", "categories": ["general"]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "recipient_id"]
