@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
+from services.careplan.plan_use_cases import CarePlanUseCases
 from services.careplan.domain.care_team import CareTeam, Membership
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
@@ -50,7 +51,7 @@ class TooManyConflicts(Exception):
     retry_after_seconds = 1
 
 
-class CareplanApplication(FollowerApplication[Timeline]):
+class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
     name = "Careplan"
     follower_class = Timeline
 
@@ -77,6 +78,8 @@ class CareplanApplication(FollowerApplication[Timeline]):
     # -- the care team -----------------------------------------------------------------------------
 
     def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> bool:
+        """Add someone to the team (or change their role): checked before anything is loaded."""
+        self.scope_of_practice.check_may_assign(role, provenance.actor_role)
         consented = bool(categories_allowed(
             self._consents(person_id).values(), "named_person", member_id, datetime.now(timezone.utc)))
         return self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),

@@ -3,6 +3,7 @@ agreement, medication collaboration within scope of practice, and the versioned 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from uuid import uuid4
 
@@ -14,6 +15,7 @@ from services.careplan.domain.medication import (
     NOTE_KINDS,
     InvalidNote,
     MedicationCollaboration,
+    OnlySupervisorsAssignPrescribing,
     OutsideScopeOfPractice,
     ScopeOfPractice,
 )
@@ -307,3 +309,16 @@ def test_the_team_history_shows_who_joined_and_left_in_which_role(application, p
     assert [(p.member_id, p.role, p.left_at is None) for p in history] == [
         ("kim", "clinician", False), ("kim", "care_coordinator", False), ("pat", "peer_specialist", True)]
     assert history[0].left_at == history[1].joined_at
+
+
+def test_only_a_supervisor_gives_a_team_member_a_prescribing_role(application, provenance):
+    person_id = uuid4()
+    coordinator = replace(provenance, actor_id="alex", actor_role="care_coordinator")
+    with pytest.raises(OnlySupervisorsAssignPrescribing):
+        application.add_team_member(person_id, "alex", "prescriber", coordinator)
+    assert application.care_team(person_id) == {}  # refused before anything was loaded or saved
+
+    assert application.add_team_member(person_id, "alex", "clinician", coordinator) is True
+    supervisor = replace(provenance, actor_id="sam", actor_role="supervisor")
+    assert application.add_team_member(person_id, "dr-lee", "prescriber", supervisor) is True
+    assert application.care_team(person_id) == {"alex": "clinician", "dr-lee": "prescriber"}

@@ -38,8 +38,8 @@ from services.careplan.api.plan import (
     RecordReview,
     RecordSetback,
     SetGoal,
-    plan_view,
 )
+from services.careplan.api.plan_views import plan_view
 from services.careplan.api.safety_plan import ReviseSafetyPlan
 from services.careplan.application import CareplanApplication
 from services.careplan.domain.plan import CarePlan, Preferences

@@ -11,11 +11,12 @@ from uuid import uuid4
 import pytest
 
 from services.careplan.application import CareplanApplication
-from services.careplan.domain.plan import CarePlan, InvalidPlanChange
+from services.careplan.domain.plan import CarePlan, InvalidPlanChange, NotThePersonsChoice
 from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.sharing import shared_record
 from services.careplan.domain.timeline import Timeline
 from tests.unit.conftest import IN_MEMORY
+from shared.domain import Provenance
 from tests.unit.test_following import upstream
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
@@ -133,6 +134,9 @@ def test_the_person_marks_later_what_may_be_shared_and_may_take_it_back(record, 
     grant, _, seen_by = record
     plan = grant.plan
     grant("d1", AUNT, ["general", "crisis"])
+    with pytest.raises(NotThePersonsChoice):  # the team wrote it, but sharing it is the person's choice
+        plan.mark_goal_sharing("g4", "general", provenance)
+    provenance = by_the_person(provenance)
     assert plan.mark_goal_sharing("g4", "substance_use", provenance) is True
     assert "g4" not in [g.goal_id for g in seen_by(AUNT).goals]  # marked, but not a category shared with her
     plan.mark_goal_sharing("g4", "general", provenance)
@@ -152,10 +156,10 @@ def test_a_sharing_category_must_be_a_consent_category(provenance):
     assert refused.value.field == "sharing_category"
     plan.set_goal("g1", "Sleep", None, None, [], provenance)
     with pytest.raises(InvalidPlanChange) as refused:
-        plan.mark_goal_sharing("g1", "everyone", provenance)
+        plan.mark_goal_sharing("g1", "everyone", by_the_person(provenance))
     assert refused.value.field == "sharing_category"
     with pytest.raises(InvalidPlanChange) as refused:
-        plan.mark_support_sharing("no-such-support", "general", provenance)
+        plan.mark_support_sharing("no-such-support", "general", by_the_person(provenance))
     assert refused.value.field == "support_id"
 
 
@@ -179,6 +183,10 @@ def test_goals_and_supports_stored_before_sharing_categories_load_unmarked(prove
 
 def test_goals_marked_for_mental_health_or_crisis_are_shared_with_those_categories_alone(record, provenance):
     grant, _, seen_by = record
-    grant.plan.mark_goal_sharing("g3", "crisis", provenance)
+    grant.plan.mark_goal_sharing("g3", "crisis", by_the_person(provenance))
     grant("d1", AUNT, ["crisis"])
     assert [g.goal_id for g in seen_by(AUNT).goals] == ["g3"]
+
+
+def by_the_person(provenance: Provenance) -> Provenance:
+    return replace(provenance, actor_id="person-self", actor_role="person")

@@ -12,12 +12,12 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess
+from services.careplan.api.plan_views import CarePlanView, plan_view
 from services.careplan.application import CareplanApplication
-from services.careplan.domain.plan import GOAL_STATUSES, LIFE_DOMAINS, CarePlan, InvalidPlanChange, Preferences
+from services.careplan.domain.plan import GOAL_STATUSES, LIFE_DOMAINS, InvalidPlanChange, Preferences
 from shared.access import Principal, Right
 from shared.consent import CATEGORIES
 from shared.contracts.fields import IDENTIFIER_PATTERN, BoundedDate, FiniteFloat, Identifier, identifier
-from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
 
@@ -120,83 +120,6 @@ class RecordCrisisFollowUp(Request):
     note: str | None = Field(None, max_length=4000)
 
 
-class IndicatorValueView(BaseModel):
-    indicator: str
-    value: float
-    recorded_on: date
-    note: str | None
-
-
-class GoalView(BaseModel):
-    goal_id: str
-    in_own_words: str
-    team_restatement: str | None
-    life_domain: str | None
-    indicators: list[str]
-    status: str
-    values: list[IndicatorValueView]
-    sharing_category: str | None
-
-
-class SupportView(BaseModel):
-    support_id: str
-    life_domain: str
-    description: str
-    provided_by: str
-    active: bool
-    ended_because: str | None
-    sharing_category: str | None
-
-
-class SetbackView(BaseModel):
-    setback_id: str
-    occurred_on: date
-    in_own_words: str
-    what_helped: str | None
-    goal_ids: list[str]
-
-
-class ReviewView(BaseModel):
-    review_id: str
-    reviewed_on: date
-    what_changed: str
-    why: str
-    prompted_by: list[str]
-
-
-class NextReviewView(BaseModel):
-    due_on: date
-    prompted_by: list[str] = Field(description='"scheduled", or "positive_screening:<id>" / "crisis_contact:<id>"')
-
-
-class AgreementView(BaseModel):
-    agrees: bool
-    given_by: str
-    reason: str | None
-    current: bool = Field(description="False once the plan has changed since the agreement was given")
-
-
-class CrisisFollowUpView(BaseModel):
-    contact_id: str
-    followed_up_on: date
-    note: str | None
-
-
-class CarePlanView(BaseModel):
-    person_id: UUID
-    started_on: date
-    version: int
-    goals: list[GoalView]
-    strengths: list[str]
-    preferences: dict[str, Any]
-    supports: list[SupportView]
-    setbacks: list[SetbackView]
-    reviews: list[ReviewView]
-    next_review: NextReviewView
-    agreement: AgreementView | None
-    crisis_follow_ups: list[CrisisFollowUpView]
-
-
 def plan_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
     router = APIRouter(prefix="/people/{person_id}/plan", tags=["care plan"])
 
@@ -217,9 +140,6 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
             response.status_code = status.HTTP_200_OK  # already recorded: a retry changes nothing
         return await view(person_id)
 
-    def on_plan(provenance: Provenance, act: Callable[[CarePlan], bool]) -> Callable[[UUID], bool]:
-        return lambda person_id: application.change_plan(person_id, act, provenance)
-
     @router.get("", response_model=CarePlanView, summary="The person's care plan")
     async def get_plan(person_id: UUID, principal: CurrentPrincipal):
         await authorized(principal, Right.READ_CARE_PLAN, person_id)
@@ -230,55 +150,54 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
                  summary="Add a goal in the person's own words (200 if this goal id is already on the plan)")
     async def set_goal(person_id: UUID, body: SetGoal, provenance: RequestProvenance, response: Response,
                        principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(provenance, lambda p: p.set_goal(
-            body.goal_id, body.in_own_words, body.team_restatement, body.life_domain, body.indicators, provenance,
-            body.sharing_category)))
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.set_goal,
+                            body.goal_id, body.in_own_words, body.team_restatement, body.life_domain, body.indicators,
+                            body.sharing_category, provenance)
 
     @router.post("/goals/{goal_id}/indicator-values", status_code=201, response_model=CarePlanView,
                  summary="Record a measured value of one of the goal's indicators")
     async def record_indicator_value(person_id: UUID, goal_id: IdInPath, body: RecordIndicatorValue,
                                      provenance: RequestProvenance, response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
-            provenance, lambda p: p.record_indicator_value(goal_id, body.indicator, body.value, body.recorded_on,
-                                                           body.note, provenance)))
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.record_indicator_value,
+                            goal_id, body.indicator, body.value, body.recorded_on, body.note, provenance)
 
     @router.post("/goals/{goal_id}/status", status_code=200, response_model=CarePlanView,
                  summary="A goal reached, set aside by the person's choice, or taken up again")
     async def change_goal_status(person_id: UUID, goal_id: IdInPath, body: ChangeGoalStatus,
                                  provenance: RequestProvenance, response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
-            provenance, lambda p: p.change_goal_status(goal_id, body.status, body.why, provenance)))
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.change_goal_status,
+                            goal_id, body.status, body.why, provenance)
 
     @router.put("/person", status_code=200, response_model=CarePlanView,
                 summary="The person's strengths and preferences (language, culture, faith, who to involve)")
     async def describe_person(person_id: UUID, body: DescribePerson, provenance: RequestProvenance,
                               response: Response, principal: CurrentPrincipal):
         preferences = Preferences(body.language, body.culture, body.faith, tuple(body.who_to_involve))
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
-            provenance, lambda p: p.describe_person(body.strengths, preferences, provenance)))
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.describe_person,
+                            body.strengths, preferences, provenance)
 
     @router.post("/supports", status_code=201, response_model=CarePlanView,
                  summary="A support or service in one life domain, and who provides it")
     async def add_support(person_id: UUID, body: AddSupport, provenance: RequestProvenance, response: Response,
                           principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
-            provenance, lambda p: p.add_support(body.support_id, body.life_domain, body.description,
-                                                body.provided_by, provenance, body.sharing_category)))
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.add_support,
+                            body.support_id, body.life_domain, body.description, body.provided_by,
+                            body.sharing_category, provenance)
 
     @router.post("/supports/{support_id}/end", status_code=200, response_model=CarePlanView,
                  summary="A support ended, and why")
     async def end_support(person_id: UUID, support_id: IdInPath, body: EndSupport, provenance: RequestProvenance,
                           response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
-            provenance, lambda p: p.end_support(support_id, body.because, provenance)))
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.end_support,
+                            support_id, body.because, provenance)
 
     @router.post("/setbacks", status_code=201, response_model=CarePlanView,
                  summary="A setback, as part of the path: goals and progress stay as they are")
     async def record_setback(person_id: UUID, body: RecordSetback, provenance: RequestProvenance,
                              response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, on_plan(
-            provenance, lambda p: p.record_setback(body.setback_id, body.occurred_on, body.in_own_words,
-                                                   body.what_helped, body.goal_ids, provenance)))
+        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.record_setback,
+                            body.setback_id, body.occurred_on, body.in_own_words, body.what_helped, body.goal_ids,
+                            provenance)
 
     @router.post("/reviews", status_code=201, response_model=CarePlanView,
                  summary="A review: what changed and why (it answers what made the review due)")
@@ -291,11 +210,8 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
                  summary="The person's (or guardian's) agreement to the plan as it stands, or disagreement and why")
     async def record_agreement(person_id: UUID, body: RecordAgreement, provenance: RequestProvenance,
                                response: Response, principal: CurrentPrincipal):
-        def agree(plan: CarePlan) -> bool:
-            plan.record_agreement(body.agrees, body.given_by, body.reason, provenance)
-            return True
-
-        return await change(principal, Right.RECORD_AGREEMENT, person_id, response, on_plan(provenance, agree))
+        return await change(principal, Right.RECORD_AGREEMENT, person_id, response, application.record_agreement,
+                            body.agrees, body.given_by, body.reason, provenance)
 
     @router.post("/crisis-follow-ups", status_code=201, response_model=CarePlanView,
                  summary="The team followed up a crisis contact (200 if already recorded)")
@@ -306,33 +222,3 @@ def plan_router(service: Service, application: CareplanApplication, authorized: 
                             provenance)
 
     return router
-
-
-def plan_view(plan: CarePlan, due: Any) -> CarePlanView:
-    agreement = plan.agreement
-    return CarePlanView(
-        person_id=plan.person_id, started_on=plan.started_on, version=plan.version,
-        goals=[GoalView(goal_id=g.goal_id, in_own_words=g.in_own_words, team_restatement=g.team_restatement,
-                        life_domain=g.life_domain, indicators=list(g.indicators), status=g.status,
-                        values=[IndicatorValueView(indicator=v.indicator, value=v.value, recorded_on=v.recorded_on,
-                                                   note=v.note) for v in g.values],
-                        sharing_category=g.sharing_category)
-               for g in plan.goals.values()],
-        strengths=list(plan.strengths),
-        preferences={"language": plan.preferences.language, "culture": plan.preferences.culture,
-                     "faith": plan.preferences.faith, "who_to_involve": list(plan.preferences.who_to_involve)},
-        supports=[SupportView(support_id=s.support_id, life_domain=s.life_domain, description=s.description,
-                              provided_by=s.provided_by, active=s.active, ended_because=s.ended_because,
-                              sharing_category=s.sharing_category)
-                  for s in plan.supports.values()],
-        setbacks=[SetbackView(setback_id=s.setback_id, occurred_on=s.occurred_on, in_own_words=s.in_own_words,
-                              what_helped=s.what_helped, goal_ids=list(s.goal_ids)) for s in plan.setbacks],
-        reviews=[ReviewView(review_id=r.review_id, reviewed_on=r.reviewed_on, what_changed=r.what_changed,
-                            why=r.why, prompted_by=list(r.prompted_by)) for r in plan.reviews],
-        next_review=NextReviewView(due_on=due.due_on, prompted_by=list(due.prompted_by)),
-        agreement=None if agreement is None else AgreementView(
-            agrees=agreement.agrees, given_by=agreement.given_by, reason=agreement.reason,
-            current=plan.agreement_is_current),
-        crisis_follow_ups=[CrisisFollowUpView(contact_id=f.contact_id, followed_up_on=f.followed_up_on, note=f.note)
-                           for f in plan.crisis_follow_ups.values()],
-    )

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timezone
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess
-from services.careplan.api.plan import SHARING_CATEGORY, CarePlanView, SharingCategory, plan_view
+from services.careplan.api.plan import SHARING_CATEGORY, SharingCategory
+from services.careplan.api.plan_views import CarePlanView, plan_view
 from services.careplan.application import CareplanApplication
-from services.careplan.domain.plan import CarePlan, InvalidPlanChange
+from services.careplan.domain.plan import InvalidPlanChange, NotThePersonsChoice
 from services.careplan.domain.sharing import SharedRecord
 from shared.access import Principal, Right, Role, check_has_right, MissingRight
 from shared.consent import CATEGORIES
-from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
 
@@ -83,14 +84,12 @@ def recipient(principal: Principal) -> tuple[str, str | None]:
 def shared_record_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
     router = APIRouter(prefix="/people", tags=["shared by consent"])
 
-    async def mark(principal: Principal, person_id: UUID, provenance: Provenance,
-                   change: Callable[[CarePlan], bool]) -> CarePlanView:
+    async def mark(principal: Principal, person_id: UUID, command: Callable[..., bool], *args: Any) -> CarePlanView:
         await authorized(principal, Right.WRITE_CARE_PLAN, person_id)
-        if principal.role is not Role.PERSON:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                "only the person decides, once it is written, what of their plan is shared")
         try:
-            await service.run_sync(application.change_plan, person_id, change, provenance)
+            await service.run_sync(command, person_id, *args)
+        except NotThePersonsChoice as refusal:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
         except InvalidPlanChange as error:  # as the plan's other changes answer (an unknown goal_id, say)
             raise invalid_field(error.field, error.message) from None
         plan = await service.run_sync(application.care_plan, person_id)
@@ -101,16 +100,16 @@ def shared_record_router(service: Service, application: CareplanApplication, aut
                                             "outside the team (null: within the team only)")
     async def mark_goal_sharing(person_id: UUID, goal_id: str, body: MarkSharing, provenance: RequestProvenance,
                                 principal: CurrentPrincipal):
-        return await mark(principal, person_id, provenance,
-                          lambda plan: plan.mark_goal_sharing(goal_id, body.sharing_category, provenance))
+        return await mark(principal, person_id, application.mark_goal_sharing, goal_id, body.sharing_category,
+                          provenance)
 
     @router.put("/{person_id}/plan/supports/{support_id}/sharing-category", response_model=CarePlanView,
                 tags=["care plan"], summary="The person marks in which consent category a support may be shared "
                                             "outside the team (null: within the team only)")
     async def mark_support_sharing(person_id: UUID, support_id: str, body: MarkSharing,
                                    provenance: RequestProvenance, principal: CurrentPrincipal):
-        return await mark(principal, person_id, provenance,
-                          lambda plan: plan.mark_support_sharing(support_id, body.sharing_category, provenance))
+        return await mark(principal, person_id, application.mark_support_sharing, support_id, body.sharing_category,
+                          provenance)
 
     @router.get("/{person_id}/shared", response_model=SharedRecordView, response_model_exclude_none=False,
                 summary="For family, natural supports and outside agencies: what the person shares with you "

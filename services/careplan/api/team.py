@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess
 from services.careplan.application import CareplanApplication
+from services.careplan.domain.medication import OnlySupervisorsAssignPrescribing
 from services.careplan.domain.care_team import TEAM_ROLES, NeedsConsent, NotOnTeam, UnknownTeamRole, check_team_role
-from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, Role, authorize
+from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Service
 
@@ -102,13 +103,9 @@ def team_router(service: Service, application: CareplanApplication, authorized: 
         if not await service.run_sync(application.follows, person_id):
             # Only intake registers people: a team for anyone else would be a record of no one.
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        if body.role in application.scope_of_practice.prescribing_roles and principal.role is not Role.SUPERVISOR:
-            # A prescribing role on the team is what lets someone record prescribing decisions:
-            # a supervisor assigns it, so no one can give it to themselves.
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "only a supervisor assigns a prescribing role")
         try:
             changed = await service.run_sync(application.add_team_member, person_id, body.member_id, body.role, provenance)
-        except NeedsConsent as refusal:
+        except (NeedsConsent, OnlySupervisorsAssignPrescribing) as refusal:
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
         team = await service.run_sync(application.care_team, person_id)
         if not may_read_team(principal, person_id, team):

@@ -48,6 +48,14 @@ class OutsideScopeOfPractice(PermissionError):
         self.role = role
 
 
+class OnlySupervisorsAssignPrescribing(PermissionError):
+    """Someone other than a supervisor tried to give a team member a prescribing role."""
+
+
+# The role (of the token, not on the team) that may assign prescribing roles on a team.
+SUPERVISOR = "supervisor"
+
+
 @dataclass(frozen=True)
 class ScopeOfPractice:
     """Which roles may record prescribing decisions: physician, nurse practitioner, prescriber,
@@ -62,6 +70,12 @@ class ScopeOfPractice:
     def check_may_prescribe(self, role: str) -> None:
         if role not in self.prescribing_roles:
             raise OutsideScopeOfPractice(role)
+
+    def check_may_assign(self, team_role: str, assigned_by_role: str) -> None:
+        """A prescribing role on the team is what lets someone record prescribing decisions: only
+        a supervisor assigns it, so no one can give it to themselves."""
+        if team_role in self.prescribing_roles and assigned_by_role != SUPERVISOR:
+            raise OnlySupervisorsAssignPrescribing("only a supervisor assigns a prescribing role")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from services.careplan.domain.plan_parts import (
     Support,
     check_finite,
     check_life_domain,
+    NotThePersonsChoice,
+    check_persons_choice,
     check_plan_day,
     check_sharing_category,
     check_text,
@@ -39,7 +41,7 @@ from shared.domain import Provenance
 
 # Importers of the plan find its parts here too.
 __all__ = ["CarePlan", "GOAL_STATUSES", "LIFE_DOMAINS", "AGREEMENT_GIVERS", "InvalidPlanChange", "Goal", "Support",
-           "Setback", "Review", "Agreement", "Preferences", "CrisisFollowUp", "IndicatorValue"]
+           "Setback", "Review", "Agreement", "Preferences", "CrisisFollowUp", "IndicatorValue", "NotThePersonsChoice"]
 
 CARE_PLAN_NAMESPACE = UUID("c6b9d1e4-5a3f-4c2b-8e7d-9f0a1b2c3d4e")
 
@@ -188,6 +190,7 @@ class CarePlan(Aggregate):
 
     def mark_goal_sharing(self, goal_id: str, sharing_category: str | None, provenance: Provenance) -> bool:
         """The consent category a goal may be shared in (None: within the team only). False if unchanged."""
+        check_persons_choice(provenance)
         goal = self._goal(goal_id)
         check_sharing_category(sharing_category)
         if goal.sharing_category == sharing_category:
@@ -202,6 +205,7 @@ class CarePlan(Aggregate):
 
     def mark_support_sharing(self, support_id: str, sharing_category: str | None, provenance: Provenance) -> bool:
         """The consent category a support may be shared in (None: within the team only). False if unchanged."""
+        check_persons_choice(provenance)
         support = self.supports.get(support_id)
         if support is None:
             raise InvalidPlanChange("support_id", f"no support {support_id} on this plan")

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from services.careplan.domain.reviews import leaves_room_for_review
 from shared.consent import CATEGORIES
-from shared.domain import InvalidField
+from shared.domain import InvalidField, Provenance
 
 LIFE_DOMAINS = (
     "housing", "employment", "education", "clinical_care", "peer_support", "family", "physical_health",
@@ -105,6 +105,15 @@ class CrisisFollowUp:
 def check_life_domain(life_domain: str) -> None:
     if life_domain not in LIFE_DOMAINS:
         raise InvalidPlanChange("life_domain", f"unknown life domain {life_domain!r}; known: {', '.join(LIFE_DOMAINS)}")
+
+
+class NotThePersonsChoice(PermissionError):
+    """Once written, what of the plan leaves the team is the person's own decision."""
+
+
+def check_persons_choice(provenance: Provenance) -> None:
+    if provenance.actor_role != "person":
+        raise NotThePersonsChoice("only the person decides, once it is written, what of their plan is shared")
 
 
 def check_sharing_category(category: str | None) -> None:

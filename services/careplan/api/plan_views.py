@@ -1,0 +1,118 @@
+"""What careplan answers about a plan: the whole plan as it now is, after every change."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from services.careplan.domain.plan import CarePlan
+
+
+class IndicatorValueView(BaseModel):
+    indicator: str
+    value: float
+    recorded_on: date
+    note: str | None
+
+
+class GoalView(BaseModel):
+    goal_id: str
+    in_own_words: str
+    team_restatement: str | None
+    life_domain: str | None
+    indicators: list[str]
+    status: str
+    values: list[IndicatorValueView]
+    sharing_category: str | None
+
+
+class SupportView(BaseModel):
+    support_id: str
+    life_domain: str
+    description: str
+    provided_by: str
+    active: bool
+    ended_because: str | None
+    sharing_category: str | None
+
+
+class SetbackView(BaseModel):
+    setback_id: str
+    occurred_on: date
+    in_own_words: str
+    what_helped: str | None
+    goal_ids: list[str]
+
+
+class ReviewView(BaseModel):
+    review_id: str
+    reviewed_on: date
+    what_changed: str
+    why: str
+    prompted_by: list[str]
+
+
+class NextReviewView(BaseModel):
+    due_on: date
+    prompted_by: list[str] = Field(description='"scheduled", or "positive_screening:<id>" / "crisis_contact:<id>"')
+
+
+class AgreementView(BaseModel):
+    agrees: bool
+    given_by: str
+    reason: str | None
+    current: bool = Field(description="False once the plan has changed since the agreement was given")
+
+
+class CrisisFollowUpView(BaseModel):
+    contact_id: str
+    followed_up_on: date
+    note: str | None
+
+
+class CarePlanView(BaseModel):
+    person_id: UUID
+    started_on: date
+    version: int
+    goals: list[GoalView]
+    strengths: list[str]
+    preferences: dict[str, Any]
+    supports: list[SupportView]
+    setbacks: list[SetbackView]
+    reviews: list[ReviewView]
+    next_review: NextReviewView
+    agreement: AgreementView | None
+    crisis_follow_ups: list[CrisisFollowUpView]
+
+
+def plan_view(plan: CarePlan, due: Any) -> CarePlanView:
+    agreement = plan.agreement
+    return CarePlanView(
+        person_id=plan.person_id, started_on=plan.started_on, version=plan.version,
+        goals=[GoalView(goal_id=g.goal_id, in_own_words=g.in_own_words, team_restatement=g.team_restatement,
+                        life_domain=g.life_domain, indicators=list(g.indicators), status=g.status,
+                        values=[IndicatorValueView(indicator=v.indicator, value=v.value, recorded_on=v.recorded_on,
+                                                   note=v.note) for v in g.values],
+                        sharing_category=g.sharing_category)
+               for g in plan.goals.values()],
+        strengths=list(plan.strengths),
+        preferences={"language": plan.preferences.language, "culture": plan.preferences.culture,
+                     "faith": plan.preferences.faith, "who_to_involve": list(plan.preferences.who_to_involve)},
+        supports=[SupportView(support_id=s.support_id, life_domain=s.life_domain, description=s.description,
+                              provided_by=s.provided_by, active=s.active, ended_because=s.ended_because,
+                              sharing_category=s.sharing_category)
+                  for s in plan.supports.values()],
+        setbacks=[SetbackView(setback_id=s.setback_id, occurred_on=s.occurred_on, in_own_words=s.in_own_words,
+                              what_helped=s.what_helped, goal_ids=list(s.goal_ids)) for s in plan.setbacks],
+        reviews=[ReviewView(review_id=r.review_id, reviewed_on=r.reviewed_on, what_changed=r.what_changed,
+                            why=r.why, prompted_by=list(r.prompted_by)) for r in plan.reviews],
+        next_review=NextReviewView(due_on=due.due_on, prompted_by=list(due.prompted_by)),
+        agreement=None if agreement is None else AgreementView(
+            agrees=agreement.agrees, given_by=agreement.given_by, reason=agreement.reason,
+            current=plan.agreement_is_current),
+        crisis_follow_ups=[CrisisFollowUpView(contact_id=f.contact_id, followed_up_on=f.followed_up_on, note=f.note)
+                           for f in plan.crisis_follow_ups.values()],
+    )
