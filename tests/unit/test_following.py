@@ -153,23 +153,25 @@ def test_a_change_that_fails_half_way_leaves_nothing_while_the_rest_of_its_batch
     careplan.add_to_timeline(upstream(first, 1, position=1), "person_registered", "Registered", NOW)  # cached
     # Positions in the order they end up tracked: the in-memory recorder refuses any position
     # below the highest it has tracked.
-    broken, later = upstream(first, 2, position=3), upstream(first, 3, position=4)
+    broken, later = upstream(first, 3, position=4), upstream(first, 4, position=5)
     outcomes = careplan.apply_upstream_batch([
+        entry(upstream(first, 2, position=2)),
         breaks_after(broken, lambda t: t.add_entry(broken, "screening_recorded", "PHQ-9", NOW)),  # one event, then fails
-        entry(upstream(second, 1, position=2)),
+        entry(upstream(second, 1, position=3)),
         entry(later),  # follows the failed one: it must wait for it
     ])
-    assert isinstance(outcomes[0], ChangeBroke)
-    assert outcomes[1] is True
-    assert isinstance(outcomes[2], OutOfSequence)
+    assert outcomes[0] is True
+    assert isinstance(outcomes[1], ChangeBroke)
+    assert outcomes[2] is True
+    assert isinstance(outcomes[3], OutOfSequence)
     follower_id = Timeline.create_id(person_id=first)
     for seen in (careplan.follower(first), careplan.repository.get(follower_id)):  # the store, then the cache
-        assert [e.sequence for e in seen.entries] == [1]
-        assert seen.upstream_applied == {"intake.person": 1}
+        assert [e.sequence for e in seen.entries] == [1, 2]
+        assert seen.upstream_applied == {"intake.person": 2}
     assert [e.sequence for e in careplan.timeline(second)] == [1]
     assert careplan.apply_change(entry(broken)) is True, "the failed event applies when it comes again"
     assert careplan.apply_change(entry(later)) is True
-    assert [e.sequence for e in careplan.timeline(first)] == [1, 2, 3]
+    assert [e.sequence for e in careplan.timeline(first)] == [1, 2, 3, 4]
 
 
 def test_a_change_that_fails_before_its_event_leaves_no_changed_follower_in_the_cache(careplan):
