@@ -141,20 +141,19 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
 
         If the transaction is refused (another consumer got there first, or wrote the same
         person), each item is tried again alone, so one item's conflict never fails the others.
+        An item whose change raises fails alone, with nothing of it recorded (see `_apply_all`).
         """
         people = [UUID(item.upstream.person_id) for item in items]
-        followers = self._check_out_followers(people)
-        outcomes: list[Outcome] = []
-        trackings: list[Tracking] = []
-        for person_id, item in zip(people, items, strict=True):
-            outcome = self._apply(followers[person_id], item)
-            outcomes.append(outcome)
-            if outcome is True:
-                trackings.append(Tracking(item.upstream.source, item.upstream.position))
+        failed: dict[int, Exception] = {}
+        outcomes: list[Outcome] | None = None
+        while outcomes is None:  # each pass fails one more item, or ends
+            followers = self._check_out_followers(people)
+            outcomes = self._apply_all(items, people, followers, failed)
+        trackings = [Tracking(item.upstream.source, item.upstream.position)
+                     for item, outcome in zip(items, outcomes, strict=True) if outcome is True]
         if not trackings:
-            # Nothing to save (duplicates, early arrivals, refusals): the checked-out followers
-            # are dropped rather than put back, since a refused change may have half-changed one;
-            # the next event for these people reloads them from the store.
+            # Nothing to save (duplicates, early arrivals, failures): the checked-out followers
+            # are dropped rather than put back; the next event for these people reloads them.
             return outcomes
         try:
             self.record(*followers.values(), trackings=trackings)
@@ -165,7 +164,30 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
             self.forget(follower.id for follower in followers.values())
             if len(items) == 1:
                 return [self._settle_conflict(items[0])]
-            return [self.apply_upstream_batch([item])[0] for item in items]
+            return [failed[index] if index in failed else self.apply_upstream_batch([item])[0]
+                    for index, item in enumerate(items)]
+        return outcomes
+
+    def _apply_all(self, items: Sequence[UpstreamChange], people: Sequence[UUID], followers: dict[UUID, FollowerT],
+                   failed: dict[int, Exception]) -> list[Outcome] | None:
+        """Each item's outcome; None after a change raised, its error then in `failed`.
+
+        A change that raised may have changed its follower half-way (an event triggered, or state
+        set, and the rest not), and another item of the batch may already have built on that. The
+        followers were checked out of the cache, so dropping this pass drops the half-change
+        everywhere, and the caller runs the batch again from the store without the failed item:
+        that person's later items then wait for it (OutOfSequence) instead of following it.
+        """
+        outcomes: list[Outcome] = []
+        for index, (person_id, item) in enumerate(zip(people, items, strict=True)):
+            if index in failed:
+                outcomes.append(failed[index])
+                continue
+            try:
+                outcomes.append(self._apply(followers[person_id], item))
+            except Exception as error:  # noqa: BLE001 - one item's failure must not fail the batch
+                failed[index] = error
+                return None
         return outcomes
 
     @staticmethod
@@ -223,10 +245,7 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
             return _already_applied(follower, item.upstream)
         except OutOfSequence as error:
             return error
-        try:
-            item.change(follower)
-        except Exception as error:  # noqa: BLE001 - a domain refusal of this item only
-            return error
+        item.change(follower)
         return True
 
     def _settle_conflict(self, item: UpstreamChange) -> Outcome:

@@ -6,7 +6,7 @@ one transaction; see shared/group_commit.py for why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -34,6 +34,7 @@ from services.intake.commands import (
     Result,
     RevokeConsent,
     ScreeningReceipt,
+    UnknownCommand,
     command_failed,
 )
 from services.intake.domain.care_team_view import CareTeamView
@@ -56,6 +57,7 @@ __all__ = [  # the commands are part of the application's interface
     "AccessCheck", "AmendDetails", "Amendment", "Command", "CommandFailed", "ConsentReceipt", "CrisisContactReceipt",
     "GrantConsent", "IntakeApplication", "MergePeople", "MergeReceipt", "PersonNotFound", "RecordCrisisContact",
     "RecordScreening", "RegisterPerson", "Registration", "Result", "RevokeConsent", "ScreeningReceipt",
+    "UnknownCommand",
 ]
 
 # Another process saved the same person meanwhile: reload and run the batch again.
@@ -95,12 +97,31 @@ class _Batch:
                 return None
         return self.people[person_id]
 
+    def existing(self, person_id: UUID) -> Person:
+        person = self.find(person_id)
+        if person is None:
+            raise PersonNotFound(f"no person {person_id}")
+        return person
+
 
 class IntakeApplication(FollowerApplication[CareTeamView]):
     """Intake's commands, and its view of care teams (from careplan) that decides who sees what."""
 
     name = "Intake"
     follower_class = CareTeamView
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each command type's handler; a type not here is refused (UnknownCommand), never guessed.
+        self._handlers: dict[type, Callable[[Any, _Batch], Result]] = {
+            RegisterPerson: self._register,
+            AmendDetails: self._amend,
+            RecordScreening: self._record_screening,
+            RecordCrisisContact: self._record_crisis_contact,
+            GrantConsent: self._consent,
+            RevokeConsent: self._consent,
+            MergePeople: self._merge,
+        }
 
     @property
     def scoring_settings(self) -> ScoringSettings:
@@ -226,21 +247,11 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         }
 
     def _run(self, command: Command, batch: _Batch) -> Result | Exception:
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            return UnknownCommand(command)  # before anything runs, so the batch has nothing to undo
         try:
-            if isinstance(command, RegisterPerson):
-                return self._register(command, batch)
-            if isinstance(command, AmendDetails):
-                person = batch.find(command.person_id)
-                if person is None:
-                    raise PersonNotFound(f"no person {command.person_id}")
-                return Amendment(command.person_id, person.amend_details(command.changes, command.provenance))
-            if isinstance(command, RecordCrisisContact):
-                return self._record_crisis_contact(command, batch)
-            if isinstance(command, GrantConsent | RevokeConsent):
-                return self._consent(command, batch)
-            if isinstance(command, MergePeople):
-                return self._merge(command, batch)
-            return self._record_screening(command, batch)
+            return handler(command, batch)
         except MergedAway as away:
             return MergedAway(away.person_id, self._standing(away.survivor_id, batch), away.field)
         except REFUSALS as refusal:
@@ -259,9 +270,7 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
     @staticmethod
     def _merge(command: MergePeople, batch: _Batch) -> MergeReceipt:
         """Merge the duplicate into the survivor; both are saved in the batch's one transaction."""
-        survivor, duplicate = batch.find(command.survivor_id), batch.find(command.duplicate_id)
-        if survivor is None or duplicate is None:
-            raise PersonNotFound(f"no person {command.survivor_id if survivor is None else command.duplicate_id}")
+        survivor, duplicate = batch.existing(command.survivor_id), batch.existing(command.duplicate_id)
         created = survivor.merge_duplicate(duplicate, command.reason, command.provenance)
         return MergeReceipt(survivor.id, duplicate.id, survivor.merged_duplicates[duplicate.id],
                             list(survivor.agency_identities), created)
@@ -280,11 +289,14 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         return Registration(person_id, created=True)
 
     @staticmethod
+    def _amend(command: AmendDetails, batch: _Batch) -> Amendment:
+        return Amendment(command.person_id,
+                         batch.existing(command.person_id).amend_details(command.changes, command.provenance))
+
+    @staticmethod
     def _consent(command: GrantConsent | RevokeConsent, batch: _Batch) -> ConsentReceipt:
         """Grant or revoke a consent directive; repeating either records nothing new."""
-        person = batch.find(command.person_id)
-        if person is None:
-            raise PersonNotFound(f"no person {command.person_id}")
+        person = batch.existing(command.person_id)
         if isinstance(command, GrantConsent):
             created = person.grant_consent(command.directive_id, command.recipient_kind, command.recipient_id,
                                            command.categories, command.starts_at, command.expires_at,
@@ -296,9 +308,7 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
     @staticmethod
     def _record_crisis_contact(command: RecordCrisisContact, batch: _Batch) -> CrisisContactReceipt:
         """Record a crisis contact once per contact id (derived from the caller's idempotency key)."""
-        person = batch.find(command.person_id)
-        if person is None:
-            raise PersonNotFound(f"no person {command.person_id}")
+        person = batch.existing(command.person_id)
         if command.contact_id in person.crisis_contacts:
             person.check_same_request(command.contact_id, command.fingerprint)
             return CrisisContactReceipt(command.person_id, command.contact_id,
@@ -311,9 +321,7 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
 
     def _record_screening(self, command: RecordScreening, batch: _Batch) -> ScreeningReceipt:
         """Record a screening once per screening id (derived from the caller's idempotency key)."""
-        person = batch.find(command.person_id)
-        if person is None:
-            raise PersonNotFound(f"no person {command.person_id}")
+        person = batch.existing(command.person_id)
         if person.has_screening(command.screening_id):
             person.check_same_request(command.screening_id, command.fingerprint)
             return ScreeningReceipt(command.person_id, command.screening_id, created=False,

@@ -32,6 +32,15 @@ class CommandFailed(Exception):
         self.person_ids = person_ids
 
 
+class UnknownCommand(TypeError):
+    """A command of a type intake has no handler for: a caller's mistake, refused before it runs.
+
+    Only its type is named: its fields may hold clinical content."""
+
+    def __init__(self, command: object) -> None:
+        super().__init__(f"intake has no handler for {type(command).__name__} commands; nothing of it was recorded")
+
+
 @dataclass(frozen=True)
 class RegisterPerson:
     agency: str

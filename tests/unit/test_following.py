@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 
 from services.careplan.application import CareplanApplication
+from services.careplan.domain.timeline import Timeline
 from shared.domain import OutOfSequence, UpstreamRef
 from shared.following import ConcurrentChange, Unprocessable, UpstreamChange
 from shared.settings import ServiceSettings
@@ -18,11 +19,16 @@ from tests.unit.conftest import IN_MEMORY
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
+# In memory with the aggregate cache set as the services set it (shared/settings.py), so that what
+# a batch leaves in the cache is tested on both persistences.
+CACHED_IN_MEMORY = {**IN_MEMORY, "AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "n",
+                    "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}
+
 
 @pytest.fixture(params=["in_memory", "postgres"])
 def careplan(request):
     if request.param == "in_memory":
-        env = IN_MEMORY
+        env = CACHED_IN_MEMORY
     else:
         isolation = request.getfixturevalue("isolation")
         settings = ServiceSettings(service_name="careplan", database_url=isolation.database_url,
@@ -125,3 +131,59 @@ def test_a_redelivered_unprocessable_event_is_dead_lettered_again_not_silently_a
     careplan.record_unprocessable(poison, "unknown version")
     with pytest.raises(Unprocessable, match="unknown version"):
         careplan.record_unprocessable(poison, "unknown version")
+
+
+class ChangeBroke(Exception):
+    """A change that failed for a reason no rule names (a bug), after it had begun."""
+
+
+def entry(upstream_ref: UpstreamRef) -> UpstreamChange:
+    return UpstreamChange(upstream_ref, lambda t: t.add_entry(upstream_ref, "screening_recorded", "PHQ-9", NOW))
+
+
+def breaks_after(upstream_ref: UpstreamRef, begin) -> UpstreamChange:
+    def change(timeline) -> None:
+        begin(timeline)
+        raise ChangeBroke(upstream_ref.key)
+    return UpstreamChange(upstream_ref, change)
+
+
+def test_a_change_that_fails_half_way_leaves_nothing_while_the_rest_of_its_batch_commits(careplan):
+    first, second = uuid4(), uuid4()
+    careplan.add_to_timeline(upstream(first, 1, position=1), "person_registered", "Registered", NOW)  # cached
+    # Positions in the order they end up tracked: the in-memory recorder refuses any position
+    # below the highest it has tracked.
+    broken, later = upstream(first, 3, position=4), upstream(first, 4, position=5)
+    outcomes = careplan.apply_upstream_batch([
+        entry(upstream(first, 2, position=2)),
+        breaks_after(broken, lambda t: t.add_entry(broken, "screening_recorded", "PHQ-9", NOW)),  # one event, then fails
+        entry(upstream(second, 1, position=3)),
+        entry(later),  # follows the failed one: it must wait for it
+    ])
+    assert outcomes[0] is True
+    assert isinstance(outcomes[1], ChangeBroke)
+    assert outcomes[2] is True
+    assert isinstance(outcomes[3], OutOfSequence)
+    follower_id = Timeline.create_id(person_id=first)
+    for seen in (careplan.follower(first), careplan.repository.get(follower_id)):  # the store, then the cache
+        assert [e.sequence for e in seen.entries] == [1, 2]
+        assert seen.upstream_applied == {"intake.person": 2}
+    assert [e.sequence for e in careplan.timeline(second)] == [1]
+    assert careplan.apply_change(entry(broken)) is True, "the failed event applies when it comes again"
+    assert careplan.apply_change(entry(later)) is True
+    assert [e.sequence for e in careplan.timeline(first)] == [1, 2, 3, 4]
+
+
+def test_a_change_that_fails_before_its_event_leaves_no_changed_follower_in_the_cache(careplan):
+    first, second = uuid4(), uuid4()
+    careplan.add_to_timeline(upstream(first, 1, position=1), "person_registered", "Registered", NOW)
+    broken = upstream(first, 2, position=3)
+    outcomes = careplan.apply_upstream_batch([
+        breaks_after(broken, lambda t: t._advance(broken)),  # state changed, no event triggered
+        entry(upstream(second, 1, position=2)),
+    ])
+    assert isinstance(outcomes[0], ChangeBroke)
+    assert outcomes[1] is True
+    assert careplan.repository.get(Timeline.create_id(person_id=first)).upstream_applied == {"intake.person": 1}
+    assert careplan.apply_change(entry(broken)) is True, "applied, not taken for a duplicate"
+    assert [e.sequence for e in careplan.timeline(first)] == [1, 2]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from uuid import uuid4
 
 import pytest
 
-from services.intake.application import CommandFailed, IntakeApplication, RecordCrisisContact, RecordScreening
+from services.intake.application import (
+    CommandFailed,
+    IntakeApplication,
+    RecordCrisisContact,
+    RecordScreening,
+    UnknownCommand,
+)
 from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.person import Person
 from tests.unit.conftest import IN_MEMORY
@@ -85,3 +92,26 @@ def test_a_batch_that_cannot_be_saved_is_saved_command_by_command(intake, proven
     assert isinstance(outcomes[1], CommandFailed)
     assert outcomes[0].created and outcomes[2].created
     assert len(intake.get_person(north).screenings) == 1 and len(intake.get_person(south).screenings) == 1
+
+
+@dataclass(frozen=True)
+class ForgetEveryone:
+    """A command intake has no handler for (and, unlike every real one, about no person)."""
+
+    reason: str
+
+
+def test_a_command_of_a_type_intake_has_no_handler_for_is_refused_and_the_batch_goes_on(intake, provenance):
+    north = intake.register_person("north", "1", "Sam", None, provenance).person_id
+    south = intake.register_person("south", "1", "Kai", None, provenance).person_id
+    outcomes = intake.execute_batch([
+        RecordScreening(north, uuid4(), "GAD-7", GAD7, provenance),
+        ForgetEveryone("a test"),
+        RecordScreening(south, uuid4(), "GAD-7", GAD7, provenance),
+    ])
+    assert isinstance(outcomes[1], UnknownCommand)
+    assert str(outcomes[1]) == "intake has no handler for ForgetEveryone commands; nothing of it was recorded"
+    assert outcomes[0].created and outcomes[2].created
+    assert len(intake.get_person(north).screenings) == 1 and len(intake.get_person(south).screenings) == 1
+    with pytest.raises(UnknownCommand, match="ForgetEveryone"):
+        intake.execute(ForgetEveryone("a test"))
