@@ -30,10 +30,11 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOProcessRecorder
 from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
-from eventsourcing.utils import get_topic, retry
+from eventsourcing.utils import retry
 
 from shared.domain import Provenance, UpstreamRef
 from shared.settings import ServiceSettings
+from shared.topics import stored_topics
 
 T = TypeVar("T")
 
@@ -324,7 +325,7 @@ class ServiceApplication(Application):
     def read_events(self, aggregate_id: UUID, event_classes: Iterable[type]) -> list[Any]:
         """An aggregate's domain events of these classes only, in order, with one query (none if the
         aggregate does not exist): what a decision needs from a long history, without the rest."""
-        topics = [get_topic(event_class) for event_class in event_classes]
+        topics = [topic for event_class in event_classes for topic in stored_topics(event_class)]
         stored = self.recorder.select_events_with_topics(aggregate_id, topics)  # type: ignore[attr-defined]
         return [self.mapper.to_domain_event(event) for event in stored]
 

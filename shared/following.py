@@ -1,23 +1,24 @@
-"""Aggregates and applications built from other services' events about one person.
+"""Applying other services' events to the per-person followers (shared/followers.py), in order and
+exactly once: the record of having applied one (tracking) commits with its effect.
 
-Plain Python on top of eventsourcing: no broker, no pydantic. The ordering rule lives here:
-a person's events from one upstream stream are applied strictly by sequence, each exactly once, and the
-record of having applied one (tracking) commits with its effect.
+No broker, no pydantic here: consumers (shared/consuming.py) hand in each event's change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
-from uuid import UUID, uuid5
+from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from shared.domain import AlreadyApplied, OutOfSequence, UpstreamRef, check_next_in_sequence
+from shared.domain import AlreadyApplied, OutOfSequence, UpstreamRef
 from shared.eventstore import ServiceApplication
+# As a module, not its names: `shared.following:TeamFollower...` must resolve only through the topics
+# registered in shared/followers.py, where stored events of the followers find their classes.
+from shared import followers as per_person
 
 
 class Unprocessable(Exception):
@@ -28,85 +29,7 @@ class ConflictingEvent(Unprocessable):
     """Another event than the one applied claims its place in a person's sequence."""
 
 
-class PersonFollower(Aggregate):
-    """Base for an aggregate, one per person, that follows upstream services' events."""
-
-    # Set where the service keeps another aggregate under the person's own id.
-    id_namespace: ClassVar[UUID | None] = None
-
-    @classmethod
-    def create_id(cls, person_id: UUID, **_: object) -> UUID:
-        return uuid5(cls.id_namespace, str(person_id)) if cls.id_namespace else person_id
-
-    def __init__(self, person_id: UUID) -> None:
-        self.upstream_applied: dict[str, int] = {}
-        # Per stream, the id of the event applied at each sequence: 16 bytes at (sequence - 1) * 16.
-        # Sequences are gap-free from 1, and a person's history can be long while thousands of
-        # followers stay cached, hence bytes rather than a dict of strings.
-        self.applied_event_ids: dict[str, bytearray] = {}
-        self.unprocessable: dict[str, str] = {}
-
-    def check_next(self, upstream: UpstreamRef) -> None:
-        check_next_in_sequence(self.upstream_applied, upstream.stream, upstream.sequence)
-
-    def applied_event_id(self, stream: str, sequence: int) -> str | None:
-        """The id of the event applied (or recorded as unprocessable) at `sequence`, if any."""
-        ids = self.applied_event_ids.get(stream, b"")
-        start = (sequence - 1) * 16
-        return str(UUID(bytes=bytes(ids[start:start + 16]))) if 0 <= start < len(ids) else None
-
-    def _advance(self, upstream: UpstreamRef) -> None:
-        ids = self.applied_event_ids.setdefault(upstream.stream, bytearray())
-        ids[(upstream.sequence - 1) * 16:] = UUID(upstream.event_id).bytes
-        self.upstream_applied[upstream.stream] = upstream.sequence
-
-    @event("UpstreamEventUnprocessable")
-    def record_unprocessable(self, upstream: UpstreamRef, reason: str) -> None:
-        # Only ever for an event whose publisher was authenticated as its source (see
-        # shared/messaging.py: EventSources): it is the source's own event at that sequence, so
-        # it does fill the place. It sits in the dead-letter queue; advancing past it keeps the
-        # person's later events flowing, and this record keeps the gap visible in the history.
-        self._advance(upstream)
-        self.unprocessable[upstream.key] = reason
-
-
-class TeamFollower(PersonFollower):
-    """A follower that also knows the person's care team, from careplan's care-team stream."""
-
-    # The events that change the team: enough to decide access without loading the rest.
-    TEAM_EVENTS: ClassVar[tuple[str, ...]] = ("TeamMemberJoined", "TeamMemberLeft")
-
-    @staticmethod
-    def team_from(events: Sequence[Any]) -> dict[str, str]:
-        """The team (member -> role) as these events of TEAM_EVENTS leave it, applied in order."""
-        team: dict[str, str] = {}
-        for membership in events:
-            if type(membership).__name__ == "TeamMemberJoined":
-                team[membership.member_id] = membership.role
-            else:
-                team.pop(membership.member_id, None)
-        return team
-
-    def __init__(self, person_id: UUID) -> None:
-        super().__init__(person_id)
-        self.team: dict[str, str] = {}
-
-    @event("CareTeamFormed")
-    def care_team_formed(self, upstream: UpstreamRef) -> None:
-        self._advance(upstream)
-
-    @event("TeamMemberJoined")
-    def team_member_joined(self, upstream: UpstreamRef, member_id: str, role: str) -> None:
-        self._advance(upstream)
-        self.team[member_id] = role
-
-    @event("TeamMemberLeft")
-    def team_member_left(self, upstream: UpstreamRef, member_id: str) -> None:
-        self._advance(upstream)
-        self.team.pop(member_id, None)
-
-
-FollowerT = TypeVar("FollowerT", bound=PersonFollower)
+FollowerT = TypeVar("FollowerT", bound=per_person.PersonFollower)
 
 
 @dataclass(frozen=True)
@@ -124,7 +47,7 @@ Outcome = bool | Exception
 class FollowerApplication(ServiceApplication, Generic[FollowerT]):
     """Applies upstream events to per-person aggregates, in order and exactly once."""
 
-    follower_class: type[PersonFollower]
+    follower_class: type[per_person.PersonFollower]
 
     def apply_change(self, change: UpstreamChange) -> bool:
         """Apply `change` if its upstream event is the person's next. False means already applied.
@@ -220,7 +143,7 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         """The person's care team as this service last heard of it (for a TeamFollower), read from
         the membership events alone."""
         follower_class: Any = self.follower_class
-        return TeamFollower.team_from(self.follower_events(person_id, *follower_class.TEAM_EVENTS))
+        return per_person.TeamFollower.team_from(self.follower_events(person_id, *follower_class.TEAM_EVENTS))
 
     def follows(self, person_id: UUID) -> bool:
         """Whether any upstream event about this person has reached this service (one event read,
@@ -257,7 +180,7 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         return ConcurrentChange(f"{item.upstream.key} conflicted with a concurrent write; retry")
 
 
-def _already_applied(follower: PersonFollower, upstream: UpstreamRef) -> Outcome:
+def _already_applied(follower: per_person.PersonFollower, upstream: UpstreamRef) -> Outcome:
     """A redelivery of what was applied at this sequence is a duplicate (False); a redelivered
     unprocessable event is dead-lettered again; any other event there is refused, never acked
     as a duplicate and never in place of the one applied."""

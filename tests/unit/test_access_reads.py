@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import uuid4
 
+import psycopg
 import pytest
 
 from services.careplan.application import CareplanApplication
@@ -84,3 +85,21 @@ def test_consent_read_from_its_events_alone_decides_what_is_shared(careplan, pro
     assert seen_by("brother-tomas", NOW).categories == {"general"}  # before the revocation
     assert seen_by("someone-else") is None
     assert careplan.shared_record(uuid4(), "named_person", "aunt-rosa", NOW) is None
+
+
+def test_memberships_stored_before_the_followers_moved_module_still_decide_the_team(notifications, request):
+    # Records of shared/followers.py's classes stored under shared/following.py's topics (before the
+    # move) must still be found by the topic query that access decisions make.
+    person = uuid4()
+    for sequence, (member, role) in enumerate([("casey", "care_coordinator"), ("kim", "clinician")], start=1):
+        ref = upstream(person, sequence)
+        notifications.apply_change(UpstreamChange(ref, lambda f, m=member, r=role: f.team_member_joined(ref, m, r)))
+    if request.node.callspec.params["notifications"] == "postgres":
+        isolation = request.getfixturevalue("isolation")
+        with psycopg.connect(isolation.database_url, autocommit=True) as conn:
+            conn.execute("UPDATE notifications.notifications_events "
+                         "SET topic = replace(topic, 'shared.followers:', 'shared.following:')")
+            renamed = conn.execute("SELECT count(*) FROM notifications.notifications_events "
+                                   "WHERE topic LIKE 'shared.following:TeamFollower.%'").fetchone()[0]
+        assert renamed >= 2
+    assert notifications.followed_team(person) == {"casey": "care_coordinator", "kim": "clinician"}

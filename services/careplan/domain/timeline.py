@@ -16,7 +16,7 @@ from eventsourcing.domain import event
 from services.careplan.domain.reviews import ReviewPrompt
 from shared.consent import ConsentDirective
 from shared.domain import UpstreamRef
-from shared.following import PersonFollower
+from shared.followers import PersonFollower
 
 
 @dataclass(frozen=True)

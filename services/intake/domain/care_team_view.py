@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from shared.following import TeamFollower
+from shared.followers import TeamFollower
 
 
 class CareTeamView(TeamFollower):

@@ -11,7 +11,7 @@ from datetime import datetime
 from eventsourcing.domain import event
 
 from shared.domain import UpstreamRef
-from shared.following import TeamFollower
+from shared.followers import TeamFollower
 
 
 @dataclass(frozen=True)
