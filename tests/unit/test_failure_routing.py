@@ -164,3 +164,14 @@ async def test_an_event_waiting_for_its_predecessor_stays_at_the_last_delay_long
     dead = consumer.routed[-1]
     assert dead.queue == TOPOLOGY.dead_letter_name
     assert dead.headers[REASON_HEADER].startswith(f"gave up after {steps + WAITS_FOR_PREDECESSOR} retries: OutOfSequence")
+
+
+async def test_a_message_dead_lettered_after_its_retries_names_the_routing_key_it_was_published_with(consumer):
+    consumer.failures = [ConnectionError("database down")] * (len(TOPOLOGY.retry_delays) + 1)
+    await consumer.deliver()
+    for _ in TOPOLOGY.retry_delays:
+        await consumer.return_from_retry_queue(consumer.routed[-1])
+    dead = consumer.routed[-1]
+    assert dead.queue == TOPOLOGY.dead_letter_name
+    # Not the inbox's name, which is the routing key of every delivery from a retry queue.
+    assert dead.headers[ROUTING_KEY_HEADER] == ROUTING_KEY
