@@ -188,7 +188,8 @@ class FailureRouting:
             REASON_HEADER: reason,
             ERROR_HEADER: type(error).__name__,
             SERVICE_HEADER: self.topology.service,
-            ROUTING_KEY_HEADER: raw.routing_key or "",
+            # A delivery from a retry queue is routed by the inbox's name: the header kept the original.
+            ROUTING_KEY_HEADER: headers.get(ROUTING_KEY_HEADER) or raw.routing_key or "",
             FAILED_AT_HEADER: datetime.now(timezone.utc).isoformat(),
         })
         log.error("dead-lettering message %s: %s", raw.message_id, reason,

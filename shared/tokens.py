@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,12 @@ class TokenVerifier:
     # (every agency system does) costs a dict lookup instead of a full decode and signature check.
     CACHE_SIZE = 1024
 
-    def __init__(self, settings: TokenSettings) -> None:
+    def __init__(self, settings: TokenSettings, clock: Callable[[], float] = time.time) -> None:
+        """`clock` (seconds since the epoch) decides when a token has expired, so tests can let time
+        pass without waiting. PyJWT checks every claim against the real time first; a clock ahead of
+        it only ever refuses more."""
         self._settings = settings
+        self._clock = clock
         # token -> (principal, exp). Only tokens that passed every check get in; the keys are
         # fixed for the process's life, so a remembered token stays valid until its `exp`, which
         # is checked again on every use (iat and nbf, checked once, can only stay satisfied).
@@ -67,7 +72,7 @@ class TokenVerifier:
         remembered = self._verified.get(token)
         if remembered is not None:
             principal, expires = remembered
-            if time.time() < expires:
+            if self._clock() < expires:
                 return principal
             del self._verified[token]
         principal, expires = self._verify(token)
@@ -91,7 +96,10 @@ class TokenVerifier:
                     token, key, algorithms=[algorithm], audience=self._settings.audience,
                     issuer=self._settings.issuer, options={"require": REQUIRED_CLAIMS},
                 )
-                return principal_from_claims(claims), float(claims["exp"])
+                expires = float(claims["exp"])
+                if expires <= self._clock():
+                    raise jwt.ExpiredSignatureError("Signature has expired")
+                return principal_from_claims(claims), expires
             except jwt.InvalidSignatureError as error:
                 last_error = error
             except (jwt.PyJWTError, ValueError) as error:

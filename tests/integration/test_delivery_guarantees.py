@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+
+from eventsourcing.persistence import Notification
 
 from shared.messaging import REASON_HEADER
-from shared.relay import OutboxRelay, RelayPositions
+from shared.relay import OutboxRelay, Outgoing, RelayPositions, to_integration_event
 from services.intake.translation import TRANSLATIONS
 from shared.domain import Provenance
+from shared.runtime import Service
 from tests.integration.test_event_flow import _when_len, register, timeline_of
 from tests.support.polling import eventually
 from tests.support.system import System, envelope
@@ -49,12 +53,12 @@ async def test_a_relay_killed_after_publishing_but_before_saving_republishes_and
         async def save(self, relay: str, position: int) -> None:
             raise SystemExit("relay process killed")
 
-    doomed = OutboxRelay("intake", application, TRANSLATIONS, intake_relay._publisher,
-                         KilledBeforeSaving(system.isolation.database_url, "intake"), intake.run_sync)
+    killed = KilledBeforeSaving(system.isolation.database_url, "intake")
+    doomed = OutboxRelay("intake", application, TRANSLATIONS, intake_relay._publisher, killed, intake.run_sync)
     positions = RelayPositions(system.isolation.database_url, "intake")
     await positions.open()
     try:
-        await _publish_once(doomed, positions)
+        await _publish_once(doomed, killed)
         # The restarted relay starts from the last saved position (none) and publishes both again.
         restarted = OutboxRelay("intake", application, TRANSLATIONS, intake_relay._publisher, positions, intake.run_sync)
         restarted.position = await positions.load(restarted.name)
@@ -73,8 +77,14 @@ async def test_a_relay_killed_after_publishing_but_before_saving_republishes_and
     assert [e["sequence"] for e in entries] == [1, 2]
 
 
-async def _publish_once(relay: OutboxRelay, positions: RelayPositions) -> None:
-    await relay._positions.open()
+def as_intake_publishes(intake: Service, notifications: Sequence[Notification]) -> list[Outgoing]:
+    """What intake's relay publishes for these notifications of its log."""
+    return [to_integration_event("intake", n.id, event, TRANSLATIONS[type(event)](event))
+            for n in notifications for event in [intake.application.mapper.to_domain_event(n)]]
+
+
+async def _publish_once(relay: OutboxRelay, its_positions: RelayPositions) -> None:
+    await its_positions.open()
     try:
         await relay.publish_next_batch()
     except SystemExit:
@@ -82,7 +92,7 @@ async def _publish_once(relay: OutboxRelay, positions: RelayPositions) -> None:
     else:
         raise AssertionError("the relay should have died before saving its position")
     finally:
-        await relay._positions.close()
+        await its_positions.close()
 
 
 async def test_commands_succeed_while_rabbitmq_is_unreachable_and_are_published_when_it_is_back(system: System):
@@ -167,7 +177,7 @@ async def test_a_persons_events_delivered_out_of_order_are_applied_in_order(syst
         await intake.run_sync(application.record_screening, registration.person_id, uuid.uuid4(), "PHQ-9",
                               {"item1": n}, PROVENANCE)
     notifications = await intake.run_sync(application.recorder.select_notifications, None, 10)
-    batch = [intake_relay._outgoing(n) for n in notifications]
+    batch = as_intake_publishes(intake, notifications)
 
     # Newest first: each arrives before the one it follows and must wait for it.
     await intake_relay._publisher.publish_in_order(list(reversed(batch)))
@@ -212,7 +222,7 @@ async def test_a_burst_of_one_persons_events_in_order_is_applied_without_a_singl
     notifications = await intake.run_sync(application.recorder.select_notifications, None, 100)
     caplog.set_level("WARNING", logger="shared.messaging")
 
-    await intake_relay._publisher.publish_in_order([intake_relay._outgoing(n) for n in notifications])
+    await intake_relay._publisher.publish_in_order(as_intake_publishes(intake, notifications))
 
     async with system.client(careplan, "auditor") as c:
         entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 80),

@@ -1,12 +1,20 @@
-"""Intake's domain events become integration events, never the other way round."""
+"""Services' domain events become integration events, never the other way round."""
 
+import importlib
+import sys
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from eventsourcing.domain import Aggregate
 
+from services.careplan import translation as careplan_translations
+from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.medication import MedicationCollaboration
 from services.careplan.translation import timeline_entry
 from services.intake.application import IntakeApplication
 from services.intake.domain.person import Person
+from services.intake import translation as intake_translations
 from services.intake.translation import TRANSLATIONS
 from services.notifications.translation import notice_for
 from shared.contracts import CONTRACTS
@@ -15,11 +23,52 @@ from shared.relay import to_integration_event
 from tests.unit.conftest import IN_MEMORY
 
 
-def test_every_event_on_a_persons_stream_is_published():
-    # An unpublished event would leave a gap in the person's sequence that consumers wait on.
-    event_classes = {cls for cls in vars(Person).values() if isinstance(cls, type) and issubclass(cls, Person.Event)}
-    never_triggered = {Person.Event, Person.Created}  # bases; Person.Registered is the created event
-    assert event_classes - never_triggered == set(TRANSLATIONS)
+def published_aggregates(translations) -> set[type]:
+    """The aggregates the relay publishes: each one with at least one translated event (the relay
+    selects by event topic, so the others stay in the service's log)."""
+    return {getattr(sys.modules[event_class.__module__], event_class.__qualname__.split(".")[0])
+            for event_class in translations}
+
+
+def event_classes(aggregate: type) -> set[type]:
+    """The events an aggregate can record: its nested subclasses of its `Event`, less the bases it
+    never triggers (`Event`, and `Created` when the aggregate names its own created event)."""
+    nested = {cls for cls in vars(aggregate).values() if isinstance(cls, type) and issubclass(cls, aggregate.Event)}
+    named_created = {cls for cls in nested if issubclass(cls, Aggregate.Created) and cls is not aggregate.Created}
+    return nested - {aggregate.Event} - ({aggregate.Created} if named_created else set())
+
+
+PUBLISHING_SERVICES = {
+    "intake": (intake_translations.TRANSLATIONS, {Person}),
+    "careplan": (careplan_translations.TRANSLATIONS, {CareTeam, MedicationCollaboration}),
+}
+
+
+def test_every_service_with_translations_is_checked():
+    services = Path(__file__).parents[2] / "services"
+    with_translations = {module.parent.name for module in services.glob("*/translation.py")
+                         if hasattr(importlib.import_module(f"services.{module.parent.name}.translation"), "TRANSLATIONS")}
+    assert with_translations == set(PUBLISHING_SERVICES)
+
+
+@pytest.mark.parametrize("service", PUBLISHING_SERVICES)
+def test_every_event_on_a_published_stream_is_published(service):
+    # Consumers apply a stream by sequence (the aggregate's version): an unpublished event would leave
+    # a gap they wait on forever, so no event of a published aggregate may be kept private.
+    translations, expected_aggregates = PUBLISHING_SERVICES[service]
+    aggregates = published_aggregates(translations)
+    assert aggregates == expected_aggregates
+    for aggregate in aggregates:
+        untranslated = event_classes(aggregate) - set(translations)
+        assert not untranslated, f"{service} publishes {aggregate.__name__} but not {sorted(c.__name__ for c in untranslated)}"
+
+
+def test_the_check_sees_every_event_an_aggregate_records(provenance):
+    team = CareTeam(uuid4(), provenance)
+    team.add_member("clinician-1", "clinician", provenance)
+    team.remove_member("clinician-1", provenance)
+    recorded = {type(event) for event in team.collect_events()}
+    assert recorded == event_classes(CareTeam) == {CareTeam.Formed, CareTeam.MemberJoined, CareTeam.MemberLeft}
 
 
 def test_every_payload_intake_publishes_is_a_registered_contract_consumers_can_look_up():

@@ -1,6 +1,7 @@
 """While busy the relay writes its position at most every so often; idle or stopping, at once."""
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from services.intake.application import IntakeApplication
 from services.intake.translation import TRANSLATIONS
 from shared.relay import OutboxRelay, Outgoing
+from tests.support.polling import eventually
 from tests.unit.conftest import IN_MEMORY
 
 
@@ -50,48 +52,57 @@ def intake():
     application.close()
 
 
-def relay_of(intake, positions, interval):
-    return OutboxRelay("intake", intake, TRANSLATIONS, Published(), positions, run_sync,
-                       save_interval_seconds=interval)
+def relay_of(intake, positions, published=None):
+    # One event a batch, so that each registration is a step of its own; within the hour the
+    # relay is busy, so only the first write is due.
+    return OutboxRelay("intake", intake, TRANSLATIONS, published or Published(), positions, run_sync,
+                       batch_size=1, save_interval_seconds=3600)
 
 
 async def test_a_busy_relay_defers_its_position_and_writes_it_once_idle(intake, provenance):
     positions = Positions()
-    relay = relay_of(intake, positions, interval=3600)
-    intake.register_person("north", "1", "Sam", None, provenance)
-    assert await relay._publish_next_batch(save_behind=True) == 1
-    await relay._saved()
-    assert positions.saved == [1], "the first batch is written (nothing was written for an interval)"
-
-    intake.register_person("north", "2", "Ana", None, provenance)
-    assert await relay._publish_next_batch(save_behind=True) == 1
-    await relay._saved()
-    assert positions.saved == [1], "within the interval the write is put off"
-    assert relay.position == 2
-
-    assert await relay._publish_next_batch(save_behind=True) == 0
-    assert positions.saved == [1, 2], "idle: what was put off is written"
+    published = Published()
+    relay = relay_of(intake, positions, published)
+    for n in range(3):
+        intake.register_person("north", str(n), "Sam", None, provenance)
+    running = asyncio.ensure_future(relay.run())
+    try:
+        await eventually(lambda: _true(positions.saved[-1:] == [3]), timeout=5, what="the idle relay's write")
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert published.positions == [1, 2, 3]
+    # The first batch at once (nothing was written for an interval), the next two put off, then idle.
+    assert positions.saved == [1, 3]
 
 
 async def test_a_relay_stopped_while_busy_writes_the_position_it_put_off(intake, provenance):
+    class StuckAtTheFourth(Published):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stuck = asyncio.Event()
+
+        async def publish_in_order(self, batch: Sequence[Outgoing]) -> None:
+            if any(outgoing.event.position == 4 for outgoing in batch):
+                self.stuck.set()  # the service stops while the relay is in the middle of a step
+                await asyncio.Event().wait()
+            await super().publish_in_order(batch)
+
     positions = Positions()
-    relay = relay_of(intake, positions, interval=3600)
-    for n in range(3):
+    published = StuckAtTheFourth()
+    relay = relay_of(intake, positions, published)
+    for n in range(4):
         intake.register_person("north", str(n), "Sam", None, provenance)
-        await relay._publish_next_batch(save_behind=True)
-        await relay._saved()
+    running = asyncio.ensure_future(relay.run())
+    await asyncio.wait_for(published.stuck.wait(), timeout=5)
     assert positions.saved == [1]
-
-    stuck = asyncio.Event()
-
-    async def hold_lease(relay: str) -> bool:
-        await stuck.wait()  # the service stops while the relay is in the middle of a step
-        return True
-
-    positions.hold_lease = hold_lease  # type: ignore[method-assign]
-    task = asyncio.ensure_future(relay.run())
-    await asyncio.sleep(0)
-    task.cancel()
+    running.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await running
+    assert published.positions == [1, 2, 3]
     assert positions.saved == [1, 3]
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.access import Role
 from shared.tokens import InvalidToken, NoVerificationKey, TokenSettings, TokenVerifier, issue_token
+from tests.support.clock import FakeClock
 
 AUD, ISS = "carecoord", "https://idp.agency.example"
 
@@ -93,15 +94,25 @@ def test_a_service_without_any_verification_key_refuses_to_start():
 def test_a_remembered_token_is_refused_once_it_expires(rsa_keys):
     """Verified tokens are remembered (no decode per request), but never past their expiry."""
     private_pem, public_pem, _ = rsa_keys
-    verifier = TokenVerifier(TokenSettings(audience=AUD, issuer=ISS, public_key_pem=public_pem))
-    # Whole seconds in the token: at least a full second of validity left for the first two checks
-    # (with +1, a start late in a second left almost none and the first check could see it expired).
-    expires = int(time.time()) + 2
+    clock = FakeClock(int(time.time()))
+    verifier = TokenVerifier(TokenSettings(audience=AUD, issuer=ISS, public_key_pem=public_pem), clock=clock)
     token = issue_token(private_pem, "RS256", subject="dana", role="clinician", audience=AUD, issuer=ISS,
-                        lifetime_seconds=2, now=expires - 2)
+                        lifetime_seconds=60, now=clock.now)
     first = verifier.verify(token)
+    clock.advance(59.9)
     assert verifier.verify(token) is first  # remembered
-    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    clock.advance(0.1)
+    with pytest.raises(InvalidToken, match="(?i)expired"):
+        verifier.verify(token)
+
+
+def test_a_token_not_yet_remembered_is_refused_by_the_clock_once_it_expires(rsa_keys):
+    private_pem, public_pem, _ = rsa_keys
+    clock = FakeClock(int(time.time()))
+    verifier = TokenVerifier(TokenSettings(audience=AUD, issuer=ISS, public_key_pem=public_pem), clock=clock)
+    token = issue_token(private_pem, "RS256", subject="dana", role="clinician", audience=AUD, issuer=ISS,
+                        lifetime_seconds=60, now=clock.now)
+    clock.advance(60)
     with pytest.raises(InvalidToken, match="(?i)expired"):
         verifier.verify(token)
 
