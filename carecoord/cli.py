@@ -34,7 +34,7 @@ from collections.abc import Callable
 from shared import broker_users
 from shared.access import Role
 from shared.cipher import new_key
-from shared.demo_care_plan import play_care_plan
+from carecoord.demo_care_plan import play_care_plan
 from shared.settings import ServiceSettings
 from shared.tokens import issue_token
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_documents() -> int:
-    from shared.docs import write_docs
+    from carecoord.docs import write_docs
 
     settings = ServiceSettings()
     ensure_database(settings.database_url)
@@ -240,7 +240,7 @@ class DemoUrls:
 def play_demo(urls: DemoUrls = DemoUrls()) -> int:
     """An agency registers a person and records a PHQ-9; a supervisor forms the care team; the
     team's care coordinator sees the timeline and notifications; a clinician outside the team
-    is told the person does not exist. Then the care plan (shared/demo_care_plan.py)."""
+    is told the person does not exist. Then the care plan (carecoord/demo_care_plan.py)."""
     agency = {"Authorization": f"Bearer {dev_token('agency_system', agency=DEMO_AGENCY)}"}
     supervisor = {"Authorization": f"Bearer {dev_token('supervisor', subject='sam-supervisor')}"}
     coordinator = {"Authorization": f"Bearer {dev_token('care_coordinator', subject='alex-coordinator')}"}
