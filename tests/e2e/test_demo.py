@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.cli import DemoUrls, play_demo
+from carecoord.demo import DemoUrls, play_demo
 from tests.support.processes import ServiceProcess
 from tests.support.system import TEST_JWT_SECRET, System
 

@@ -16,7 +16,7 @@ from services.careplan.application import CareplanApplication
 from services.careplan.bootstrap import CareplanSettings
 from services.careplan.picture.model import to_document
 from services.careplan.picture.projection import PictureProjection, picture_projection
-from shared import cli
+from carecoord import cli
 from shared.domain import Provenance
 from shared.eventstore import ensure_schema
 from shared.runtime import Service

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.docs import render, service_documents
+from carecoord.docs import render, service_documents
 
 
 def test_checked_in_api_documents_match_the_code(isolation):

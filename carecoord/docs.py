@@ -10,6 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from services.careplan.bootstrap import CareplanSettings
+from services.careplan.bootstrap import create_service as careplan
+from services.intake.bootstrap import IntakeSettings
+from services.intake.bootstrap import create_service as intake
+from services.notifications.bootstrap import NotificationsSettings
+from services.notifications.bootstrap import create_service as notifications
 from shared.bootstrap import asyncapi_document
 from shared.cipher import new_key
 from shared.settings import ServiceSettings
@@ -20,13 +26,6 @@ DOCUMENTED_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 def service_documents(database_url: str) -> dict[Path, dict[str, Any]]:
-    from services.careplan.bootstrap import CareplanSettings
-    from services.careplan.bootstrap import create_service as careplan
-    from services.intake.bootstrap import IntakeSettings
-    from services.intake.bootstrap import create_service as intake
-    from services.notifications.bootstrap import NotificationsSettings
-    from services.notifications.bootstrap import create_service as notifications
-
     builders: list[tuple[type[ServiceSettings], Any]] = [
         (IntakeSettings, intake), (CareplanSettings, careplan), (NotificationsSettings, notifications),
     ]
