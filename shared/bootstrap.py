@@ -35,11 +35,12 @@ def build_service(
     application_class: type[ServiceApplication],
     translations: Translations | None = None,
     contracts: Sequence[type[Payload]] = (),
+    application_options: Mapping[str, Any] | None = None,
 ) -> Service:
-    """Build a service's application, broker and relay (if it publishes); consumers add their
-    routers with `consumer_router`."""
+    """Build a service's application (given `application_options` besides its environment), broker
+    and relay (if it publishes); consumers add their routers with `consumer_router`."""
     ensure_schema(settings)
-    application = application_class(env=settings.eventsourcing_env())
+    application = application_class(env=settings.eventsourcing_env(), **(application_options or {}))
     # Bounded: each worker may hold a database connection from the application's pool.
     executor = ThreadPoolExecutor(
         max_workers=settings.database_pool_size + settings.database_pool_overflow,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 from uuid import UUID
@@ -55,11 +55,11 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
     name = "Careplan"
     follower_class = Timeline
 
-    # Who may record prescribing decisions: the bootstrap adds the roles an agency configures.
-    scope_of_practice = ScopeOfPractice()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, env: Mapping[str, str] | None = None,
+                 scope_of_practice: ScopeOfPractice = ScopeOfPractice()) -> None:
+        """`scope_of_practice`: who may record prescribing decisions (the agency may add roles)."""
+        super().__init__(env=env)
+        self.scope_of_practice = scope_of_practice
         self._writing = _KeyedThreadLocks()  # one per aggregate being changed here (see `_change`)
 
     # -- the timeline, from intake's events --------------------------------------------------------

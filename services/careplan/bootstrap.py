@@ -53,10 +53,10 @@ async def retry_later(_: Request, busy: Exception) -> Response:
 def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or CareplanSettings()
     topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
+    scope = ScopeOfPractice.with_configured(getattr(settings, "prescribing_roles", ()))
     service = build_service(settings, CareplanApplication, translations=TRANSLATIONS,
-                            contracts=careplan_contracts.PAYLOADS)
+                            contracts=careplan_contracts.PAYLOADS, application_options={"scope_of_practice": scope})
     application: CareplanApplication = service.application  # type: ignore[assignment]
-    application.scope_of_practice = ScopeOfPractice.with_configured(getattr(settings, "prescribing_roles", ()))
     service.broker.include_router(intake_events_router(service, application, topology))
     pictures = picture_projection(application, settings.database_url, settings.schema, service.run_sync)
     service.log_followers.append(pictures)
