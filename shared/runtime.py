@@ -12,7 +12,7 @@ import gc
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -41,26 +41,18 @@ class LogFollower(Protocol):
     def wake(self, topics: frozenset[str] | None = None) -> None: ...
 
 
-class Service:
-    def __init__(
-        self,
-        settings: ServiceSettings,
-        application: ServiceApplication,
-        executor: ThreadPoolExecutor,
-        broker: RabbitBroker,
-        relay: OutboxRelay | None = None,
-    ) -> None:
+class Foundation:
+    """What every part of a service is built on: its settings, its application, the bounded pool
+    that runs the application's synchronous code, and the broker (routers are included in it as
+    the parts are built). Readiness is decided here, so the HTTP API built on it can report it."""
+
+    def __init__(self, settings: ServiceSettings, application: ServiceApplication, executor: ThreadPoolExecutor,
+                 broker: RabbitBroker) -> None:
         self.settings = settings
         self.application = application
         self.executor = executor
         self.broker = broker
-        self.topologies: list[ConsumerTopology] = []  # every queue it consumes
-        self.relay = relay
-        self.log_followers: list[LogFollower] = []  # besides the relay
-        self.http: FastAPI | None = None
-        self.broker_ready = asyncio.Event()
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._connecting: asyncio.Task[None] | None = None
+        self.broker_ready = asyncio.Event()  # set by Service once the broker is connected
 
     @property
     def name(self) -> str:
@@ -71,10 +63,58 @@ class Service:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
-    async def start(self) -> None:
+    async def readiness(self) -> dict[str, bool]:
+        try:
+            await self.run_sync(self.application.recorder.max_notification_id)
+            database = True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            database = False
+        return {"database": database, "broker": self.broker_connected()}
+
+    def broker_connected(self) -> bool:
+        # aio-pika's robust connection clears `connected` while it is reconnecting.
+        connection = getattr(self.broker, "_connection", None)
+        return bool(self.broker_ready.is_set() and connection is not None and connection.connected.is_set())
+
+
+class Service:
+    """A whole service, given every part finished (see each service's bootstrap.py:
+    create_service); nothing is added to it afterwards."""
+
+    def __init__(self, foundation: Foundation, *, http: FastAPI, topologies: Sequence[ConsumerTopology] = (),
+                 relay: OutboxRelay | None = None, log_followers: Sequence[LogFollower] = ()) -> None:
+        self.foundation = foundation
+        self.settings = foundation.settings
+        self.application = foundation.application
+        self.executor = foundation.executor
+        self.broker = foundation.broker
+        self.broker_ready = foundation.broker_ready
+        self.http = http
+        self.topologies = tuple(topologies)  # every queue it consumes, declared when it connects
+        self.relay = relay
+        self.log_followers = tuple(log_followers)  # besides the relay
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._connecting: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.settings.service_name
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self.foundation.run_sync(fn, *args, **kwargs)
+
+    async def readiness(self) -> dict[str, bool]:
+        return await self.foundation.readiness()
+
+    def broker_connected(self) -> bool:
+        return self.foundation.broker_connected()
+
+    async def start(self, run_relay: bool = True) -> None:
+        """Start everything; `run_relay=False` leaves the relay to a test that drives it."""
         self._connecting = asyncio.create_task(self._connect_broker(), name=f"{self.name}-broker")
         self._tasks.append(self._connecting)
-        followers: list[LogFollower] = [*([self.relay] if self.relay is not None else []), *self.log_followers]
+        relays = [self.relay] if self.relay is not None and run_relay else []
+        followers: list[LogFollower] = [*relays, *self.log_followers]
         for follower in followers:
             self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
         if followers:
@@ -115,7 +155,6 @@ class Service:
 
     def http_config(self, **overrides: Any) -> uvicorn.Config:
         """How uvicorn serves the HTTP API (tests serve it on a port of their own with `overrides`)."""
-        assert self.http is not None
         options: dict[str, Any] = {
             "host": self.settings.http_host, "port": self.settings.http_port, "log_config": None,
             "access_log": False,
@@ -125,19 +164,6 @@ class Service:
             **overrides,
         }
         return uvicorn.Config(self.http, **options)
-
-    async def readiness(self) -> dict[str, bool]:
-        try:
-            await self.run_sync(self.application.recorder.max_notification_id)
-            database = True
-        except Exception:  # noqa: BLE001 - any failure means not ready
-            database = False
-        return {"database": database, "broker": self.broker_connected()}
-
-    def broker_connected(self) -> bool:
-        # aio-pika's robust connection clears `connected` while it is reconnecting.
-        connection = getattr(self.broker, "_connection", None)
-        return bool(self.broker_ready.is_set() and connection is not None and connection.connected.is_set())
 
     async def _connect_broker(self) -> None:
         delay = 0.5

@@ -19,7 +19,7 @@ from services.careplan.api.picture import picture_router
 from services.careplan.picture.projection import picture_projection
 from services.careplan.translation import TRANSLATIONS
 from shared.contracts import careplan as careplan_contracts
-from shared.bootstrap import build_http, build_service
+from shared.bootstrap import build_foundation, build_http, build_relay
 from shared.http_errors import EncodableJSONResponse
 from shared.runtime import Service
 from shared.settings import ServiceSettings
@@ -51,18 +51,19 @@ async def retry_later(_: Request, busy: Exception) -> Response:
 
 
 def create_service(settings: ServiceSettings | None = None) -> Service:
+    """Careplan: its application, the relay publishing care-team and medication events, the
+    consumer of intake's events, the picture projection and the HTTP API."""
     settings = settings or CareplanSettings()
-    topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
+    intake_events = TOPOLOGY.with_retry_delays(settings.retry_delays)
     scope = ScopeOfPractice.with_configured(getattr(settings, "prescribing_roles", ()))
-    service = build_service(settings, CareplanApplication, translations=TRANSLATIONS,
-                            contracts=careplan_contracts.PAYLOADS, application_options={"scope_of_practice": scope})
-    application: CareplanApplication = service.application  # type: ignore[assignment]
-    service.broker.include_router(intake_events_router(service, application, topology))
-    pictures = picture_projection(application, settings.database_url, settings.schema, service.run_sync)
-    service.log_followers.append(pictures)
-    authorized = TeamAccess(service, application)
-    routers = [router(service, application, authorized) for router in
+    foundation = build_foundation(settings, CareplanApplication, {"scope_of_practice": scope})
+    application: CareplanApplication = foundation.application  # type: ignore[assignment]
+    foundation.broker.include_router(intake_events_router(foundation, application, intake_events))
+    pictures = picture_projection(application, settings.database_url, settings.schema, foundation.run_sync)
+    authorized = TeamAccess(foundation, application)
+    routers = [router(foundation, application, authorized) for router in
                (team_router, plan_router, medication_router, safety_plan_router, shared_record_router)]
-    build_http(service, "careplan", [*routers, picture_router(pictures.store, authorized)], careplan_statuses,
-               exception_handlers={TooManyConflicts: retry_later})
-    return service
+    http = build_http(foundation, "careplan", [*routers, picture_router(pictures.store, authorized)],
+                      careplan_statuses, exception_handlers={TooManyConflicts: retry_later})
+    return Service(foundation, http=http, topologies=[intake_events],
+                   relay=build_relay(foundation, TRANSLATIONS, careplan_contracts.PAYLOADS), log_followers=[pictures])

@@ -14,16 +14,16 @@ from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
 from shared.domain import UpstreamRef
 from shared.following import UpstreamChange
-from shared.runtime import Service
+from shared.runtime import Foundation
 from shared.topology import ConsumerTopology
 
 TOPOLOGY = ConsumerTopology(service="careplan", bindings=("intake.#",))
 
 
-def intake_events_router(service: Service, application: CareplanApplication, topology: ConsumerTopology) -> RabbitRouter:
+def intake_events_router(foundation: Foundation, application: CareplanApplication, topology: ConsumerTopology) -> RabbitRouter:
     def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
         return UpstreamChange(upstream, timeline_change(upstream, payload, occurred_at))
 
-    consume = PersonEventConsumer(service.run_sync, application, change_for)
-    return follower_router(service, topology, consume,
+    consume = PersonEventConsumer(foundation.run_sync, application, change_for)
+    return follower_router(foundation, topology, consume,
                            "Every intake event about a person, applied to their timeline in order.")

@@ -67,7 +67,7 @@ from shared.contracts.intake_commands import (
 )
 from shared.domain import Provenance
 from shared.group_commit import GroupCommit
-from shared.runtime import Service
+from shared.runtime import Foundation
 
 SCREENING_NAMESPACE = UUID("8e3f4b0a-2d6c-4f57-b1c9-0a7e5d3c2b14")
 CRISIS_CONTACT_NAMESPACE = UUID("5a1e9c7d-7b2f-4e0a-9c3d-1f8e6b4a2c90")
@@ -114,16 +114,16 @@ def _key_reused() -> Refused:
 
 
 class AgencyCommands:
-    def __init__(self, service: Service, application: IntakeApplication,
+    def __init__(self, foundation: Foundation, application: IntakeApplication,
                  staff_registration_agencies: frozenset[str] = frozenset()) -> None:
-        self._service = service
+        self._foundation = foundation
         self._application = application
         # Agencies whose staff (with the agency in their token) may register its people; by
         # default only the agency's own system registers its records.
         self._staff_registration_agencies = staff_registration_agencies
         # Each command travels with its access check, run in the same batch (see AccessCheck).
         self._commits: GroupCommit[tuple[Command, AccessCheck | None], Result] = GroupCommit(
-            service.run_sync, application.execute_checked_batch)
+            foundation.run_sync, application.execute_checked_batch)
 
     async def register(self, principal: Principal, request: RegisterPersonRequest,
                        provenance: Provenance) -> tuple[PersonRegistration, bool]:
@@ -254,7 +254,7 @@ class AgencyCommands:
         """The caller holds `right` on this person's record, or Refused (403, or 404 outside their reach)."""
         self._check_right(principal, right)
         try:
-            record = await self._service.run_sync(self._application.record_context, person_id)
+            record = await self._foundation.run_sync(self._application.record_context, person_id)
             authorize(principal, right, record)
         except (PersonNotFound, NotVisible):
             raise Refused(404, "not found") from None

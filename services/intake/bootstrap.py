@@ -10,7 +10,7 @@ from services.intake.consumers import COMMANDS_TOPOLOGY, TOPOLOGY, agency_comman
 from services.intake.http import people_router
 from services.intake.translation import TRANSLATIONS
 from shared.contracts import intake as intake_contracts
-from shared.bootstrap import build_http, build_service
+from shared.bootstrap import build_foundation, build_http, build_relay
 from shared.runtime import Service
 from shared.settings import ServiceSettings
 
@@ -32,15 +32,18 @@ def merged_away_statuses(route: APIRoute) -> dict[int, str | None]:
 
 
 def create_service(settings: ServiceSettings | None = None) -> Service:
+    """Intake: its application, the relay publishing the person stream, two consumed queues
+    (careplan's care-team events, agencies' commands) and the HTTP API."""
     settings = settings or IntakeSettings()
-    topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
-    service = build_service(settings, IntakeApplication, translations=TRANSLATIONS,
-                            contracts=intake_contracts.PAYLOADS)
-    application: IntakeApplication = service.application  # type: ignore[assignment]
-    service.broker.include_router(care_team_router(service, application, topology))
-    commands = AgencyCommands(service, application,
+    care_teams = TOPOLOGY.with_retry_delays(settings.retry_delays)
+    agency_commands = COMMANDS_TOPOLOGY.with_retry_delays(settings.retry_delays)
+    foundation = build_foundation(settings, IntakeApplication)
+    application: IntakeApplication = foundation.application  # type: ignore[assignment]
+    commands = AgencyCommands(foundation, application,
                               frozenset(getattr(settings, "staff_registration_agencies", ())))
-    http = build_http(service, "intake", [people_router(service, application, commands)], merged_away_statuses)
-    service.broker.include_router(agency_commands_router(
-        service, commands, http.state.token_verifier, COMMANDS_TOPOLOGY.with_retry_delays(settings.retry_delays)))
-    return service
+    http = build_http(foundation, "intake", [people_router(foundation, application, commands)], merged_away_statuses)
+    foundation.broker.include_router(care_team_router(foundation, application, care_teams))
+    foundation.broker.include_router(
+        agency_commands_router(foundation, commands, http.state.token_verifier, agency_commands))
+    return Service(foundation, http=http, topologies=[care_teams, agency_commands],
+                   relay=build_relay(foundation, TRANSLATIONS, intake_contracts.PAYLOADS))

@@ -29,7 +29,7 @@ from shared.contracts.intake_commands import (
 )
 from shared.domain import Provenance, UpstreamRef
 from shared.following import Unprocessable, UpstreamChange
-from shared.runtime import Service
+from shared.runtime import Foundation
 from shared.telemetry import correlation_id_var, usable_correlation_id, usable_traceparent
 from shared.tokens import InvalidToken, TokenVerifier
 from shared.topology import COMMANDS_EXCHANGE, ConsumerTopology
@@ -37,30 +37,30 @@ from shared.topology import COMMANDS_EXCHANGE, ConsumerTopology
 TOPOLOGY = ConsumerTopology(service="intake", bindings=("careplan.care_team.#",))
 
 
-def care_team_router(service: Service, application: IntakeApplication, topology: ConsumerTopology) -> RabbitRouter:
+def care_team_router(foundation: Foundation, application: IntakeApplication, topology: ConsumerTopology) -> RabbitRouter:
     def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
         change = team_change(upstream, payload)
         if change is None:
             raise Unprocessable(f"intake does not consume {payload.event_type}")
         return change
 
-    consume = PersonEventConsumer(service.run_sync, application, change_for)
-    return follower_router(service, topology, consume, "Careplan's care-team events: who is on each person's team.")
+    consume = PersonEventConsumer(foundation.run_sync, application, change_for)
+    return follower_router(foundation, topology, consume, "Careplan's care-team events: who is on each person's team.")
 
 
 COMMANDS_TOPOLOGY = ConsumerTopology(service="intake", bindings=("intake",), queue="commands",
                                      exchange=COMMANDS_EXCHANGE)
 
 
-def agency_commands_router(service: Service, commands: AgencyCommands, verifier: TokenVerifier,
+def agency_commands_router(foundation: Foundation, commands: AgencyCommands, verifier: TokenVerifier,
                            topology: ConsumerTopology) -> RabbitRouter:
     """Agency systems' commands over AMQP: the same handler, rights and idempotency as over HTTP."""
-    router = consumer_router(service, topology)
+    router = consumer_router(foundation, topology)
 
     @router.subscriber(
         topology.inbox_queue(),
         COMMANDS_EXCHANGE,
-        channel=Channel(prefetch_count=service.settings.consumer_prefetch),
+        channel=Channel(prefetch_count=foundation.settings.consumer_prefetch),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="intake.commands",
         description="Commands from agency systems (register_person, amend_details, record_screening, "

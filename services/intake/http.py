@@ -30,7 +30,7 @@ from shared.contracts.intake_commands import (
     ScreeningRecorded,
 )
 from shared.http import CurrentPrincipal, RequestProvenance, log_read
-from shared.runtime import Service
+from shared.runtime import Foundation
 
 T = TypeVar("T")
 IdempotencyKey = Annotated[str | None, Header(
@@ -65,7 +65,7 @@ async def _answer(outcome: Awaitable[tuple[T, bool]], response: Response) -> T:
     return receipt
 
 
-def people_router(service: Service, application: IntakeApplication, commands: AgencyCommands) -> APIRouter:
+def people_router(foundation: Foundation, application: IntakeApplication, commands: AgencyCommands) -> APIRouter:
     router = APIRouter(prefix="/people", tags=["people"])
 
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonRegistration,
@@ -123,7 +123,7 @@ def people_router(service: Service, application: IntakeApplication, commands: Ag
         except Refused as refused:
             raise HTTPException(refused.status, refused.detail) from None
         log_read(principal, person_id, "intake record")
-        person = await service.run_sync(application.get_person, person_id)
+        person = await foundation.run_sync(application.get_person, person_id)
         return PersonSummary(
             person_id=person.id, agency=person.agency, agency_person_id=person.agency_person_id,
             preferred_name=person.preferred_name, pronouns=person.pronouns,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.notifications.application import NotificationsApplication
 from services.notifications.consumers import TOPOLOGY, intake_events_router
 from services.notifications.http import notifications_router
-from shared.bootstrap import build_http, build_service
+from shared.bootstrap import build_foundation, build_http
 from shared.runtime import Service
 from shared.settings import ServiceSettings
 
@@ -16,10 +16,12 @@ class NotificationsSettings(ServiceSettings):
 
 
 def create_service(settings: ServiceSettings | None = None) -> Service:
+    """Notifications: its application, the consumer of intake's and careplan's events and the HTTP
+    API (it publishes nothing yet, so it has no relay)."""
     settings = settings or NotificationsSettings()
-    topology = TOPOLOGY.with_retry_delays(settings.retry_delays)
-    service = build_service(settings, NotificationsApplication)
-    application: NotificationsApplication = service.application  # type: ignore[assignment]
-    service.broker.include_router(intake_events_router(service, application, topology))
-    build_http(service, "notifications", [notifications_router(service, application)])
-    return service
+    upstream_events = TOPOLOGY.with_retry_delays(settings.retry_delays)
+    foundation = build_foundation(settings, NotificationsApplication)
+    application: NotificationsApplication = foundation.application  # type: ignore[assignment]
+    foundation.broker.include_router(intake_events_router(foundation, application, upstream_events))
+    http = build_http(foundation, "notifications", [notifications_router(foundation, application)])
+    return Service(foundation, http=http, topologies=[upstream_events])

@@ -14,14 +14,14 @@ from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
 from shared.domain import UpstreamRef
 from shared.following import UpstreamChange
-from shared.runtime import Service
+from shared.runtime import Foundation
 from shared.topology import ConsumerTopology
 
 TOPOLOGY = ConsumerTopology(service="notifications", bindings=("intake.#", "careplan.care_team.#", "careplan.medication.#"))
 
 
 def intake_events_router(
-    service: Service, application: NotificationsApplication, topology: ConsumerTopology
+    foundation: Foundation, application: NotificationsApplication, topology: ConsumerTopology
 ) -> RabbitRouter:
     def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
         if (change := team_change(upstream, payload)) is not None:
@@ -32,8 +32,8 @@ def intake_events_router(
         return application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent,
                                        notice.audience)
 
-    consume = PersonEventConsumer(service.run_sync, application, change_for)
-    return follower_router(service, topology, consume,
+    consume = PersonEventConsumer(foundation.run_sync, application, change_for)
+    return follower_router(foundation, topology, consume,
                            "Every intake event about a person (some make a notification due to the care team), "
                            "careplan's care-team events (who is on that team), and its medication "
                            "collaboration events (notes the prescriber must hear about).")

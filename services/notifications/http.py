@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from services.notifications.application import NotificationsApplication
 from shared.access import Right
 from shared.http import CurrentPrincipal, authorize_request, log_read
-from shared.runtime import Service
+from shared.runtime import Foundation
 
 
 class DueNotificationView(BaseModel):
@@ -28,17 +28,17 @@ class DueNotificationsView(BaseModel):
     due: list[DueNotificationView]
 
 
-def notifications_router(service: Service, application: NotificationsApplication) -> APIRouter:
+def notifications_router(foundation: Foundation, application: NotificationsApplication) -> APIRouter:
     router = APIRouter(prefix="/people", tags=["notifications"])
 
     @router.get("/{person_id}/notifications", response_model=DueNotificationsView)
     async def get_due_notifications(
         person_id: UUID, principal: CurrentPrincipal
     ):
-        record = await service.run_sync(application.record_context, person_id)
+        record = await foundation.run_sync(application.record_context, person_id)
         authorize_request(principal, Right.READ_NOTIFICATIONS, record)
         log_read(principal, person_id, "due notifications")
-        due = await service.run_sync(application.due_notifications, person_id)
+        due = await foundation.run_sync(application.due_notifications, person_id)
         if due is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         return DueNotificationsView(

@@ -104,9 +104,7 @@ class System:
             await self.service_amqp_url(each)
         service = await asyncio.to_thread(factory, self.settings(name, **overrides))
         self.idle_relays[name] = None if run_relay else service.relay
-        if not run_relay:
-            service.relay = None
-        await service.start()
+        await service.start(run_relay=run_relay)
         self.services.append(service)
         return service
 

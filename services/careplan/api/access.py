@@ -7,18 +7,18 @@ from uuid import UUID
 from services.careplan.application import CareplanApplication
 from shared.access import Principal, RecordContext, Right, Role
 from shared.http import authorize_request
-from shared.runtime import Service
+from shared.runtime import Foundation
 
 
 class TeamAccess:
-    def __init__(self, service: Service, application: CareplanApplication) -> None:
-        self._service = service
+    def __init__(self, foundation: Foundation, application: CareplanApplication) -> None:
+        self._foundation = foundation
         self._application = application
 
     async def __call__(self, principal: Principal, right: Right, person_id: UUID) -> dict[str, str]:
         """The person's care team, once the caller is allowed `right` on this person's record
         (403 naming the right, or 404 outside their reach)."""
-        team = await self._service.run_sync(self._application.care_team, person_id)
+        team = await self._foundation.run_sync(self._application.care_team, person_id)
         authorize_request(principal, right, RecordContext(person_id, frozenset(team)))
         return team
 

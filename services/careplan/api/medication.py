@@ -23,7 +23,7 @@ from services.careplan.domain.medication import (
 from shared.access import Right
 from shared.contracts.fields import Identifier
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
-from shared.runtime import Service
+from shared.runtime import Foundation
 
 audit_log = logging.getLogger("carecoord.audit")
 
@@ -93,11 +93,11 @@ class MedicationView(BaseModel):
         )
 
 
-def medication_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
+def medication_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
     router = APIRouter(prefix="/people/{person_id}/medication", tags=["medication collaboration"])
 
     async def view(person_id: UUID) -> MedicationView:
-        record = await service.run_sync(application.medication_record, person_id)
+        record = await foundation.run_sync(application.medication_record, person_id)
         if record is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         return MedicationView.of(record)
@@ -114,7 +114,7 @@ def medication_router(service: Service, application: CareplanApplication, author
                        principal: CurrentPrincipal):
         team = await authorized(principal, Right.ADD_MEDICATION_NOTE, person_id)
         try:
-            added = await service.run_sync(
+            added = await foundation.run_sync(
                 application.add_medication_note, person_id, body.note_id, body.kind, body.text, body.medication,
                 body.choice, acting_role(principal, team), provenance)
         except InvalidNote as error:
@@ -130,7 +130,7 @@ def medication_router(service: Service, application: CareplanApplication, author
         team = await authorized(principal, Right.RECORD_PRESCRIBING_DECISION, person_id)
         role = acting_role(principal, team)
         try:
-            recorded = await service.run_sync(
+            recorded = await foundation.run_sync(
                 application.record_prescribing_decision, person_id, body.decision_id, body.decision,
                 body.medication, body.dose, body.rationale, body.discussed_with_person, role, provenance)
         except OutsideScopeOfPractice as refusal:

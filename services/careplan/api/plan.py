@@ -19,7 +19,7 @@ from shared.access import Principal, Right
 from shared.consent import CATEGORIES
 from shared.contracts.fields import IDENTIFIER_PATTERN, BoundedDate, FiniteFloat, Identifier, identifier
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
-from shared.runtime import Service
+from shared.runtime import Foundation
 
 Text = Field(min_length=1, max_length=4000)
 LifeDomain = Literal[LIFE_DOMAINS]  # type: ignore[valid-type]
@@ -120,20 +120,20 @@ class RecordCrisisFollowUp(Request):
     note: str | None = Field(None, max_length=4000)
 
 
-def plan_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
+def plan_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
     router = APIRouter(prefix="/people/{person_id}/plan", tags=["care plan"])
 
     async def view(person_id: UUID) -> CarePlanView:
-        plan = await service.run_sync(application.care_plan, person_id)
+        plan = await foundation.run_sync(application.care_plan, person_id)
         if plan is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        return plan_view(plan, await service.run_sync(application.next_review, plan))
+        return plan_view(plan, await foundation.run_sync(application.next_review, plan))
 
     async def change(principal: Principal, right: Right, person_id: UUID, response: Response,
                      command: Callable[..., bool], *args: Any) -> CarePlanView:
         await authorized(principal, right, person_id)
         try:
-            changed = await service.run_sync(command, person_id, *args)
+            changed = await foundation.run_sync(command, person_id, *args)
         except InvalidPlanChange as error:
             raise invalid_field(error.field, error.message) from None
         if changed is False:

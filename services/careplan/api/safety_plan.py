@@ -14,7 +14,7 @@ from services.careplan.application import CareplanApplication
 from services.careplan.domain.safety_plan import SECTIONS, InvalidSafetyPlan, StaleVersion
 from shared.access import Right
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
-from shared.runtime import Service
+from shared.runtime import Foundation
 
 Section = Literal[SECTIONS]  # type: ignore[valid-type]
 Items = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=30)]
@@ -38,11 +38,11 @@ class SafetyPlanView(BaseModel):
     needs_review: bool = Field(description="A crisis contact came after this version was written")
 
 
-def safety_plan_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
+def safety_plan_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
     router = APIRouter(prefix="/people/{person_id}/safety-plan", tags=["safety plan"])
 
     async def view(person_id: UUID, version: int | None = None) -> SafetyPlanView:
-        found = await service.run_sync(application.safety_plan_version, person_id, version)
+        found = await foundation.run_sync(application.safety_plan_version, person_id, version)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         revision, latest, needs_review = found
@@ -64,7 +64,7 @@ def safety_plan_router(service: Service, application: CareplanApplication, autho
                                  response: Response, principal: CurrentPrincipal):
         await authorized(principal, Right.REVISE_SAFETY_PLAN, person_id)
         try:
-            await service.run_sync(application.revise_safety_plan, person_id, dict(body.sections),
+            await foundation.run_sync(application.revise_safety_plan, person_id, dict(body.sections),
                                    body.based_on_version, datetime.now(timezone.utc), provenance)
         except StaleVersion as conflict:
             raise HTTPException(status.HTTP_409_CONFLICT, str(conflict)) from None

@@ -20,7 +20,7 @@ from services.careplan.domain.sharing import SharedRecord
 from shared.access import Principal, Right, Role, check_has_right, MissingRight
 from shared.consent import CATEGORIES
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
-from shared.runtime import Service
+from shared.runtime import Foundation
 
 
 class SharedGoal(BaseModel):
@@ -81,19 +81,19 @@ def recipient(principal: Principal) -> tuple[str, str | None]:
     return "named_person", principal.subject
 
 
-def shared_record_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
+def shared_record_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
     router = APIRouter(prefix="/people", tags=["shared by consent"])
 
     async def mark(principal: Principal, person_id: UUID, command: Callable[..., bool], *args: Any) -> CarePlanView:
         await authorized(principal, Right.WRITE_CARE_PLAN, person_id)
         try:
-            await service.run_sync(command, person_id, *args)
+            await foundation.run_sync(command, person_id, *args)
         except NotThePersonsChoice as refusal:
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
         except InvalidPlanChange as error:  # as the plan's other changes answer (an unknown goal_id, say)
             raise invalid_field(error.field, error.message) from None
-        plan = await service.run_sync(application.care_plan, person_id)
-        return plan_view(plan, await service.run_sync(application.next_review, plan))
+        plan = await foundation.run_sync(application.care_plan, person_id)
+        return plan_view(plan, await foundation.run_sync(application.next_review, plan))
 
     @router.put("/{person_id}/plan/goals/{goal_id}/sharing-category", response_model=CarePlanView,
                 tags=["care plan"], summary="The person marks in which consent category a goal may be shared "
@@ -120,7 +120,7 @@ def shared_record_router(service: Service, application: CareplanApplication, aut
         except MissingRight as refusal:
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
         kind, recipient_id = recipient(principal)
-        record = await service.run_sync(application.shared_record, person_id, kind, recipient_id,
+        record = await foundation.run_sync(application.shared_record, person_id, kind, recipient_id,
                                         datetime.now(timezone.utc))
         if record is None:  # no consent in force for this caller: as if there were no such person
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")

@@ -15,7 +15,7 @@ from services.careplan.domain.medication import OnlySupervisorsAssignPrescribing
 from services.careplan.domain.care_team import TEAM_ROLES, NeedsConsent, NotOnTeam, UnknownTeamRole, check_team_role
 from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
-from shared.runtime import Service
+from shared.runtime import Foundation
 
 
 class TimelineEntryView(BaseModel):
@@ -61,14 +61,14 @@ class CareTeamView(BaseModel):
         return cls(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
 
 
-def team_router(service: Service, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
+def team_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
     router = APIRouter(prefix="/people", tags=["care team"])
 
     @router.get("/{person_id}/timeline", response_model=TimelineView, tags=["timeline"])
     async def get_timeline(person_id: UUID, principal: CurrentPrincipal):
         await authorized(principal, Right.READ_TIMELINE, person_id)
         log_read(principal, person_id, "care timeline")
-        entries = await service.run_sync(application.timeline, person_id)
+        entries = await foundation.run_sync(application.timeline, person_id)
         if entries is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         return TimelineView(
@@ -81,7 +81,7 @@ def team_router(service: Service, application: CareplanApplication, authorized: 
     async def get_care_team(person_id: UUID, principal: CurrentPrincipal):
         team = await authorized(principal, Right.READ_TIMELINE, person_id)
         log_read(principal, person_id, "care team")
-        history = await service.run_sync(application.team_history, person_id)
+        history = await foundation.run_sync(application.team_history, person_id)
         return CareTeamView.of(person_id, team).model_copy(update={"history": [
             MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
             for p in history]})
@@ -100,14 +100,14 @@ def team_router(service: Service, application: CareplanApplication, authorized: 
         except UnknownTeamRole as error:
             raise invalid_field("role", str(error)) from None
         await authorized(principal, Right.MANAGE_TEAM, person_id)
-        if not await service.run_sync(application.follows, person_id):
+        if not await foundation.run_sync(application.follows, person_id):
             # Only intake registers people: a team for anyone else would be a record of no one.
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         try:
-            changed = await service.run_sync(application.add_team_member, person_id, body.member_id, body.role, provenance)
+            changed = await foundation.run_sync(application.add_team_member, person_id, body.member_id, body.role, provenance)
         except (NeedsConsent, OnlySupervisorsAssignPrescribing) as refusal:
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
-        team = await service.run_sync(application.care_team, person_id)
+        team = await foundation.run_sync(application.care_team, person_id)
         if not may_read_team(principal, person_id, team):
             return CareTeamView.of(person_id, {body.member_id: body.role})
         if not changed:
@@ -127,7 +127,7 @@ def team_router(service: Service, application: CareplanApplication, authorized: 
         if member_id not in team or not may_read_team(principal, person_id, team):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         try:
-            await service.run_sync(application.remove_team_member, person_id, member_id, provenance)
+            await foundation.run_sync(application.remove_team_member, person_id, member_id, provenance)
         except NotOnTeam:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
         return Response(status_code=status.HTTP_204_NO_CONTENT)
