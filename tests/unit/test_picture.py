@@ -17,10 +17,16 @@ from services.careplan.domain.care_team import CareTeam
 from services.careplan.domain.medication import MedicationCollaboration
 from services.careplan.domain.plan import CarePlan, Preferences
 from services.careplan.domain.safety_plan import SafetyPlan
+from services.careplan.domain.sharing import SCREENING_CATEGORY
+from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.fhir import picture_bundle
-from services.careplan.picture.model import HANDLERS, Picture, fold, from_document, present, to_document
+from services.careplan.picture.model import (
+    AGGREGATES, NOT_SHOWN, SCREENING_DOMAINS, SHOWN, Picture, fold, from_document, handles, present, recorded_as,
+    to_document,
+)
 from services.careplan.picture.projection import picture_event_classes
 from shared.domain import Provenance, UpstreamRef
+from shared.followers import PersonFollower
 from shared.following import UpstreamChange
 from tests.unit.conftest import IN_MEMORY
 
@@ -80,12 +86,31 @@ def careplan() -> Careplan:
     return Careplan()
 
 
-def test_each_event_the_picture_handles_is_a_domain_event_and_every_plan_event_is_handled():
-    assert [f"{c.__qualname__}" for c in picture_event_classes()] == list(HANDLERS)
-    for aggregate in (CarePlan, CareTeam, MedicationCollaboration, SafetyPlan):
-        recorded = {name for name, value in vars(aggregate).items()
-                    if inspect.isclass(value) and issubclass(value, DomainEvent)} - {"Event", "Created"}
-        assert {f"{aggregate.__name__}.{name}" for name in recorded} <= set(HANDLERS), aggregate
+def test_every_event_class_of_careplans_aggregates_is_shown_or_named_as_not_shown():
+    for aggregate in AGGREGATES:
+        recorded = {value for name, value in vars(aggregate).items()
+                    if inspect.isclass(value) and issubclass(value, DomainEvent) and name != "Event"}
+        assert recorded <= set(SHOWN) | NOT_SHOWN, (aggregate, recorded - set(SHOWN) - NOT_SHOWN)
+    assert not set(SHOWN) & NOT_SHOWN
+    # The projection reads from the log exactly the events the picture shows.
+    assert set(picture_event_classes()) == set(SHOWN)
+
+
+def test_an_event_a_base_aggregate_defines_is_folded_as_the_class_it_is_recorded_as():
+    person = uuid4()
+    timeline = Timeline(person_id=person)
+    timeline.record_unprocessable(UpstreamRef("intake", "intake.person", 1, str(uuid4()), "test", str(person), 1, "c"),
+                                  "bad schema")
+    recorded = type(timeline.pending_events[-1])
+    assert recorded is PersonFollower.UpstreamEventUnprocessable  # not Timeline's copy of it
+    assert recorded_as(Timeline, Timeline.UpstreamEventUnprocessable) == [Timeline.UpstreamEventUnprocessable, recorded]
+    for aggregate in AGGREGATES:
+        for event_class in [shown for shown in SHOWN if shown in vars(aggregate).values()]:
+            assert all(handles(cls.__new__(cls)) for cls in recorded_as(aggregate, event_class)), event_class
+
+
+def test_the_picture_orders_exactly_the_screening_domains_the_domain_knows():
+    assert sorted(SCREENING_DOMAINS) == sorted(SCREENING_CATEGORY)
 
 
 def test_latest_results_by_domain_and_co_occurring_needs_when_two_domains_are_positive(careplan):

@@ -1,9 +1,9 @@
 """The integrated picture of one person: what every member of the care team sees alike.
 
 A pure fold over careplan's own domain events (`apply`), and what is shown from it at a given
-moment (`present`). Plain Python: events are told apart by their class's qualified name
-(`CarePlan.GoalSet`), so nothing here imports a framework, and a unit test checks that each name
-handled is a real event class of the domain.
+moment (`present`). Plain Python on the domain's own classes: each event class is either shown,
+with its handler (`SHOWN`), or named as not shown (`NOT_SHOWN`), and a unit test checks that every
+event class of careplan's aggregates is one or the other.
 
 The picture keeps facts only, as JSON-ready values (ISO dates and times), so that it is stored as
 one document and a picture rebuilt from the events equals the live one. What depends on the
@@ -19,13 +19,18 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
+from eventsourcing.domain import Aggregate
+
+from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.medication import FOR_PRESCRIBER, MedicationCollaboration
+from services.careplan.domain.plan import CarePlan
 from services.careplan.domain.reviews import ReviewPrompt, next_review
-from services.careplan.domain.safety_plan import needs_review
+from services.careplan.domain.safety_plan import SafetyPlan, needs_review
+from services.careplan.domain.timeline import Timeline
 
 RECENT = 10  # medication notes, prescribing decisions and setbacks kept in the picture
+# The order screenings are shown in; a unit test checks these are the domains sharing.py knows.
 SCREENING_DOMAINS = ("mental_health", "substance_use", "trauma", "suicide_risk")
-# Notes the prescriber should hear about without having to look (as in domain/medication.py).
-FOR_PRESCRIBER = frozenset({"question_for_prescriber", "person_choice"})
 
 Json = dict[str, Any]
 
@@ -75,24 +80,20 @@ def person_of(domain_event: Any) -> str:
     return str(getattr(domain_event, "person_id", None) or domain_event.originator_id)
 
 
-def event_name(domain_event: Any) -> str:
-    return type(domain_event).__qualname__
-
-
 def handles(domain_event: Any) -> bool:
-    return event_name(domain_event) in HANDLERS
+    return type(domain_event) in _HANDLER_BY_CLASS
 
 
 def apply(picture: Picture | None, domain_event: Any) -> Picture | None:
     """The picture with one more event folded in (changed in place). Events the picture does not
     show are ignored; the first event shown about a person starts their picture."""
-    handler = HANDLERS.get(event_name(domain_event))
+    handler = _HANDLER_BY_CLASS.get(type(domain_event))
     if handler is None:
         return picture
     if picture is None:
         picture = Picture(person_id=person_of(domain_event))
     handler(picture, domain_event)
-    if type(domain_event).__qualname__.startswith("CarePlan.") and picture.plan is not None:
+    if isinstance(domain_event, CarePlan.Event) and picture.plan is not None:
         picture.plan["version"] = domain_event.originator_version
     picture.updated_at = _iso(domain_event.timestamp)
     return picture
@@ -267,34 +268,66 @@ def _nothing(picture: Picture, e: Any) -> None:
     """The person's picture exists from here on; the event itself shows nothing."""
 
 
-HANDLERS: dict[str, Callable[[Picture, Any], None]] = {
-    "Timeline.Created": _nothing,
-    "Timeline.PersonNamed": _person_named,
-    "Timeline.ScreeningResultNoted": _screening_result_noted,
-    "Timeline.CrisisContactNoted": _crisis_contact_noted,
-    "CareTeam.Formed": _nothing,
-    "CareTeam.MemberJoined": _member_joined,
-    "CareTeam.MemberLeft": _member_left,
-    "CarePlan.Started": _plan_started,
-    "CarePlan.GoalSet": _goal_set,
-    "CarePlan.IndicatorValueRecorded": _indicator_value_recorded,
-    "CarePlan.GoalStatusChanged": _goal_status_changed,
-    "CarePlan.PersonDescribed": _person_described,
-    "CarePlan.SupportAdded": _support_added,
-    "CarePlan.SupportEnded": _support_ended,
-    "CarePlan.SetbackRecorded": _setback_recorded,
-    "CarePlan.Reviewed": _reviewed,
-    "CarePlan.AgreementRecorded": _agreement_recorded,
-    "CarePlan.CrisisFollowedUp": _crisis_followed_up,
+Handler = Callable[[Picture, Any], None]
+
+SHOWN: dict[type, Handler] = {
+    Timeline.Created: _nothing,
+    Timeline.PersonNamed: _person_named,
+    Timeline.ScreeningResultNoted: _screening_result_noted,
+    Timeline.CrisisContactNoted: _crisis_contact_noted,
+    CareTeam.Formed: _nothing,
+    CareTeam.MemberJoined: _member_joined,
+    CareTeam.MemberLeft: _member_left,
+    CarePlan.Started: _plan_started,
+    CarePlan.GoalSet: _goal_set,
+    CarePlan.IndicatorValueRecorded: _indicator_value_recorded,
+    CarePlan.GoalStatusChanged: _goal_status_changed,
+    CarePlan.PersonDescribed: _person_described,
+    CarePlan.SupportAdded: _support_added,
+    CarePlan.SupportEnded: _support_ended,
+    CarePlan.SetbackRecorded: _setback_recorded,
+    CarePlan.Reviewed: _reviewed,
+    CarePlan.AgreementRecorded: _agreement_recorded,
+    CarePlan.CrisisFollowedUp: _crisis_followed_up,
     # What may be shared outside the team changes nothing the team sees.
-    "CarePlan.GoalSharingMarked": _nothing,
-    "CarePlan.SupportSharingMarked": _nothing,
-    "MedicationCollaboration.Opened": _nothing,
-    "MedicationCollaboration.NoteAdded": _note_added,
-    "MedicationCollaboration.PrescribingDecisionRecorded": _decision_recorded,
-    "SafetyPlan.Started": _safety_plan_started,
-    "SafetyPlan.Revised": _safety_plan_revised,
+    CarePlan.GoalSharingMarked: _nothing,
+    CarePlan.SupportSharingMarked: _nothing,
+    MedicationCollaboration.Opened: _nothing,
+    MedicationCollaboration.NoteAdded: _note_added,
+    MedicationCollaboration.PrescribingDecisionRecorded: _decision_recorded,
+    SafetyPlan.Started: _safety_plan_started,
+    SafetyPlan.Revised: _safety_plan_revised,
 }
+
+# Events the picture leaves out, named so that a new event class is shown or left out by choice.
+NOT_SHOWN: frozenset[type] = frozenset({
+    Timeline.EntryAdded,  # a one-line summary; what the picture needs of it comes in the events above
+    Timeline.ConsentNoted, Timeline.ConsentRevocationNoted,  # decide sharing outside the team (sharing.py)
+    Timeline.UpstreamEventUnprocessable,  # a gap in the timeline, in the dead-letter queue
+    # Never recorded: each of these aggregates is created by its own named event above.
+    CareTeam.Created, CarePlan.Created, MedicationCollaboration.Created, SafetyPlan.Created,
+})
+
+AGGREGATES: tuple[type[Aggregate], ...] = (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan)
+
+
+def recorded_as(aggregate: type[Aggregate], event_class: type) -> list[type]:
+    """The classes an event of `aggregate`'s `event_class` may be recorded as: an event defined on a
+    base aggregate (PersonFollower's) is recorded as the base's class, while eventsourcing gives
+    each subclass a copy of it under the same name (as shared/following.py's follower_events)."""
+    name = event_class.__name__
+    return [vars(cls)[name] for cls in aggregate.__mro__
+            if issubclass(cls, Aggregate) and cls is not Aggregate and name in vars(cls)]
+
+
+_HANDLER_BY_CLASS: dict[type, Handler] = {
+    recorded: handler
+    for aggregate in AGGREGATES for event_class, handler in SHOWN.items() if event_class in vars(aggregate).values()
+    for recorded in recorded_as(aggregate, event_class)
+}
+
+# The shown classes by qualified name, for projection.picture_event_classes (it selects the log's topics).
+HANDLERS: dict[str, Handler] = {event_class.__qualname__: handler for event_class, handler in SHOWN.items()}
 
 
 # -- what is shown, at a given moment --------------------------------------------------------------
