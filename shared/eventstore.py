@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from datetime import date
@@ -21,6 +22,7 @@ from eventsourcing.application import (
     project_aggregate,
 )
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     JSONTranscoder,
     OperationalError,
@@ -193,7 +195,15 @@ class PostgresBatchProcessRecorder(PostgresProcessRecorder):
 
 
 class POPOBatchProcessRecorder(POPOProcessRecorder):
-    """The in-memory twin of PostgresBatchProcessRecorder, for unit tests."""
+    """The in-memory twin of PostgresBatchProcessRecorder, for unit tests.
+
+    Like the PostgreSQL tracking table (one row per source and position), it keeps every tracked
+    position, not eventsourcing's in-memory "highest position seen": a position below the highest
+    is accepted, one already tracked (or twice in one batch) is refused and nothing is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tracked: dict[str, set[int]] = defaultdict(set)
 
     def select_events_after(self, after: Sequence[tuple[UUID, int]]) -> Sequence[StoredEvent]:
         return [event for aggregate_id, version in after for event in self.select_events(aggregate_id, gt=version)]
@@ -203,14 +213,29 @@ class POPOBatchProcessRecorder(POPOProcessRecorder):
 
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._assert_uniqueness(stored_events, **kwargs)
+        trackings = [*kwargs.get("trackings", ()), *filter(None, [kwargs.get("tracking")])]
+        positions = [(tracking.application_name, tracking.notification_id) for tracking in trackings]
+        if len(set(positions)) < len(positions):
+            raise IntegrityError(f"a tracking position is given twice in one batch: {positions}")
         for tracking in kwargs.get("trackings", ()):
             self._assert_tracking_uniqueness(tracking)
+
+    def _assert_tracking_uniqueness(self, tracking: Tracking) -> None:
+        if tracking.notification_id in self._tracked[tracking.application_name]:
+            raise IntegrityError(f"{tracking.application_name} position {tracking.notification_id} is already tracked")
+
+    def _insert_tracking(self, tracking: Tracking) -> None:
+        self._tracked[tracking.application_name].add(tracking.notification_id)
 
     def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         notification_ids = super()._update_table(stored_events, **kwargs)
         for tracking in kwargs.get("trackings", ()):
             self._insert_tracking(tracking)
         return notification_ids
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        with self._database_lock:
+            return max(self._tracked[application_name], default=None)
 
 
 class ServiceApplication(Application):

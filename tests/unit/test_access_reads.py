@@ -11,34 +11,21 @@ import pytest
 
 from services.careplan.application import CareplanApplication
 from services.notifications.application import NotificationsApplication
-from shared.eventstore import ensure_schema
 from shared.following import UpstreamChange
-from shared.settings import ServiceSettings
-from tests.support.system import TEST_CIPHER_KEY
-from tests.unit.conftest import IN_MEMORY
+from tests.unit.conftest import application_env
 from tests.unit.test_following import NOW, upstream
 
 
-def _env(request, service: str) -> dict:
-    if request.param == "in_memory":
-        return IN_MEMORY
-    isolation = request.getfixturevalue("isolation")
-    settings = ServiceSettings(service_name=service, database_url=isolation.database_url,
-                               event_cipher_key=TEST_CIPHER_KEY)
-    ensure_schema(settings)
-    return settings.eventsourcing_env()
-
-
-@pytest.fixture(params=["in_memory", "postgres"])
-def notifications(request):
-    application = NotificationsApplication(env=_env(request, "notifications"))
+@pytest.fixture
+def notifications(request, persistence):
+    application = NotificationsApplication(env=application_env(request, "notifications"))
     yield application
     application.close()
 
 
-@pytest.fixture(params=["in_memory", "postgres"])
-def careplan(request):
-    application = CareplanApplication(env=_env(request, "careplan"))
+@pytest.fixture
+def careplan(request, persistence):
+    application = CareplanApplication(env=application_env(request, "careplan"))
     yield application
     application.close()
 
@@ -87,14 +74,14 @@ def test_consent_read_from_its_events_alone_decides_what_is_shared(careplan, pro
     assert careplan.shared_record(uuid4(), "named_person", "aunt-rosa", NOW) is None
 
 
-def test_memberships_stored_before_the_followers_moved_module_still_decide_the_team(notifications, request):
+def test_memberships_stored_before_the_followers_moved_module_still_decide_the_team(notifications, persistence, request):
     # Records of shared/followers.py's classes stored under shared/following.py's topics (before the
     # move) must still be found by the topic query that access decisions make.
     person = uuid4()
     for sequence, (member, role) in enumerate([("casey", "care_coordinator"), ("kim", "clinician")], start=1):
         ref = upstream(person, sequence)
         notifications.apply_change(UpstreamChange(ref, lambda f, m=member, r=role: f.team_member_joined(ref, m, r)))
-    if request.node.callspec.params["notifications"] == "postgres":
+    if persistence == "postgres":
         isolation = request.getfixturevalue("isolation")
         with psycopg.connect(isolation.database_url, autocommit=True) as conn:
             conn.execute("UPDATE notifications.notifications_events "

@@ -1,8 +1,10 @@
-"""The care plan's rules, in memory: the person's words, setbacks as part of the path, reviews,
-agreement, medication collaboration within scope of practice, and the versioned safety plan."""
+"""The care plan's rules: the person's words, setbacks as part of the path, reviews, agreement,
+medication collaboration within scope of practice, and the versioned safety plan. The domain's
+rules run in memory; the application's run in memory and on PostgreSQL (`persistence`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from uuid import uuid4
@@ -22,7 +24,7 @@ from services.careplan.domain.medication import (
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange, Preferences
 from services.careplan.domain.reviews import ReviewPrompt, next_review
 from services.careplan.domain.safety_plan import SECTIONS, InvalidSafetyPlan, SafetyPlan, StaleVersion, needs_review
-from tests.unit.conftest import IN_MEMORY
+from tests.unit.conftest import application_env
 
 START = date(2026, 1, 5)
 NOON = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
@@ -34,8 +36,10 @@ def plan(provenance) -> CarePlan:
 
 
 @pytest.fixture
-def application() -> CareplanApplication:
-    return CareplanApplication(env=IN_MEMORY)
+def application(request, persistence) -> Iterator[CareplanApplication]:
+    application = CareplanApplication(env=application_env(request, "careplan"))
+    yield application
+    application.close()
 
 
 # -- goals, supports, setbacks ---------------------------------------------------------------------

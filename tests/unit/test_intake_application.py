@@ -5,12 +5,12 @@ import pytest
 from services.intake.application import IntakeApplication, PersonNotFound, RecordScreening, RegisterPerson
 from services.intake.domain.person import NoAnswers, Person
 from services.intake.domain.scoring import InvalidAnswers
-from tests.unit.conftest import IN_MEMORY
+from tests.unit.conftest import application_env
 
 
 @pytest.fixture
-def intake():
-    application = IntakeApplication(env=IN_MEMORY)
+def intake(request, persistence):
+    application = IntakeApplication(env=application_env(request, "intake"))
     yield application
     application.close()
 

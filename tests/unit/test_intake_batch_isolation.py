@@ -17,14 +17,14 @@ from services.intake.application import (
 )
 from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.person import Person
-from tests.unit.conftest import IN_MEMORY
+from tests.unit.conftest import application_env
 
 GAD7 = {f"item{n}": 1 for n in range(1, 8)}
 
 
 @pytest.fixture
-def intake():
-    application = IntakeApplication(env=IN_MEMORY)
+def intake(request, persistence):
+    application = IntakeApplication(env=application_env(request, "intake"))
     yield application
     application.close()
 

@@ -21,14 +21,14 @@ from services.intake.application import (
 from services.intake.domain.person import CannotMerge, MergedAway, Person
 from shared.access import NotVisible, Principal, Right, Role, authorize
 from shared.domain import Provenance
-from tests.unit.conftest import IN_MEMORY
+from tests.unit.conftest import application_env
 
 AT = datetime(2026, 11, 20, 22, 15, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def intake():
-    application = IntakeApplication(env=IN_MEMORY)
+def intake(request, persistence):
+    application = IntakeApplication(env=application_env(request, "intake"))
     yield application
     application.close()
 
@@ -138,7 +138,8 @@ def test_a_survivor_answers_to_the_records_its_duplicate_had_absorbed(provenance
     assert list(north.merged_duplicates) == [south.id], "the duplicates merged here; east went to south"
 
 
-# The application: both people saved together, refusals, and commands to a merged-away record.
+# The application (in memory and on PostgreSQL): both people saved together, refusals, and commands to a
+# merged-away record.
 
 
 def _two_agencies(intake, provenance):
