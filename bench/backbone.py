@@ -27,9 +27,7 @@ import os
 import random
 import secrets
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -55,6 +53,7 @@ sys.path.insert(0, str(REPO_ROOT))  # tests.support: the same isolation as the t
 
 from shared.cipher import new_key  # noqa: E402
 from shared.tokens import issue_token  # noqa: E402
+from tests.support.processes import ServiceFailed, ServiceProcess, stop_all  # noqa: E402
 from tests.support.servers import Isolation, Isolator, Servers  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -110,32 +109,6 @@ def release(isolator: Isolator, isolation: Isolation) -> None:
 # The services as subprocesses
 
 
-def free_port() -> int:
-    # Not the default 8001-8003: those may be taken by a developer's own running services.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def service_environment(isolation: Isolation, port: int, log_level: str) -> dict[str, str]:
-    """The parent's environment without any carecoord setting (e.g. a stray SERVICE_NAME), plus ours."""
-    from shared.settings import ServiceSettings
-
-    settings_names = {name.upper() for name in ServiceSettings.model_fields}
-    env = {key: value for key, value in os.environ.items() if key.upper() not in settings_names}
-    env.update({
-        "DATABASE_URL": isolation.database_url,
-        "AMQP_URL": isolation.amqp_url,
-        "HTTP_PORT": str(port),
-        "LOG_JSON": "false",
-        "LOG_LEVEL": log_level,
-        "PYTHONUNBUFFERED": "1",
-        "JWT_DEV_SECRET": BENCH_JWT_SECRET,
-        "EVENT_CIPHER_KEY": BENCH_CIPHER_KEY,
-    })
-    return env
-
-
 # This run's own secrets: HS256 tokens as an agency's identity provider would issue them, and the
 # key that encrypts event state at rest (so the benchmark pays for encryption like production).
 BENCH_JWT_SECRET = secrets.token_urlsafe(32)
@@ -147,54 +120,8 @@ def agency_token() -> str:
                        audience="carecoord", issuer="carecoord-dev", lifetime_seconds=4 * 3600, agency=BENCH_AGENCY)
 
 
-class ServiceProcess:
-    def __init__(self, name: str, isolation: Isolation, log_dir: Path, log_level: str) -> None:
-        self.name = name
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"{name}.log"
-        self._log_file = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
-            cwd=REPO_ROOT,
-            env=service_environment(isolation, self.port, log_level),
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            # Its own session: a Ctrl-C in the terminal reaches only us, and we stop it in order.
-            start_new_session=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def exited(self) -> int | None:
-        return self.process.poll()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").splitlines()
-        except OSError as error:
-            return f"(cannot read {self.log_path}: {error})"
-        return "\n".join(f"    {line}" for line in text[-lines:])
-
-    def crash_report(self) -> str:
-        return (f"service {self.name} (pid {self.pid}) exited with code {self.exited()}; "
-                f"last lines of {self.log_path}:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """SIGINT (uvicorn's graceful shutdown, which stops the service), then SIGKILL if it hangs."""
-        try:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGINT)
-                try:
-                    self.process.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    print(f"{self.name} did not stop within {STOP_TIMEOUT:.0f}s of SIGINT; killing it", file=sys.stderr)
-                    self.process.kill()
-                    self.process.wait(timeout=5)
-        finally:
-            self._log_file.close()
+def bench_settings(log_level: str) -> dict[str, str]:
+    return {"LOG_LEVEL": log_level, "JWT_DEV_SECRET": BENCH_JWT_SECRET, "EVENT_CIPHER_KEY": BENCH_CIPHER_KEY}
 
 
 class ServiceGroup:
@@ -203,39 +130,19 @@ class ServiceGroup:
         self.by_name = {p.name: p for p in processes}
 
     def check_alive(self) -> None:
+        try:
+            for process in self.processes:
+                process.check_running()
+        except ServiceFailed as error:
+            raise BenchError(str(error)) from error
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        # They were all launched before: waiting for each in turn costs no more than waiting at once.
         for process in self.processes:
-            if process.exited() is not None:
-                raise BenchError(process.crash_report())
-
-    async def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            await asyncio.gather(*(self._wait_one_ready(client, p, timeout) for p in self.processes))
-
-    async def _wait_one_ready(self, client: httpx.AsyncClient, process: ServiceProcess, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if process.exited() is not None:
-                raise BenchError(process.crash_report())
-            try:
-                response = await client.get(f"{process.base_url}/readyz")
-                if response.status_code == 200:
-                    return
-                last = f"{response.status_code} {response.text[:200]}"
-            except httpx.HTTPError as error:
-                last = f"{type(error).__name__}: {error}"
-            await asyncio.sleep(0.2)
-        raise BenchError(f"{process.name} not ready after {timeout:.0f}s (last /readyz: {last}); "
-                         f"last lines of {process.log_path}:\n{process.log_tail()}")
+            process.wait_ready(timeout)
 
     def stop_all(self) -> None:
-        # Signal all first, so that they shut down in parallel, then wait for each.
-        for process in self.processes:
-            with contextlib.suppress(ProcessLookupError):
-                if process.exited() is None:
-                    process.process.send_signal(signal.SIGINT)
-        for process in self.processes:
-            process.stop()
+        stop_all(self.processes, STOP_TIMEOUT)
 
 
 # --------------------------------------------------------------------------------------------
@@ -846,12 +753,9 @@ def print_summary(runs: list[RunResult], args: argparse.Namespace) -> None:
 
 
 async def run_benchmark(args: argparse.Namespace, isolation: Isolation, services: ServiceGroup) -> list[RunResult]:
-    print("waiting for the services' /readyz ...")
-    await services.wait_ready()
-    print("  " + ", ".join(f"{p.name} pid {p.pid} on :{p.port}" for p in services.processes))
     watcher = CareplanWatcher(isolation.database_url)
     await watcher.start()
-    intake = IntakeClients(services.by_name["intake"].base_url)
+    intake = IntakeClients(services.by_name["intake"].url)
     cpu = CpuMeter(services)
     runs: list[RunResult] = []
     try:
@@ -920,12 +824,16 @@ def main(argv: list[str] | None = None) -> int:
         processes: list[ServiceProcess] = []
         services = ServiceGroup(processes)
         for name in SERVICE_NAMES:
-            processes.append(ServiceProcess(name, isolation, log_dir, args.log_level))
+            processes.append(ServiceProcess(name, isolation, log_dir / f"{name}.log", settings=bench_settings(args.log_level)))
             services.by_name[name] = processes[-1]
+            processes[-1].launch()
+        print("waiting for the services' /readyz ...")
+        services.wait_ready()
+        print("  " + ", ".join(f"{p.name} pid {p.pid} on :{p.port}" for p in services.processes))
         runs = asyncio.run(run_benchmark(args, isolation, services))
         print_summary(runs, args)
         status = 0
-    except BenchError as error:
+    except (BenchError, ServiceFailed) as error:
         print(f"\nbenchmark failed: {error}", file=sys.stderr)
     except KeyboardInterrupt:
         print("\ninterrupted; cleaning up", file=sys.stderr)
