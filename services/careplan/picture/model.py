@@ -326,8 +326,6 @@ _HANDLER_BY_CLASS: dict[type, Handler] = {
     for recorded in recorded_as(aggregate, event_class)
 }
 
-# The shown classes by qualified name, for projection.picture_event_classes (it selects the log's topics).
-HANDLERS: dict[str, Handler] = {event_class.__qualname__: handler for event_class, handler in SHOWN.items()}
 
 
 # -- what is shown, at a given moment --------------------------------------------------------------

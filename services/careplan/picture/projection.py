@@ -25,34 +25,23 @@ from uuid import UUID
 
 import asyncpg
 from eventsourcing.persistence import Cipher, Notification
-from eventsourcing.utils import get_topic
 
 from services.careplan.application import CareplanApplication
-from services.careplan.domain.care_team import CareTeam
-from services.careplan.domain.medication import MedicationCollaboration
-from services.careplan.domain.plan import CarePlan
-from services.careplan.domain.safety_plan import SafetyPlan
-from services.careplan.domain.timeline import Timeline
-from services.careplan.picture.model import HANDLERS, Picture, apply, from_document, person_of, to_document
+from services.careplan.picture.model import SHOWN, Picture, apply, from_document, person_of, to_document
 from shared.eventstore import ensure_schema
 from shared.log_following import FollowingLoop
 from shared.log_reading import LogReader, ThreadedLogReader, log_reader
 from shared.pools import create_pool
 from shared.relay import RunSync
 from shared.settings import ServiceSettings
+from shared.topics import stored_topics
 
 Progress = Callable[[int, int], None]  # (position reached, position to reach)
 
-_AGGREGATES = {cls.__name__: cls for cls in (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan)}
-
 
 def picture_event_classes() -> list[type]:
-    """The domain event classes the picture shows (model.HANDLERS names them)."""
-    classes = []
-    for name in HANDLERS:
-        aggregate, event_class = name.split(".")
-        classes.append(getattr(_AGGREGATES[aggregate], event_class))
-    return classes
+    """The domain event classes the picture shows (the projector reads only their topics)."""
+    return list(SHOWN)
 
 
 class PictureStore:
@@ -167,7 +156,7 @@ class PictureProjection(FollowingLoop):
         self._run_sync = run_sync
         self._reader = reader or ThreadedLogReader(application.recorder, run_sync)
         self._batch_size = batch_size
-        self._topics = [get_topic(event_class) for event_class in picture_event_classes()]
+        self._topics = [topic for event_class in picture_event_classes() for topic in stored_topics(event_class)]
         self.follows = frozenset(self._topics)
         self._loaded = False
         self._read_to = 0  # how far the log has been read (at or past `position`)
