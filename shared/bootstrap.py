@@ -121,6 +121,8 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
     app = FastAPI(title=f"carecoord {title}", version="0.1.0",
                   dependencies=[Depends(refuse_control_characters_in_path)],
                   exception_handlers=dict(exception_handlers or {}))
+    # What routes' dependencies read (each service's deps.py), so tests can override them.
+    app.state.foundation = service
     # Built here so that a service without a verification key refuses to start.
     app.state.token_verifier = TokenVerifier(service.settings.token_settings())
     install_error_answers(app)

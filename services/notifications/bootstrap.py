@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.notifications.application import NotificationsApplication
 from services.notifications.consumers import TOPOLOGY, intake_events_router
-from services.notifications.http import notifications_router
+from services.notifications.http import router as notifications_router
 from shared.bootstrap import build_foundation, build_http
 from shared.runtime import Service
 from shared.settings import ServiceSettings
@@ -23,5 +23,5 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     foundation = build_foundation(settings, NotificationsApplication)
     application: NotificationsApplication = foundation.application  # type: ignore[assignment]
     foundation.broker.include_router(intake_events_router(foundation, application, upstream_events))
-    http = build_http(foundation, "notifications", [notifications_router(foundation, application)])
+    http = build_http(foundation, "notifications", [notifications_router])
     return Service(foundation, http=http, topologies=[upstream_events])

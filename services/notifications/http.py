@@ -1,4 +1,4 @@
-"""Notifications' HTTP API."""
+"""Notifications' HTTP API: a router at module level, its dependencies from deps.py."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from services.notifications.application import NotificationsApplication
+from services.notifications.deps import Application, ServiceFoundation
 from shared.access import Right
 from shared.http import CurrentPrincipal, authorize_request, log_read
-from shared.runtime import Foundation
 
 
 class DueNotificationView(BaseModel):
@@ -28,23 +27,20 @@ class DueNotificationsView(BaseModel):
     due: list[DueNotificationView]
 
 
-def notifications_router(foundation: Foundation, application: NotificationsApplication) -> APIRouter:
-    router = APIRouter(prefix="/people", tags=["notifications"])
+router = APIRouter(prefix="/people", tags=["notifications"])
 
-    @router.get("/{person_id}/notifications", response_model=DueNotificationsView)
-    async def get_due_notifications(
-        person_id: UUID, principal: CurrentPrincipal
-    ):
-        record = await foundation.run_sync(application.record_context, person_id)
-        authorize_request(principal, Right.READ_NOTIFICATIONS, record)
-        log_read(principal, person_id, "due notifications")
-        due = await foundation.run_sync(application.due_notifications, person_id)
-        if due is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        return DueNotificationsView(
-            person_id=person_id,
-            due=[DueNotificationView(notification_id=n.notification_id, kind=n.kind, audience=n.audience,
-                                     message=n.message, due_at=n.due_at, urgent=n.urgent) for n in due],
-        )
 
-    return router
+@router.get("/{person_id}/notifications", response_model=DueNotificationsView)
+async def get_due_notifications(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
+                                application: Application):
+    record = await foundation.run_sync(application.record_context, person_id)
+    authorize_request(principal, Right.READ_NOTIFICATIONS, record)
+    log_read(principal, person_id, "due notifications")
+    due = await foundation.run_sync(application.due_notifications, person_id)
+    if due is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return DueNotificationsView(
+        person_id=person_id,
+        due=[DueNotificationView(notification_id=n.notification_id, kind=n.kind, audience=n.audience,
+                                 message=n.message, due_at=n.due_at, urgent=n.urgent) for n in due],
+    )
