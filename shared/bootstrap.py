@@ -115,14 +115,18 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 def build_http(service: Foundation, title: str, routers: list[APIRouter],
                extra_statuses: RouteStatuses = no_extra_statuses,
-               exception_handlers: Mapping[type[Exception], ExceptionHandler] | None = None) -> FastAPI:
+               exception_handlers: Mapping[type[Exception], ExceptionHandler] | None = None,
+               state: Mapping[str, Any] | None = None) -> FastAPI:
     """The service's HTTP API; `extra_statuses` documents what only the service knows a route
-    answers (see shared/http_errors.py), `exception_handlers` answer its own refusals wherever raised."""
+    answers (see shared/http_errors.py), `exception_handlers` answer its own refusals wherever
+    raised, `state` holds the parts its routes depend on besides the foundation (its deps.py)."""
     app = FastAPI(title=f"carecoord {title}", version="0.1.0",
                   dependencies=[Depends(refuse_control_characters_in_path)],
                   exception_handlers=dict(exception_handlers or {}))
     # What routes' dependencies read (each service's deps.py), so tests can override them.
     app.state.foundation = service
+    for name, part in (state or {}).items():
+        setattr(app.state, name, part)
     # Built here so that a service without a verification key refuses to start.
     app.state.token_verifier = TokenVerifier(service.settings.token_settings())
     install_error_answers(app)

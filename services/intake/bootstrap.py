@@ -7,7 +7,7 @@ from fastapi.routing import APIRoute
 from services.intake.application import IntakeApplication
 from services.intake.agency_commands import AgencyCommands
 from services.intake.consumers import COMMANDS_TOPOLOGY, TOPOLOGY, agency_commands_router, care_team_router
-from services.intake.http import people_router
+from services.intake.http import router as people_router
 from services.intake.translation import TRANSLATIONS
 from shared.contracts import intake as intake_contracts
 from shared.bootstrap import build_foundation, build_http, build_relay
@@ -41,7 +41,8 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     application: IntakeApplication = foundation.application  # type: ignore[assignment]
     commands = AgencyCommands(foundation, application,
                               frozenset(getattr(settings, "staff_registration_agencies", ())))
-    http = build_http(foundation, "intake", [people_router(foundation, application, commands)], merged_away_statuses)
+    http = build_http(foundation, "intake", [people_router], merged_away_statuses,
+                      state={"agency_commands": commands})
     foundation.broker.include_router(care_team_router(foundation, application, care_teams))
     foundation.broker.include_router(
         agency_commands_router(foundation, commands, http.state.token_verifier, agency_commands))

@@ -10,8 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Header, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
-from services.intake.agency_commands import AgencyCommands, Refused
-from services.intake.application import IntakeApplication
+from services.intake.agency_commands import Refused
+from services.intake.deps import Application, Commands, ServiceFoundation
 from shared.access import Right
 from shared.contracts.intake import AgencyIdentity
 from shared.contracts.intake_commands import (
@@ -30,7 +30,6 @@ from shared.contracts.intake_commands import (
     ScreeningRecorded,
 )
 from shared.http import CurrentPrincipal, RequestProvenance, log_read
-from shared.runtime import Foundation
 
 T = TypeVar("T")
 IdempotencyKey = Annotated[str | None, Header(
@@ -65,73 +64,83 @@ async def _answer(outcome: Awaitable[tuple[T, bool]], response: Response) -> T:
     return receipt
 
 
-def people_router(foundation: Foundation, application: IntakeApplication, commands: AgencyCommands) -> APIRouter:
-    router = APIRouter(prefix="/people", tags=["people"])
+router = APIRouter(prefix="/people", tags=["people"])
 
-    @router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonRegistration,
-                 summary="Register a person (200 with the same id if already registered)")
-    async def register_person(body: RegisterPersonRequest, principal: CurrentPrincipal,
-                              provenance: RequestProvenance, response: Response):
-        return await _answer(commands.register(principal, body, provenance), response)
 
-    @router.patch("/{person_id}", response_model=DetailsAmended,
-                  summary="Amend how the person is named and addressed (only the fields given change)")
-    async def amend_details(person_id: UUID, body: AmendDetailsRequest, principal: CurrentPrincipal,
-                            provenance: RequestProvenance, response: Response):
-        return await _answer(commands.amend_details(principal, person_id, body, provenance), response)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonRegistration,
+             summary="Register a person (200 with the same id if already registered)")
+async def register_person(body: RegisterPersonRequest, principal: CurrentPrincipal, commands: Commands,
+                          provenance: RequestProvenance, response: Response):
+    return await _answer(commands.register(principal, body, provenance), response)
 
-    @router.post("/{person_id}/screenings", status_code=status.HTTP_201_CREATED, response_model=ScreeningRecorded,
-                 summary="Record a screening and score it (the same Idempotency-Key records once)")
-    async def record_screening(person_id: UUID, body: RecordScreeningRequest, principal: CurrentPrincipal,
-                               provenance: RequestProvenance, response: Response,
-                               idempotency_key: IdempotencyKey = None):
-        return await _answer(commands.record_screening(principal, person_id, body, idempotency_key, provenance),
-                             response)
 
-    @router.post("/{person_id}/crisis-contacts", status_code=status.HTTP_201_CREATED,
-                 response_model=CrisisContactRecorded,
-                 summary="Record a crisis contact and when the team must follow up (same Idempotency-Key: once)")
-    async def record_crisis_contact(person_id: UUID, body: RecordCrisisContactRequest, principal: CurrentPrincipal,
-                                    provenance: RequestProvenance, response: Response,
-                                    idempotency_key: IdempotencyKey = None):
-        return await _answer(
-            commands.record_crisis_contact(principal, person_id, body, idempotency_key, provenance), response)
+@router.patch("/{person_id}", response_model=DetailsAmended,
+              summary="Amend how the person is named and addressed (only the fields given change)")
+async def amend_details(person_id: UUID, body: AmendDetailsRequest, principal: CurrentPrincipal, commands: Commands,
+                        provenance: RequestProvenance, response: Response):
+    return await _answer(commands.amend_details(principal, person_id, body, provenance), response)
 
-    @router.post("/{person_id}/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentRecorded,
-                 summary="Record the person's consent directive (same Idempotency-Key: once)")
-    async def grant_consent(person_id: UUID, body: GrantConsentRequest, principal: CurrentPrincipal,
-                            provenance: RequestProvenance, response: Response, idempotency_key: IdempotencyKey = None):
-        return await _answer(commands.grant_consent(principal, person_id, body, idempotency_key, provenance), response)
 
-    @router.post("/{person_id}/consents/{directive_id}/revocation", status_code=status.HTTP_201_CREATED,
-                 response_model=ConsentRecorded, summary="Revoke a consent directive (200 if already revoked)")
-    async def revoke_consent(person_id: UUID, directive_id: str, body: RevokeConsentRequest,
-                             principal: CurrentPrincipal, provenance: RequestProvenance, response: Response):
-        return await _answer(commands.revoke_consent(principal, person_id, directive_id, body, provenance), response)
+@router.post("/{person_id}/screenings", status_code=status.HTTP_201_CREATED, response_model=ScreeningRecorded,
+             summary="Record a screening and score it (the same Idempotency-Key records once)")
+async def record_screening(person_id: UUID, body: RecordScreeningRequest, principal: CurrentPrincipal,
+                           commands: Commands,
+                           provenance: RequestProvenance, response: Response,
+                           idempotency_key: IdempotencyKey = None):
+    return await _answer(commands.record_screening(principal, person_id, body, idempotency_key, provenance),
+                         response)
 
-    @router.post("/{survivor_id}/merges", status_code=status.HTTP_201_CREATED, response_model=PeopleMerged,
-                 summary="Merge a duplicate record of this person into this one, keeping both histories "
-                         "(200 if already merged)")
-    async def merge_people(survivor_id: UUID, body: MergePeopleRequest, principal: CurrentPrincipal,
-                           provenance: RequestProvenance, response: Response):
-        return await _answer(commands.merge_people(principal, survivor_id, body, provenance), response)
 
-    @router.get("/{person_id}", response_model=PersonSummary)
-    async def get_person(person_id: UUID, principal: CurrentPrincipal):
-        try:
-            await commands.authorize(principal, Right.READ_INTAKE_RECORD, person_id)
-        except Refused as refused:
-            raise HTTPException(refused.status, refused.detail) from None
-        log_read(principal, person_id, "intake record")
-        person = await foundation.run_sync(application.get_person, person_id)
-        return PersonSummary(
-            person_id=person.id, agency=person.agency, agency_person_id=person.agency_person_id,
-            preferred_name=person.preferred_name, pronouns=person.pronouns,
-            preferred_language=person.preferred_language, date_of_birth=person.date_of_birth,
-            screenings=len(person.screenings),
-            agency_identities=[AgencyIdentity(agency=agency, agency_person_id=record)
-                               for agency, record in person.agency_identities],
-            merged_duplicates=list(person.merged_duplicates), merged_into=person.merged_into,
-        )
+@router.post("/{person_id}/crisis-contacts", status_code=status.HTTP_201_CREATED,
+             response_model=CrisisContactRecorded,
+             summary="Record a crisis contact and when the team must follow up (same Idempotency-Key: once)")
+async def record_crisis_contact(person_id: UUID, body: RecordCrisisContactRequest, principal: CurrentPrincipal,
+                                commands: Commands,
+                                provenance: RequestProvenance, response: Response,
+                                idempotency_key: IdempotencyKey = None):
+    return await _answer(
+        commands.record_crisis_contact(principal, person_id, body, idempotency_key, provenance), response)
 
-    return router
+
+@router.post("/{person_id}/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentRecorded,
+             summary="Record the person's consent directive (same Idempotency-Key: once)")
+async def grant_consent(person_id: UUID, body: GrantConsentRequest, principal: CurrentPrincipal, commands: Commands,
+                        provenance: RequestProvenance, response: Response, idempotency_key: IdempotencyKey = None):
+    return await _answer(commands.grant_consent(principal, person_id, body, idempotency_key, provenance), response)
+
+
+@router.post("/{person_id}/consents/{directive_id}/revocation", status_code=status.HTTP_201_CREATED,
+             response_model=ConsentRecorded, summary="Revoke a consent directive (200 if already revoked)")
+async def revoke_consent(person_id: UUID, directive_id: str, body: RevokeConsentRequest,
+                         principal: CurrentPrincipal, commands: Commands, provenance: RequestProvenance,
+                         response: Response):
+    return await _answer(commands.revoke_consent(principal, person_id, directive_id, body, provenance), response)
+
+
+@router.post("/{survivor_id}/merges", status_code=status.HTTP_201_CREATED, response_model=PeopleMerged,
+             summary="Merge a duplicate record of this person into this one, keeping both histories "
+                     "(200 if already merged)")
+async def merge_people(survivor_id: UUID, body: MergePeopleRequest, principal: CurrentPrincipal, commands: Commands,
+                       provenance: RequestProvenance, response: Response):
+    return await _answer(commands.merge_people(principal, survivor_id, body, provenance), response)
+
+
+@router.get("/{person_id}", response_model=PersonSummary)
+async def get_person(person_id: UUID, principal: CurrentPrincipal, commands: Commands,
+                     foundation: ServiceFoundation, application: Application):
+    try:
+        await commands.authorize(principal, Right.READ_INTAKE_RECORD, person_id)
+    except Refused as refused:
+        raise HTTPException(refused.status, refused.detail) from None
+    log_read(principal, person_id, "intake record")
+    person = await foundation.run_sync(application.get_person, person_id)
+    return PersonSummary(
+        person_id=person.id, agency=person.agency, agency_person_id=person.agency_person_id,
+        preferred_name=person.preferred_name, pronouns=person.pronouns,
+        preferred_language=person.preferred_language, date_of_birth=person.date_of_birth,
+        screenings=len(person.screenings),
+        agency_identities=[AgencyIdentity(agency=agency, agency_person_id=record)
+                           for agency, record in person.agency_identities],
+        merged_duplicates=list(person.merged_duplicates), merged_into=person.merged_into,
+    )
+
