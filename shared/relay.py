@@ -20,13 +20,13 @@ from typing import Any, Protocol
 import asyncpg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
-from eventsourcing.utils import get_topic
 
 from shared.contracts.base import Payload
 from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable_event_id
 from shared.log_following import FollowingLoop
 from shared.log_reading import LogReader, ThreadedLogReader
 from shared.pools import create_pool
+from shared.topics import stored_topics
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,9 @@ class OutboxRelay(FollowingLoop):
         self._application = application
         self._translations = translations
         # Only published aggregates' events: a service's log also holds what it keeps to itself.
-        self._topics = [get_topic(event_class) for event_class in translations]
+        self._topics = [topic for event_class in translations for topic in stored_topics(event_class)]
         self.follows = frozenset(self._topics)
-        self._publisher = publisher
+        self.publisher = publisher  # what the relay publishes through (a test may publish as it would)
         self._positions = positions
         self._run_sync = run_sync
         self._reader = reader or ThreadedLogReader(application.recorder, run_sync)  # type: ignore[arg-type]
@@ -205,7 +205,7 @@ class OutboxRelay(FollowingLoop):
             await self._save_deferred()  # idle now: write what was put off while busy
             return 0
         batch = [self._outgoing(n) for n in notifications]
-        await self._publisher.publish_in_order(batch)
+        await self.publisher.publish_in_order(batch)
         await self._saved()
         self.position = last
         if not save_behind:

@@ -54,13 +54,13 @@ async def test_a_relay_killed_after_publishing_but_before_saving_republishes_and
             raise SystemExit("relay process killed")
 
     killed = KilledBeforeSaving(system.isolation.database_url, "intake")
-    doomed = OutboxRelay("intake", application, TRANSLATIONS, intake_relay._publisher, killed, intake.run_sync)
+    doomed = OutboxRelay("intake", application, TRANSLATIONS, intake_relay.publisher, killed, intake.run_sync)
     positions = RelayPositions(system.isolation.database_url, "intake")
     await positions.open()
     try:
         await _publish_once(doomed, killed)
         # The restarted relay starts from the last saved position (none) and publishes both again.
-        restarted = OutboxRelay("intake", application, TRANSLATIONS, intake_relay._publisher, positions, intake.run_sync)
+        restarted = OutboxRelay("intake", application, TRANSLATIONS, intake_relay.publisher, positions, intake.run_sync)
         restarted.position = await positions.load(restarted.name)
         assert restarted.position == 0
         assert await restarted.publish_next_batch() == 2  # registered, screening completed
@@ -180,7 +180,7 @@ async def test_a_persons_events_delivered_out_of_order_are_applied_in_order(syst
     batch = as_intake_publishes(intake, notifications)
 
     # Newest first: each arrives before the one it follows and must wait for it.
-    await intake_relay._publisher.publish_in_order(list(reversed(batch)))
+    await intake_relay.publisher.publish_in_order(list(reversed(batch)))
 
     async with system.client(careplan, "auditor") as c:
         entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 4),
@@ -222,7 +222,7 @@ async def test_a_burst_of_one_persons_events_in_order_is_applied_without_a_singl
     notifications = await intake.run_sync(application.recorder.select_notifications, None, 100)
     caplog.set_level("WARNING", logger="shared.messaging")
 
-    await intake_relay._publisher.publish_in_order(as_intake_publishes(intake, notifications))
+    await intake_relay.publisher.publish_in_order(as_intake_publishes(intake, notifications))
 
     async with system.client(careplan, "auditor") as c:
         entries = await eventually(lambda: _when_len(timeline_of(c, str(registration.person_id)), 80),

@@ -13,10 +13,7 @@ from eventsourcing.domain import DomainEvent
 from fhir.resources.R4B.bundle import Bundle
 
 from services.careplan.application import CareplanApplication
-from services.careplan.domain.care_team import CareTeam
-from services.careplan.domain.medication import MedicationCollaboration
-from services.careplan.domain.plan import CarePlan, Preferences
-from services.careplan.domain.safety_plan import SafetyPlan
+from services.careplan.domain.plan import Preferences
 from services.careplan.domain.sharing import SCREENING_CATEGORY
 from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.fhir import picture_bundle

@@ -18,6 +18,9 @@ from shared.consent import ConsentDirective
 from shared.domain import UpstreamRef
 from shared.followers import PersonFollower
 
+# The domains intake's screenings speak to, in the order the team sees them.
+SCREENING_DOMAINS = ("mental_health", "substance_use", "trauma", "suicide_risk")
+
 
 @dataclass(frozen=True)
 class TimelineEntry:

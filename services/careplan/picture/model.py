@@ -26,11 +26,9 @@ from services.careplan.domain.medication import FOR_PRESCRIBER, MedicationCollab
 from services.careplan.domain.plan import CarePlan
 from services.careplan.domain.reviews import ReviewPrompt, next_review
 from services.careplan.domain.safety_plan import SafetyPlan, needs_review
-from services.careplan.domain.timeline import Timeline
+from services.careplan.domain.timeline import SCREENING_DOMAINS, Timeline
 
 RECENT = 10  # medication notes, prescribing decisions and setbacks kept in the picture
-# The order screenings are shown in; a unit test checks these are the domains sharing.py knows.
-SCREENING_DOMAINS = ("mental_health", "substance_use", "trauma", "suicide_risk")
 
 Json = dict[str, Any]
 
