@@ -9,6 +9,7 @@ so that a route written later is documented like the others without repeating th
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,15 +30,30 @@ _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
 
 class EncodableJSONResponse(JSONResponse):
-    """JSON that always encodes: text that is not Unicode (a lone surrogate echoed from a request)
-    is sent as U+FFFD instead of failing the refusal with a 500."""
+    """JSON that always encodes what a refusal echoes from the request: text that is not Unicode
+    (a lone surrogate) is sent as U+FFFD, and a number JSON cannot hold (NaN, infinity) as its
+    text, instead of failing the refusal with a 500."""
 
     def render(self, content: Any) -> bytes:
-        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+        try:
+            text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+        except ValueError:
+            return self.render(_finite(content))
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:
             return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+def _finite(content: Any) -> Any:
+    """`content` with every NaN or infinity replaced by its text ("nan", "inf", "-inf")."""
+    if isinstance(content, float) and not math.isfinite(content):
+        return repr(content)
+    if isinstance(content, dict):
+        return {key: _finite(value) for key, value in content.items()}
+    if isinstance(content, list | tuple):
+        return [_finite(value) for value in content]
+    return content
 
 
 class ErrorBody(BaseModel):

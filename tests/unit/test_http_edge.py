@@ -7,7 +7,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
+from shared.contracts.fields import FiniteFloat
 from shared.http_errors import install_error_answers
 from shared.limits import lone_surrogate_location
 
@@ -41,3 +43,24 @@ async def test_a_validation_error_echoing_a_lone_surrogate_is_still_a_422():
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "preferred_name"]
     assert response.json()["detail"][0]["input"] == "Jo\ufffd"
+
+
+class Measured(BaseModel):
+    value: FiniteFloat
+
+
+@pytest.mark.parametrize("body", [b'{"value": NaN}', b'{"value": 1e999}', b'{"value": -Infinity}'])
+async def test_a_refused_number_that_is_not_finite_is_echoed_as_text_in_a_422(body):
+    app = FastAPI()
+    install_error_answers(app)
+
+    @app.post("/measure")
+    async def measure(_: Measured) -> None:
+        return None
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://edge") as client:
+        response = await client.post("/measure", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "value"] and error["input"] in ("nan", "inf", "-inf")

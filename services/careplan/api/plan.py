@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.access import TeamAccess
 from services.careplan.api.plan_views import CarePlanView, plan_view
@@ -29,14 +28,6 @@ SHARING_CATEGORY = ("The consent category in which the person's consent directiv
                     "team; none: it stays within the team (its words are never sorted by guessing)")
 Indicator = Annotated[str, identifier(200, "What the person and team watch: a name, without control characters")]
 
-
-def _non_finite_as_text(value: Any) -> Any:
-    # FastAPI echoes a refused input in its 422, and a NaN or infinity there cannot be written as
-    # JSON (the refusal itself would answer 500): refused as the text it was, it can.
-    return repr(value) if isinstance(value, float) and not math.isfinite(value) else value
-
-
-Measurement = Annotated[FiniteFloat, BeforeValidator(_non_finite_as_text)]
 # An id in the URL is held to what a body's id may be, so it cannot carry control characters into logs.
 IdInPath = Annotated[str, Path(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]
 
@@ -63,7 +54,7 @@ class SetGoal(Request):
 
 class RecordIndicatorValue(Request):
     indicator: Indicator
-    value: Measurement
+    value: FiniteFloat
     recorded_on: BoundedDate = Field(default_factory=date.today)
     note: str | None = Field(None, max_length=4000)
 
