@@ -262,7 +262,7 @@ class ServiceApplication(Application):
         super().__init__(*args, **kwargs)
         self._store_reads: Repository = Repository(event_store=self.events, snapshot_store=self.snapshots)
         self._current: LRUCache[UUID, Any] = LRUCache(maxsize=self.CURRENT_READS_MAXSIZE)
-        self._current_locks = _KeyedThreadLocks()
+        self._current_locks = KeyedThreadLocks()
 
     def read(self, aggregate_id: UUID) -> Any:
         """The aggregate as stored now, bypassing the cache (raises AggregateNotFoundError)."""
@@ -402,7 +402,7 @@ class ServiceApplication(Application):
         self._notify(recordings)
 
 
-class _KeyedThreadLocks:
+class KeyedThreadLocks:
     """A lock per key for threads, kept only while someone holds or waits for it."""
 
     def __init__(self) -> None:

@@ -31,7 +31,7 @@ from services.careplan.domain.sharing import CONSENT_EVENTS, SharedRecord, direc
 from services.careplan.domain.timeline import Timeline, TimelineEntry
 from shared.consent import ConsentDirective, categories_allowed
 from shared.domain import Provenance, UpstreamRef
-from shared.eventstore import _KeyedThreadLocks
+from shared.eventstore import KeyedThreadLocks
 from shared.following import FollowerApplication, UpstreamChange
 
 T = TypeVar("T")
@@ -60,7 +60,7 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         """`scope_of_practice`: who may record prescribing decisions (the agency may add roles)."""
         super().__init__(env=env)
         self.scope_of_practice = scope_of_practice
-        self._writing = _KeyedThreadLocks()  # one per aggregate being changed here (see `_change`)
+        self._writing = KeyedThreadLocks()  # one per aggregate being changed here (see `_change`)
 
     # -- the timeline, from intake's events --------------------------------------------------------
 
