@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from shared.domain import AlreadyApplied, OutOfSequence, UpstreamRef
 from shared.eventstore import ServiceApplication
+from shared.topics import recorded_as
 # As a module, not its names: `shared.following:TeamFollower...` must resolve only through the topics
 # registered in shared/followers.py, where stored events of the followers find their classes.
 from shared import followers as per_person
@@ -133,10 +134,8 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         For access decisions: they need a few facts (the team, consent directives) from a history
         that grows with every upstream event, and a refusal must cost the same whether or not the
         person exists, so it must not load the record it refuses."""
-        # An event defined by a base class (TeamFollower's) is stored under the base's topic, while
-        # eventsourcing gives each subclass a copy under its own: look for both.
-        event_classes = [vars(cls)[name] for cls in self.follower_class.__mro__ for name in event_names
-                         if name in vars(cls)]
+        event_classes = [recorded for name in event_names
+                         for recorded in recorded_as(self.follower_class, getattr(self.follower_class, name))]
         return self.read_events(self.follower_class.create_id(person_id=person_id), event_classes)
 
     def followed_team(self, person_id: UUID) -> dict[str, str]:

@@ -18,13 +18,14 @@ from services.careplan.domain.sharing import SCREENING_CATEGORY
 from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.fhir import picture_bundle
 from services.careplan.picture.model import (
-    AGGREGATES, NOT_SHOWN, SCREENING_DOMAINS, SHOWN, Picture, fold, from_document, handles, present, recorded_as,
+    AGGREGATES, NOT_SHOWN, SCREENING_DOMAINS, SHOWN, Picture, fold, from_document, handles, present,
     to_document,
 )
 from services.careplan.picture.projection import picture_event_classes
 from shared.domain import Provenance, UpstreamRef
 from shared.followers import PersonFollower
 from shared.following import UpstreamChange
+from shared.topics import recorded_as
 from tests.unit.conftest import IN_MEMORY
 
 START = date(2026, 3, 2)

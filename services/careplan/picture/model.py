@@ -27,6 +27,7 @@ from services.careplan.domain.plan import CarePlan
 from services.careplan.domain.reviews import ReviewPrompt, next_review
 from services.careplan.domain.safety_plan import SafetyPlan, needs_review
 from services.careplan.domain.timeline import SCREENING_DOMAINS, Timeline
+from shared.topics import recorded_as
 
 RECENT = 10  # medication notes, prescribing decisions and setbacks kept in the picture
 
@@ -307,15 +308,6 @@ NOT_SHOWN: frozenset[type] = frozenset({
 })
 
 AGGREGATES: tuple[type[Aggregate], ...] = (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan)
-
-
-def recorded_as(aggregate: type[Aggregate], event_class: type) -> list[type]:
-    """The classes an event of `aggregate`'s `event_class` may be recorded as: an event defined on a
-    base aggregate (PersonFollower's) is recorded as the base's class, while eventsourcing gives
-    each subclass a copy of it under the same name (as shared/following.py's follower_events)."""
-    name = event_class.__name__
-    return [vars(cls)[name] for cls in aggregate.__mro__
-            if issubclass(cls, Aggregate) and cls is not Aggregate and name in vars(cls)]
 
 
 _HANDLER_BY_CLASS: dict[type, Handler] = {
