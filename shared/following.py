@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from shared.domain import AlreadyApplied, OutOfSequence, UpstreamRef
 from shared.eventstore import ServiceApplication
+from shared.group_commit import outcomes_until_a_failure
 from shared.topics import recorded_as
 # As a module, not its names: `shared.following:TeamFollower...` must resolve only through the topics
 # registered in shared/followers.py, where stored events of the followers find their classes.
@@ -65,14 +66,17 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
 
         If the transaction is refused (another consumer got there first, or wrote the same
         person), each item is tried again alone, so one item's conflict never fails the others.
-        An item whose change raises fails alone, with nothing of it recorded (see `_apply_all`).
+        An item whose change raises fails alone, with nothing of it recorded (see
+        `outcomes_until_a_failure`): that person's later items then wait for it (OutOfSequence).
         """
         people = [UUID(item.upstream.person_id) for item in items]
         failed: dict[int, Exception] = {}
         outcomes: list[Outcome] | None = None
         while outcomes is None:  # each pass fails one more item, or ends
             followers = self._check_out_followers(people)
-            outcomes = self._apply_all(items, people, followers, failed)
+            outcomes = outcomes_until_a_failure(
+                list(zip(people, items, strict=True)),
+                lambda pair: self._apply(followers[pair[0]], pair[1]), failed, lambda _, error: error)
         trackings = [Tracking(item.upstream.source, item.upstream.position)
                      for item, outcome in zip(items, outcomes, strict=True) if outcome is True]
         if not trackings:
@@ -90,28 +94,6 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
                 return [self._settle_conflict(items[0])]
             return [failed[index] if index in failed else self.apply_upstream_batch([item])[0]
                     for index, item in enumerate(items)]
-        return outcomes
-
-    def _apply_all(self, items: Sequence[UpstreamChange], people: Sequence[UUID], followers: dict[UUID, FollowerT],
-                   failed: dict[int, Exception]) -> list[Outcome] | None:
-        """Each item's outcome; None after a change raised, its error then in `failed`.
-
-        A change that raised may have changed its follower half-way (an event triggered, or state
-        set, and the rest not), and another item of the batch may already have built on that. The
-        followers were checked out of the cache, so dropping this pass drops the half-change
-        everywhere, and the caller runs the batch again from the store without the failed item:
-        that person's later items then wait for it (OutOfSequence) instead of following it.
-        """
-        outcomes: list[Outcome] = []
-        for index, (person_id, item) in enumerate(zip(people, items, strict=True)):
-            if index in failed:
-                outcomes.append(failed[index])
-                continue
-            try:
-                outcomes.append(self._apply(followers[person_id], item))
-            except Exception as error:  # noqa: BLE001 - one item's failure must not fail the batch
-                failed[index] = error
-                return None
         return outcomes
 
     @staticmethod

@@ -55,3 +55,27 @@ class GroupCommit(Generic[Item, Result]):
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+
+def outcomes_until_a_failure(items: Sequence[Item], run: Callable[[Item], Result],
+                             failed: dict[int, Exception],
+                             failure: Callable[[Item, Exception], Exception]) -> list[Result | Exception] | None:
+    """Each item's outcome by `run`, the items in `failed` keeping theirs; None as soon as one
+    raises, its error (as `failure` makes it) then added to `failed`.
+
+    An item that raised may have changed its aggregate half-way (an event triggered, its sequel
+    not), and a later item may already have built on that: the caller drops the whole pass (its
+    aggregates were checked out of the cache, so the half-change goes with it) and runs the batch
+    again from the store without the failed item. Each pass fails one more item, or ends.
+    """
+    outcomes: list[Result | Exception] = []
+    for index, item in enumerate(items):
+        if index in failed:
+            outcomes.append(failed[index])
+            continue
+        try:
+            outcomes.append(run(item))
+        except Exception as error:  # noqa: BLE001 - one item's failure must not fail the batch
+            failed[index] = failure(item, error)
+            return None
+    return outcomes

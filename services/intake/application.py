@@ -52,6 +52,7 @@ from services.intake.domain.scoring import Answer, InvalidAnswers, ScoringSettin
 from shared.access import MissingRight, NotVisible, RecordContext, authorize
 from shared.domain import Provenance
 from shared.following import FollowerApplication
+from shared.group_commit import outcomes_until_a_failure
 
 __all__ = [  # the commands are part of the application's interface
     "AccessCheck", "AmendDetails", "Amendment", "Command", "CommandFailed", "ConsentReceipt", "CrisisContactReceipt",
@@ -137,11 +138,12 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
     def execute_batch(self, commands: Sequence[Command]) -> list[Result | Exception]:
         """Run the commands against each person's current state and save what they changed in one
         transaction. A command refused by a rule, or failing unexpectedly, fails alone."""
-        failed: dict[int, CommandFailed] = {}
+        failed: dict[int, Exception] = {}
         conflicts = 0
         while True:
             batch = _Batch(self)
-            outcomes = self._run_all(commands, batch, failed)
+            outcomes = outcomes_until_a_failure(commands, lambda command: self._run(command, batch), failed,
+                                                command_failed)
             if outcomes is None:
                 continue  # one more command failed: start over without it (each pass fails one more, or ends)
             try:
@@ -163,25 +165,6 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
                 return [failed[index] if index in failed else self.execute_batch([command])[0]
                         for index, command in enumerate(commands)]
             return outcomes
-
-    def _run_all(self, commands: Sequence[Command], batch: _Batch,
-                 failed: dict[int, CommandFailed]) -> list[Result | Exception] | None:
-        """Each command's outcome; None after an unexpected error, which is then in `failed`.
-
-        A command that raised unexpectedly may have changed a person half-way (an event triggered,
-        its sequel not): the batch's people were checked out of the cache, so dropping the batch
-        drops those changes, and the caller runs the batch again from the store without it."""
-        outcomes: list[Result | Exception] = []
-        for index, command in enumerate(commands):
-            if index in failed:
-                outcomes.append(failed[index])
-                continue
-            try:
-                outcomes.append(self._run(command, batch))
-            except Exception as error:  # noqa: BLE001 - a bug in one command must not fail the batch
-                failed[index] = command_failed(command, error)
-                return None
-        return outcomes
 
     def execute_checked_batch(self, items: Sequence[tuple[Command, AccessCheck | None]]) -> list[Result | Exception]:
         """`execute_batch` for commands that carry an access check: a command whose caller may not
