@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.http import current_principal
+from shared.limits import LONE_SURROGATE
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
 
@@ -42,7 +42,7 @@ class EncodableJSONResponse(JSONResponse):
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:
-            return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+            return LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def _finite(content: Any) -> Any:

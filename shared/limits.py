@@ -21,7 +21,7 @@ Message = dict[str, Any]
 # A lone surrogate reaches a JSON string either escaped (\ud800) or as the bytes UTF-8 would give
 # it (json.loads decodes bytes with 'surrogatepass'). Only a body containing one of these is parsed here.
 _MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # text no UTF-8 encoder accepts
 
 
 class _ClientGone(Exception):
@@ -137,11 +137,11 @@ def lone_surrogate_location(body: bytes) -> list[str | int] | None:
     while pending:
         value, loc = pending.pop()
         if isinstance(value, str):
-            if _SURROGATE.search(value):
+            if LONE_SURROGATE.search(value):
                 return loc
         elif isinstance(value, dict):
             for key, item in value.items():
-                if _SURROGATE.search(key):
+                if LONE_SURROGATE.search(key):
                     return [*loc, key.encode("utf-8", "backslashreplace").decode()]
                 pending.append((item, [*loc, key]))
         elif isinstance(value, list):
