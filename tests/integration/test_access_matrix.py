@@ -63,6 +63,12 @@ def expected(endpoint: str, caller: str) -> int:
         if elsewhere:
             return 404
         return 201 if endpoint in ("support", "setback", "indicator_value") else 200
+    if endpoint in ("goal_sharing", "support_sharing"):
+        if caller in ("agency", "other_agency", "auditor"):
+            return 403
+        if elsewhere:
+            return 404
+        return 200 if caller == "person" else 403  # once written, what is shared is the person's choice
     if endpoint == "remove_member":
         if caller == "care_coordinator_on_team":
             return 204
@@ -171,6 +177,11 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "support": ("careplan", "POST", f"/people/{person_id}/plan/supports", lambda caller: {
             "support_id": f"support-of-{caller}", "life_domain": "transportation", "description": "Bus pass",
             "provided_by": "County transit"}),
+        "support_sharing": ("careplan", "PUT",
+                            f"/people/{person_id}/plan/supports/support-of-care_coordinator_on_team/sharing-category",
+                            lambda _: {"sharing_category": "general"}),
+        "goal_sharing": ("careplan", "PUT", f"/people/{person_id}/plan/goals/{COORDINATOR_GOAL}/sharing-category",
+                         lambda _: {"sharing_category": "general"}),
         "end_support": ("careplan", "POST", f"/people/{person_id}/plan/supports/support-of-care_coordinator_on_team/end",
                         lambda _: {"because": "They got a bike"}),
         "setback": ("careplan", "POST", f"/people/{person_id}/plan/setbacks", lambda caller: {
