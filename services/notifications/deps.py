@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.notifications.application import NotificationsApplication
+from services.notifications.delivery.dispatch import WebhookDispatcher
+from services.notifications.subscriptions_app import WebhookSubscriptions
 from shared.runtime import Foundation
 
 
@@ -24,3 +26,15 @@ async def application(request: Request) -> NotificationsApplication:
 
 ServiceFoundation = Annotated[Foundation, Depends(foundation)]
 Application = Annotated[NotificationsApplication, Depends(application)]
+
+
+async def webhooks(request: Request) -> WebhookSubscriptions:
+    return request.app.state.webhooks
+
+
+async def webhook_dispatch(request: Request) -> WebhookDispatcher:
+    return request.app.state.webhook_dispatch
+
+
+Webhooks = Annotated[WebhookSubscriptions, Depends(webhooks)]
+WebhookDispatch = Annotated[WebhookDispatcher, Depends(webhook_dispatch)]
