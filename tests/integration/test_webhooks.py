@@ -6,7 +6,7 @@ from __future__ import annotations
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from tests.integration.webhook_support import CASEY, person_with_team, screen, start
+from tests.integration.webhook_support import CASEY, FAST, person_with_team, screen, start
 from tests.support.polling import eventually
 from tests.support.receiver import receiving
 from tests.support.system import System, bearer
@@ -81,7 +81,10 @@ async def test_retries_keep_the_webhook_id_honour_retry_after_and_park_after_the
         assert replayed.status_code == 200 and replayed.json()["requeued"] == [2]
         [again] = (await receiver.wait_for(before + 1, "the replay"))[before:]
         assert Webhook(made["secret"]).verify(again.body, again.headers)["sequence"] == 2
-        assert (await n.get(f"/subscriptions/{made['subscription_id']}", headers=CASEY)).json()["failing_since"] is None
+
+        async def recovered():
+            return (await n.get(f"/subscriptions/{made['subscription_id']}", headers=CASEY)).json()["failing_since"] is None
+        await eventually(recovered, what="a success to end the failing spell")
 
 
 async def test_a_410_disables_the_subscription(system: System):
@@ -102,3 +105,23 @@ async def test_a_410_disables_the_subscription(system: System):
         deliveries = (await n.get(f"{path}/deliveries", headers=CASEY)).json()["deliveries"]
         assert [(d["kind"], d["status"], d["last_result"]) for d in deliveries] == [("crisis", "pending", "410")]
 
+
+
+async def test_a_restart_neither_skips_nor_repeats_a_match(system: System):
+    intake, careplan, notifications = await start(system)
+    person_id = await person_with_team(system, intake, careplan, notifications, "hook-restart")
+    async with receiving() as receiver:
+        async with system.client(notifications) as n:
+            made = (await n.post("/subscriptions", headers=CASEY,
+                                 json={"url": receiver.url, "min_urgency": "urgent"})).json()
+        await screen(system, intake, person_id)
+        await receiver.wait_for(1, "the first crisis")
+        await system.stop(notifications)
+        for _ in range(2):
+            await screen(system, intake, person_id)  # waits in notifications' inbox meanwhile
+        notifications = await system.start_connected("notifications", **FAST)
+        got = await receiver.wait_for(3, "the crises recorded while notifications was down")
+        async with system.client(notifications) as n:
+            found = (await n.get(f"/subscriptions/{made['subscription_id']}/events", headers=CASEY)).json()
+    assert found["events_since_start"] == 3 and [e["sequence"] for e in found["events"]] == [1, 2, 3]
+    assert sorted({Webhook(made["secret"]).verify(r.body, r.headers)["sequence"] for r in got}) == [1, 2, 3]

@@ -23,6 +23,7 @@ from services.notifications.subscriptions_app import NoSuchSubscription, Webhook
 from shared.access import STAFF, MissingRight, Principal, Right, Role, check_has_right
 from shared.domain import InvalidField
 from shared.http import CurrentPrincipal, invalid_field
+from shared.http_errors import ErrorBody
 from shared.runtime import Foundation
 
 router = APIRouter(prefix="/subscriptions", tags=["webhook subscriptions"])
@@ -81,7 +82,8 @@ async def subscribe(request: SubscriptionRequest, principal: CurrentPrincipal, f
     return CreatedSubscriptionView(**SubscriptionView.of(made).model_dump(), secret=made.secrets[0].secret)
 
 
-@router.get("", response_model=SubscriptionsView)
+@router.get("", response_model=SubscriptionsView,
+            responses={403: {"model": ErrorBody, "description": "The caller's role lacks the right this needs"}})
 async def list_subscriptions(principal: CurrentPrincipal, foundation: ServiceFoundation, webhooks: Webhooks):
     """The caller's own subscriptions (for an app: the app's)."""
     _check_right(principal)
