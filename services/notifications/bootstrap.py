@@ -35,11 +35,10 @@ def create_service(settings: ServiceSettings | None = None, clock: Callable[[], 
     foundation.broker.include_router(intake_events_router(foundation, application, upstream_events))
     webhooks = WebhookSubscriptions(application, clock)
     webhook_settings = settings if isinstance(settings, WebhookSettings) else WebhookSettings(**settings.model_dump())
-    dispatcher = WebhookDispatcher(webhooks, webhook_settings,
-                                   log_reader(application, foundation.run_sync, settings.database_url),
-                                   foundation.run_sync, clock)
-    matcher = SubscriptionMatcher(webhooks, log_reader(application, foundation.run_sync, settings.database_url),
-                                  foundation.run_sync, dispatcher.nudge)
+    # One reader (one connection) for both: max_connections is shared by every service.
+    reader = log_reader(application, foundation.run_sync, settings.database_url)
+    dispatcher = WebhookDispatcher(webhooks, webhook_settings, reader, foundation.run_sync, clock)
+    matcher = SubscriptionMatcher(webhooks, reader, foundation.run_sync, dispatcher.nudge)
     http = build_http(foundation, "notifications", [notifications_router, subscriptions_router],
                       state={"webhooks": webhooks, "webhook_dispatch": dispatcher})
     return Service(foundation, http=http, topologies=[upstream_events], log_followers=[matcher, dispatcher])

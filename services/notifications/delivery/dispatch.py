@@ -114,16 +114,26 @@ class WebhookDispatcher:
 
     async def _dispatch(self) -> None:
         while True:
-            self._kick.clear()
-            now = self._clock()
-            for lane, due in list(self._due.items()):
-                if due <= now and lane not in self._running:
-                    del self._due[lane]
-                    self._running[lane] = asyncio.create_task(self._work(lane), name=f"webhook-lane-{lane}")
-            waiting = [due for lane, due in self._due.items() if lane not in self._running]
-            timeout = min([IDLE_CHECK, *(max(due - now, 0.01) for due in waiting)])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=timeout)
+            try:
+                await self._dispatch_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - never let one bad turn stop delivery
+                log.exception("webhook dispatch failed (%s); going on", type(error).__name__)
+                await asyncio.sleep(1.0)
+
+    async def _dispatch_due(self) -> None:
+        """Start a worker for every lane now due; wait until the next is due or news arrives."""
+        self._kick.clear()
+        now = self._clock()
+        for lane, due in list(self._due.items()):
+            if due <= now and lane not in self._running:
+                del self._due[lane]
+                self._running[lane] = asyncio.create_task(self._work(lane), name=f"webhook-lane-{lane}")
+        waiting = [due for lane, due in self._due.items() if lane not in self._running]
+        timeout = min([IDLE_CHECK, *(max(due - now, 0.01) for due in waiting)])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._kick.wait(), timeout=timeout)
 
     async def _work(self, lane_id: UUID) -> None:
         try:
@@ -183,22 +193,24 @@ class WebhookDispatcher:
                 return
 
     async def _post(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[AttemptOutcome, float | None]:
+        """One attempt, bounded as a whole (resolving, connecting, sending, the answer's status and
+        headers) by the timeout; the answer's body is never read (a receiver could send a lot)."""
         assert self._client is not None
         started = time.perf_counter()
 
         def elapsed() -> int:
             return int((time.perf_counter() - started) * 1000)
         try:
-            await self._policy.check_resolved(url)
-            response = await self._client.post(url, content=data, headers=headers)
+            async with asyncio.timeout(self._settings.webhook_timeout):
+                await self._policy.check_resolved(url)
+                async with self._client.stream("POST", url, content=data, headers=headers) as response:
+                    return AttemptOutcome(response.status_code, None, elapsed()), retry_after(response)
         except AddressRefused as refused:
             return AttemptOutcome(None, f"address refused: {refused}", elapsed()), None
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             return AttemptOutcome(None, "timeout", elapsed()), None
         except httpx.HTTPError as error:
             return AttemptOutcome(None, f"request failed: {type(error).__name__}", elapsed()), None
-        return AttemptOutcome(response.status_code, None, elapsed()), retry_after(response)
-
 
 def retry_after(response: httpx.Response) -> float | None:
     """The receiver's Retry-After (seconds or an HTTP date) on a failure, bounded."""

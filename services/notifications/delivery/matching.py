@@ -26,6 +26,8 @@ from shared.log_reading import LogReader, RunSync
 from shared.topics import stored_topics
 
 log = logging.getLogger(__name__)
+# How far past the saved position the matcher reads without saving it when nothing matched.
+UNRECORDED_LIMIT = 10_000
 
 NOTICE_TOPICS = frozenset(stored_topics(PersonNotifications.NotificationDue))
 SETTINGS_TOPICS = frozenset(topic for event_class in (
@@ -50,6 +52,7 @@ class SubscriptionMatcher(FollowingLoop):
         self._batch_size = batch_size
         self._subscriptions: dict[UUID, Subscription] = {}
         self._loaded = False
+        self._recorded = 0  # the position last saved
 
     async def run(self) -> None:
         try:
@@ -65,18 +68,25 @@ class SubscriptionMatcher(FollowingLoop):
             self.position = max(self.position, read_to)
             return False
         matches = await self._run_sync(self._matches, batch)
+        if not matches and read_to - self._recorded < UNRECORDED_LIMIT:
+            # Nothing to record: a restart reads this stretch again, and subscriptions made after
+            # the saved position are loaded only where the log makes them, so it finds nothing
+            # again (a filter changed meanwhile may apply from a little earlier than it was
+            # changed). Saving the position for every notice would double notifications' commits.
+            self.position = read_to
+            return True
         lanes = await self._run_sync(self._webhooks.record_matches, matches, read_to)
         if lanes is None:  # another process recorded this position: go on from the stored one
             self._loaded = False
             return True
-        self.position = read_to
+        self.position = self._recorded = read_to
         if lanes:
             self._on_lanes(lanes)
         return True
 
     async def _load(self) -> None:
         """The position matched up to, and the subscriptions' settings as they stood there."""
-        self.position = await self._run_sync(self._webhooks.matched_position)
+        self.position = self._recorded = await self._run_sync(self._webhooks.matched_position)
         self._subscriptions.clear()
         after = 0
         while after < self.position:
