@@ -125,3 +125,22 @@ async def test_a_restart_neither_skips_nor_repeats_a_match(system: System):
             found = (await n.get(f"/subscriptions/{made['subscription_id']}/events", headers=CASEY)).json()
     assert found["events_since_start"] == 3 and [e["sequence"] for e in found["events"]] == [1, 2, 3]
     assert sorted({Webhook(made["secret"]).verify(r.body, r.headers)["sequence"] for r in got}) == [1, 2, 3]
+
+
+async def test_a_receiver_that_does_not_answer_in_time_is_retried(system: System):
+    intake, careplan, notifications = await start(system, webhook_timeout=0.5)
+    person_id = await person_with_team(system, intake, careplan, notifications, "hook-slow")
+    answers = iter([(204, {}, 2.0)])
+    async with receiving() as receiver, system.client(notifications) as n:
+        receiver.answer = lambda _: next(answers, (204, {}, 0.0))
+        made = (await n.post("/subscriptions", headers=CASEY, json={"url": receiver.url, "min_urgency": "urgent"})).json()
+        await screen(system, intake, person_id)
+        path = f"/subscriptions/{made['subscription_id']}/deliveries?status=delivered"
+
+        async def delivered():
+            return (await n.get(path, headers=CASEY)).json()["deliveries"] or None
+        [item] = await eventually(delivered, what="the retry after a timeout")
+    timed_out, succeeded = item["history"]
+    assert (timed_out["status_code"], timed_out["error"]) == (None, "timeout") and timed_out["latency_ms"] >= 500
+    assert (succeeded["status_code"], succeeded["error"]) == (204, None)
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1

@@ -153,3 +153,28 @@ def test_loopback_http_only_in_development_and_private_only_when_configured():
     AddressPolicy(allow_private=True).check_url("https://10.0.0.5/hooks")
     with pytest.raises(AddressRefused):
         AddressPolicy(allow_loopback_http=True).check_url("http://10.0.0.5/hooks")
+
+
+class StubNotifications:
+    """Stands in for NotificationsApplication.refusal: only `on_team` may be sent anything."""
+
+    def __init__(self, on_team: set[str]) -> None:
+        self.on_team = on_team
+        self.asked: list[tuple[str, str]] = []
+
+    def refusal(self, recipient, person_id, category, at):
+        self.asked.append((recipient.subject, category))
+        return None if recipient.subject in self.on_team else "not on the person's care team"
+
+
+def test_an_app_is_sent_what_at_least_one_of_its_members_may_be_sent():
+    from services.notifications.subscriptions_app import WebhookSubscriptions
+    person = str(uuid4())
+    app = Owner("sam", "supervisor", app="ward-board", members=("casey", "riley"))
+    assert WebhookSubscriptions(StubNotifications({"riley"})).refusal(app, person, "crisis", START) is None
+    refused = WebhookSubscriptions(StubNotifications(set())).refusal(app, person, "crisis", START)
+    assert refused == "not on the person's care team"
+    staff = Owner("casey", "care_coordinator")
+    stub = StubNotifications({"casey"})
+    assert WebhookSubscriptions(stub).refusal(staff, person, "substance_use", START) is None
+    assert stub.asked == [("casey", "substance_use")]  # the owner themselves, not the supervisor who registered

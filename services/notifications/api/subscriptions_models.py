@@ -108,6 +108,13 @@ class SecretRotationView(BaseModel):
     previous_valid_until: datetime = Field(description="Until then the previous secret signs too")
 
 
+class AttemptView(BaseModel):
+    at: datetime
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+
+
 class DeliveryView(BaseModel):
     sequence: int
     event_id: str
@@ -119,12 +126,15 @@ class DeliveryView(BaseModel):
     queued_at: datetime
     due_at: datetime
     last_result: str | None
+    history: list[AttemptView] = Field(description="Every attempt: when, status or error, latency (never the body)")
 
     @classmethod
     def of(cls, d: Delivery) -> DeliveryView:
         return cls(sequence=d.sequence, event_id=d.notification_id, person_id=d.person_id, kind=d.kind,
                    urgency="urgent" if d.urgent else "routine", status=d.status, attempts=d.attempts,
-                   queued_at=d.queued_at, due_at=d.due_at, last_result=d.last_result)
+                   queued_at=d.queued_at, due_at=d.due_at, last_result=d.last_result,
+                   history=[AttemptView(at=a.at, status_code=a.status_code, error=a.error, latency_ms=a.latency_ms)
+                            for a in d.history])
 
 
 class DeliveriesView(BaseModel):

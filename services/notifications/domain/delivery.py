@@ -50,6 +50,14 @@ def next_attempt_at(now: datetime, attempts_made: int, delays: tuple[float, ...]
 
 
 @dataclass(frozen=True)
+class Attempt:
+    at: datetime
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+
+
+@dataclass(frozen=True)
 class Delivery:
     sequence: int
     notification_id: str
@@ -63,6 +71,7 @@ class Delivery:
     status: str = PENDING
     attempts: int = 0
     last_result: str | None = None  # the last attempt's status code or error, or why suppressed/parked
+    history: tuple[Attempt, ...] = ()  # every attempt, oldest first (a replay keeps the earlier ones)
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,8 @@ class DeliveryLane(Aggregate):
         self.items[sequence] = replace(
             item, attempts=item.attempts + 1, status=DELIVERED if delivered else PENDING,
             due_at=retry_at or item.due_at,
-            last_result=str(status_code) if status_code is not None else error)
+            last_result=str(status_code) if status_code is not None else error,
+            history=(*item.history, Attempt(at, status_code, error, latency_ms)))
 
     def record_attempt(self, sequence: int, at: datetime, outcome: AttemptOutcome, delays: tuple[float, ...],
                        jitter: float, retry_after: float | None = None) -> None:
