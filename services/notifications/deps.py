@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.notifications.application import NotificationsApplication
+from services.notifications.stream import NoticeStreams
 from shared.runtime import Foundation
 
 
@@ -24,3 +25,10 @@ async def application(request: Request) -> NotificationsApplication:
 
 ServiceFoundation = Annotated[Foundation, Depends(foundation)]
 Application = Annotated[NotificationsApplication, Depends(application)]
+
+
+async def notice_streams(request: Request) -> NoticeStreams:
+    return request.app.state.notice_streams
+
+
+Streams = Annotated[NoticeStreams, Depends(notice_streams)]
