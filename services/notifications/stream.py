@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -140,12 +141,14 @@ class NoticeStreams:
             raise BeyondTheLog(f"{last_event_id} is past the end of the notification log ({end})")
         return last_event_id
 
-    async def follow(self, recipient: Principal, after: int) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
+    async def follow(self, recipient: Principal, after: int, until: float | None = None
+                     ) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
         """The notices recorded after `after` that `recipient` may be sent, each decided as it
-        leaves, forever (the caller stops iterating when the client goes)."""
+        leaves, until `until` (seconds since the epoch: when the caller's token expires; the client
+        reconnects with a fresh one) or the client goes."""
         with self._news() as news:
             position = after
-            while True:
+            while (left := math.inf if until is None else until - self._clock().timestamp()) > 0:
                 news.clear()  # before reading: news during the read belongs to the next one
                 notifications, read_to = await self._reader.read(position, self._page_size, NOTICE_TOPICS)
                 if notifications:
@@ -155,7 +158,7 @@ class NoticeStreams:
                 position = read_to
                 if len(notifications) < self._page_size:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(news.wait(), timeout=self._poll_seconds)
+                        await asyncio.wait_for(news.wait(), timeout=min(self._poll_seconds, left))
 
     async def _send(self, recipient: Principal, notices: Sequence[StreamedNotice]
                     ) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:

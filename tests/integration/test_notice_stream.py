@@ -3,12 +3,14 @@ across a restart from the event store, and decided for each caller as each notic
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.support.polling import eventually
 from tests.support.serving import serving
 from tests.support.sse import EventStream, event_stream
-from tests.support.system import TEST_AGENCY, System, bearer
+from tests.support.system import TEST_AGENCY, System, bearer, token
 from tests.support.teams import join_team
 
 AGENCY = bearer("agency_system")
@@ -173,6 +175,12 @@ async def test_refusals_at_connect_answer_before_any_stream_starts(system: Syste
             refused = await client.get("/stream", headers={**bearer("clinician", "casey"), "Last-Event-ID": hostile})
             assert refused.status_code == 422, refused.text
             assert refused.json()["detail"][0]["loc"] == ["header", "Last-Event-ID"]
+        # A stream lasts as long as the token it was opened on: then it ends, and a reconnect
+        # needs a fresh token.
+        short_lived = {"Authorization": f"Bearer {token('clinician', 'casey', lifetime_seconds=2)}"}
+        async with client.stream("GET", "/stream", headers=short_lived) as response:
+            assert response.status_code == 200
+            await asyncio.wait_for(response.aread(), timeout=10)
 
 
 async def _gone(notifications: httpx.AsyncClient, person_id: str, member: str) -> bool:

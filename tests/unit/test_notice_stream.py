@@ -191,3 +191,20 @@ async def _positions(streams: NoticeStreams, after: int, count: int) -> list[int
     await stream.aclose()
     return found
 
+
+
+async def test_a_stream_ends_when_the_token_it_was_opened_on_expires(application):
+    now = [NOW]
+    run_sync = RunsInline().run_sync
+    streams = NoticeStreams(application, run_sync, ThreadedLogReader(application.recorder, run_sync),
+                            poll_seconds=0.01, clock=lambda: now[0])
+    person = Person(application)
+    person.joined("casey")
+    stream = streams.follow(CLINICIAN, after=0, until=(NOW + timedelta(minutes=1)).timestamp())
+    person.notice("crisis")
+    assert len(await received(stream, 1)) == 1
+
+    now[0] = NOW + timedelta(minutes=1, seconds=1)
+    person.notice("crisis")
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(stream), timeout=5)
