@@ -6,12 +6,13 @@ from datetime import datetime
 from uuid import UUID
 
 from services.notifications.domain.notifications import DueNotification, PersonNotifications
+from services.notifications.follow_up_use_cases import CrisisFollowUpUseCases
 from shared.access import RecordContext
 from shared.domain import UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
 
 
-class NotificationsApplication(FollowerApplication[PersonNotifications]):
+class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[PersonNotifications]):
     name = "Notifications"
     follower_class = PersonNotifications
 

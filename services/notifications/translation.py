@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.notifications.domain.routing import Audience
 from shared.contracts.base import Payload
 from shared.contracts.careplan import MedicationNoteAddedV1, PrescribingDecisionRecordedV1
 from shared.contracts.intake import (
@@ -20,7 +21,7 @@ class Notice:
     kind: str
     message: str
     urgent: bool = False
-    audience: str = "care_team"  # or "prescribers": the team members in prescribing roles
+    audience: str = Audience.CARE_TEAM  # who, as data: domain/routing.py resolves it at delivery
 
 
 def notice_for(payload: Payload) -> Notice | None:
@@ -31,19 +32,19 @@ def notice_for(payload: Payload) -> Notice | None:
         case ScreeningCompletedV1(positive=True) | ScreeningScoredV1(positive=True):
             return Notice("screening_positive",
                           f"A {payload.instrument} screening was positive ({payload.band or 'see result'}): "
-                          "review it with the person.")
+                          "review it with the person.", audience=Audience.COORDINATOR_AND_PLAN_MEMBERS)
         case CrisisContactRecordedV1():
             return Notice("crisis_follow_up",
                           f"A {payload.kind.replace('_', ' ')} was recorded. Follow up with the person by "
                           f"{payload.follow_up_due.isoformat()}.", urgent=True)
         case UrgentScreeningResultV1():
             return Notice("crisis", f"Urgent: a {payload.instrument} screening shows suicide risk. Reach the person "
-                                    "today and follow their safety plan.", urgent=True)
+                                    "today and follow their safety plan.", urgent=True)  # suicide_risk, high_risk
         case MedicationNoteAddedV1(for_prescriber=True):
             about = ("The person made a choice about their medication" if payload.kind == "person_choice"
                      else "There is a question about the person's medication")
             return Notice("medication_note_for_prescriber",
-                          f"{about}: read the collaboration note and talk it over with them.", audience="prescribers")
+                          f"{about}: read the collaboration note and talk it over with them.", audience=Audience.PRESCRIBERS)
         case PrescribingDecisionRecordedV1():
             return Notice("prescribing_decision",
                           f"A prescribing decision ({payload.decision}) was recorded: see the person's medication notes.")
