@@ -15,6 +15,7 @@ from services.notifications.follow_up_changes import follow_up_change
 from services.notifications.translation import notice_for
 from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
+from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
 from shared.domain import UpstreamRef
 from shared.following import UpstreamChange
 from shared.runtime import Foundation
@@ -30,12 +31,17 @@ def intake_events_router(
     def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
         if (change := team_change(upstream, payload)) is not None:
             return change
+        match payload:
+            case ConsentGrantedV1():
+                return application.consent_noted(upstream, payload)
+            case ConsentRevokedV1():
+                return application.consent_revocation_noted(upstream, payload)
         notice = notice_for(payload)
         if notice is None:
             change = application.no_notice(upstream)
         else:
             change = application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent,
-                                             notice.audience)
+                                             notice.audience, notice.category)
         return with_follow_up(change, follow_up_change(payload))
 
     consume = PersonEventConsumer(foundation.run_sync, application, change_for)

@@ -120,12 +120,13 @@ def test_notifications_stored_before_audiences_could_name_members_still_read(app
     person = uuid4()
     cause = upstream(person, 1)
     application.apply_change(application.team_notice(cause, "crisis", "Urgent", NOW, True))
-    # What was stored before `named` and `notification_id` existed: the same event without them.
+    # What was stored before `category` and `named` existed: the same event without them.
     [created, due] = application.recorder.select_events(person)
     state = json.loads(application.mapper.cipher.decrypt(due.state) if application.mapper.cipher else due.state)
-    for added in ("named", "notification_id"):
+    for added in ("category", "named"):
         state.pop(added)
     old = type(due)(due.originator_id, due.originator_version, due.topic, json.dumps(state).encode())
     replayed = application.mapper.to_domain_event(created).mutate(None)
     application.mapper.to_domain_event(old).mutate(replayed)
-    assert replayed.due[0].notification_id == cause.event_id and replayed.due[0].named == ()
+    assert (replayed.due[0].notification_id, replayed.due[0].category, replayed.due[0].named) == (
+        cause.event_id, "team_only", ())

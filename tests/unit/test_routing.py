@@ -36,7 +36,7 @@ def test_the_issue_s_routing_crises_to_the_team_results_to_the_coordinator_medic
     urgent = notice_for(UrgentScreeningResultV1(screening_id="00000000-0000-0000-0000-000000000001",
                                                 instrument="C-SSRS", flags=["high_risk"]))
     positive = notice_for(ScreeningCompletedV1.model_construct(
-        instrument="PHQ-9", positive=True, band="moderate", flags=[]))
+        instrument="PHQ-9", domain="mental_health", positive=True, band="moderate", flags=[]))
     question = notice_for(MedicationNoteAddedV1(note_id="n", kind="question_for_prescriber", choice=None,
                                                 for_prescriber=True))
     assert (urgent.audience, urgent.urgent) == ("care_team", True)

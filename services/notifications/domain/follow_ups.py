@@ -22,6 +22,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from services.notifications.domain.routing import Audience
+from shared.domain import UpstreamRef
 from shared.followers import TeamFollower
 
 FOLLOW_UP_NOTICE_NAMESPACE = UUID("0f3b7a2e-5c41-4d9a-8e06-b2d4c1a9e735")
@@ -110,6 +111,19 @@ def step_notification_id(person_id: UUID, contact_id: str, step: Step) -> str:
     return str(uuid5(FOLLOW_UP_NOTICE_NAMESPACE, f"{person_id}/{contact_id}/{step}"))
 
 
+# A step's notice has no upstream event: its cause is the step itself, named as this service's own
+# stream, so that every NotificationDue names its cause alike (`upstream.event_id` is the notice's
+# id for delivery) and the person's record counts the steps like any stream it follows.
+STEPS_STREAM = "notifications.crisis_follow_up_steps"
+
+
+def step_cause(person_id: UUID, contact_id: str, step: Step, sequence: int) -> UpstreamRef:
+    notification_id = step_notification_id(person_id, contact_id, step)
+    return UpstreamRef(source="notifications", stream=STEPS_STREAM, position=0, event_id=notification_id,
+                       event_type=f"carecoord.notifications.crisis_follow_up.{step.value}", person_id=str(person_id),
+                       sequence=sequence, correlation_id=notification_id)
+
+
 class FollowsCrisisFollowUps(TeamFollower):
     """The person's crisis follow-ups, on the aggregate that records their due notifications (kept
     under the person's own id), so that a step and the notification it makes due are one save."""
@@ -150,9 +164,10 @@ class FollowsCrisisFollowUps(TeamFollower):
     def _notify_follow_up_step(self, follow_up: CrisisFollowUp, step: Step, now: datetime) -> None:
         # The same NotificationDue as any other, so webhooks and the live stream deliver it alike.
         notify: Any = getattr(self, "notification_due")
-        notify(None, f"crisis_follow_up_{step.value}", STEP_AUDIENCE[step].value, step_message(step, follow_up), now,
-               urgent=step is not Step.REMINDER,
-               notification_id=step_notification_id(self.id, follow_up.contact_id, step))
+        sequence = self.upstream_applied.get(STEPS_STREAM, 0) + 1
+        notify(step_cause(self.id, follow_up.contact_id, step, sequence), f"crisis_follow_up_{step.value}",
+               STEP_AUDIENCE[step].value, step_message(step, follow_up), now, urgent=step is not Step.REMINDER,
+               category="crisis")
 
     def acknowledge_crisis_follow_up(self, contact_id: str, by: str, role: str, at: datetime) -> bool:
         """False if it was acknowledged before (the first acknowledgement stands)."""

@@ -12,7 +12,9 @@ from datetime import datetime
 
 from eventsourcing.domain import event
 
+from services.notifications.domain.disclosure import TEAM_ONLY
 from services.notifications.domain.follow_ups import FollowsCrisisFollowUps
+from shared.consent import ConsentDirective
 from shared.domain import UpstreamRef
 
 
@@ -24,30 +26,45 @@ class DueNotification:
     message: str
     due_at: datetime
     urgent: bool = False
+    category: str = TEAM_ONLY  # what it reveals, as a consent category (domain/disclosure.py)
     named: tuple[str, ...] = ()  # members the audience names besides its roles (routing.recipients)
 
 
 class PersonNotifications(FollowsCrisisFollowUps):
-    """What the person's care team is due to hear, who is on that team, and the crisis follow-ups
-    that escalate when overdue (domain/follow_ups.py)."""
+    """What the person's care team is due to hear, who is on that team, the person's consent
+    directives (enough to decide at send time who may be sent each notification), and the crisis
+    follow-ups that escalate when overdue (domain/follow_ups.py)."""
 
     def __init__(self, person_id) -> None:  # noqa: ANN001
         super().__init__(person_id)
         self.due: list[DueNotification] = []
+        self.consents: dict[str, ConsentDirective] = {}
 
     @event("NotificationDue")
     def notification_due(
-        self, upstream: UpstreamRef | None, kind: str, audience: str, message: str, due_at: datetime,
-        urgent: bool = False, named: tuple[str, ...] = (), notification_id: str | None = None,
+        self, upstream: UpstreamRef, kind: str, audience: str, message: str, due_at: datetime, urgent: bool = False,
+        category: str = TEAM_ONLY, named: tuple[str, ...] = (),
     ) -> None:
-        # Events stored before `named` and `notification_id` existed decode with their defaults.
-        if upstream is not None:
-            self._advance(upstream)
-        # One upstream event causes at most one notification: its id names the cause. A follow-up's
-        # step (no upstream event: the timer took it) names itself.
-        cause = notification_id or (upstream.event_id if upstream is not None else "")
-        self.due.append(DueNotification(cause, kind, audience, message, due_at, urgent, tuple(named)))
+        # Events stored before `category` or `named` existed decode with their defaults.
+        self._advance(upstream)
+        # One upstream event causes at most one notification: its id names the cause. (A crisis
+        # follow-up's step names the step: domain/follow_ups.py: step_cause.)
+        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, urgent, category,
+                                         tuple(named)))
 
     @event("NothingToNotify")
     def nothing_to_notify(self, upstream: UpstreamRef) -> None:
         self._advance(upstream)
+
+    @event("ConsentNoted")
+    def note_consent(self, upstream: UpstreamRef, directive_id: str, recipient_kind: str, recipient_id: str | None,
+                     categories: list[str], starts_at: datetime, expires_at: datetime | None) -> None:
+        self._advance(upstream)
+        self.consents[directive_id] = ConsentDirective(directive_id, recipient_kind, recipient_id, tuple(categories),
+                                                       starts_at, expires_at)
+
+    @event("ConsentRevocationNoted")
+    def note_consent_revoked(self, upstream: UpstreamRef, directive_id: str, revoked_at: datetime) -> None:
+        self._advance(upstream)
+        if directive_id in self.consents:  # intake publishes a revocation only after its grant
+            self.consents[directive_id] = self.consents[directive_id].revoked(revoked_at)
