@@ -54,17 +54,24 @@ class FollowUpSchedule:
     async def pool(self) -> asyncpg.Pool:
         if self._pool is None:
             pool = await create_pool(self._dsn, min_size=1, max_size=2)
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self._rows} ddl")
-                await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._rows} (person_id uuid NOT NULL, "
-                                   "contact_id text NOT NULL, next_at timestamptz NOT NULL, "
-                                   "PRIMARY KEY (person_id, contact_id))")
-                await conn.execute(f"CREATE INDEX IF NOT EXISTS crisis_follow_up_timers_next_at ON {self._rows} (next_at)")
-                await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._positions} "
-                                   "(timer text PRIMARY KEY, position bigint NOT NULL)")
-                await conn.execute(f"INSERT INTO {self._positions} VALUES ($1, 0) ON CONFLICT DO NOTHING", self.name)
+            try:
+                await self._create_tables(pool)
+            except BaseException:
+                await pool.close()
+                raise
             self._pool = pool
         return self._pool
+
+    async def _create_tables(self, pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self._rows} ddl")
+            await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._rows} (person_id uuid NOT NULL, "
+                               "contact_id text NOT NULL, next_at timestamptz NOT NULL, "
+                               "PRIMARY KEY (person_id, contact_id))")
+            await conn.execute(f"CREATE INDEX IF NOT EXISTS crisis_follow_up_timers_next_at ON {self._rows} (next_at)")
+            await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._positions} "
+                               "(timer text PRIMARY KEY, position bigint NOT NULL)")
+            await conn.execute(f"INSERT INTO {self._positions} VALUES ($1, 0) ON CONFLICT DO NOTHING", self.name)
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
