@@ -34,7 +34,7 @@ class Step(StrEnum):
     ESCALATED_TO_SUPERVISORS = "escalated_to_supervisors"
 
 
-# Who hears of each step, and whether it may wait for quiet hours to end (only the reminder).
+# Who hears of each step. All but the reminder are urgent: they do not wait for quiet hours to end.
 STEP_AUDIENCE = {Step.REMINDER: Audience.CARE_TEAM, Step.ESCALATED_TO_COORDINATOR: Audience.COORDINATOR,
                  Step.ESCALATED_TO_SUPERVISORS: Audience.SUPERVISORS}
 
@@ -172,7 +172,7 @@ class FollowsCrisisFollowUps(TeamFollower):
     def acknowledge_crisis_follow_up(self, contact_id: str, by: str, role: str, at: datetime) -> bool:
         """False if it was acknowledged before (the first acknowledgement stands)."""
         follow_up = self.crisis_follow_ups.get(contact_id)
-        if follow_up is None or follow_up.due_at is None and follow_up.followed_up_on is None:
+        if follow_up is None:
             raise NotAFollowUp(contact_id)
         if follow_up.followed_up_on is not None:
             raise AlreadyFollowedUp(contact_id)
