@@ -11,13 +11,14 @@ from services.notifications.domain.notifications import (
     DueNotification,
     PersonNotifications,
 )
+from services.notifications.follow_up_use_cases import CrisisFollowUpUseCases
 from shared.access import Principal, RecordContext
 from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
 from shared.domain import UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
 
 
-class NotificationsApplication(FollowerApplication[PersonNotifications]):
+class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[PersonNotifications]):
     name = "Notifications"
     follower_class = PersonNotifications
 

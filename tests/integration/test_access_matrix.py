@@ -113,7 +113,11 @@ def expected(endpoint: str, caller: str) -> int:
         if caller in ("agency", "other_agency"):
             return 403
         return 404 if elsewhere else 200
-    if endpoint == "notifications":
+    if endpoint == "acknowledge_follow_up":
+        if caller in ("agency", "other_agency", "auditor", "person"):
+            return 403
+        return 404  # elsewhere: not theirs; on the team: authorized, but no such follow-up
+    if endpoint in ("notifications", "crisis_follow_ups"):
         if caller in ("agency", "other_agency", "person"):
             return 403
         return 404 if elsewhere else 200
@@ -173,6 +177,9 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
                        lambda _: {"member_id": "care_coordinator-on-team", "role": "care_coordinator"}),
         "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),
         "stream": ("notifications stream", "GET", "/stream", None),
+        "crisis_follow_ups": ("notifications", "GET", f"/people/{person_id}/crisis-follow-ups", None),
+        "acknowledge_follow_up": ("notifications", "POST",
+                                  f"/people/{person_id}/crisis-follow-ups/no-such-contact/acknowledgements", None),
         "shared": ("careplan", "GET", f"/people/{person_id}/shared", None),
         "goal": ("careplan", "POST", f"/people/{person_id}/plan/goals",
                  lambda caller: {"goal_id": f"goal-of-{caller}", "in_own_words": "Feel at home again",
