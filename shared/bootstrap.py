@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -59,7 +59,7 @@ def build_relay(foundation: Foundation, translations: Translations, contracts: S
         application=application,
         translations=translations,
         publisher=BrokerPublisher(foundation.broker, contracts, user_id=settings.broker_user),
-        positions=RelayPositions(settings.database_url, settings.schema),
+        positions=RelayPositions(settings.database_url, settings.schema_name),
         run_sync=foundation.run_sync,
         batch_size=settings.relay_batch_size,
         reader=log_reader(application, foundation.run_sync, settings.database_url),
@@ -110,12 +110,13 @@ def asyncapi_document(service: Foundation | Service) -> dict[str, Any]:
     ).to_specification().to_jsonable()
 
 
-ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+# As FastAPI types its handlers: each takes the exception class it is registered for.
+ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 
 
 def build_http(service: Foundation, title: str, routers: list[APIRouter],
                extra_statuses: RouteStatuses = no_extra_statuses,
-               exception_handlers: Mapping[type[Exception], ExceptionHandler] | None = None,
+               exception_handlers: Mapping[int | type[Exception], ExceptionHandler] | None = None,
                state: Mapping[str, Any] | None = None) -> FastAPI:
     """The service's HTTP API; `extra_statuses` documents what only the service knows a route
     answers (see shared/http_errors.py), `exception_handlers` answer its own refusals wherever

@@ -369,7 +369,7 @@ class ServiceApplication(Application):
         transcoder.register(UpstreamRefAsDict())
         transcoder.register(DateAsISO())
 
-    def construct_recorder(self):  # type: ignore[override]
+    def construct_recorder(self):
         if isinstance(self.factory, PostgresFactory):
             factory = self.factory
             prefix = self.name.lower()
@@ -430,7 +430,7 @@ class KeyedThreadLocks:
 def ensure_schema(settings: ServiceSettings) -> None:
     """eventsourcing creates its tables, but the schema must exist first."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.schema)))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.schema_name)))
 
 
 def ensure_database(database_url: str) -> bool:

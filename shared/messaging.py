@@ -238,9 +238,9 @@ class _FailureRoutingMiddleware(BaseMiddleware):
         self._routing = routing
 
     async def after_processed(self, exc_type: Any = None, exc_val: BaseException | None = None, exc_tb: Any = None) -> bool:
-        if exc_val is None or not isinstance(exc_val, Exception):
-            return False
         raw = self.msg
+        if exc_val is None or not isinstance(exc_val, Exception) or raw is None:
+            return False
         if is_unprocessable(exc_val):
             await self._routing.dead_letter(raw, describe(exc_val), exc_val)
             return True  # handled: the delivery is acked

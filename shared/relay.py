@@ -153,7 +153,7 @@ class OutboxRelay(FollowingLoop):
         self.publisher = publisher  # what the relay publishes through (a test may publish as it would)
         self._positions = positions
         self._run_sync = run_sync
-        self._reader = reader or ThreadedLogReader(application.recorder, run_sync)  # type: ignore[arg-type]
+        self._reader = reader or ThreadedLogReader(application.recorder, run_sync)
         self._batch_size = batch_size
         self._saving: asyncio.Task[None] | None = None
         # While busy, the position is written at most this often (and at once when idle or

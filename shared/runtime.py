@@ -215,7 +215,7 @@ class _Server(uvicorn.Server):
     cut short the rest of the service's shutdown (broker, relay, pools). Capture without re-raising."""
 
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
+    def capture_signals(self):
         if threading.current_thread() is not threading.main_thread():
             yield
             return

@@ -25,7 +25,7 @@ class IntakeSettings(ServiceSettings):
 
 def merged_away_statuses(route: APIRoute) -> dict[int, str | None]:
     """A command addressing a record that was merged into another is refused, naming the survivor."""
-    if route.dependant.path_params and route.methods & {"POST", "PATCH", "PUT", "DELETE"}:
+    if route.dependant.path_params and (route.methods or set()) & {"POST", "PATCH", "PUT", "DELETE"}:
         return {409: "The record was merged into another (named in the answer), or a merge conflicts with one "
                      "already made"}
     return {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -100,6 +101,11 @@ class PrescribingDecision:
 
 
 class MedicationCollaboration(Aggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        Opened: ClassVar[type[Any]]
+        NoteAdded: ClassVar[type[Any]]
+        PrescribingDecisionRecorded: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
         return uuid5(MEDICATION_NAMESPACE, str(person_id))
