@@ -24,14 +24,14 @@ from shared.limits import RequestBodyLimits
 from shared.messaging import BrokerPublisher, EventSources, FailureRouting
 from shared.log_reading import log_reader
 from shared.relay import OutboxRelay, RelayPositions, Translations
-from shared.runtime import Foundation, Service
+from shared.runtime import ApplicationT, Foundation, Service
 from shared.settings import ServiceSettings
 from shared.tokens import TokenVerifier
 from shared.topology import ConsumerTopology
 
 
-def build_foundation(settings: ServiceSettings, application_class: type[ServiceApplication],
-                     application_options: Mapping[str, Any] | None = None) -> Foundation:
+def build_foundation(settings: ServiceSettings, application_class: type[ApplicationT],
+                     application_options: Mapping[str, Any] | None = None) -> Foundation[ApplicationT]:
     """A service's application (given `application_options` besides its environment), the pool that
     runs it and its broker: what the rest of the service is built on."""
     ensure_schema(settings)

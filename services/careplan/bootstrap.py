@@ -58,7 +58,7 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     intake_events = TOPOLOGY.with_retry_delays(settings.retry_delays)
     scope = ScopeOfPractice.with_configured(getattr(settings, "prescribing_roles", ()))
     foundation = build_foundation(settings, CareplanApplication, {"scope_of_practice": scope})
-    application: CareplanApplication = foundation.application  # type: ignore[assignment]
+    application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, intake_events))
     pictures = picture_projection(application, settings.database_url, settings.schema_name, foundation.run_sync)
     authorized = TeamAccess(foundation, application)

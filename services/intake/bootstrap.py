@@ -38,7 +38,7 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     care_teams = TOPOLOGY.with_retry_delays(settings.retry_delays)
     agency_commands = COMMANDS_TOPOLOGY.with_retry_delays(settings.retry_delays)
     foundation = build_foundation(settings, IntakeApplication)
-    application: IntakeApplication = foundation.application  # type: ignore[assignment]
+    application = foundation.application
     commands = AgencyCommands(foundation, application,
                               frozenset(getattr(settings, "staff_registration_agencies", ())))
     http = build_http(foundation, "intake", [people_router], merged_away_statuses,

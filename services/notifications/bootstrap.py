@@ -21,7 +21,7 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     settings = settings or NotificationsSettings()
     upstream_events = TOPOLOGY.with_retry_delays(settings.retry_delays)
     foundation = build_foundation(settings, NotificationsApplication)
-    application: NotificationsApplication = foundation.application  # type: ignore[assignment]
+    application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, upstream_events))
     http = build_http(foundation, "notifications", [notifications_router])
     return Service(foundation, http=http, topologies=[upstream_events])
