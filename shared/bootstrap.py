@@ -16,7 +16,7 @@ from faststream.specification import AsyncAPI
 from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
 from shared.envelope import AnyIntegrationEvent
-from shared.eventstore import ServiceApplication, ensure_schema
+from shared.eventstore import ensure_schema
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
 from shared.http_errors import (ErrorBody, RouteStatuses, include_documented, install_error_answers,
                                 no_extra_statuses, refuse_control_characters_in_path)

@@ -20,7 +20,7 @@ import uvicorn
 import uvloop
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
-from typing_extensions import TypeVar as TypeVarWithDefault  # PEP 696 defaults, standard from 3.13
+from typing_extensions import TypeVar as TypeVarWithDefault
 
 from shared.eventstore import PostgresBatchProcessRecorder, ServiceApplication
 from shared.relay import LogListener, OutboxRelay
@@ -29,7 +29,8 @@ from shared.topology import ConsumerTopology, declare_publishing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# The service's own application class; a plain `Foundation` has some ServiceApplication.
+# The service's own application class; a plain `Foundation` has some ServiceApplication (a TypeVar
+# default, PEP 696: typing_extensions' until Python 3.13).
 ApplicationT = TypeVarWithDefault("ApplicationT", bound=ServiceApplication, default=ServiceApplication,
                                   covariant=True)
 
