@@ -93,7 +93,7 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             raise InvalidToken(f"malformed token: {error}") from None
         candidates = [key for key, alg in self._keys if alg == algorithm]
-        if not candidates:
+        if algorithm is None or not candidates:
             raise InvalidToken(f"tokens signed with {algorithm} are not accepted")
         last_error: Exception | None = None
         for key in candidates:

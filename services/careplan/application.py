@@ -216,7 +216,9 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         """A version (the current one by default), the latest version's number, and whether a crisis
         contact since that version was written marks it for review."""
         plan = self.safety_plan(person_id)
-        revision = None if plan is None else (plan.current if number is None else plan.revision(number))
+        if plan is None:
+            return None
+        revision = plan.current if number is None else plan.revision(number)
         if revision is None:
             return None
         timeline = self.follower(person_id)
@@ -238,7 +240,7 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
 
     def _change_once(self, aggregate_id: UUID, start: Callable[[], Aggregate], change: Callable[[Any], T]) -> T:
         try:
-            aggregate = self.repository.get(aggregate_id)  # a private copy, from the cache
+            aggregate: Aggregate = self.repository.get(aggregate_id)  # a private copy, from the cache
         except AggregateNotFoundError:
             aggregate = start()
         outcome = change(aggregate)  # a domain refusal raises here, and nothing is saved

@@ -3,7 +3,7 @@ careplan's own domain events -> the integration events it publishes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -92,7 +92,7 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type
 
 
-def _answered_summary(answers: dict[str, object]) -> str:
+def _answered_summary(answers: Mapping[str, object]) -> str:
     declined = sum(1 for answer in answers.values() if answer == "declined")
     return f"{len(answers) - declined} answered, {declined} declined"
 

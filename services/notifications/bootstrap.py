@@ -50,9 +50,9 @@ def create_service(settings: ServiceSettings | None = None, clock: Callable[[], 
         supervisors_after=getattr(settings, "crisis_follow_up_supervisors_after", EscalationPolicy.supervisors_after))
     foundation = build_foundation(settings, NotificationsApplication, {
         "escalation_policy": policy, "agency_supervisors": getattr(settings, "agency_supervisors", ())})
-    application: NotificationsApplication = foundation.application  # type: ignore[assignment]
+    application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, upstream_events))
-    timer = FollowUpTimer(application, FollowUpSchedule(settings.database_url, settings.schema), foundation.run_sync,
+    timer = FollowUpTimer(application, FollowUpSchedule(settings.database_url, settings.schema_name), foundation.run_sync,
                           clock, idle_poll_seconds=getattr(settings, "follow_up_timer_poll_seconds", 5.0),
                           reader=log_reader(application, foundation.run_sync, settings.database_url))
     streams = stream_parts(foundation, application, settings)

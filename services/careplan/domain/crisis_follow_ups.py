@@ -10,6 +10,7 @@ followed up, and on which day: notifications closes the contact's escalating fol
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -20,6 +21,10 @@ CRISIS_FOLLOW_UPS_NAMESPACE = UUID("6c1d0e57-3f2a-4b8e-9a41-0d7c5e2b8f13")
 
 
 class CrisisFollowUps(Aggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        FirstRecorded: ClassVar[type[Any]]
+        Recorded: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
         return uuid5(CRISIS_FOLLOW_UPS_NAMESPACE, str(person_id))

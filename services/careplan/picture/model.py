@@ -105,7 +105,9 @@ def fold(events: Any, pictures: dict[str, Picture] | None = None) -> dict[str, P
     for domain_event in events:
         if handles(domain_event):
             person_id = person_of(domain_event)
-            pictures[person_id] = apply(pictures.get(person_id), domain_event)  # type: ignore[assignment]
+            picture = apply(pictures.get(person_id), domain_event)
+            if picture is not None:  # always, for an event it handles
+                pictures[person_id] = picture
     return pictures
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import event
 
@@ -34,6 +35,9 @@ class PersonNotifications(FollowsCrisisFollowUps):
     """What the person's care team is due to hear, who is on that team, the person's consent
     directives (enough to decide at send time who may be sent each notification), and the crisis
     follow-ups that escalate when overdue (domain/follow_ups.py)."""
+
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        NotificationDue: ClassVar[type[Any]]
 
     def __init__(self, person_id) -> None:  # noqa: ANN001
         super().__init__(person_id)
