@@ -21,7 +21,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain.delivery import AttemptOutcome, Delivery, DeliveryLane
 from services.notifications.domain.subscriptions import (
-    DEFAULT_ROTATION_OVERLAP, Filters, Owner, QuietHours, Subscription, new_secret)
+    DEFAULT_ROTATION_OVERLAP, Filters, Owner, QuietHours, Subscription, new_secret, owner_refusal)
 from shared.access import STAFF, Principal, Role
 from shared.topics import stored_topics
 
@@ -45,15 +45,6 @@ class Match:
     urgent: bool
     category: str
     occurred_at: datetime
-
-
-def recipients(owner: Owner) -> list[Principal]:
-    """Whose access a delivery to `owner` is checked against. A care-team app acts for the team
-    members a supervisor named: a delivery about a person goes to the app when at least one of
-    them may be sent it (they are staff, and staff receive when on the person's team)."""
-    if owner.app is not None:
-        return [Principal(subject=member, role=Role.CARE_COORDINATOR) for member in owner.members]
-    return [Principal(subject=owner.subject, role=Role(owner.role), agency=owner.agency)]
 
 
 class WebhookSubscriptions:
@@ -97,7 +88,8 @@ class WebhookSubscriptions:
 
     def subscriptions_of(self, principal: Principal) -> list[Subscription]:
         created = stored_topics(Subscription.Created)
-        ids = {n.originator_id for n in self.application.recorder.select_notifications(0, 10_000, topics=created)}
+        ids = {UUID(str(n.originator_id))
+               for n in self.application.recorder.select_notifications(0, 10_000, topics=created)}
         found = [self.subscription_or_none(i) for i in ids]
         return [s for s in found if s is not None and owns(principal, s.owner)]
 
@@ -147,7 +139,7 @@ class WebhookSubscriptions:
         raise RuntimeError("could not record webhook matches: kept conflicting")
 
     def matched_position(self) -> int:
-        return self.application.recorder.max_tracking_id(MATCHING) or 0  # type: ignore[attr-defined]
+        return self.application.recorder.max_tracking_id(MATCHING) or 0
 
     # Delivery
 
@@ -184,13 +176,17 @@ class WebhookSubscriptions:
             lanes.append(lane.id)
         return sorted(requeued), lanes
 
-    def refusal(self, owner: Owner, person_id: str, category: str, at: datetime) -> str | None:
-        """Why the owner may not be sent this notice now (None: they may), decided by
-        `NotificationsApplication.refusal` for each principal the owner stands for."""
-        reasons = [self.application.refusal(principal, UUID(person_id), category, at) for principal in recipients(owner)]
-        if not reasons or all(reasons):
-            return "; ".join(dict.fromkeys(r for r in reasons if r)) or "the app acts for no team member"
-        return None
+    def refusal(self, owner: Owner, person_id: str, notification_id: str, category: str,
+                at: datetime) -> str | None:
+        """Why the owner may not be sent this notice now (None: they may), from the person's team,
+        consent directives and the notice's audience as they are at this moment."""
+        found = self.application.follower(UUID(person_id))
+        if found is None:
+            return "no such person is known here"
+        notice = next((n for n in found.due if n.notification_id == notification_id), None)
+        audience, named = (notice.audience, notice.named) if notice is not None else ("care_team", ())
+        return owner_refusal(owner, category, audience, named, found.team, found.consents.values(), at,
+                             getattr(self.application, "agency_supervisors", ()))
 
     def notice_message(self, person_id: str, notification_id: str) -> str | None:
         due = self.application.due_notifications(UUID(person_id)) or []

@@ -12,7 +12,8 @@ from services.notifications.domain.delivery import (
     PARKED, PENDING, ROUTINE_RETRY_DELAYS, URGENT_RETRY_DELAYS, AttemptOutcome, DeliveryLane, next_attempt_at,
     webhook_id)
 from services.notifications.domain.subscriptions import (
-    DISABLED, Filters, Owner, QuietHours, Subscription, new_secret)
+    DISABLED, Filters, Owner, QuietHours, Subscription, new_secret, owner_refusal)
+from shared.consent import ConsentDirective
 from shared.domain import InvalidField
 from tests.support.clock import FakeClock
 
@@ -155,26 +156,27 @@ def test_loopback_http_only_in_development_and_private_only_when_configured():
         AddressPolicy(allow_loopback_http=True).check_url("http://10.0.0.5/hooks")
 
 
-class StubNotifications:
-    """Stands in for NotificationsApplication.refusal: only `on_team` may be sent anything."""
-
-    def __init__(self, on_team: set[str]) -> None:
-        self.on_team = on_team
-        self.asked: list[tuple[str, str]] = []
-
-    def refusal(self, recipient, person_id, category, at):
-        self.asked.append((recipient.subject, category))
-        return None if recipient.subject in self.on_team else "not on the person's care team"
-
-
 def test_an_app_is_sent_what_at_least_one_of_its_members_may_be_sent():
-    from services.notifications.subscriptions_app import WebhookSubscriptions
-    person = str(uuid4())
     app = Owner("sam", "supervisor", app="ward-board", members=("casey", "riley"))
-    assert WebhookSubscriptions(StubNotifications({"riley"})).refusal(app, person, "crisis", START) is None
-    refused = WebhookSubscriptions(StubNotifications(set())).refusal(app, person, "crisis", START)
-    assert refused == "not on the person's care team"
-    staff = Owner("casey", "care_coordinator")
-    stub = StubNotifications({"casey"})
-    assert WebhookSubscriptions(stub).refusal(staff, person, "substance_use", START) is None
-    assert stub.asked == [("casey", "substance_use")]  # the owner themselves, not the supervisor who registered
+    team = {"riley": "care_coordinator"}
+    assert owner_refusal(app, "crisis", "care_team", (), team, (), START) is None
+    assert owner_refusal(app, "crisis", "care_team", (), {}, (), START) == "not on the person's care team"
+    # The owner themselves counts, not the supervisor who registered the app.
+    assert owner_refusal(app, "crisis", "care_team", (), {"sam": "supervisor"}, (), START) is not None
+
+
+def test_staff_are_sent_only_what_the_notices_audience_names_now():
+    team = {"casey": "care_coordinator", "pat": "prescriber"}
+    casey, pat = Owner("casey", "care_coordinator"), Owner("pat", "prescriber")
+    assert owner_refusal(pat, "team_only", "prescribers", (), team, (), START) is None
+    assert owner_refusal(casey, "team_only", "prescribers", (), team, (), START) == \
+        "the notice is for the prescribers, not this member"
+    assert owner_refusal(casey, "substance_use", "care_team", (), team, (), START) is None  # the treating team
+
+
+def test_outside_the_team_consent_decides_and_substance_use_only_when_named():
+    aunt = Owner("aunt-rosa", "support_person")
+    shares = [ConsentDirective("d-1", "named_person", "aunt-rosa", ("crisis",), START - timedelta(days=1), None)]
+    assert owner_refusal(aunt, "crisis", "care_team", (), {}, shares, START) is None
+    assert "substance_use" in owner_refusal(aunt, "substance_use", "care_team", (), {}, shares, START)
+    assert owner_refusal(aunt, "crisis", "care_team", (), {}, [shares[0].revoked(START)], START) is not None

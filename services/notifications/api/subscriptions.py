@@ -7,7 +7,7 @@ supervisors (operators); to anyone else it does not exist (404).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -106,7 +106,8 @@ async def change_subscription(subscription_id: UUID, change: SubscriptionChange,
         _check_url(foundation, change.url)
 
     def apply(s: Subscription) -> None:
-        settings = {"url": s.url, "content": s.content, "quiet_hours": s.quiet_hours, **s.filters.as_dict()}
+        settings: dict[str, Any] = {"url": s.url, "content": s.content, "quiet_hours": s.quiet_hours,
+                                    **s.filters.as_dict()}
         for field in given - {"status"}:
             value = getattr(change, field)
             if field in ("kinds", "person_ids"):
@@ -186,7 +187,7 @@ async def missed_events(subscription_id: UUID, principal: CurrentPrincipal, foun
         now = webhooks.now()
         views = []
         for m in webhooks.matched_events(subscription_id, after, limit):
-            withheld = webhooks.refusal(found.owner, m.person_id, m.category, now)
+            withheld = webhooks.refusal(found.owner, m.person_id, m.notification_id, m.category, now)
             views.append(MissedEventView(sequence=m.sequence, withheld=withheld) if withheld else MissedEventView(
                 sequence=m.sequence, event_id=m.notification_id, kind=m.kind,
                 urgency="urgent" if m.urgent else "routine", person_id=m.person_id, occurred_at=m.occurred_at))

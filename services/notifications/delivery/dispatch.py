@@ -49,7 +49,7 @@ class WebhookDispatcher:
 
     def __init__(self, webhooks: WebhookSubscriptions, settings: WebhookSettings, reader: LogReader,
                  run_sync: RunSync, clock: Callable[[], float] = time.time) -> None:
-        self._webhooks = webhooks
+        self.webhooks = self._webhooks = webhooks
         self._settings = settings
         self._reader = reader
         self._run_sync = run_sync
@@ -106,7 +106,7 @@ class WebhookDispatcher:
                 log.warning("webhook dispatch could not read the log (%s)", type(error).__name__)
                 await asyncio.sleep(min(0.1 * 2**failures, 5.0))
                 continue
-            self.nudge({n.originator_id for n in batch})
+            self.nudge({UUID(str(n.originator_id)) for n in batch})
             position = read_to
             if not batch:
                 with contextlib.suppress(TimeoutError):
@@ -168,7 +168,8 @@ class WebhookDispatcher:
                 await self._run_sync(webhooks.defer, lane_id, head.sequence, until, "quiet hours")
                 self._schedule(lane_id, until.timestamp())
                 return
-            refusal = await self._run_sync(webhooks.refusal, subscription.owner, lane.person_id, head.category, now)
+            refusal = await self._run_sync(webhooks.refusal, subscription.owner, lane.person_id, head.notification_id,
+                                           head.category, now)
             if refusal is not None:
                 await self._run_sync(webhooks.suppress, lane_id, head.sequence, refusal)
                 log.info("webhook suppressed", extra={"subscription_id": str(subscription.id),

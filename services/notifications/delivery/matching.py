@@ -92,7 +92,7 @@ class SubscriptionMatcher(FollowingLoop):
         while after < self.position:
             batch, after = await self._reader.read(after, 1000, sorted(SETTINGS_TOPICS), stop=self.position)
             for notification in batch:
-                await self._run_sync(self._refresh, notification.originator_id)
+                await self._run_sync(self._refresh, UUID(str(notification.originator_id)))
         self._loaded = True
 
     def _refresh(self, subscription_id: UUID) -> None:
@@ -106,12 +106,12 @@ class SubscriptionMatcher(FollowingLoop):
         matches: list[Match] = []
         for notification in batch:
             if notification.topic in SETTINGS_TOPICS:
-                self._refresh(notification.originator_id)
+                self._refresh(UUID(str(notification.originator_id)))
                 continue
             notice: Any = self._application.mapper.to_domain_event(notification)
             person_id = str(notification.originator_id)
             wanted = [s for s in self._subscriptions.values() if s.filters.team_member is not None]
-            team = frozenset(self._application.followed_team(notification.originator_id)) if wanted else frozenset()
+            team = frozenset(self._application.followed_team(UUID(person_id))) if wanted else frozenset()
             for subscription in self._subscriptions.values():
                 if subscription.filters.wants(notice.kind, notice.urgent, person_id, team):
                     matches.append(Match(subscription.id, notice.upstream.event_id, person_id, notice.kind,

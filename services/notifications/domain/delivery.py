@@ -11,6 +11,7 @@ never dropped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -92,6 +93,10 @@ class AttemptOutcome:
 
 
 class DeliveryLane(Aggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy
+        Queued: ClassVar[type[Any]]
+        Requeued: ClassVar[type[Any]]
+
     @classmethod
     def create_id(cls, subscription_id: UUID, person_id: str, urgent: bool, **_: object) -> UUID:
         return lane_id(subscription_id, person_id, urgent)

@@ -14,10 +14,17 @@ import base64
 import secrets as random_bytes
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
+
+from collections.abc import Iterable, Mapping
 
 from eventsourcing.domain import Aggregate, event
 
+from services.notifications.domain.disclosure import refusal
+from services.notifications.domain.routing import recipients
+from shared.access import STAFF, Principal, Role
+from shared.consent import ConsentDirective
 from shared.domain import InvalidField
 
 ROUTINE, URGENT = "routine", "urgent"
@@ -54,7 +61,7 @@ class Owner:
                 "members": list(self.members)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Owner:  # type: ignore[type-arg]
+    def from_dict(cls, data: dict) -> Owner:
         return cls(data["subject"], data["role"], data.get("agency"), data.get("app"), tuple(data.get("members", ())))
 
 
@@ -82,7 +89,7 @@ class Filters:
                 "min_urgency": self.min_urgency}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Filters:  # type: ignore[type-arg]
+    def from_dict(cls, data: dict) -> Filters:
         return cls(tuple(data.get("kinds", ())), tuple(data.get("person_ids", ())), data.get("team_member"),
                    data.get("min_urgency", ROUTINE))
 
@@ -109,7 +116,7 @@ class QuietHours:
         return {"start_hour": self.start_hour, "end_hour": self.end_hour}
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> QuietHours | None:  # type: ignore[type-arg]
+    def from_dict(cls, data: dict | None) -> QuietHours | None:
         return None if data is None else cls(data["start_hour"], data["end_hour"])
 
 
@@ -133,6 +140,14 @@ class Subscription(Aggregate):
     """Its events hold owner, filters and quiet hours as plain dicts (what the store encodes);
     its state holds them as the dataclasses above."""
 
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy
+        Created: ClassVar[type[Any]]
+        Changed: ClassVar[type[Any]]
+        Enabled: ClassVar[type[Any]]
+        Disabled: ClassVar[type[Any]]
+        Deleted: ClassVar[type[Any]]
+        NoticeMatched: ClassVar[type[Any]]
+
     @classmethod
     def open(cls, subscription_id: UUID, owner: Owner, url: str, filters: Filters, content: str, secret: str,
              created_at: datetime, quiet_hours: QuietHours | None = None) -> Subscription:
@@ -142,8 +157,8 @@ class Subscription(Aggregate):
                    quiet_hours=None if quiet_hours is None else quiet_hours.as_dict())
 
     @event("Created")
-    def __init__(self, subscription_id: UUID, owner: dict, url: str, filters: dict, content: str,  # type: ignore[type-arg]
-                 secret: str, created_at: datetime, quiet_hours: dict | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(self, subscription_id: UUID, owner: dict, url: str, filters: dict, content: str,
+                 secret: str, created_at: datetime, quiet_hours: dict | None = None) -> None:
         self.owner = Owner.from_dict(owner)
         self.url = url
         self.filters = Filters.from_dict(filters)
@@ -168,7 +183,7 @@ class Subscription(Aggregate):
                       quiet_hours=None if quiet_hours is None else quiet_hours.as_dict())
 
     @event("Changed")
-    def _changed(self, url: str, filters: dict, content: str, quiet_hours: dict | None) -> None:  # type: ignore[type-arg]
+    def _changed(self, url: str, filters: dict, content: str, quiet_hours: dict | None) -> None:
         self.url, self.filters, self.content = url, Filters.from_dict(filters), content
         self.quiet_hours = QuietHours.from_dict(quiet_hours)
 
@@ -228,3 +243,33 @@ class Subscription(Aggregate):
     def note_success(self, at: datetime) -> None:
         if self.failing_since is not None:
             self.recovered(at=at)
+
+
+def principals_of(owner: Owner) -> list[Principal]:
+    """Whose access a delivery to `owner` is checked against. A care-team app acts for the team
+    members a supervisor named (staff: a staff role stands for them, since for staff only being
+    on the person's team and in the notice's audience counts)."""
+    if owner.app is not None:
+        return [Principal(subject=member, role=Role.CARE_COORDINATOR) for member in owner.members]
+    return [Principal(subject=owner.subject, role=Role(owner.role), agency=owner.agency)]
+
+
+def owner_refusal(owner: Owner, category: str, audience: str, named: Iterable[str], team: Mapping[str, str],
+                  consents: Iterable[ConsentDirective], at: datetime,
+                  agency_supervisors: Iterable[str] = ()) -> str | None:
+    """Why `owner` may not be sent this notice now (None: they may). Staff must be on the team
+    (disclosure.refusal) and among those the notice's audience names now (routing.recipients: a
+    medication question goes to prescribers, an escalation to the coordinator); support persons
+    and outside agencies get what consent directives share with them. An app is sent the notice
+    when at least one of its members may be."""
+    consents = list(consents)
+    reasons: list[str] = []
+    for principal in principals_of(owner):
+        reason = refusal(principal, category, team, consents, at)
+        if reason is None and principal.role in STAFF and principal.subject not in recipients(
+                audience, team, named, agency_supervisors=agency_supervisors):
+            reason = f"the notice is for the {audience.replace('_', ' ')}, not this member"
+        if reason is None:
+            return None
+        reasons.append(reason)
+    return "; ".join(dict.fromkeys(reasons)) or "the app acts for no team member"
