@@ -106,7 +106,7 @@ def to_integration_event(source: str, notification_id: int, domain_event: Any, p
     """Wrap one stored event of a person's stream in its envelope.
 
     A published aggregate is one per person, so its versions are the person's sequence on that
-    stream; its id is the person's id unless its events name the person (`person_id`).
+    stream; every event of it names the person (shared/person_aggregate.py).
     """
     provenance = domain_event.provenance
     event = IntegrationEvent[dict[str, Any]](
@@ -116,7 +116,7 @@ def to_integration_event(source: str, notification_id: int, domain_event: Any, p
         source=source,
         stream=stream_name(source, domain_event),
         position=notification_id,
-        person_id=getattr(domain_event, "person_id", domain_event.originator_id),
+        person_id=domain_event.person_id,
         person_sequence=domain_event.originator_version,
         occurred_at=domain_event.timestamp,
         correlation_id=provenance.correlation_id,
