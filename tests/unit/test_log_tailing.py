@@ -7,7 +7,7 @@ from uuid import uuid4
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.persistence import StoredEvent
 
-from shared.eventstore import notify_payload
+from shared.batch_recorders import notify_payload
 from shared.log_tailing import LogTailLoop
 from shared.log_reading import read_log
 
