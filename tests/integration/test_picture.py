@@ -14,7 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from services.careplan.application import CareplanApplication
 from services.careplan.bootstrap import CareplanSettings
-from services.careplan.picture.model import to_document
+from services.careplan.picture.document import to_document
 from services.careplan.picture.projection import PictureProjection, picture_projection
 from carecoord import cli
 from shared.domain import Provenance

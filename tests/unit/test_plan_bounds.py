@@ -15,7 +15,8 @@ from services.careplan.domain.medication import InvalidNote, MedicationCollabora
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.safety_plan import InvalidSafetyPlan, SafetyPlan
 from services.careplan.picture.fhir import picture_bundle
-from services.careplan.picture.model import fold, present
+from services.careplan.picture.model import fold
+from services.careplan.picture.view import present
 from tests.support.history import later_events, replayed
 
 START = date(2026, 1, 5)

@@ -27,7 +27,8 @@ import asyncpg
 from eventsourcing.persistence import Cipher, Notification
 
 from services.careplan.application import CareplanApplication
-from services.careplan.picture.model import SHOWN, Picture, apply, from_document, person_of, to_document
+from services.careplan.picture.document import Picture, from_document, to_document
+from services.careplan.picture.model import SHOWN, apply, person_of
 from shared.eventstore import ensure_schema
 from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, ThreadedLogReader, log_reader
