@@ -37,7 +37,8 @@ from services.intake.commands import (
     command_failed,
 )
 from services.intake.domain.care_team_view import CareTeamView
-from services.intake.domain.person import MergedAway, Person
+from services.intake.domain.person import Person
+from services.intake.domain.refusals import MergedAway
 from services.intake.domain.scoring import Answer, ScoringSettings
 from services.intake.handlers import HANDLERS, REFUSALS, Batch, standing
 from shared.access import MissingRight, NotVisible, RecordContext, authorize

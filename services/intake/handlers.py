@@ -33,14 +33,8 @@ from services.intake.commands import (
 )
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
-from services.intake.domain.person import (
-    CannotMerge,
-    IdempotencyKeyReused,
-    MergedAway,
-    NoAnswers,
-    Person,
-    UnknownDetail,
-)
+from services.intake.domain.person import Person
+from services.intake.domain.refusals import CannotMerge, IdempotencyKeyReused, MergedAway, NoAnswers, UnknownDetail
 from services.intake.domain.scoring import InvalidAnswers, ScoringSettings
 
 # A command refused for its own content: the others in its batch go ahead. Every rule raises

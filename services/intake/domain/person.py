@@ -18,49 +18,15 @@ from eventsourcing.domain import event
 
 from services.intake.domain import crisis
 from services.intake.domain.consent import ConsentDirective, InvalidConsent, check_directive
+from services.intake.domain.refusals import CannotMerge, IdempotencyKeyReused, MergedAway, NoAnswers, UnknownDetail
 from services.intake.domain.scoring import Answer, ScoringSettings, ScreeningResult, score
-from shared.domain import InvalidField, Provenance
+from shared.domain import Provenance
 from shared.person_aggregate import PersonAggregate, command
 
 PERSON_NAMESPACE = UUID("0d6c3c7e-3f0e-4d84-8a6c-6d0f1a2b9c01")
 
 
 AMENDABLE = ("preferred_name", "pronouns", "preferred_language", "date_of_birth")
-
-
-class UnknownDetail(ValueError):
-    """Only how the person is named and addressed can be amended; agency ids never change."""
-
-
-class NoAnswers(ValueError):
-    """A screening with no items at all is not a screening."""
-
-
-class CannotMerge(InvalidField):
-    """A merge the rules refuse for what was asked; `field` names the request field at fault."""
-
-
-class IdempotencyKeyReused(ValueError):
-    """A screening, crisis contact or consent directive takes its id from the caller's idempotency
-    key; that key was first used for a request with other content. Taking it as a repeat would
-    answer with the first result and silently drop the new data."""
-
-    def __init__(self, request_id: UUID | str) -> None:
-        super().__init__("the idempotency key is already used for a different request payload")
-        self.request_id = request_id
-
-
-class MergedAway(ValueError):
-    """This person's record was merged into `survivor_id`: it records nothing new, address the survivor.
-
-    `field` names what the caller addressed: the person of a command, or one side of a merge.
-    """
-
-    def __init__(self, person_id: UUID, survivor_id: UUID, field: str = "person_id") -> None:
-        super().__init__(f"person {person_id} was merged into {survivor_id}")
-        self.person_id = person_id
-        self.survivor_id = survivor_id
-        self.field = field
 
 
 class Person(PersonAggregate):
