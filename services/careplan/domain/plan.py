@@ -28,11 +28,14 @@ from services.careplan.domain.plan_parts import (
     Review,
     Setback,
     Support,
-    check_finite,
-    check_life_domain,
     NotThePersonsChoice,
+    check_agreement,
+    check_indicator_value,
+    check_new_goal,
+    check_new_support,
     check_persons_choice,
     check_plan_day,
+    check_review,
     check_sharing_category,
     check_text,
 )
@@ -80,14 +83,7 @@ class CarePlan(PersonAggregate):
         check_text("goal_id", goal_id)
         if goal_id in self.goals:
             return False
-        check_text("in_own_words", in_own_words)
-        check_sharing_category(sharing_category)
-        if life_domain is not None:
-            check_life_domain(life_domain)
-        for indicator in indicators:
-            check_text("indicators", indicator, "each indicator needs a name")
-        if len(set(indicators)) != len(indicators):
-            raise InvalidPlanChange("indicators", "each indicator must be named once")
+        check_new_goal(in_own_words, life_domain, indicators, sharing_category)
         self._goal_set(goal_id, in_own_words, team_restatement, life_domain, list(indicators), sharing_category)
         return True
 
@@ -101,12 +97,7 @@ class CarePlan(PersonAggregate):
     @command
     def record_indicator_value(self, goal_id: str, indicator: str, value: float, recorded_on: date,
                                note: str | None, provenance: Provenance) -> None:
-        goal = self._goal(goal_id)
-        if indicator not in goal.indicators:
-            raise InvalidPlanChange("indicator", f"goal {goal_id} has no indicator {indicator!r}; "
-                                                 f"it has: {', '.join(goal.indicators) or 'none'}")
-        check_plan_day("recorded_on", recorded_on)
-        value = check_finite("value", value)
+        value = check_indicator_value(self._goal(goal_id), indicator, value, recorded_on)
         self._indicator_value_recorded(goal_id, indicator, value, recorded_on, note)
 
     @event("IndicatorValueRecorded")
@@ -159,10 +150,7 @@ class CarePlan(PersonAggregate):
         check_text("support_id", support_id)
         if support_id in self.supports:
             return False
-        check_life_domain(life_domain)
-        check_text("description", description)
-        check_text("provided_by", provided_by)
-        check_sharing_category(sharing_category)
+        check_new_support(life_domain, description, provided_by, sharing_category)
         self._support_added(support_id, life_domain, description, provided_by, sharing_category)
         return True
 
@@ -252,12 +240,7 @@ class CarePlan(PersonAggregate):
         check_text("review_id", review_id)
         if any(r.review_id == review_id for r in self.reviews):
             return False
-        # Before the comparison below, which a time given for a day would break.
-        check_plan_day("reviewed_on", reviewed_on)
-        check_text("what_changed", what_changed)
-        check_text("why", why)
-        if self.reviews and reviewed_on < self.reviews[-1].reviewed_on:
-            raise InvalidPlanChange("reviewed_on", f"before the last review ({self.reviews[-1].reviewed_on})")
+        check_review(reviewed_on, what_changed, why, self.reviews[-1].reviewed_on if self.reviews else None)
         self._reviewed(review_id, reviewed_on, what_changed, why, list(prompted_by))
         return True
 
@@ -282,10 +265,7 @@ class CarePlan(PersonAggregate):
     @command
     def record_agreement(self, agrees: bool, given_by: str, reason: str | None, provenance: Provenance) -> None:
         """The person's (or guardian's) agreement to the plan as it stands, or disagreement and why."""
-        if given_by not in AGREEMENT_GIVERS:
-            raise InvalidPlanChange("given_by", f"agreement is given by {' or '.join(AGREEMENT_GIVERS)}")
-        if not agrees:
-            check_text("reason", reason, "a disagreement keeps the person's reason")
+        check_agreement(agrees, given_by, reason)
         self._agreement_recorded(agrees, given_by, reason, self.version)
 
     @event("AgreementRecorded")
