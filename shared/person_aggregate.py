@@ -27,7 +27,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -50,9 +50,10 @@ class PersonAggregate(Aggregate):
         person_id: UUID
         provenance: Provenance
 
-    # `self.person_id`: set by subclasses whose creation names the person (`__init__(self,
-    # person_id, ...)`); the person's own record (intake's Person) is the person's id instead. Not
-    # annotated here: eventsourcing would make the aggregate a dataclass.
+    if TYPE_CHECKING:  # annotated for mypy only: at run time eventsourcing would make the aggregate a dataclass
+        # Set by subclasses whose creation names the person (`__init__(self, person_id, ...)`);
+        # the person's own record (intake's Person) is the person's id instead.
+        person_id: UUID
 
     @classmethod
     def _create(cls, event_class: Any, *, id: UUID | None = None, **kwargs: Any) -> Any:  # noqa: A002

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
@@ -18,7 +19,7 @@ from shared.person_aggregate import PersonAggregate, command
 
 SAFETY_PLAN_NAMESPACE = UUID("e1d2c3b4-a596-4878-9a0b-1c2d3e4f5a6b")
 
-SECTIONS = (
+Section = Literal[
     "warning_signs",
     "internal_coping_strategies",
     "people_and_places_for_distraction",
@@ -26,7 +27,8 @@ SECTIONS = (
     "professionals_and_crisis_lines",
     "making_the_environment_safe",
     "reasons_for_living",
-)
+]
+SECTIONS: tuple[str, ...] = get_args(Section)
 
 
 class InvalidSafetyPlan(InvalidField):
@@ -49,6 +51,10 @@ class SafetyPlanVersion:
 
 
 class SafetyPlan(PersonAggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        Started: ClassVar[type[Any]]
+        Revised: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
         return uuid5(SAFETY_PLAN_NAMESPACE, str(person_id))

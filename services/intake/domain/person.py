@@ -11,7 +11,7 @@ survivor records the duplicate it absorbed and answers to the duplicate's agency
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
@@ -30,6 +30,19 @@ AMENDABLE = ("preferred_name", "pronouns", "preferred_language", "date_of_birth"
 
 
 class Person(PersonAggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        Registered: ClassVar[type[Any]]
+        MergedInto: ClassVar[type[Any]]
+        DuplicateMerged: ClassVar[type[Any]]
+        DetailsAmended: ClassVar[type[Any]]
+        CrisisContactRecorded: ClassVar[type[Any]]
+        ConsentGranted: ClassVar[type[Any]]
+        ConsentRevoked: ClassVar[type[Any]]
+        ScreeningCompleted: ClassVar[type[Any]]
+        ScreeningRecorded: ClassVar[type[Any]]
+        ScreeningScored: ClassVar[type[Any]]
+        UrgentScreeningResult: ClassVar[type[Any]]
+
     # Events stored before every event named the person read back with this record's id, which is the person's.
     class Event(PersonAggregate.Event):
         class_version = 2
@@ -37,10 +50,6 @@ class Person(PersonAggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["person_id"] = state["originator_id"]
-
-    @property
-    def person_id(self) -> UUID:
-        return self.id
 
     @staticmethod
     def create_id(agency: str, agency_person_id: str, **_: object) -> UUID:
@@ -59,6 +68,7 @@ class Person(PersonAggregate):
         pronouns: str | None = None,
         preferred_language: str | None = None,
     ) -> None:
+        self.person_id = self.id  # the person's own record: its id is the person's (PersonAggregate)
         self.agency = agency
         self.agency_person_id = agency_person_id
         self.preferred_name = preferred_name
@@ -168,7 +178,7 @@ class Person(PersonAggregate):
         result = score(instrument, answers, sex=sex, settings=settings)  # InvalidAnswers names the item
         # One event for the answers and their score: each published event costs a publish, a
         # delivery to every consumer and a commit there (see docs/architecture.md, Performance).
-        self._screening_completed(screening_id, instrument, dict(answers), sex, _result_fields(result), fingerprint)
+        self._screening_completed(screening_id, instrument, dict(answers), sex, result.as_stored(), fingerprint)
         if result.urgent:
             self._urgent_result(screening_id, instrument, list(result.flags))
         return result
@@ -263,7 +273,7 @@ class Person(PersonAggregate):
         result: dict[str, Any],
         fingerprint: str | None = None,  # absent from events stored before fingerprints were kept
     ) -> None:
-        self.screenings[screening_id] = ScreeningResult(**{**result, "flags": tuple(result["flags"])})
+        self.screenings[screening_id] = ScreeningResult.from_stored(result)
         self._remember_request(screening_id, fingerprint)
 
     # Screenings recorded before ScreeningCompleted existed are two events; they still replay.
@@ -280,16 +290,8 @@ class Person(PersonAggregate):
 
     @event("ScreeningScored")
     def _screening_scored(self, screening_id: UUID, result: dict[str, Any]) -> None:
-        self.screenings[screening_id] = ScreeningResult(**{**result, "flags": tuple(result["flags"])})
+        self.screenings[screening_id] = ScreeningResult.from_stored(result)
 
     @event("UrgentScreeningResult")
     def _urgent_result(self, screening_id: UUID, instrument: str, flags: list[str]) -> None:
         pass  # nothing changes for intake; the event is for the care team
-
-
-def _result_fields(result: ScreeningResult) -> dict[str, Any]:
-    # Stored as plain data: the event must read back the same even if the result class changes.
-    return {
-        "instrument": result.instrument, "domain": result.domain, "total": result.total, "band": result.band,
-        "positive": result.positive, "flags": list(result.flags), "complete": result.complete,
-    }
