@@ -69,7 +69,7 @@ def create_service(settings: ServiceSettings | None = None, clock: Callable[[], 
                       state={"clock": clock, "notice_streams": streams, "webhooks": dispatcher.webhooks,
                              "webhook_dispatch": dispatcher})
     return Service(foundation, http=http, topologies=[upstream_events],
-                   log_followers=[timer, streams, matcher, dispatcher])
+                   log_tailers=[timer, streams, matcher, dispatcher])
 
 
 def webhook_parts(foundation: Foundation, application: NotificationsApplication, settings: ServiceSettings,

@@ -43,7 +43,7 @@ IDLE_CHECK = 1.0  # seconds: how often due times are looked at when nothing wake
 
 
 class WebhookDispatcher:
-    """A log follower of the service (shared/runtime.py: Service.log_followers)."""
+    """A log tailer of the service (shared/runtime.py: Service.log_tailers)."""
 
     name = "notifications-webhook-dispatch"
 

@@ -3,7 +3,7 @@
 Follows notifications' own notification log: the notices due (`NotificationDue`) and the
 subscriptions' settings (created, changed, enabled, disabled, deleted). For each notice, in log
 order, every active subscription that wants it gets it as its next numbered event and a place in
-the lane of that person (shared/log_following.py runs the loop). The matches of a batch and the
+the lane of that person (shared/log_tailing.py runs the loop). The matches of a batch and the
 log position read to commit as tracking in one transaction, so a restart neither skips nor repeats
 one. Since settings are read in the same order, a subscription sees only notices recorded after
 it was made, and a change applies from where it stands in the log.
@@ -21,7 +21,7 @@ from eventsourcing.persistence import Notification
 from services.notifications.domain.notifications import PersonNotifications
 from services.notifications.domain.subscriptions import Subscription
 from services.notifications.subscriptions_app import Match, WebhookSubscriptions
-from shared.log_following import FollowingLoop
+from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, RunSync
 from shared.topics import stored_topics
 
@@ -35,10 +35,10 @@ SETTINGS_TOPICS = frozenset(topic for event_class in (
 ) for topic in stored_topics(event_class))
 
 
-class SubscriptionMatcher(FollowingLoop):
+class SubscriptionMatcher(LogTailLoop):
     kind = "webhook matching"
     name = "notifications-webhook-matching"
-    follows = NOTICE_TOPICS | SETTINGS_TOPICS
+    wakes_for = NOTICE_TOPICS | SETTINGS_TOPICS
 
     def __init__(self, webhooks: WebhookSubscriptions, reader: LogReader, run_sync: RunSync,
                  on_lanes: Callable[[Iterable[UUID]], None], batch_size: int = 200,
@@ -56,15 +56,15 @@ class SubscriptionMatcher(FollowingLoop):
 
     async def run(self) -> None:
         try:
-            await self._follow()
+            await self.tail()
         finally:
             await self._reader.close()
 
-    async def _step(self) -> bool:
+    async def step(self) -> bool:
         if not self._loaded:
             await self._load()
-        batch, read_to = await self._reader.read(self.position, self._batch_size, sorted(self.follows))
-        if not batch:  # nothing it follows: no need to record having read past it
+        batch, read_to = await self._reader.read(self.position, self._batch_size, sorted(self.wakes_for))
+        if not batch:  # nothing it reads: no need to record having read past it
             self.position = max(self.position, read_to)
             return False
         matches = await self._run_sync(self._matches, batch)
