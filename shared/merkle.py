@@ -118,19 +118,23 @@ def consistency_ranges(first: int, second: int) -> list[tuple[int, int]]:
 
 
 def range_hashes(leaf_hashes: Iterable[bytes], ranges: Sequence[tuple[int, int]]) -> list[bytes]:
-    """MTH of each range, from one pass over the leaf hashes in order (the ranges of a proof are
-    disjoint). Memory: one compact range per range."""
+    """MTH of each range, from one pass over the leaf hashes in order. Ranges may overlap (the
+    proofs of several leaves); memory is one compact range per range."""
     order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
     builders = [TreeBuilder() for _ in ranges]
     end = max((stop for _, stop in ranges), default=0)
-    cursor = 0
+    active: list[int] = []
+    waiting = 0
     for index, hashed in enumerate(leaf_hashes):
         if index >= end:
             break
-        while cursor < len(order) and ranges[order[cursor]][1] <= index:
-            cursor += 1
-        if cursor < len(order) and ranges[order[cursor]][0] <= index:
-            builders[order[cursor]].append(hashed)
+        while waiting < len(order) and ranges[order[waiting]][0] <= index:
+            active.append(order[waiting])
+            waiting += 1
+        if active and any(ranges[i][1] <= index for i in active):
+            active = [i for i in active if ranges[i][1] > index]
+        for i in active:
+            builders[i].append(hashed)
     for (start, stop), builder in zip(ranges, builders):
         if builder.size != stop - start:
             raise ValueError(f"the leaves end before {stop}: range [{start}, {stop}) is incomplete")

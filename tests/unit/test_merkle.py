@@ -125,3 +125,8 @@ def test_range_hashes_need_every_leaf_of_each_range():
     assert range_hashes(iter(HASHES_40), [(8, 16), (0, 4)]) == [tree_hash(HASHES_40[8:16]), tree_hash(HASHES_40[:4])]
     with pytest.raises(ValueError, match="incomplete"):
         range_hashes(iter(HASHES_40[:10]), [(8, 16)])
+
+
+def test_range_hashes_of_overlapping_ranges_in_one_pass():
+    ranges = [(0, 8), (4, 6), (5, 13), (12, 13)]
+    assert range_hashes(iter(HASHES_40), ranges) == [tree_hash(HASHES_40[a:b]) for a, b in ranges]
