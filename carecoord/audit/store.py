@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -27,28 +28,28 @@ from shared.merkle import leaf_hash
 
 PAGE = 5000
 FIRST = -(2**63)  # below every position: a row written at 0 or below must be read too
-_FIXED = struct.Struct(">16sQI")
-_LENGTH = struct.Struct(">I")
-_POSITION = struct.Struct(">Q")
+LEAF_FIXED = struct.Struct(">16sQI")
+LEAF_LENGTH = struct.Struct(">I")
+LEAF_POSITION = struct.Struct(">Q")
 
 
 def record_leaf(originator_id: bytes, version: int, topic: bytes, state: bytes, position: int) -> bytes:
     """A stored record's leaf: id (16 bytes), version (8), topic length (4) and UTF-8 topic, state
     length (4) and the stored (encrypted) state, position (8); integers big-endian."""
-    return b"".join((_FIXED.pack(originator_id, version, len(topic)), topic, _LENGTH.pack(len(state)), state,
-                     _POSITION.pack(position)))
+    return b"".join((LEAF_FIXED.pack(originator_id, version, len(topic)), topic, LEAF_LENGTH.pack(len(state)), state,
+                     LEAF_POSITION.pack(position)))
 
 
 def parse_leaf(leaf: bytes) -> dict[str, object]:
     """The fields of a leaf (for an outsider checking a proof, and for tests)."""
-    originator_id, version, topic_length = _FIXED.unpack_from(leaf)
-    offset = _FIXED.size
+    originator_id, version, topic_length = LEAF_FIXED.unpack_from(leaf)
+    offset = LEAF_FIXED.size
     topic = leaf[offset:offset + topic_length].decode()
     offset += topic_length
-    (state_length,) = _LENGTH.unpack_from(leaf, offset)
-    offset += _LENGTH.size + state_length
-    (position,) = _POSITION.unpack_from(leaf, offset)
-    if offset + _POSITION.size != len(leaf):
+    (state_length,) = LEAF_LENGTH.unpack_from(leaf, offset)
+    offset += LEAF_LENGTH.size + state_length
+    (position,) = LEAF_POSITION.unpack_from(leaf, offset)
+    if offset + LEAF_POSITION.size != len(leaf):
         raise ValueError("not a record leaf")
     return {"originator_id": str(UUID(bytes=originator_id)), "originator_version": version, "topic": topic,
             "position": position}
@@ -116,11 +117,30 @@ class AuditStore:
             yield StoredRecord(*row)
 
     def rows(self, after_position: int = FIRST, name: str = "audit_events") -> Iterator[tuple]:
+        for page in self.pages(after_position, name):
+            yield from page
+
+    def pages(self, after_position: int = FIRST, name: str = "audit_events",
+              prefetch: bool = False) -> Iterator[list[tuple]]:
+        """Rows (position, id bytes, version, topic bytes, state) in pages from a server-side cursor.
+
+        `prefetch`: the next page is fetched on a thread while the caller works on this one (the
+        server produces it and psycopg waits for it without the GIL), so a verification hashes
+        while PostgreSQL reads. The caller must not use the connection meanwhile (psycopg's
+        connection lock would make it wait)."""
         with self.conn.cursor(name=name, binary=True) as cursor:
             cursor.itersize = PAGE
             cursor.execute(self.events_query(), (after_position,))
-            while page := cursor.fetchmany(PAGE):
-                yield from page
+            if not prefetch:
+                while page := cursor.fetchmany(PAGE):
+                    yield page
+                return
+            # Left before the cursor closes: the pool waits for a fetch still under way.
+            with ThreadPoolExecutor(1, thread_name_prefix="audit-prefetch") as pool:
+                pending = pool.submit(cursor.fetchmany, PAGE)
+                while page := pending.result():
+                    pending = pool.submit(cursor.fetchmany, PAGE)
+                    yield page
 
     def last_position(self) -> int:
         row = self.conn.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(self._events))
