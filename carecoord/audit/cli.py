@@ -36,6 +36,10 @@ def _check_service(service: str) -> None:
         raise typer.BadParameter(f"{service!r} is not one of {', '.join(SERVICES)}", param_hint="--service")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _fail(message: str, code: int = 2) -> None:
     print(message, file=sys.stderr)
     raise typer.Exit(code)
@@ -95,7 +99,7 @@ def export(
     out.mkdir(parents=True, exist_ok=True)
     for kept in stored:
         (out / f"{service}-{kept.size}.checkpoint").write_text(kept.note)
-    print(f"wrote {len(stored)} checkpoints to {out}", file=sys.stderr)
+    print(f"wrote {_count(len(stored), 'checkpoint')} to {out}", file=sys.stderr)
 
 
 VerifierKey = Annotated[str | None, typer.Option("--key", help="the verifier key (<name>+<hash>+<base64>); "
@@ -128,7 +132,7 @@ def verify(
     if not verdict.ok:
         raise typer.Exit(1)
     sizes = verdict.verified_sizes
-    covered = f"consistent with {len(sizes)} checkpoints (largest size {max(sizes)})" if sizes else \
+    covered = f"consistent with {_count(len(sizes), 'checkpoint')} (largest size {max(sizes)})" if sizes else \
         "no checkpoint to verify against"
     print(f"OK {service}: {verdict.log_size} records, {covered}; {verdict.uncovered} records after the last "
           f"checkpoint")
