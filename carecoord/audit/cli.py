@@ -52,7 +52,10 @@ def _store(settings: AuditSettings, service: str, read_only: bool = False) -> It
             # One snapshot for the whole verification: the passes see the same log.
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             conn.read_only = True
-        yield AuditStore(conn, service)
+        store = AuditStore(conn, service)
+        if not store.has_log():
+            _fail(f"there is no event log of {service} in this database ({service}.{service}_events)")
+        yield store
 
 
 @app.command()

@@ -142,6 +142,10 @@ class AuditStore:
                     pending = pool.submit(cursor.fetchmany, PAGE)
                     yield page
 
+    def has_log(self) -> bool:
+        row = self.conn.execute("SELECT to_regclass(%s)", (f'"{self.service}"."{self.service}_events"',)).fetchone()
+        return row[0] is not None
+
     def last_position(self) -> int:
         row = self.conn.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(self._events))
         return row.fetchone()[0]

@@ -142,8 +142,8 @@ def _locate(store: AuditStore, failing: int, checkpoints: dict[int, tuple[bytes,
     holding = max(verdict.verified_sizes, default=0)
     stored_tree = TreeBuilder()
     first: Finding | None = None
-    records = store.records()
-    for leaf in store.leaves(failing):
+    records, leaves = store.records(), store.leaves(failing)
+    for leaf in leaves:
         if leaf.index != stored_tree.size:
             break
         stored_tree.append(leaf.leaf_hash)
@@ -156,6 +156,7 @@ def _locate(store: AuditStore, failing: int, checkpoints: dict[int, tuple[bytes,
             elif record.position != leaf.position or record.leaf_hash() != leaf.leaf_hash:
                 first = _classify(store, leaf, record, failing)
     records.close()
+    leaves.close()
     source = checkpoints[failing][1]
     if stored_tree.size == failing and stored_tree.root() == checkpoints[failing][0] and first is not None:
         return first

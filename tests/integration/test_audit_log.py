@@ -74,6 +74,7 @@ def positions(isolation) -> list[int]:
 
 
 def test_a_clean_log_verifies_and_later_records_are_reported_as_not_yet_checkpointed(intake, audit):
+    assert audit("checkpoint")[1].split("\n")[1] == "0"  # the empty tree
     register(intake, 5)
     code, note = audit("checkpoint")
     assert code == 0 and note.split("\n")[:2] == ["carecoord.local/intake", "10"]
@@ -83,7 +84,12 @@ def test_a_clean_log_verifies_and_later_records_are_reported_as_not_yet_checkpoi
 
     code, out = audit("verify")
     assert code == 0, out
-    assert "OK intake: 16 records, consistent with 2 checkpoints (largest size 14); 2 records after" in out
+    assert "OK intake: 16 records, consistent with 3 checkpoints (largest size 14); 2 records after" in out
+
+
+def test_a_service_without_a_log_here_is_named(audit):
+    code, _ = audit("verify", "--service", "careplan")
+    assert code == 2
 
 
 def test_an_edited_record_is_named_by_its_position(intake, audit, isolation):
