@@ -18,7 +18,7 @@ from rich.console import Console
 
 from carecoord.audit.checkpointing import CheckpointRefused, make_checkpoint
 from carecoord.audit.keys import SERVICES, AuditSettings
-from carecoord.audit.proving import NothingToProve, Target, check_proofs, prove
+from carecoord.audit.proving import NothingToProve, Target, check_proofs, prove, prove_consistency
 from carecoord.audit.store import AuditStore
 from carecoord.audit.verification import verify_log
 from carecoord.progress import positions_progress, report_to
@@ -158,10 +158,28 @@ def prove_command(
         with _store(settings, service, read_only=True) as store:
             document = prove(store, parsed, settings.verifier(key), settings.origin(service),
                              against.read_text() if against else None)
-    except ValueError as error:  # a malformed target or key, a checkpoint not ours
+    except (ValueError, NothingToProve) as error:  # a malformed target or key, a checkpoint not ours
         _fail(f"cannot prove {target}: {error}")
-    except NothingToProve as error:
-        _fail(f"cannot prove {target}: {error}")
+    print(json.dumps(document, indent=2))
+
+
+@app.command()
+def consistency(
+    old: Annotated[Path, typer.Argument(help="a checkpoint kept earlier")],
+    service: Service = "intake",
+    against: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="the newer checkpoint "
+                                                                           "(default: the latest stored)")] = None,
+    key: VerifierKey = None,
+) -> None:
+    """Print a consistency proof (JSON) that a newer checkpoint's tree extends an older one's."""
+    _check_service(service)
+    settings = AuditSettings()
+    try:
+        with _store(settings, service, read_only=True) as store:
+            document = prove_consistency(store, old.read_text(), settings.verifier(key), settings.origin(service),
+                                         against.read_text() if against else None)
+    except (ValueError, NothingToProve) as error:
+        _fail(f"cannot prove consistency: {error}")
     print(json.dumps(document, indent=2))
 
 
@@ -170,7 +188,8 @@ def check_proof(
     proof: Annotated[Path, typer.Argument(help="the output of `carecoord audit prove`")],
     key: Annotated[str, typer.Option("--key", help="the log's verifier key (<name>+<hash>+<base64>)")],
 ) -> None:
-    """Check proofs as an outsider would: the checkpoint's signature, then each leaf's path to its root."""
+    """Check a proof as an outsider would: the checkpoints' signatures, then each leaf's path to the
+    signed root (inclusion), or the old root and the new one from one path (consistency)."""
     try:
         from shared.checkpoints import NoteVerifier
 
@@ -181,7 +200,8 @@ def check_proof(
         print(f"FAILED: {problem}")
     if problems:
         raise typer.Exit(1)
-    print("OK: every record is in the signed tree")
+    print("OK: the newer tree extends the older one" if "consistency_path" in proof.read_text()
+          else "OK: every record is in the signed tree")
 
 
 @app.command()

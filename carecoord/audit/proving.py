@@ -12,7 +12,8 @@ from uuid import UUID
 
 from carecoord.audit.store import AuditStore, StoredRecord, parse_leaf
 from shared.checkpoints import Checkpoint, NoteVerifier, open_note
-from shared.merkle import inclusion_ranges, leaf_hash, range_hashes, verify_inclusion
+from shared.merkle import (consistency_ranges, inclusion_ranges, leaf_hash, range_hashes, verify_consistency,
+                           verify_inclusion)
 
 
 class NothingToProve(LookupError):
@@ -78,12 +79,37 @@ def prove(store: AuditStore, target: Target, verifier: NoteVerifier, origin: str
             "checkpoint": note, "proofs": proofs}
 
 
+def prove_consistency(store: AuditStore, old_note: str, verifier: NoteVerifier, origin: str,
+                      new_note: str | None = None) -> dict[str, Any]:
+    """A consistency proof (RFC 9162 2.1.4) that the tree of `new_note` (default: the latest stored
+    checkpoint) extends the tree of `old_note`: whoever kept the old checkpoint checks a new one
+    without reading the log."""
+    if new_note is None:
+        latest = store.latest_checkpoint() if store.has_audit_tables() else None
+        if latest is None:
+            raise NothingToProve("no checkpoint yet: run `carecoord audit checkpoint` first")
+        new_note = latest.note
+    old, new = open_note(old_note, verifier, origin), open_note(new_note, verifier, origin)
+    if old.size > new.size:
+        raise NothingToProve(f"the old checkpoint ({old.size}) is larger than the new one ({new.size})")
+    path = [] if old.size in (0, new.size) else range_hashes(store.leaf_hashes(new.size),
+                                                             consistency_ranges(old.size, new.size))
+    return {"old_checkpoint": old_note, "checkpoint": new_note,
+            "consistency_path": [base64.b64encode(h).decode() for h in path]}
+
+
 def check_proofs(document: str | dict[str, Any], verifier: NoteVerifier) -> list[str]:
     """What an outsider does with `prove`'s output: open the checkpoint with the log's verifier key,
     hash each leaf as RFC 9162 says and follow its path to the signed root. The problems found."""
     data = json.loads(document) if isinstance(document, str) else document
     checkpoint: Checkpoint = open_note(data["checkpoint"], verifier)
     problems = []
+    if "consistency_path" in data:
+        old = open_note(data["old_checkpoint"], verifier, checkpoint.origin)
+        path = [base64.b64decode(h) for h in data["consistency_path"]]
+        if not verify_consistency(old.size, checkpoint.size, old.root, checkpoint.root, path):
+            problems.append(f"the tree of size {checkpoint.size} does not extend the tree of size {old.size}")
+        return problems
     for proof in data["proofs"]:
         leaf = base64.b64decode(proof["leaf"])
         fields = parse_leaf(leaf)

@@ -229,3 +229,29 @@ def test_a_record_after_the_last_checkpoint_cannot_be_proven_yet(intake, audit):
     [later] = register(intake, 1, start=1)
     code, _ = audit("prove", str(later))
     assert code == 2
+
+
+def test_an_outsider_checks_that_a_new_checkpoint_extends_the_one_they_kept(intake, audit, isolation, signer,
+                                                                            tmp_path):
+    register(intake, 3)
+    (tmp_path / "old").write_text(audit("checkpoint")[1])
+    register(intake, 4, start=3)
+    audit("checkpoint")
+    vkey = signer.verifier().vkey()
+
+    code, out = audit("consistency", str(tmp_path / "old"))
+    assert code == 0, out
+    (tmp_path / "proof.json").write_text(out)
+    assert audit("check-proof", str(tmp_path / "proof.json"), "--key", vkey) == (
+        0, "OK: the newer tree extends the older one\n")
+
+    # A log rewritten below the old checkpoint and signed again does not extend it.
+    sql(isolation, f"UPDATE {EVENTS} SET state = state || '\\x00'::bytea WHERE notification_id = "
+                   f"(SELECT min(notification_id) FROM {EVENTS})")
+    sql(isolation, "ALTER TABLE intake.audit_checkpoints DISABLE TRIGGER audit_append_only; "
+                   "ALTER TABLE intake.audit_leaves DISABLE TRIGGER audit_append_only; "
+                   "DELETE FROM intake.audit_checkpoints; DELETE FROM intake.audit_leaves")
+    audit("checkpoint")
+    (tmp_path / "forked.json").write_text(audit("consistency", str(tmp_path / "old"))[1])
+    code, out = audit("check-proof", str(tmp_path / "forked.json"), "--key", vkey)
+    assert code == 1 and "does not extend the tree of size 6" in out
