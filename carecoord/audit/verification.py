@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from hashlib import sha256
 
 from carecoord.audit.store import LEAF_FIXED, LEAF_LENGTH, LEAF_POSITION, AuditStore, StoredLeaf, StoredRecord
