@@ -16,9 +16,10 @@ every leaf a checkpoint covers, written when the checkpoint is made). The leaf h
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -111,7 +112,7 @@ class AuditStore:
                        "convert_to(topic, 'UTF8'), state FROM {} WHERE notification_id > %s "
                        "ORDER BY notification_id").format(self._events)
 
-    def records(self, after_position: int = FIRST) -> Iterator[StoredRecord]:
+    def records(self, after_position: int = FIRST) -> Generator[StoredRecord, None, None]:
         """The stored records after a position, streamed in pages from a server-side cursor."""
         for row in self.rows(after_position):
             yield StoredRecord(*row)
@@ -142,13 +143,17 @@ class AuditStore:
                     pending = pool.submit(cursor.fetchmany, PAGE)
                     yield page
 
+    def _value(self, query: str | sql.Composed, params: tuple[object, ...] = ()) -> Any:
+        """The first column of a query's one row (a query that always returns one)."""
+        row = self.conn.execute(query, params).fetchone()
+        assert row is not None
+        return row[0]
+
     def has_log(self) -> bool:
-        row = self.conn.execute("SELECT to_regclass(%s)", (f'"{self.service}"."{self.service}_events"',)).fetchone()
-        return row[0] is not None
+        return self._value("SELECT to_regclass(%s)", (f'"{self.service}"."{self.service}_events"',)) is not None
 
     def last_position(self) -> int:
-        row = self.conn.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(self._events))
-        return row.fetchone()[0]
+        return int(self._value(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(self._events)))
 
     def position_of(self, originator_id: UUID, version: int) -> int | None:
         row = self.conn.execute(sql.SQL("SELECT notification_id FROM {} WHERE originator_id = %s "
@@ -199,8 +204,7 @@ class AuditStore:
         self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.service}.audit.checkpoint",))
 
     def has_audit_tables(self) -> bool:
-        row = self.conn.execute("SELECT to_regclass(%s)", (f'"{self.service}"."audit_checkpoints"',)).fetchone()
-        return row[0] is not None
+        return self._value("SELECT to_regclass(%s)", (f'"{self.service}"."audit_checkpoints"',)) is not None
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         if not self.has_audit_tables():
@@ -225,7 +229,7 @@ class AuditStore:
             for leaf in leaves:
                 copy.write_row((leaf.index, leaf.position, leaf.originator_id, leaf.version, leaf.leaf_hash))
 
-    def leaves(self, stop: int, name: str = "audit_leaves") -> Iterator[StoredLeaf]:
+    def leaves(self, stop: int, name: str = "audit_leaves") -> Generator[StoredLeaf, None, None]:
         """The stored leaves [0, stop), streamed."""
         if not self.has_audit_tables():
             return
