@@ -59,12 +59,13 @@ def topology_of(name: str) -> ConsumerTopology:
 
 
 def amqp_url_for(topology: ConsumerTopology, environ: Mapping[str, str]) -> str:
-    """The URL the consuming service connects with: replays must carry its user (see
-    shared/dead_letters.py), which is what the consumer believes a republished message from."""
+    """The URL the consuming service connects with (as shared/settings.py picks it): replays must
+    carry its user, the one the consumer believes a republished message from (shared/dead_letters.py)."""
     service = topology.service
-    if f"{service.upper()}_AMQP_URL" in environ or "AMQP_URL" in environ:
-        return ServiceSettings(service_name=service).amqp_url
-    return broker_users.service_amqp_urls(ServiceSettings().amqp_url, dict(environ))[service]
+    if own := environ.get(f"{service.upper()}_AMQP_URL") or environ.get("AMQP_URL"):
+        return own
+    local_broker = ServiceSettings.model_fields["amqp_url"].default
+    return broker_users.service_amqp_urls(local_broker, dict(environ))[service]
 
 
 def _describe(letter: DeadLetter) -> str:
@@ -102,8 +103,10 @@ def replay_command(
     ids: Annotated[list[str] | None, typer.Option("--id", help="a message (event) id to replay; repeatable")] = None,
     replay_all: Annotated[bool, typer.Option("--all", help="replay every parked message, in order")] = False,
 ) -> None:
-    """Send parked messages back through the consumer, in order; one that fails again is parked
-    again with its new reason. Each is removed here only after the broker confirmed the replay."""
+    """Send parked messages back through the consumer, in order.
+
+    One that fails again is parked again with its new reason. Each is removed here only after the
+    broker confirmed its replay, so an interrupted replay loses nothing."""
     topology = topology_of(service)
     if bool(ids) == replay_all:
         raise typer.BadParameter("give either --id (one or more) or --all", param_hint="--id / --all")

@@ -10,16 +10,19 @@ naming intake's user as the original publisher, which careplan believes only on 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from typer.testing import CliRunner
 
 from carecoord.cli import app
 from services.careplan.consumers import TOPOLOGY
+from services.intake.domain.person import Person
 from shared.dead_letters import DeadLetter, DeadLetterQueue
+from tests.integration.test_agency_commands_amqp import AGENCY_TOKEN, send
 from tests.integration.test_event_flow import _when_len, register, timeline_of
 from tests.support.polling import eventually
-from tests.support.system import System, envelope
+from tests.support.system import TEST_AGENCY, System, envelope
 
 NOT_A_KNOWN_SOURCE = "intake is not a known source of events"
 
@@ -79,6 +82,7 @@ async def test_parked_events_are_listed_with_their_reason_and_applied_once_when_
 
         everything = await carecoord(system, "replay", "careplan", "--all")
         assert "replayed 1 to careplan.inbox; 0 left" in everything.stdout
+        assert "replaying careplan.dead-letter" in everything.stderr and "1/1" in everything.stderr  # progress
         await eventually(lambda: _when_len(timeline_of(c, first), 1), what="the rest applied")
         await parked(system, 0)
 
@@ -158,3 +162,36 @@ async def test_a_replay_interrupted_between_publish_and_ack_loses_nothing_and_it
         entries = await eventually(lambda: _when_len(timeline_of(c, person), 2), what="the next event")
         assert [(e["sequence"], e["kind"]) for e in entries] == [(1, "person_registered"), (2, "screening_scored")]
         await parked(system, 0)
+
+
+
+async def test_an_agency_command_refused_before_its_person_existed_is_recorded_when_replayed(system: System):
+    intake = await system.start_connected("intake")
+    replies = await (await system.channel()).declare_queue(exclusive=True)
+    person = str(Person.create_id(TEST_AGENCY, "late-1"))
+    # The agency's screening overtook its registration (sent another way): refused, parked.
+    await send(system, {"command": "record_screening", "person_id": person, "instrument": "GAD-7",
+                        "answers": {"item1": 2}}, AGENCY_TOKEN, message_id="agency-msg-1", reply_to=replies.name)
+    env = {"INTAKE_AMQP_URL": await system.service_amqp_url("intake")}
+
+    async def command(*args: str) -> str:
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["dead-letters", *args], env=env)
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result.stdout
+
+    async def listed():
+        listing = await command("list", "intake.commands")
+        return listing if "1 message" in listing else None
+
+    listing = await eventually(listed, what="the refused command parked")
+    assert "agency-msg-1" in listing and "refused (404): not found" in listing
+
+    async with system.client(intake, "agency_system") as i:
+        response = await i.post("/people", json={"agency": TEST_AGENCY, "agency_person_id": "late-1",
+                                                 "preferred_name": "Ari"})
+        assert response.json()["person_id"] == person
+    # The consumer that refused now accepts: the same message, its token and reply address kept.
+    assert "replayed agency-msg-1" in await command("replay", "intake.commands", "--id", "agency-msg-1")
+    [receipt] = [json.loads(m.body) for m in await system.collect(replies, 1, what="the screening's receipt")]
+    assert receipt["person_id"] == person and receipt["result"]["instrument"] == "GAD-7"
+    assert "0 messages" in await command("list", "intake.commands")
