@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated
+import sys
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -68,6 +69,24 @@ def amqp_url_for(topology: ConsumerTopology, environ: Mapping[str, str]) -> str:
     return broker_users.service_amqp_urls(local_broker, dict(environ))[service]
 
 
+T = TypeVar("T")
+
+
+def run_against_broker(work: Coroutine[Any, Any, T], topology: ConsumerTopology) -> T:
+    """Run `work`; a broker that cannot be reached or has no such queue ends the command with a
+    sentence (never the URL, which holds a password) and status 1."""
+    from aiormq.exceptions import AMQPError, ChannelNotFoundEntity
+
+    try:
+        return asyncio.run(work)
+    except ChannelNotFoundEntity:
+        print(f"there is no queue {topology.dead_letter_name}: has {topology.service} run on this broker?",
+              file=sys.stderr)
+    except (AMQPError, OSError) as error:
+        print(f"cannot reach the broker as {topology.service}'s user: {type(error).__name__}", file=sys.stderr)
+    raise typer.Exit(1)
+
+
 def _describe(letter: DeadLetter) -> str:
     kind = letter.event_type or letter.routing_key or "(no type)"
     replays = f"  replayed {letter.replays}x" if letter.replays else ""
@@ -86,7 +105,7 @@ def list_command(service: ServiceArgument) -> None:
         async with DeadLetterQueue(amqp_url_for(topology, os.environ), topology) as queue:
             return await queue.list()
 
-    letters = asyncio.run(listed())
+    letters = run_against_broker(listed(), topology)
     print(f"{topology.dead_letter_name}: {len(letters)} message{'' if len(letters) == 1 else 's'}")
     for letter in letters:
         print(_describe(letter))
@@ -125,9 +144,9 @@ def replay_command(
     try:
         if replay_all:
             with replay_progress(Console(stderr=True)) as progress:
-                letters, left = asyncio.run(replayed(progress))
+                letters, left = run_against_broker(replayed(progress), topology)
         else:
-            letters, left = asyncio.run(replayed(None))
+            letters, left = run_against_broker(replayed(None), topology)
     except ReplayRefused as refused:
         print(f"not replayed: {refused}", flush=True)
         raise typer.Exit(1) from None

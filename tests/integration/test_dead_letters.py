@@ -195,3 +195,10 @@ async def test_an_agency_command_refused_before_its_person_existed_is_recorded_w
     [receipt] = [json.loads(m.body) for m in await system.collect(replies, 1, what="the screening's receipt")]
     assert receipt["person_id"] == person and receipt["result"]["instrument"] == "GAD-7"
     assert "0 messages" in await command("list", "intake.commands")
+
+
+async def test_a_queue_never_declared_is_named_not_traced(system: System):
+    env = {"NOTIFICATIONS_AMQP_URL": await system.service_amqp_url("notifications")}
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["dead-letters", "list", "notifications"], env=env)
+    assert result.exit_code == 1
+    assert "there is no queue notifications.dead-letter: has notifications run on this broker?" in result.stderr

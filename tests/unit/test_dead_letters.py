@@ -106,3 +106,11 @@ def test_it_connects_as_the_consuming_service_does():
     assert amqp_url_for(careplan, in_compose) == "amqp://carecoord-careplan:secret@rabbitmq:5672/"
     own = {**in_compose, "CAREPLAN_AMQP_URL": "amqp://own:secret@broker:5672/"}
     assert amqp_url_for(careplan, own) == "amqp://own:secret@broker:5672/"
+
+
+def test_an_unreachable_broker_ends_the_command_with_a_sentence_not_a_traceback():
+    url = "amqp://carecoord-careplan:do-not-print-me@127.0.0.1:1/"
+    result = CliRunner().invoke(app, ["dead-letters", "list", "careplan"], env={"CAREPLAN_AMQP_URL": url})
+    assert result.exit_code == 1
+    assert "cannot reach the broker as careplan's user" in result.stderr
+    assert "do-not-print-me" not in result.output
