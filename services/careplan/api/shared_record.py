@@ -93,6 +93,8 @@ def shared_record_router(foundation: Foundation, application: CareplanApplicatio
         except InvalidPlanChange as error:  # as the plan's other changes answer (an unknown goal_id, say)
             raise invalid_field(error.field, error.message) from None
         plan = await foundation.run_sync(application.care_plan, person_id)
+        if plan is None:  # as the plan's own view answers; a plan marked is never missing
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
         return plan_view(plan, await foundation.run_sync(application.next_review, plan))
 
     @router.put("/{person_id}/plan/goals/{goal_id}/sharing-category", response_model=CarePlanView,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Response, status
@@ -12,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.careplan.api.access import TeamAccess
 from services.careplan.application import CareplanApplication
 from services.careplan.domain.medication import OnlySupervisorsAssignPrescribing
-from services.careplan.domain.care_team import TEAM_ROLES, NeedsConsent, NotOnTeam, UnknownTeamRole, check_team_role
+from services.careplan.domain.care_team import NeedsConsent, NotOnTeam, TeamRole, UnknownTeamRole, check_team_role
 from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Foundation
@@ -35,7 +34,7 @@ class AddTeamMember(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     member_id: str = Field(min_length=1, max_length=200, description="The member's user id (token subject)")
-    role: Literal[TEAM_ROLES] = Field(description="The member's role on this person's team")  # type: ignore[valid-type]
+    role: TeamRole = Field(description="The member's role on this person's team")
 
 
 class TeamMemberView(BaseModel):
