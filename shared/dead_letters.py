@@ -71,16 +71,17 @@ def _text(value: Any) -> str | None:
 
 
 def read_dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
-    headers = dict(message.headers or {})
+    headers: dict[str, Any] = dict(message.headers or {})
     deaths = headers.get("x-death") or []
-    first_death = deaths[-1] if isinstance(deaths, list) and deaths else {}
+    # Most recent first: an earlier one may be a retry queue's TTL returning it to the inbox.
+    last_death = deaths[0] if isinstance(deaths, list) and deaths else {}
     reason = _text(headers.get(REASON_HEADER))
     routing_key = _text(headers.get(ROUTING_KEY_HEADER))
-    if reason is None and first_death:
+    if reason is None and last_death:
         # Dead-lettered by RabbitMQ itself: delivery_limit (it crashed the consumer every time),
         # rejected, expired.
-        reason = f"{_text(first_death.get('reason'))} (by RabbitMQ, from {_text(first_death.get('queue'))})"
-        keys = first_death.get("routing-keys") or []
+        reason = f"{_text(last_death.get('reason'))} (by RabbitMQ, from {_text(last_death.get('queue'))})"
+        keys = last_death.get("routing-keys") or []
         routing_key = routing_key or (_text(keys[0]) if keys else None)
     return DeadLetter(
         message_id=message.message_id or _event_id(message.body),

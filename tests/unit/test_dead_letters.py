@@ -60,8 +60,11 @@ def test_its_replay_keeps_body_ids_and_publisher_and_starts_its_retries_afresh()
 
 
 def test_a_message_rabbitmq_parked_at_the_delivery_limit_names_its_publisher_and_reason():
+    # Most recent first; before it, the retry queue whose TTL had returned it to the inbox.
     x_death = [{"reason": "delivery_limit", "queue": "careplan.inbox", "count": 1, "exchange": "carecoord.events",
-                "routing-keys": ["intake.screening_completed"]}]
+                "routing-keys": ["intake.screening_completed"]},
+               {"reason": "expired", "queue": "careplan.retry.200ms", "count": 1, "exchange": "",
+                "routing-keys": ["careplan.retry.200ms"]}]
     # RabbitMQ dead-letters the delivery as it was: published by intake's user, no reason header.
     message = parked({"x-death": x_death, "x-delivery-count": 20}, user_id=UPSTREAM_USER)
     letter = read_dead_letter(message)
