@@ -29,7 +29,7 @@ CRISIS_CONTACT = {"kind": "crisis_line_call", "location": "phone", "responders":
 GAD7_POSITIVE = {"instrument": "GAD-7", "answers": {f"item{n}": 3 for n in range(1, 8)}}  # routine notice
 SETUP_CONCURRENCY = 16
 BACKLOG_CONCURRENCY = 32
-ARRIVAL_TIMEOUT = 30.0   # after the last crisis was sent, for every channel to have it
+ARRIVAL_TIMEOUT = 120.0  # without a new arrival, for every channel to have every crisis
 DRAIN_TIMEOUT = 120.0    # for routine deliveries to reach a receiver when nothing new arrives for this long
 
 
