@@ -280,7 +280,8 @@ async def behind_a_backlog(senders: Senders, caseload: Caseload, routine_people:
             nonlocal matched
             while True:
                 matched = await caseload.matched(slow_subscription)
-                await asyncio.sleep(0.5)
+                # Not more often: notifications reads the subscription's whole history to answer.
+                await asyncio.sleep(2.0)
         polling = asyncio.create_task(poll_matched())
         try:
             await wait_until(lambda: matched >= accepted, "the backlog to be queued", services, stream,
