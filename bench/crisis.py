@@ -291,8 +291,8 @@ async def behind_a_backlog(senders: Senders, caseload: Caseload, routine_people:
         queued_seconds = time.perf_counter() - started
         matched = await caseload.matched(slow_subscription)
         pending_before = matched - slow.routine - slow.urgent
-        print(f"  backlog: {accepted} routine screenings accepted and matched in {queued_seconds:.1f}s; "
-              f"{pending_before} deliveries pending for the slow receiver")
+        print(f"  backlog: {accepted} routine screenings accepted, {matched} notices matched to the slow "
+              f"subscription after {queued_seconds:.1f}s; {pending_before} deliveries pending for the slow receiver")
 
         cpu_before = cpu.snapshot()
         lag_before, senders.max_lag = senders.max_lag, 0.0
@@ -307,8 +307,9 @@ async def behind_a_backlog(senders: Senders, caseload: Caseload, routine_people:
         result = PhaseResult("routine backlog", channels, phase_crises, accepted, backlog - accepted,
                              senders.max_lag * 1000, seconds_taken, cpu_used)
         senders.max_lag = max(senders.max_lag, lag_before)
-        result.notes.append(f"backlog queued in {queued_seconds:.1f}s; deliveries pending for the slow receiver: "
-                            f"{pending_before} when the crises began, {pending_after} after the last arrived")
+        result.notes.append(f"backlog: {accepted} screenings accepted, {matched} matched to the slow subscription after "
+                            f"{queued_seconds:.1f}s; deliveries pending for the slow receiver: {pending_before} when "
+                            f"the crises began, {pending_after} after the last arrived")
         return result
     finally:
         # Its lanes stop: the next run does not start behind this one's backlog.
