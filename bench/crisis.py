@@ -312,6 +312,11 @@ async def behind_a_backlog(senders: Senders, caseload: Caseload, routine_people:
                             f"the crises began, {pending_after} after the last arrived")
         return result
     finally:
-        # Its lanes stop: the next run does not start behind this one's backlog.
-        await caseload.unsubscribe(slow_subscription)
-        await caseload.change(fast_subscription, min_urgency="routine")
+        # Its lanes stop: the next run does not start behind this one's backlog. An overloaded
+        # notifications may not answer in time: the measurements above still stand.
+        try:
+            await caseload.unsubscribe(slow_subscription)
+            await caseload.change(fast_subscription, min_urgency="routine")
+        except (httpx.HTTPError, BenchError) as error:
+            print(f"  could not put the subscriptions back after phase 2 ({type(error).__name__}: {error}); "
+                  "a next run would measure behind this one's backlog")

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 # See bench/backbone.py: httpcore's `import sniffio` on every request, without sniffio installed.
 sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
@@ -117,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             runs = asyncio.run(run_benchmark(args, isolation, services))
             print_summary(runs, args)
         return 0
-    except (BenchError, ServiceFailed) as error:
-        print(f"\nbenchmark failed: {error}", file=sys.stderr)
+    except (BenchError, ServiceFailed, httpx.HTTPError) as error:
+        print(f"\nbenchmark failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted; cleaning up", file=sys.stderr)
