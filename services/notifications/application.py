@@ -5,8 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from services.notifications.domain.notifications import DueNotification, PersonNotifications
-from shared.access import RecordContext
+from services.notifications.domain.disclosure import TEAM_ONLY, refusal
+from services.notifications.domain.notifications import (
+    DueNotification,
+    PersonNotifications,
+)
+from shared.access import Principal, RecordContext
+from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
 from shared.domain import UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
 
@@ -17,10 +22,21 @@ class NotificationsApplication(FollowerApplication[PersonNotifications]):
 
     @staticmethod
     def team_notice(upstream: UpstreamRef, kind: str, message: str, due_at: datetime,
-                    urgent: bool = False, audience: str = "care_team") -> UpstreamChange:
+                    urgent: bool = False, audience: str = "care_team", category: str = TEAM_ONLY) -> UpstreamChange:
         return UpstreamChange(
-            upstream, lambda due: due.notification_due(upstream, kind, audience, message, due_at, urgent)
+            upstream, lambda due: due.notification_due(upstream, kind, audience, message, due_at, urgent, category)
         )
+
+    @staticmethod
+    def consent_noted(upstream: UpstreamRef, granted: ConsentGrantedV1) -> UpstreamChange:
+        return UpstreamChange(upstream, lambda person: person.note_consent(
+            upstream, granted.directive_id, granted.recipient_kind, granted.recipient_id, list(granted.categories),
+            granted.starts_at, granted.expires_at))
+
+    @staticmethod
+    def consent_revocation_noted(upstream: UpstreamRef, revoked: ConsentRevokedV1) -> UpstreamChange:
+        return UpstreamChange(upstream, lambda person: person.note_consent_revoked(
+            upstream, revoked.directive_id, revoked.revoked_at))
 
     @staticmethod
     def no_notice(upstream: UpstreamRef) -> UpstreamChange:
@@ -36,6 +52,14 @@ class NotificationsApplication(FollowerApplication[PersonNotifications]):
         """What decides access, from the team's events alone: the notices are loaded only for
         someone allowed to see them."""
         return RecordContext(person_id, frozenset(self.followed_team(person_id)))
+
+    def refusal(self, recipient: Principal, person_id: UUID, category: str, at: datetime) -> str | None:
+        """Why `recipient` may not be sent a notice of this category about the person now (None:
+        they may), from the team and the consent directives as they are at this moment."""
+        found = self.follower(person_id)
+        if found is None:
+            return "no such person is known here"
+        return refusal(recipient, category, found.team, found.consents.values(), at)
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)

@@ -12,6 +12,7 @@ from services.notifications.application import NotificationsApplication
 from services.notifications.translation import notice_for
 from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
+from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
 from shared.domain import UpstreamRef
 from shared.following import UpstreamChange
 from shared.runtime import Foundation
@@ -26,11 +27,16 @@ def intake_events_router(
     def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
         if (change := team_change(upstream, payload)) is not None:
             return change
+        match payload:
+            case ConsentGrantedV1():
+                return application.consent_noted(upstream, payload)
+            case ConsentRevokedV1():
+                return application.consent_revocation_noted(upstream, payload)
         notice = notice_for(payload)
         if notice is None:
             return application.no_notice(upstream)
         return application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent,
-                                       notice.audience)
+                                       notice.audience, notice.category)
 
     consume = PersonEventConsumer(foundation.run_sync, application, change_for)
     return follower_router(foundation, topology, consume,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.notifications.domain.disclosure import TEAM_ONLY
 from shared.contracts.base import Payload
-from shared.contracts.careplan import MedicationNoteAddedV1, PrescribingDecisionRecordedV1
+from shared.contracts.careplan import (
+    MedicationNoteAddedV1,
+    PrescribingDecisionRecordedV1,
+)
 from shared.contracts.intake import (
     CrisisContactRecordedV1,
     PersonRegisteredV1,
@@ -21,24 +25,36 @@ class Notice:
     message: str
     urgent: bool = False
     audience: str = "care_team"  # or "prescribers": the team members in prescribing roles
+    # The consent category of what the notice reveals (domain/disclosure.py): who outside the
+    # team may be sent it. Team-only unless a category describes it safely.
+    category: str = TEAM_ONLY
+
+
+# A screening's domain, as the consent category that covers what its result reveals.
+SCREENING_CATEGORIES = {"mental_health": "mental_health", "trauma": "mental_health",
+                        "substance_use": "substance_use", "suicide_risk": "crisis"}
 
 
 def notice_for(payload: Payload) -> Notice | None:
     """What to tell the team. Names the kind of record, never its clinical content."""
     match payload:
         case PersonRegisteredV1():
-            return Notice("person_registered", f"A person was registered by {payload.agency}: welcome them to the team.")
+            return Notice("person_registered", f"A person was registered by {payload.agency}: welcome them to the team.",
+                          category="general")
         case ScreeningCompletedV1(positive=True) | ScreeningScoredV1(positive=True):
             return Notice("screening_positive",
                           f"A {payload.instrument} screening was positive ({payload.band or 'see result'}): "
-                          "review it with the person.")
+                          "review it with the person.",
+                          category=SCREENING_CATEGORIES[payload.domain])
         case CrisisContactRecordedV1():
             return Notice("crisis_follow_up",
                           f"A {payload.kind.replace('_', ' ')} was recorded. Follow up with the person by "
-                          f"{payload.follow_up_due.isoformat()}.", urgent=True)
+                          f"{payload.follow_up_due.isoformat()}.", urgent=True,
+                          category="crisis")
         case UrgentScreeningResultV1():
             return Notice("crisis", f"Urgent: a {payload.instrument} screening shows suicide risk. Reach the person "
-                                    "today and follow their safety plan.", urgent=True)
+                                    "today and follow their safety plan.", urgent=True,
+                          category="crisis")
         case MedicationNoteAddedV1(for_prescriber=True):
             about = ("The person made a choice about their medication" if payload.kind == "person_choice"
                      else "There is a question about the person's medication")

@@ -10,6 +10,8 @@ from datetime import datetime
 
 from eventsourcing.domain import event
 
+from services.notifications.domain.disclosure import TEAM_ONLY
+from shared.consent import ConsentDirective
 from shared.domain import UpstreamRef
 from shared.followers import TeamFollower
 
@@ -22,23 +24,40 @@ class DueNotification:
     message: str
     due_at: datetime
     urgent: bool = False
+    category: str = TEAM_ONLY  # what it reveals, as a consent category (domain/disclosure.py)
 
 
 class PersonNotifications(TeamFollower):
-    """What the person's care team is due to hear, and who is on that team."""
+    """What the person's care team is due to hear, who is on that team, and the person's consent
+    directives: enough to decide at send time who may be sent each notification."""
 
     def __init__(self, person_id) -> None:  # noqa: ANN001
         super().__init__(person_id)
         self.due: list[DueNotification] = []
+        self.consents: dict[str, ConsentDirective] = {}
 
     @event("NotificationDue")
     def notification_due(
-        self, upstream: UpstreamRef, kind: str, audience: str, message: str, due_at: datetime, urgent: bool = False
+        self, upstream: UpstreamRef, kind: str, audience: str, message: str, due_at: datetime, urgent: bool = False,
+        category: str = TEAM_ONLY,
     ) -> None:
         self._advance(upstream)
         # One upstream event causes at most one notification: its id names the cause.
-        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, urgent))
+        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, urgent, category))
 
     @event("NothingToNotify")
     def nothing_to_notify(self, upstream: UpstreamRef) -> None:
         self._advance(upstream)
+
+    @event("ConsentNoted")
+    def note_consent(self, upstream: UpstreamRef, directive_id: str, recipient_kind: str, recipient_id: str | None,
+                     categories: list[str], starts_at: datetime, expires_at: datetime | None) -> None:
+        self._advance(upstream)
+        self.consents[directive_id] = ConsentDirective(directive_id, recipient_kind, recipient_id, tuple(categories),
+                                                       starts_at, expires_at)
+
+    @event("ConsentRevocationNoted")
+    def note_consent_revoked(self, upstream: UpstreamRef, directive_id: str, revoked_at: datetime) -> None:
+        self._advance(upstream)
+        if directive_id in self.consents:  # intake publishes a revocation only after its grant
+            self.consents[directive_id] = self.consents[directive_id].revoked(revoked_at)

@@ -1,0 +1,44 @@
+"""Whether a recipient may be sent a notification about a person, decided at the moment it leaves.
+
+Decided from what holds *now* (the team as it is, the person's consent directives as they are),
+never from what held when a subscription was made: a member who left the team stops receiving, and
+a revoked directive stops what it shared at once. A refusal is a reason, recorded with the
+suppressed delivery, never an exception: nothing is dropped silently.
+
+- Staff on the person's care team receive every category: they are the treating team.
+- A support person or an outside agency receives a category only while a directive of the person
+  shares it with them; substance-use information only when a directive names it (42 CFR Part 2).
+- A notice marked team-only (no consent category describes it safely) never leaves the team.
+- Nobody else is sent care notifications: auditors read histories, agency systems publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from shared.access import STAFF, Principal, Role
+from shared.consent import CATEGORIES, ConsentDirective, categories_allowed
+
+# For a notice no consent category describes safely (a medication question may be about
+# treatment for substance use): it stays within the care team.
+TEAM_ONLY = "team_only"
+NOTICE_CATEGORIES = (*CATEGORIES, TEAM_ONLY)
+
+OUTSIDE_RECIPIENT_KINDS = {Role.SUPPORT_PERSON: "named_person", Role.OUTSIDE_AGENCY: "outside_agency"}
+
+
+def refusal(recipient: Principal, category: str, team: Mapping[str, str], consents: Iterable[ConsentDirective],
+            at: datetime) -> str | None:
+    """None when `recipient` may be sent a notice of this category now; otherwise why not."""
+    if recipient.role in STAFF:
+        return None if recipient.subject in team else "not on the person's care team"
+    kind = OUTSIDE_RECIPIENT_KINDS.get(recipient.role)
+    if kind is None:
+        return f"a {recipient.role.value.replace('_', ' ')} is not sent care notifications"
+    if category == TEAM_ONLY:
+        return "this kind of notice stays within the care team"
+    recipient_id = recipient.agency if recipient.role is Role.OUTSIDE_AGENCY else recipient.subject
+    if category not in categories_allowed(consents, kind, recipient_id, at):
+        return f"no consent directive of the person shares {category} information with this recipient now"
+    return None
