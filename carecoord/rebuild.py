@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
@@ -53,7 +54,7 @@ def rebuild_picture() -> int:
     if not key:
         print("EVENT_CIPHER_KEY is not set (and `carecoord run` has kept none in .dev/)", file=sys.stderr)
         return 2
-    settings = CareplanSettings(event_cipher_key=key)
+    settings = CareplanSettings(event_cipher_key=SecretStr(key))
     with picture_progress(Console(stderr=True)) as progress:
         replayed = asyncio.run(rebuild_pictures(settings, report_to(progress, "rebuilding pictures")))
     print(f"rebuilt the integrated pictures from {replayed} events")

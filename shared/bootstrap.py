@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -16,7 +16,7 @@ from faststream.specification import AsyncAPI
 from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
 from shared.envelope import AnyIntegrationEvent
-from shared.eventstore import ServiceApplication, ensure_schema
+from shared.eventstore import ensure_schema
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
 from shared.http_errors import (ErrorBody, RouteStatuses, include_documented, install_error_answers,
                                 no_extra_statuses, refuse_control_characters_in_path)
@@ -24,14 +24,14 @@ from shared.limits import RequestBodyLimits
 from shared.messaging import BrokerPublisher, EventSources, FailureRouting
 from shared.log_reading import log_reader
 from shared.relay import OutboxRelay, RelayPositions, Translations
-from shared.runtime import Foundation, Service
+from shared.runtime import ApplicationT, Foundation, Service
 from shared.settings import ServiceSettings
 from shared.tokens import TokenVerifier
 from shared.topology import ConsumerTopology
 
 
-def build_foundation(settings: ServiceSettings, application_class: type[ServiceApplication],
-                     application_options: Mapping[str, Any] | None = None) -> Foundation:
+def build_foundation(settings: ServiceSettings, application_class: type[ApplicationT],
+                     application_options: Mapping[str, Any] | None = None) -> Foundation[ApplicationT]:
     """A service's application (given `application_options` besides its environment), the pool that
     runs it and its broker: what the rest of the service is built on."""
     ensure_schema(settings)
@@ -59,7 +59,7 @@ def build_relay(foundation: Foundation, translations: Translations, contracts: S
         application=application,
         translations=translations,
         publisher=BrokerPublisher(foundation.broker, contracts, user_id=settings.broker_user),
-        positions=RelayPositions(settings.database_url, settings.schema),
+        positions=RelayPositions(settings.database_url, settings.schema_name),
         run_sync=foundation.run_sync,
         batch_size=settings.relay_batch_size,
         reader=log_reader(application, foundation.run_sync, settings.database_url),
@@ -110,12 +110,13 @@ def asyncapi_document(service: Foundation | Service) -> dict[str, Any]:
     ).to_specification().to_jsonable()
 
 
-ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+# As FastAPI types its handlers: each takes the exception class it is registered for.
+ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 
 
 def build_http(service: Foundation, title: str, routers: list[APIRouter],
                extra_statuses: RouteStatuses = no_extra_statuses,
-               exception_handlers: Mapping[type[Exception], ExceptionHandler] | None = None,
+               exception_handlers: Mapping[int | type[Exception], ExceptionHandler] | None = None,
                state: Mapping[str, Any] | None = None) -> FastAPI:
     """The service's HTTP API; `extra_statuses` documents what only the service knows a route
     answers (see shared/http_errors.py), `exception_handlers` answer its own refusals wherever

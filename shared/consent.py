@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal, get_args
 
 RECIPIENT_KINDS = ("care_team", "named_person", "outside_agency")
-CATEGORIES = ("general", "mental_health", "substance_use", "crisis")
+Category = Literal["general", "mental_health", "substance_use", "crisis"]
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
 @dataclass(frozen=True)

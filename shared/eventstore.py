@@ -258,6 +258,8 @@ class ServiceApplication(Application):
     # How many aggregates `read_current` keeps up to date (each is kept whole, like the cache).
     CURRENT_READS_MAXSIZE = 10_000
 
+    recorder: PostgresBatchProcessRecorder | POPOBatchProcessRecorder  # see construct_recorder
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._store_reads: Repository = Repository(event_store=self.events, snapshot_store=self.snapshots)
@@ -343,15 +345,16 @@ class ServiceApplication(Application):
     def _events_after(self, after: Sequence[tuple[UUID, int]]) -> dict[UUID, list[Any]]:
         """Each aggregate's domain events after the version given for it (0: all), in one query."""
         events: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id, _ in after}
-        for stored in self.recorder.select_events_after(after):  # type: ignore[attr-defined]
-            events[stored.originator_id].append(self.mapper.to_domain_event(stored))
+        for stored in self.recorder.select_events_after(after):
+            domain_event = self.mapper.to_domain_event(stored)  # its id as the aggregate's (UUID)
+            events[domain_event.originator_id].append(domain_event)
         return events
 
     def read_events(self, aggregate_id: UUID, event_classes: Iterable[type]) -> list[Any]:
         """An aggregate's domain events of these classes only, in order, with one query (none if the
         aggregate does not exist): what a decision needs from a long history, without the rest."""
         topics = [topic for event_class in event_classes for topic in stored_topics(event_class)]
-        stored = self.recorder.select_events_with_topics(aggregate_id, topics)  # type: ignore[attr-defined]
+        stored = self.recorder.select_events_with_topics(aggregate_id, topics)
         return [self.mapper.to_domain_event(event) for event in stored]
 
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
@@ -369,7 +372,7 @@ class ServiceApplication(Application):
         transcoder.register(UpstreamRefAsDict())
         transcoder.register(DateAsISO())
 
-    def construct_recorder(self):  # type: ignore[override]
+    def construct_recorder(self) -> PostgresBatchProcessRecorder | POPOBatchProcessRecorder:
         if isinstance(self.factory, PostgresFactory):
             factory = self.factory
             prefix = self.name.lower()
@@ -430,7 +433,7 @@ class KeyedThreadLocks:
 def ensure_schema(settings: ServiceSettings) -> None:
     """eventsourcing creates its tables, but the schema must exist first."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.schema)))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.schema_name)))
 
 
 def ensure_database(database_url: str) -> bool:

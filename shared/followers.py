@@ -8,7 +8,7 @@ tracking that commits with each effect, is shared/following.py's FollowerApplica
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -19,6 +19,9 @@ from shared.topics import register_former_topic
 
 class PersonFollower(Aggregate):
     """Base for an aggregate, one per person, that follows upstream services' events."""
+
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        UpstreamEventUnprocessable: ClassVar[type[Any]]
 
     # Set where the service keeps another aggregate under the person's own id.
     id_namespace: ClassVar[UUID | None] = None

@@ -49,7 +49,7 @@ Outcome = bool | Exception
 class FollowerApplication(ServiceApplication, Generic[FollowerT]):
     """Applies upstream events to per-person aggregates, in order and exactly once."""
 
-    follower_class: type[per_person.PersonFollower]
+    follower_class: type[FollowerT]
 
     def apply_change(self, change: UpstreamChange) -> bool:
         """Apply `change` if its upstream event is the person's next. False means already applied.
@@ -140,7 +140,7 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         for person_id, follower_id in ids.items():
             found = stored.get(follower_id)
             followers[person_id] = found if found is not None else self.follower_class(person_id=person_id)
-        return followers  # type: ignore[return-value]
+        return followers
 
     def _apply(self, follower: FollowerT, item: UpstreamChange) -> Outcome:
         try:

@@ -86,8 +86,10 @@ async def refuse_control_characters_in_path(request: Request) -> None:
 
 
 def install_error_answers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation_failed)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _refused)  # type: ignore[arg-type]
+    # What add_exception_handler does, on FastAPI's dict, whose type (unlike Starlette's method's)
+    # admits a handler for one exception class.
+    app.exception_handlers[RequestValidationError] = _validation_failed
+    app.exception_handlers[StarletteHTTPException] = _refused
 
 
 # Extra statuses for one route, by a service that knows them (409 where a record can be merged

@@ -112,4 +112,4 @@ def log_reader(application: Application, run_sync: RunSync, dsn: str | None) -> 
     recorder = application.recorder
     if dsn is not None and isinstance(recorder, PostgresApplicationRecorder):
         return PostgresLogReader(dsn, recorder.datastore.schema, recorder.events_table_name)
-    return ThreadedLogReader(recorder, run_sync)  # type: ignore[arg-type]
+    return ThreadedLogReader(recorder, run_sync)

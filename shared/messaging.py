@@ -65,7 +65,7 @@ class BrokerPublisher:
                 content_type="application/json",
                 title=f"{routing_key_for(contract.event_type)}.v{contract.version}",
                 description=contract.__doc__,
-                schema=IntegrationEvent[contract],  # type: ignore[valid-type]
+                schema=IntegrationEvent[contract],  # type: ignore[valid-type]  # parametrised at run time
             )
             for contract in contracts
         }
@@ -111,9 +111,9 @@ class NotFromSource(Unprocessable):
 def published_by(user_id: str | None, headers: Mapping[str, Any] | None, own_user: str) -> str | None:
     """Who published a delivery: its `user_id` (checked by the broker), or, on a message this
     service republished itself (to its retry queue: its own user), the publisher it recorded."""
-    if user_id != own_user or PUBLISHED_BY_HEADER not in (headers or {}):
+    if user_id != own_user or headers is None or PUBLISHED_BY_HEADER not in headers:
         return user_id
-    recorded = headers[PUBLISHED_BY_HEADER]  # type: ignore[index]
+    recorded = headers[PUBLISHED_BY_HEADER]
     recorded = recorded.decode() if isinstance(recorded, bytes) else str(recorded)
     return recorded or None  # "": the original named no user
 
@@ -147,7 +147,7 @@ def parse_payload(event: AnyIntegrationEvent) -> Payload:
     """Validate an envelope's payload against its published contract, or say why it cannot be."""
     try:
         model = payload_model(event.type, event.version)
-        return model.model_validate(event.payload)  # type: ignore[return-value]
+        return model.model_validate(event.payload)
     except UnknownContract as error:
         raise Unprocessable(str(error)) from None
     except ValidationError as error:
@@ -238,9 +238,9 @@ class _FailureRoutingMiddleware(BaseMiddleware):
         self._routing = routing
 
     async def after_processed(self, exc_type: Any = None, exc_val: BaseException | None = None, exc_tb: Any = None) -> bool:
-        if exc_val is None or not isinstance(exc_val, Exception):
-            return False
         raw = self.msg
+        if exc_val is None or not isinstance(exc_val, Exception) or raw is None:
+            return False
         if is_unprocessable(exc_val):
             await self._routing.dead_letter(raw, describe(exc_val), exc_val)
             return True  # handled: the delivery is acked

@@ -76,6 +76,11 @@ class RelayPositions:
     def is_open(self) -> bool:
         return self._pool is not None
 
+    def _opened(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("relay positions used before open()")
+        return self._pool
+
     async def close(self) -> None:
         if self._lease is not None:
             await self._lease.close()  # releases the advisory lock: a standby takes over
@@ -83,12 +88,11 @@ class RelayPositions:
             await self._pool.close()
 
     async def load(self, relay: str) -> int:
-        position = await self._pool.fetchval(  # type: ignore[union-attr]
-           f"SELECT position FROM {self._table} WHERE relay = $1", relay)
+        position = await self._opened().fetchval(f"SELECT position FROM {self._table} WHERE relay = $1", relay)
         return position or 0
 
     async def save(self, relay: str, position: int) -> None:
-        await self._pool.execute(  # type: ignore[union-attr]
+        await self._opened().execute(
             f"INSERT INTO {self._table} (relay, position) VALUES ($1, $2) "
             "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position",
             relay,
@@ -153,7 +157,7 @@ class OutboxRelay(FollowingLoop):
         self.publisher = publisher  # what the relay publishes through (a test may publish as it would)
         self._positions = positions
         self._run_sync = run_sync
-        self._reader = reader or ThreadedLogReader(application.recorder, run_sync)  # type: ignore[arg-type]
+        self._reader = reader or ThreadedLogReader(application.recorder, run_sync)
         self._batch_size = batch_size
         self._saving: asyncio.Task[None] | None = None
         # While busy, the position is written at most this often (and at once when idle or

@@ -14,20 +14,25 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import uvicorn
 import uvloop
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
+from typing_extensions import TypeVar as TypeVarWithDefault
 
-from shared.eventstore import ServiceApplication
+from shared.eventstore import PostgresBatchProcessRecorder, ServiceApplication
 from shared.relay import LogListener, OutboxRelay
 from shared.settings import ServiceSettings
 from shared.topology import ConsumerTopology, declare_publishing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# The service's own application class; a plain `Foundation` has some ServiceApplication (a TypeVar
+# default, PEP 696: typing_extensions' until Python 3.13).
+ApplicationT = TypeVarWithDefault("ApplicationT", bound=ServiceApplication, default=ServiceApplication,
+                                  covariant=True)
 
 
 class LogFollower(Protocol):
@@ -41,12 +46,12 @@ class LogFollower(Protocol):
     def wake(self, topics: frozenset[str] | None = None) -> None: ...
 
 
-class Foundation:
+class Foundation(Generic[ApplicationT]):
     """What every part of a service is built on: its settings, its application, the bounded pool
     that runs the application's synchronous code, and the broker (routers are included in it as
     the parts are built). Readiness is decided here, so the HTTP API built on it can report it."""
 
-    def __init__(self, settings: ServiceSettings, application: ServiceApplication, executor: ThreadPoolExecutor,
+    def __init__(self, settings: ServiceSettings, application: ApplicationT, executor: ThreadPoolExecutor,
                  broker: RabbitBroker) -> None:
         self.settings = settings
         self.application = application
@@ -122,7 +127,10 @@ class Service:
                 for follower in followers:
                     follower.wake(topics)
 
-            channel = self.application.recorder.channel_name  # type: ignore[attr-defined]
+            recorder = self.application.recorder
+            if not isinstance(recorder, PostgresBatchProcessRecorder):
+                raise TypeError("followers are woken by PostgreSQL's NOTIFY: a service needs the PostgreSQL recorder")
+            channel = recorder.channel_name
             listener = LogListener(self.settings.database_url, channel, wake_all)
             self._tasks.append(asyncio.create_task(listener.run(), name=f"{self.name}-listener"))
 
@@ -215,7 +223,7 @@ class _Server(uvicorn.Server):
     cut short the rest of the service's shutdown (broker, relay, pools). Capture without re-raising."""
 
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
+    def capture_signals(self):
         if threading.current_thread() is not threading.main_thread():
             yield
             return

@@ -86,7 +86,7 @@ class ServiceSettings(BaseSettings):
         )
 
     @property
-    def schema(self) -> str:
+    def schema_name(self) -> str:  # not `schema`: that is a (deprecated) BaseModel method
         return self.database_schema or self.service_name
 
     def eventsourcing_env(self) -> dict[str, str]:
@@ -109,7 +109,7 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_USER": unquote(url.username or "postgres"),
             # Must be present even with trust authentication.
             "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_SCHEMA": self.schema,
+            "POSTGRES_SCHEMA": self.schema_name,
             "POSTGRES_POOL_SIZE": str(self.database_pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.database_pool_overflow),
             # Broker deliveries arrive out of order (retries): a duplicate (source, position) must

@@ -81,13 +81,19 @@ class TokenVerifier:
         self._verified[token] = (principal, expires)
         return principal
 
+    def expiry(self, token: str) -> float:
+        """When a token expires (seconds since the epoch): what a long-lived answer (a live stream)
+        on it must not outlast. Raises InvalidToken as `verify` does."""
+        remembered = self._verified.get(token)
+        return remembered[1] if remembered is not None else self._verify(token)[1]
+
     def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError as error:
             raise InvalidToken(f"malformed token: {error}") from None
         candidates = [key for key, alg in self._keys if alg == algorithm]
-        if not candidates:
+        if algorithm is None or not candidates:
             raise InvalidToken(f"tokens signed with {algorithm} are not accepted")
         last_error: Exception | None = None
         for key in candidates:

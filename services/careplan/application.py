@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 from uuid import UUID
@@ -23,6 +24,7 @@ from eventsourcing.persistence import RecordConflictError
 
 from services.careplan.plan_use_cases import CarePlanUseCases
 from services.careplan.domain.care_team import CareTeam, Membership
+from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.reviews import NextReview, ReviewPrompt
@@ -135,8 +137,21 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         timeline = self.follower(person_id)
         if timeline is None or all(contact.contact_id != contact_id for contact in timeline.crisis_contacts):
             raise InvalidPlanChange("contact_id", f"no crisis contact {contact_id} has reached this person's timeline")
-        return self.change_plan(person_id, lambda plan: plan.record_crisis_follow_up(
-            contact_id, followed_up_on, note, provenance), provenance)
+        plan_id, published_id = CarePlan.create_id(person_id), CrisisFollowUps.create_id(person_id)
+
+        def record(plan: CarePlan | None, published: CrisisFollowUps | None) -> tuple[bool, list[Aggregate]]:
+            plan = plan or CarePlan.start(person_id, date.today(), provenance)
+            if not plan.record_crisis_follow_up(contact_id, followed_up_on, note, provenance):
+                return False, []
+            # The plan keeps the note; the published stream only the fact (notifications closes the
+            # contact's escalation on it). One transaction: neither is recorded without the other.
+            if published is None:
+                published = CrisisFollowUps(person_id, contact_id, followed_up_on, provenance)
+            else:
+                published.record(contact_id, followed_up_on, provenance)
+            return True, [plan, published]
+
+        return self._change_together((plan_id, published_id), record)
 
     def shared_record(self, person_id: UUID, recipient_kind: str, recipient_id: str | None,
                       at: datetime) -> SharedRecord | None:
@@ -201,7 +216,9 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         """A version (the current one by default), the latest version's number, and whether a crisis
         contact since that version was written marks it for review."""
         plan = self.safety_plan(person_id)
-        revision = None if plan is None else (plan.current if number is None else plan.revision(number))
+        if plan is None:
+            return None
+        revision = plan.current if number is None else plan.revision(number)
         if revision is None:
             return None
         timeline = self.follower(person_id)
@@ -223,7 +240,7 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
 
     def _change_once(self, aggregate_id: UUID, start: Callable[[], Aggregate], change: Callable[[Any], T]) -> T:
         try:
-            aggregate = self.repository.get(aggregate_id)  # a private copy, from the cache
+            aggregate: Aggregate = self.repository.get(aggregate_id)  # a private copy, from the cache
         except AggregateNotFoundError:
             aggregate = start()
         outcome = change(aggregate)  # a domain refusal raises here, and nothing is saved
@@ -233,6 +250,31 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
             self.forget([aggregate_id])  # another replica changed it: reload it on retry
             raise
         return outcome
+
+    def _change_together(self, aggregate_ids: tuple[UUID, ...],
+                         change: Callable[..., tuple[T, list[Aggregate]]]) -> T:
+        """`_change` for several aggregates saved in one transaction: `change` is given each one
+        (None where it does not exist yet) and returns its outcome and the aggregates to save."""
+        with ExitStack() as held:
+            for aggregate_id in sorted(aggregate_ids):  # one order: two commands never wait on each other
+                held.enter_context(self._writing.hold(aggregate_id))
+            for attempt in range(CHANGE_ATTEMPTS):
+                outcome, changed = change(*(self._checked_out_copy(i) for i in aggregate_ids))
+                try:
+                    if changed:
+                        self.save(*changed)
+                    return outcome
+                except RecordConflictError:
+                    self.forget(aggregate_ids)  # another replica changed one: reload them on retry
+                    if attempt + 1 < CHANGE_ATTEMPTS:
+                        time.sleep(random.uniform(0, min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** attempt)))
+            raise TooManyConflicts(f"{', '.join(map(str, aggregate_ids))} kept changing elsewhere; nothing was saved")
+
+    def _checked_out_copy(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)  # a private copy, from the cache
+        except AggregateNotFoundError:
+            return None
 
     def _stored(self, aggregate_id: UUID) -> Any:
         try:

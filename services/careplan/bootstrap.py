@@ -31,9 +31,10 @@ def careplan_statuses(route: APIRoute) -> dict[int, str | None]:
     """A safety plan revision is optimistic: it is refused when another came first, never repeated.
     Any write may lose every race against other replicas (TooManyConflicts)."""
     statuses: dict[int, str | None] = {}
-    if route.methods & {"POST", "PUT", "DELETE"} and route.dependant.path_params:
+    methods = route.methods or set()
+    if methods & {"POST", "PUT", "DELETE"} and route.dependant.path_params:
         statuses[503] = "Other replicas kept changing the same record: nothing was saved; retry after Retry-After"
-    if route.path.endswith("/safety-plan") and "PUT" in route.methods:
+    if route.path.endswith("/safety-plan") and "PUT" in methods:
         statuses.update({409: "Someone revised the safety plan since the version this one is based on", 200: None})
     return statuses
 
@@ -51,9 +52,9 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     intake_events = TOPOLOGY.with_retry_delays(settings.retry_delays)
     scope = ScopeOfPractice.with_configured(getattr(settings, "prescribing_roles", ()))
     foundation = build_foundation(settings, CareplanApplication, {"scope_of_practice": scope})
-    application: CareplanApplication = foundation.application  # type: ignore[assignment]
+    application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, intake_events))
-    pictures = picture_projection(application, settings.database_url, settings.schema, foundation.run_sync)
+    pictures = picture_projection(application, settings.database_url, settings.schema_name, foundation.run_sync)
     routers = [api.router for api in (team, plan, medication, safety_plan, shared_record, picture)]
     http = build_http(foundation, "careplan", routers, careplan_statuses,
                       exception_handlers={TooManyConflicts: retry_later}, state={"picture_store": pictures.store})

@@ -30,8 +30,11 @@ class CarePlanUseCases:
 
     def record_indicator_value(self, person_id: UUID, goal_id: str, indicator: str, value: float,
                                recorded_on: date, note: str | None, provenance: Provenance) -> bool:
-        return self._on_plan(person_id, provenance, lambda plan: plan.record_indicator_value(
-            goal_id, indicator, value, recorded_on, note, provenance))
+        def record(plan: CarePlan) -> bool:
+            plan.record_indicator_value(goal_id, indicator, value, recorded_on, note, provenance)
+            return True  # every value recorded is a new one
+
+        return self._on_plan(person_id, provenance, record)
 
     def change_goal_status(self, person_id: UUID, goal_id: str, status: str, why: str | None,
                            provenance: Provenance) -> bool:

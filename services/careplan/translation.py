@@ -3,17 +3,19 @@ careplan's own domain events -> the integration events it publishes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import FOR_PRESCRIBER, MedicationCollaboration
 from services.careplan.domain.timeline import Timeline
 from shared.domain import UpstreamRef
 from shared.contracts.base import Payload
 from shared.contracts.careplan import (
     CareTeamFormedV1,
+    CrisisFollowUpRecordedV1,
     MedicationNoteAddedV1,
     MedicationRecordOpenedV1,
     PrescribingDecisionRecordedV1,
@@ -90,7 +92,7 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type
 
 
-def _answered_summary(answers: dict[str, object]) -> str:
+def _answered_summary(answers: Mapping[str, object]) -> str:
     declined = sum(1 for answer in answers.values() if answer == "declined")
     return f"{len(answers) - declined} answered, {declined} declined"
 
@@ -105,7 +107,7 @@ def _scored_summary(payload: ScreeningScoredV1 | ScreeningCompletedV1) -> str:
     return "; ".join(parts)
 
 
-# Every event of a published stream (care team, medication collaboration) is published:
+# Every event of a published stream (care team, medication collaboration, crisis follow-ups) is published:
 # consumers apply them by sequence, so a stream with gaps would stall.
 TRANSLATIONS: dict[type, Any] = {
     CareTeam.Formed: lambda event: CareTeamFormedV1(),
@@ -116,4 +118,8 @@ TRANSLATIONS: dict[type, Any] = {
         note_id=event.note_id, kind=event.kind, choice=event.choice, for_prescriber=event.kind in FOR_PRESCRIBER),
     MedicationCollaboration.PrescribingDecisionRecorded: lambda event: PrescribingDecisionRecordedV1(
         decision_id=event.decision_id, decision=event.decision, discussed_with_person=event.discussed_with_person),
+    CrisisFollowUps.FirstRecorded: lambda event: CrisisFollowUpRecordedV1(
+        contact_id=event.contact_id, followed_up_on=event.followed_up_on),
+    CrisisFollowUps.Recorded: lambda event: CrisisFollowUpRecordedV1(
+        contact_id=event.contact_id, followed_up_on=event.followed_up_on),
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, overload
 from uuid import UUID, uuid4, uuid5
 
 from pydantic import BaseModel
@@ -22,17 +22,23 @@ from pydantic import BaseModel
 from services.intake.application import (
     AccessCheck,
     AmendDetails,
+    Amendment,
     Command,
     CommandFailed,
+    ConsentReceipt,
+    CrisisContactReceipt,
     GrantConsent,
     RevokeConsent,
     IntakeApplication,
     MergePeople,
+    MergeReceipt,
     PersonNotFound,
     RecordCrisisContact,
     RecordScreening,
     RegisterPerson,
+    Registration,
     Result,
+    ScreeningReceipt,
 )
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
@@ -227,6 +233,19 @@ class AgencyCommands:
         )
         return merged, receipt.created
 
+    # What each command returns, for the type checker; `_submit` itself runs any of them.
+    @overload
+    async def _submit(self, command: RegisterPerson, check: AccessCheck | None = None) -> Registration: ...
+    @overload
+    async def _submit(self, command: AmendDetails, check: AccessCheck | None = None) -> Amendment: ...
+    @overload
+    async def _submit(self, command: RecordScreening, check: AccessCheck | None = None) -> ScreeningReceipt: ...
+    @overload
+    async def _submit(self, command: RecordCrisisContact, check: AccessCheck | None = None) -> CrisisContactReceipt: ...
+    @overload
+    async def _submit(self, command: GrantConsent | RevokeConsent, check: AccessCheck | None = None) -> ConsentReceipt: ...
+    @overload
+    async def _submit(self, command: MergePeople, check: AccessCheck | None = None) -> MergeReceipt: ...
     async def _submit(self, command: Command, check: AccessCheck | None = None) -> Result:
         """Run a command addressed to one person: 404 if there is none or the caller may not see it,
         403 if the caller's role lacks the right, 409 if merged into another."""

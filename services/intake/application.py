@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, overload
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -129,6 +129,19 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         # PC-PTSD-5: 3 is the most sensitive cutoff, 4 the most efficient; the agency chooses.
         return ScoringSettings(pc_ptsd5_cutoff=int(self.env.get("PC_PTSD5_CUTOFF") or 3))
 
+    # What each command returns, for the type checker; `execute` itself runs any of them.
+    @overload
+    def execute(self, command: RegisterPerson) -> Registration: ...
+    @overload
+    def execute(self, command: AmendDetails) -> Amendment: ...
+    @overload
+    def execute(self, command: RecordScreening) -> ScreeningReceipt: ...
+    @overload
+    def execute(self, command: RecordCrisisContact) -> CrisisContactReceipt: ...
+    @overload
+    def execute(self, command: GrantConsent | RevokeConsent) -> ConsentReceipt: ...
+    @overload
+    def execute(self, command: MergePeople) -> MergeReceipt: ...
     def execute(self, command: Command) -> Result:
         outcome = self.execute_batch([command])[0]
         if isinstance(outcome, Exception):
@@ -192,11 +205,11 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
 
     def register_person(self, agency: str, agency_person_id: str, preferred_name: str,
                         date_of_birth: date | None, provenance: Provenance) -> Registration:
-        return self.execute(RegisterPerson(agency, agency_person_id, preferred_name, date_of_birth, provenance))  # type: ignore[return-value]
+        return self.execute(RegisterPerson(agency, agency_person_id, preferred_name, date_of_birth, provenance))
 
     def record_screening(self, person_id: UUID, screening_id: UUID, instrument: str,
                          answers: dict[str, Answer], provenance: Provenance, sex: str | None = None) -> ScreeningReceipt:
-        return self.execute(RecordScreening(person_id, screening_id, instrument, answers, provenance, sex))  # type: ignore[return-value]
+        return self.execute(RecordScreening(person_id, screening_id, instrument, answers, provenance, sex))
 
     def get_person(self, person_id: UUID) -> Person:
         try:

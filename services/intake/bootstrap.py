@@ -25,7 +25,7 @@ class IntakeSettings(ServiceSettings):
 
 def merged_away_statuses(route: APIRoute) -> dict[int, str | None]:
     """A command addressing a record that was merged into another is refused, naming the survivor."""
-    if route.dependant.path_params and route.methods & {"POST", "PATCH", "PUT", "DELETE"}:
+    if route.dependant.path_params and (route.methods or set()) & {"POST", "PATCH", "PUT", "DELETE"}:
         return {409: "The record was merged into another (named in the answer), or a merge conflicts with one "
                      "already made"}
     return {}
@@ -38,7 +38,7 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     care_teams = TOPOLOGY.with_retry_delays(settings.retry_delays)
     agency_commands = COMMANDS_TOPOLOGY.with_retry_delays(settings.retry_delays)
     foundation = build_foundation(settings, IntakeApplication)
-    application: IntakeApplication = foundation.application  # type: ignore[assignment]
+    application = foundation.application
     commands = AgencyCommands(foundation, application,
                               frozenset(getattr(settings, "staff_registration_agencies", ())))
     http = build_http(foundation, "intake", [people_router], merged_away_statuses,

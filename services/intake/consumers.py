@@ -10,6 +10,7 @@ from typing import Any
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
+from pydantic import BaseModel
 
 from services.intake.agency_commands import AgencyCommands, Refused
 from services.intake.application import IntakeApplication
@@ -80,6 +81,7 @@ def agency_commands_router(foundation: Foundation, commands: AgencyCommands, ver
         correlation_id_var.set(provenance.correlation_id)
         # A redelivered message has the same id: it records nothing new.
         idempotency_key = headers.get("idempotency-key") or message.message_id
+        receipt: BaseModel  # each command has its own receipt
         try:
             match command:
                 case RegisterPersonCommand():

@@ -22,7 +22,7 @@ from shared.contracts.intake import (
 )
 
 
-def _registered(event: Person.Registered) -> Payload:
+def _registered(event: Any) -> Payload:
     return PersonRegisteredV1(
         agency=event.agency,
         agency_person_id=event.agency_person_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -10,13 +11,14 @@ from services.notifications.domain.notifications import (
     DueNotification,
     PersonNotifications,
 )
+from services.notifications.follow_up_use_cases import CrisisFollowUpUseCases
 from shared.access import Principal, RecordContext
 from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
 from shared.domain import UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
 
 
-class NotificationsApplication(FollowerApplication[PersonNotifications]):
+class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[PersonNotifications]):
     name = "Notifications"
     follower_class = PersonNotifications
 
@@ -60,6 +62,21 @@ class NotificationsApplication(FollowerApplication[PersonNotifications]):
         if found is None:
             return "no such person is known here"
         return refusal(recipient, category, found.team, found.consents.values(), at)
+
+    def refusals(self, recipient: Principal, notices: Sequence[tuple[UUID, str]], at: datetime) -> list[str | None]:
+        """`refusal` for several notices (person id, category) at once, as things are now: every
+        person's team and directives brought up to date with one query, whatever the number."""
+        def facts(person: PersonNotifications) -> tuple[dict[str, str], list]:
+            return dict(person.team), list(person.consents.values())
+
+        ids = {person_id: self.follower_class.create_id(person_id=person_id) for person_id, _ in notices}
+        found = self.read_current_many({follower_id: facts for follower_id in ids.values()})
+        answers: list[str | None] = []
+        for person_id, category in notices:
+            known = found.get(ids[person_id])
+            answers.append("no such person is known here" if known is None
+                           else refusal(recipient, category, known[0], known[1], at))
+        return answers
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)

@@ -1,27 +1,71 @@
-"""Builds notifications: the application, its inbox consumer and its HTTP API."""
+"""Builds notifications: the application, its inbox consumer, the crisis follow-up timer and its
+HTTP API."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from services.notifications.api.crisis_follow_ups import router as crisis_follow_ups_router
 from services.notifications.application import NotificationsApplication
 from services.notifications.consumers import TOPOLOGY, intake_events_router
+from services.notifications.domain.follow_ups import EscalationPolicy
+from services.notifications.escalation import FollowUpSchedule, FollowUpTimer
 from services.notifications.http import router as notifications_router
+from services.notifications.stream import NoticeStreams
+from services.notifications.stream_http import router as stream_router
 from shared.bootstrap import build_foundation, build_http
-from shared.runtime import Service
+from shared.log_reading import log_reader
+from shared.runtime import Foundation, Service
 from shared.settings import ServiceSettings
 
 
 class NotificationsSettings(ServiceSettings):
     service_name: str = "notifications"
     http_port: int = 8003
+    # The live stream (GET /stream): a heartbeat comment this often; a poll of the log this often
+    # if LISTEN/NOTIFY is silent; notices read per query.
+    stream_heartbeat_seconds: float = 15.0
+    stream_poll_seconds: float = 2.0
+    stream_page_size: int = 200
+    # A crisis follow-up not recorded this long after it was due escalates to the care coordinator
+    # (CRISIS_FOLLOW_UP_OVERDUE_AFTER=PT2H), and this long after that to the supervisors.
+    crisis_follow_up_overdue_after: timedelta = timedelta(hours=2)
+    crisis_follow_up_supervisors_after: timedelta = timedelta(hours=4)
+    # Supervisors of the agency (token subjects) who hear of escalations to supervisors, on the
+    # person's team or not (AGENCY_SUPERVISORS='["sam"]'); team members in the supervisor role do too.
+    agency_supervisors: tuple[str, ...] = ()
+    # How often the timer looks for due follow-ups when nothing is recorded (seconds).
+    follow_up_timer_poll_seconds: float = 5.0
 
 
-def create_service(settings: ServiceSettings | None = None) -> Service:
-    """Notifications: its application, the consumer of intake's and careplan's events and the HTTP
-    API (it publishes nothing yet, so it has no relay)."""
+def create_service(settings: ServiceSettings | None = None, clock: Callable[[], float] = time.time) -> Service:
+    """Notifications: its application, the consumer of intake's and careplan's events, the crisis
+    follow-up timer (reading `clock`) and the HTTP API (it publishes nothing yet, so it has no relay)."""
     settings = settings or NotificationsSettings()
     upstream_events = TOPOLOGY.with_retry_delays(settings.retry_delays)
-    foundation = build_foundation(settings, NotificationsApplication)
-    application: NotificationsApplication = foundation.application  # type: ignore[assignment]
+    policy = EscalationPolicy(
+        overdue_after=getattr(settings, "crisis_follow_up_overdue_after", EscalationPolicy.overdue_after),
+        supervisors_after=getattr(settings, "crisis_follow_up_supervisors_after", EscalationPolicy.supervisors_after))
+    foundation = build_foundation(settings, NotificationsApplication, {
+        "escalation_policy": policy, "agency_supervisors": getattr(settings, "agency_supervisors", ())})
+    application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, upstream_events))
-    http = build_http(foundation, "notifications", [notifications_router])
-    return Service(foundation, http=http, topologies=[upstream_events])
+    timer = FollowUpTimer(application, FollowUpSchedule(settings.database_url, settings.schema_name), foundation.run_sync,
+                          clock, idle_poll_seconds=getattr(settings, "follow_up_timer_poll_seconds", 5.0),
+                          reader=log_reader(application, foundation.run_sync, settings.database_url))
+    streams = stream_parts(foundation, application, settings)
+    http = build_http(foundation, "notifications", [notifications_router, crisis_follow_ups_router, stream_router],
+                      state={"clock": clock, "notice_streams": streams})
+    return Service(foundation, http=http, topologies=[upstream_events], log_followers=[timer, streams])
+
+
+def stream_parts(foundation: Foundation, application: NotificationsApplication,
+                 settings: ServiceSettings) -> NoticeStreams:
+    """The live streams: one log reader shared by every connection, woken by the service's listener."""
+    stream_settings = settings if isinstance(settings, NotificationsSettings) else NotificationsSettings.model_construct()
+    return NoticeStreams(application, foundation.run_sync,
+                         log_reader(application, foundation.run_sync, settings.database_url),
+                         page_size=stream_settings.stream_page_size, poll_seconds=stream_settings.stream_poll_seconds,
+                         heartbeat_seconds=stream_settings.stream_heartbeat_seconds)

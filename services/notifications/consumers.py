@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from faststream.rabbit import RabbitRouter
 
 from shared.bootstrap import follower_router
 
 from services.notifications.application import NotificationsApplication
+from services.notifications.follow_up_changes import follow_up_change
 from services.notifications.translation import notice_for
 from shared.consuming import PersonEventConsumer, team_change
 from shared.contracts.base import Payload
@@ -18,7 +21,8 @@ from shared.following import UpstreamChange
 from shared.runtime import Foundation
 from shared.topology import ConsumerTopology
 
-TOPOLOGY = ConsumerTopology(service="notifications", bindings=("intake.#", "careplan.care_team.#", "careplan.medication.#"))
+TOPOLOGY = ConsumerTopology(service="notifications", bindings=(
+    "intake.#", "careplan.care_team.#", "careplan.medication.#", "careplan.crisis_follow_ups.#"))
 
 
 def intake_events_router(
@@ -34,12 +38,27 @@ def intake_events_router(
                 return application.consent_revocation_noted(upstream, payload)
         notice = notice_for(payload)
         if notice is None:
-            return application.no_notice(upstream)
-        return application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent,
-                                       notice.audience, notice.category)
+            change = application.no_notice(upstream)
+        else:
+            change = application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent,
+                                             notice.audience, notice.category)
+        return with_follow_up(change, follow_up_change(payload))
 
     consume = PersonEventConsumer(foundation.run_sync, application, change_for)
     return follower_router(foundation, topology, consume,
                            "Every intake event about a person (some make a notification due to the care team), "
                            "careplan's care-team events (who is on that team), and its medication "
-                           "collaboration events (notes the prescriber must hear about).")
+                           "collaboration events (notes the prescriber must hear about), and its crisis "
+                           "follow-ups (which close a contact's escalating follow-up).")
+
+
+def with_follow_up(change: UpstreamChange, follow_up: Callable[[Any], None] | None) -> UpstreamChange:
+    """The event's notice (which advances the person's sequence), then its effect on a follow-up."""
+    if follow_up is None:
+        return change
+
+    def both(person: Any) -> None:
+        change.change(person)
+        follow_up(person)
+
+    return UpstreamChange(change.upstream, both)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 
 from services.notifications.application import NotificationsApplication
+from services.notifications.stream import NoticeStreams
+from shared.http import CurrentPrincipal
 from shared.runtime import Foundation
+from shared.tokens import InvalidToken
 
 
 async def foundation(request: Request) -> Foundation:
@@ -24,3 +27,23 @@ async def application(request: Request) -> NotificationsApplication:
 
 ServiceFoundation = Annotated[Foundation, Depends(foundation)]
 Application = Annotated[NotificationsApplication, Depends(application)]
+
+
+async def notice_streams(request: Request) -> NoticeStreams:
+    return request.app.state.notice_streams
+
+
+Streams = Annotated[NoticeStreams, Depends(notice_streams)]
+
+
+async def token_expiry(request: Request, _: CurrentPrincipal) -> float:
+    """When the caller's token (verified by CurrentPrincipal) expires, in seconds since the epoch."""
+    token = request.headers.get("authorization", "").partition(" ")[2]
+    try:
+        return request.app.state.token_verifier.expiry(token)
+    except InvalidToken as error:  # it expired a moment after it was verified
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {error}",
+                            headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+TokenExpiry = Annotated[float, Depends(token_expiry)]

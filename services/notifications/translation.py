@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.notifications.domain.disclosure import TEAM_ONLY
+from services.notifications.domain.routing import Audience
 from shared.contracts.base import Payload
 from shared.contracts.careplan import (
     MedicationNoteAddedV1,
@@ -24,7 +25,7 @@ class Notice:
     kind: str
     message: str
     urgent: bool = False
-    audience: str = "care_team"  # or "prescribers": the team members in prescribing roles
+    audience: str = Audience.CARE_TEAM  # who, as data: domain/routing.py resolves it at delivery
     # The consent category of what the notice reveals (domain/disclosure.py): who outside the
     # team may be sent it. Team-only unless a category describes it safely.
     category: str = TEAM_ONLY
@@ -44,7 +45,7 @@ def notice_for(payload: Payload) -> Notice | None:
         case ScreeningCompletedV1(positive=True) | ScreeningScoredV1(positive=True):
             return Notice("screening_positive",
                           f"A {payload.instrument} screening was positive ({payload.band or 'see result'}): "
-                          "review it with the person.",
+                          "review it with the person.", audience=Audience.COORDINATOR_AND_PLAN_MEMBERS,
                           category=SCREENING_CATEGORIES[payload.domain])
         case CrisisContactRecordedV1():
             return Notice("crisis_follow_up",
@@ -53,13 +54,13 @@ def notice_for(payload: Payload) -> Notice | None:
                           category="crisis")
         case UrgentScreeningResultV1():
             return Notice("crisis", f"Urgent: a {payload.instrument} screening shows suicide risk. Reach the person "
-                                    "today and follow their safety plan.", urgent=True,
+                                    "today and follow their safety plan.", urgent=True,  # suicide_risk, high_risk
                           category="crisis")
         case MedicationNoteAddedV1(for_prescriber=True):
             about = ("The person made a choice about their medication" if payload.kind == "person_choice"
                      else "There is a question about the person's medication")
             return Notice("medication_note_for_prescriber",
-                          f"{about}: read the collaboration note and talk it over with them.", audience="prescribers")
+                          f"{about}: read the collaboration note and talk it over with them.", audience=Audience.PRESCRIBERS)
         case PrescribingDecisionRecordedV1():
             return Notice("prescribing_decision",
                           f"A prescribing decision ({payload.decision}) was recorded: see the person's medication notes.")

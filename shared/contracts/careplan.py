@@ -1,10 +1,12 @@
-"""Events careplan publishes. Routing keys: `careplan.care_team.<event>`, `careplan.medication.<event>`.
+"""Events careplan publishes. Routing keys: `careplan.care_team.<event>`, `careplan.medication.<event>`,
+`careplan.crisis_follow_ups.<event>`.
 
 Ids and kinds only: what a note says stays in careplan, for those who may read it there.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar
 
 from shared.contracts.base import Payload
@@ -67,7 +69,18 @@ class PrescribingDecisionRecordedV1(Payload):
     discussed_with_person: bool
 
 
+class CrisisFollowUpRecordedV1(Payload):
+    """Someone on the team followed up a crisis contact (`contact_id`, from intake's
+    `crisis_contact_recorded`): its escalating follow-up is closed. The note stays in careplan."""
+
+    event_type: ClassVar[str] = "carecoord.careplan.crisis_follow_ups.recorded"
+    version: ClassVar[int] = 1
+
+    contact_id: str
+    followed_up_on: date
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1, MedicationRecordOpenedV1, MedicationNoteAddedV1,
-    PrescribingDecisionRecordedV1,
+    PrescribingDecisionRecordedV1, CrisisFollowUpRecordedV1,
 )

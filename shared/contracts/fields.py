@@ -10,7 +10,7 @@ answers 422 naming the field.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
@@ -59,7 +59,7 @@ DateOfBirth = Annotated[
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False, description="A finite number (no NaN or Infinity)")]
 
 
-def identifier(max_length: int = 100, description: str | None = None) -> object:
+def identifier(max_length: int = 100, description: str | None = None) -> Any:  # Any, as Field itself, to stand as a field default
     """An id chosen by the caller: 1..max_length printable characters."""
     return Field(min_length=1, max_length=max_length, pattern=IDENTIFIER_PATTERN, description=description)
 

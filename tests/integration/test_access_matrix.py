@@ -6,8 +6,12 @@ import base64
 import itertools
 import json
 import time
+from types import SimpleNamespace
+
+import httpx
 
 from tests.support.polling import eventually
+from tests.support.serving import serving
 from tests.support.system import TEST_AGENCY, System, bearer, token
 from tests.support.teams import join_team
 
@@ -39,6 +43,10 @@ def expected(endpoint: str, caller: str) -> int:
     elsewhere = caller.endswith("_elsewhere")
     if endpoint == "asyncapi":
         return 200
+    if endpoint == "stream":
+        # Whoever may be sent notices at all connects; each notice is decided as it is sent
+        # (tests/integration/test_notice_stream.py). Nobody else is sent care notifications.
+        return 403 if caller in ("agency", "other_agency", "auditor", "person") else 200
     if endpoint == "shared":
         if caller in OUTSIDERS:
             return 200 if caller == "support_person" else 404  # consent decides, and hides existence
@@ -105,7 +113,11 @@ def expected(endpoint: str, caller: str) -> int:
         if caller in ("agency", "other_agency"):
             return 403
         return 404 if elsewhere else 200
-    if endpoint == "notifications":
+    if endpoint == "acknowledge_follow_up":
+        if caller in ("agency", "other_agency", "auditor", "person"):
+            return 403
+        return 404  # elsewhere: not theirs; on the team: authorized, but no such follow-up
+    if endpoint in ("notifications", "crisis_follow_ups"):
         if caller in ("agency", "other_agency", "person"):
             return 403
         return 404 if elsewhere else 200
@@ -164,6 +176,10 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "add_member": ("careplan", "POST", f"/people/{person_id}/team",
                        lambda _: {"member_id": "care_coordinator-on-team", "role": "care_coordinator"}),
         "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),
+        "stream": ("notifications stream", "GET", "/stream", None),
+        "crisis_follow_ups": ("notifications", "GET", f"/people/{person_id}/crisis-follow-ups", None),
+        "acknowledge_follow_up": ("notifications", "POST",
+                                  f"/people/{person_id}/crisis-follow-ups/no-such-contact/acknowledgements", None),
         "shared": ("careplan", "GET", f"/people/{person_id}/shared", None),
         "goal": ("careplan", "POST", f"/people/{person_id}/plan/goals",
                  lambda caller: {"goal_id": f"goal-of-{caller}", "in_own_words": "Feel at home again",
@@ -219,12 +235,21 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "not a JWT": {"Authorization": "Bearer not-a-jwt"},
     }
 
+    async with serving(notifications) as address:
+        await _check_every_answer(clients, address, endpoints, callers, bad_tokens, other_id)
+
+
+async def _check_every_answer(clients, address, endpoints, callers, bad_tokens, other_id) -> None:
+    async def request(service: str, method: str, path: str, json: object, headers: dict[str, str]):
+        if service == "notifications stream":
+            return await _stream_answer(address, path, headers)
+        return await clients[service].request(method, path, json=json, headers=headers)
+
     mismatches = []
     for (endpoint, (service, method, path, body)), (caller, (role, claims)) in itertools.product(
         endpoints.items(), callers.items()
     ):
-        response = await clients[service].request(method, path, json=body(caller) if body else None,
-                                                  headers=bearer(role, **claims))
+        response = await request(service, method, path, body(caller) if body else None, bearer(role, **claims))
         want = expected(endpoint, caller)
         if response.status_code != want:
             mismatches.append(f"{endpoint:14} {caller:28} got {response.status_code}, want {want}: {response.text[:120]}")
@@ -233,12 +258,22 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
     for (endpoint, (service, method, path, body)), (kind, headers) in itertools.product(
         endpoints.items(), bad_tokens.items()
     ):
-        response = await clients[service].request(method, path, json=body("agency") if body else None, headers=headers)
+        response = await request(service, method, path, body("agency") if body else None, headers)
         if response.status_code != 401 or response.headers.get("WWW-Authenticate") != "Bearer":
             mismatches.append(f"{endpoint:14} {kind:28} got {response.status_code}, want 401 with WWW-Authenticate")
     for client in clients.values():
         await client.aclose()
     assert not mismatches, "\n" + "\n".join(mismatches)
+
+
+async def _stream_answer(address: tuple[str, int], path: str, headers: dict[str, str]) -> SimpleNamespace:
+    """The status of a live stream served by uvicorn, and the body of a refusal: an accepted
+    stream never ends (and an in-process client would wait for its end)."""
+    host, port = address
+    async with (httpx.AsyncClient(base_url=f"http://{host}:{port}") as client,
+                client.stream("GET", path, headers=headers) as response):
+        text = "" if response.status_code == 200 else (await response.aread()).decode()
+        return SimpleNamespace(status_code=response.status_code, text=text, headers=response.headers)
 
 
 class SafetyPlanWrites:

@@ -167,7 +167,7 @@ async def test_two_projectors_never_apply_a_batch_twice(system: System):
     await careplan.run_sync(application.add_team_member, person, "last", "clinician", BY)
     # A second replica's projector, reading in small batches, races the service's own.
     settings = careplan.settings
-    replica = picture_projection(application, settings.database_url, settings.schema, careplan.run_sync, batch_size=3)
+    replica = picture_projection(application, settings.database_url, settings.schema_name, careplan.run_sync, batch_size=3)
     try:
         await asyncio.gather(replica.catch_up(), projection_of(careplan).catch_up(), replica.catch_up())
         picture = (await replica.store.all())[str(person)]

@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate
 
 from services.careplan import translation as careplan_translations
 from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import MedicationCollaboration
 from services.careplan.translation import timeline_entry
 from services.intake.application import IntakeApplication
@@ -40,7 +41,7 @@ def event_classes(aggregate: type) -> set[type]:
 
 PUBLISHING_SERVICES = {
     "intake": (intake_translations.TRANSLATIONS, {Person}),
-    "careplan": (careplan_translations.TRANSLATIONS, {CareTeam, MedicationCollaboration}),
+    "careplan": (careplan_translations.TRANSLATIONS, {CareTeam, MedicationCollaboration, CrisisFollowUps}),
 }
 
 

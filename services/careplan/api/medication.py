@@ -4,7 +4,6 @@ decisions by prescribing roles only."""
 from __future__ import annotations
 
 import logging
-from typing import Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Response, status
@@ -14,12 +13,12 @@ from services.careplan.api.access import acting_role
 from services.careplan.application import CareplanApplication
 from services.careplan.deps import Access, Application, ServiceFoundation
 from services.careplan.domain.medication import (
-    DECISIONS,
-    NOTE_KINDS,
-    PERSON_CHOICES,
+    Decision,
     InvalidNote,
     MedicationCollaboration,
+    NoteKind,
     OutsideScopeOfPractice,
+    PersonChoice,
 )
 from shared.access import Right
 from shared.contracts.fields import Identifier
@@ -38,12 +37,12 @@ class AddNote(BaseModel):
 
     note_id: Identifier = Field(default_factory=new_id,
                                 description="Give one to make retries safe: the same id is recorded once")
-    kind: Literal[NOTE_KINDS] = Field(  # type: ignore[valid-type]
+    kind: NoteKind = Field(
         description="There is no kind for medication given without the person's knowledge or for "
                     "withholding services or money: such notes cannot be written.")
     text: str = Field(min_length=1, max_length=4000, description="In the person's words where they are theirs")
     medication: str | None = Field(None, max_length=200)
-    choice: Literal[PERSON_CHOICES] | None = Field(  # type: ignore[valid-type]
+    choice: PersonChoice | None = Field(
         None, description="For a person_choice note: the person's choice, which reaches the prescriber")
 
 
@@ -51,7 +50,7 @@ class RecordDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision_id: Identifier = Field(default_factory=new_id)
-    decision: Literal[DECISIONS]  # type: ignore[valid-type]
+    decision: Decision
     medication: str = Field(min_length=1, max_length=200)
     dose: str | None = Field(None, max_length=200, description="Required to start, change or dose")
     rationale: str = Field(min_length=1, max_length=4000)

@@ -11,16 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.plan_views import CarePlanView
 from services.careplan.deps import Access, Application, Plans
-from services.careplan.domain.plan import GOAL_STATUSES, LIFE_DOMAINS, Preferences
+from services.careplan.domain.plan import Preferences
+from services.careplan.domain.plan_parts import GoalStatus, LifeDomain
 from shared.access import Right
-from shared.consent import CATEGORIES
+from shared.consent import Category as SharingCategory
 from shared.contracts.fields import IDENTIFIER_PATTERN, BoundedDate, FiniteFloat, Identifier, identifier
 from shared.http import CurrentPrincipal, RequestProvenance, log_read
 
 Text = Field(min_length=1, max_length=4000)
-LifeDomain = Literal[LIFE_DOMAINS]  # type: ignore[valid-type]
-GoalStatus = Literal[GOAL_STATUSES]  # type: ignore[valid-type]
-SharingCategory = Literal[CATEGORIES]  # type: ignore[valid-type]
 SHARING_CATEGORY = ("The consent category in which the person's consent directives may share it outside the "
                     "team; none: it stays within the team (its words are never sorted by guessing)")
 Indicator = Annotated[str, identifier(200, "What the person and team watch: a name, without control characters")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -11,12 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.application import CareplanApplication
 from services.careplan.deps import Access, Application, ServiceFoundation
-from services.careplan.domain.safety_plan import SECTIONS, InvalidSafetyPlan, StaleVersion
+from services.careplan.domain.safety_plan import SECTIONS, InvalidSafetyPlan, Section, StaleVersion
 from shared.access import Right
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Foundation
 
-Section = Literal[SECTIONS]  # type: ignore[valid-type]
 Items = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=30)]
 
 

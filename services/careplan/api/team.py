@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Response, status
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.deps import Access, Application, ServiceFoundation
 from services.careplan.domain.medication import OnlySupervisorsAssignPrescribing
-from services.careplan.domain.care_team import TEAM_ROLES, NeedsConsent, NotOnTeam, UnknownTeamRole, check_team_role
+from services.careplan.domain.care_team import NeedsConsent, NotOnTeam, TeamRole, UnknownTeamRole, check_team_role
 from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 
@@ -33,7 +32,7 @@ class AddTeamMember(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     member_id: str = Field(min_length=1, max_length=200, description="The member's user id (token subject)")
-    role: Literal[TEAM_ROLES] = Field(description="The member's role on this person's team")  # type: ignore[valid-type]
+    role: TeamRole = Field(description="The member's role on this person's team")
 
 
 class TeamMemberView(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -16,10 +17,11 @@ from shared.domain import Provenance
 
 CARE_TEAM_NAMESPACE = UUID("3b0f8f61-1a52-4c8e-9d7a-5e2c4b1f0a77")
 
-TEAM_ROLES = (
+TeamRole = Literal[
     "care_coordinator", "clinician", "prescriber", "physician", "nurse_practitioner", "peer_specialist",
     "case_manager", "supervisor", "family_or_natural_support",
-)
+]
+TEAM_ROLES: tuple[str, ...] = get_args(TeamRole)
 
 
 class UnknownTeamRole(ValueError):
@@ -56,6 +58,11 @@ class Membership:
 
 
 class CareTeam(Aggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        Formed: ClassVar[type[Any]]
+        MemberJoined: ClassVar[type[Any]]
+        MemberLeft: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
         return uuid5(CARE_TEAM_NAMESPACE, str(person_id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -19,19 +20,22 @@ from shared.domain import InvalidField, Provenance
 
 MEDICATION_NAMESPACE = UUID("9a4e2c71-0b5d-4f3e-a8c6-2d1f7e9b3a50")
 
-NOTE_KINDS = (
+NoteKind = Literal[
     "person_says",              # what the person says about the medication, in their words
     "effects_noticed",          # effects the person (or the team, with them) notices
     "question_for_prescriber",
     "help_given",               # reminder boxes, pharmacy pickup, a ride to the appointment
     "incentive_offered",        # an offer the person may take or leave; never a condition of services
     "person_choice",            # see PERSON_CHOICES
-)
-PERSON_CHOICES = ("declines", "disagrees", "chooses_to_stop", "wants_a_change")
+]
+NOTE_KINDS: tuple[str, ...] = get_args(NoteKind)
+PersonChoice = Literal["declines", "disagrees", "chooses_to_stop", "wants_a_change"]
+PERSON_CHOICES: tuple[str, ...] = get_args(PersonChoice)
 # Notes the prescriber should hear about without having to look.
 FOR_PRESCRIBER = frozenset({"question_for_prescriber", "person_choice"})
 
-DECISIONS = ("start", "change", "stop", "dose")
+Decision = Literal["start", "change", "stop", "dose"]
+DECISIONS: tuple[str, ...] = get_args(Decision)
 DEFAULT_PRESCRIBING_ROLES = frozenset({"prescriber", "physician", "nurse_practitioner"})
 
 
@@ -100,6 +104,11 @@ class PrescribingDecision:
 
 
 class MedicationCollaboration(Aggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        Opened: ClassVar[type[Any]]
+        NoteAdded: ClassVar[type[Any]]
+        PrescribingDecisionRecorded: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
         return uuid5(MEDICATION_NAMESPACE, str(person_id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -47,6 +48,21 @@ CARE_PLAN_NAMESPACE = UUID("c6b9d1e4-5a3f-4c2b-8e7d-9f0a1b2c3d4e")
 
 
 class CarePlan(Aggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        Started: ClassVar[type[Any]]
+        GoalSet: ClassVar[type[Any]]
+        IndicatorValueRecorded: ClassVar[type[Any]]
+        GoalStatusChanged: ClassVar[type[Any]]
+        PersonDescribed: ClassVar[type[Any]]
+        SupportAdded: ClassVar[type[Any]]
+        SupportEnded: ClassVar[type[Any]]
+        GoalSharingMarked: ClassVar[type[Any]]
+        SupportSharingMarked: ClassVar[type[Any]]
+        SetbackRecorded: ClassVar[type[Any]]
+        Reviewed: ClassVar[type[Any]]
+        AgreementRecorded: ClassVar[type[Any]]
+        CrisisFollowedUp: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
         return uuid5(CARE_PLAN_NAMESPACE, str(person_id))

@@ -9,17 +9,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal, get_args
 
 from services.careplan.domain.reviews import leaves_room_for_review
 from shared.consent import CATEGORIES
 from shared.domain import InvalidField, Provenance
 
-LIFE_DOMAINS = (
+LifeDomain = Literal[
     "housing", "employment", "education", "clinical_care", "peer_support", "family", "physical_health",
     "transportation", "harm_reduction",
-)
+]
+LIFE_DOMAINS: tuple[str, ...] = get_args(LifeDomain)
 # A goal is never "failed": it is worked on, reached, or set aside by the person's choice.
-GOAL_STATUSES = ("active", "achieved", "set_aside")
+GoalStatus = Literal["active", "achieved", "set_aside"]
+GOAL_STATUSES: tuple[str, ...] = get_args(GoalStatus)
 AGREEMENT_GIVERS = ("person", "guardian")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -17,7 +18,7 @@ from shared.domain import InvalidField, Provenance
 
 SAFETY_PLAN_NAMESPACE = UUID("e1d2c3b4-a596-4878-9a0b-1c2d3e4f5a6b")
 
-SECTIONS = (
+Section = Literal[
     "warning_signs",
     "internal_coping_strategies",
     "people_and_places_for_distraction",
@@ -25,7 +26,8 @@ SECTIONS = (
     "professionals_and_crisis_lines",
     "making_the_environment_safe",
     "reasons_for_living",
-)
+]
+SECTIONS: tuple[str, ...] = get_args(Section)
 
 
 class InvalidSafetyPlan(InvalidField):
@@ -48,6 +50,10 @@ class SafetyPlanVersion:
 
 
 class SafetyPlan(Aggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        Started: ClassVar[type[Any]]
+        Revised: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
         return uuid5(SAFETY_PLAN_NAMESPACE, str(person_id))

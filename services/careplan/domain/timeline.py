@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import event
 
@@ -54,6 +55,14 @@ class CrisisContact:
 
 
 class Timeline(PersonFollower):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        EntryAdded: ClassVar[type[Any]]
+        PersonNamed: ClassVar[type[Any]]
+        ScreeningResultNoted: ClassVar[type[Any]]
+        CrisisContactNoted: ClassVar[type[Any]]
+        ConsentNoted: ClassVar[type[Any]]
+        ConsentRevocationNoted: ClassVar[type[Any]]
+
     def __init__(self, person_id) -> None:  # noqa: ANN001 - the id type comes from PersonFollower
         super().__init__(person_id)
         self.entries: list[TimelineEntry] = []

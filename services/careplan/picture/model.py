@@ -22,6 +22,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from services.careplan.domain.care_team import CareTeam
+from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import FOR_PRESCRIBER, MedicationCollaboration
 from services.careplan.domain.plan import CarePlan
 from services.careplan.domain.reviews import ReviewPrompt, next_review
@@ -104,7 +105,9 @@ def fold(events: Any, pictures: dict[str, Picture] | None = None) -> dict[str, P
     for domain_event in events:
         if handles(domain_event):
             person_id = person_of(domain_event)
-            pictures[person_id] = apply(pictures.get(person_id), domain_event)  # type: ignore[assignment]
+            picture = apply(pictures.get(person_id), domain_event)
+            if picture is not None:  # always, for an event it handles
+                pictures[person_id] = picture
     return pictures
 
 
@@ -305,9 +308,12 @@ NOT_SHOWN: frozenset[type] = frozenset({
     Timeline.UpstreamEventUnprocessable,  # a gap in the timeline, in the dead-letter queue
     # Never recorded: each of these aggregates is created by its own named event above.
     CareTeam.Created, CarePlan.Created, MedicationCollaboration.Created, SafetyPlan.Created,
+    # The published copy of the plan's crisis follow-ups (shown from CarePlan.CrisisFollowedUp).
+    CrisisFollowUps.FirstRecorded, CrisisFollowUps.Recorded, CrisisFollowUps.Created,
 })
 
-AGGREGATES: tuple[type[Aggregate], ...] = (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan)
+AGGREGATES: tuple[type[Aggregate], ...] = (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan,
+                                           CrisisFollowUps)
 
 
 _HANDLER_BY_CLASS: dict[type, Handler] = {

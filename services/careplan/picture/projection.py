@@ -265,7 +265,7 @@ async def rebuild_pictures(settings: ServiceSettings, progress: Progress | None 
     ensure_schema(settings)
     application = CareplanApplication(env=settings.eventsourcing_env())
     try:
-        projection = picture_projection(application, settings.database_url, settings.schema, asyncio.to_thread)
+        projection = picture_projection(application, settings.database_url, settings.schema_name, asyncio.to_thread)
         try:
             return await projection.rebuild(progress)
         finally:

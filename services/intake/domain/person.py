@@ -11,7 +11,7 @@ survivor records the duplicate it absorbed and answers to the duplicate's agency
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -63,6 +63,19 @@ class MergedAway(ValueError):
 
 
 class Person(Aggregate):
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        Registered: ClassVar[type[Any]]
+        MergedInto: ClassVar[type[Any]]
+        DuplicateMerged: ClassVar[type[Any]]
+        DetailsAmended: ClassVar[type[Any]]
+        CrisisContactRecorded: ClassVar[type[Any]]
+        ConsentGranted: ClassVar[type[Any]]
+        ConsentRevoked: ClassVar[type[Any]]
+        ScreeningCompleted: ClassVar[type[Any]]
+        ScreeningRecorded: ClassVar[type[Any]]
+        ScreeningScored: ClassVar[type[Any]]
+        UrgentScreeningResult: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(agency: str, agency_person_id: str, **_: object) -> UUID:
         # The same agency record always maps to the same person: a repeated registration collides

@@ -1,35 +1,43 @@
 """Notifications due to a person's care team, decided from what other services publish.
 
-This records that a notification is due; delivering it (webhooks, live stream) comes later.
+This records that a notification is due; delivering it (webhooks, live stream) comes later. Who it
+is for is data (`audience`, and members it names): domain/routing.py's `recipients` turns it into
+members with the team as it is when the notification is sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import event
 
 from services.notifications.domain.disclosure import TEAM_ONLY
+from services.notifications.domain.follow_ups import FollowsCrisisFollowUps
 from shared.consent import ConsentDirective
 from shared.domain import UpstreamRef
-from shared.followers import TeamFollower
 
 
 @dataclass(frozen=True)
 class DueNotification:
-    notification_id: str  # the id of the upstream event that made it due
+    notification_id: str  # the id of the upstream event that made it due, or of the follow-up's step
     kind: str
-    audience: str
+    audience: str  # a routing.Audience
     message: str
     due_at: datetime
     urgent: bool = False
     category: str = TEAM_ONLY  # what it reveals, as a consent category (domain/disclosure.py)
+    named: tuple[str, ...] = ()  # members the audience names besides its roles (routing.recipients)
 
 
-class PersonNotifications(TeamFollower):
-    """What the person's care team is due to hear, who is on that team, and the person's consent
-    directives: enough to decide at send time who may be sent each notification."""
+class PersonNotifications(FollowsCrisisFollowUps):
+    """What the person's care team is due to hear, who is on that team, the person's consent
+    directives (enough to decide at send time who may be sent each notification), and the crisis
+    follow-ups that escalate when overdue (domain/follow_ups.py)."""
+
+    if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
+        NotificationDue: ClassVar[type[Any]]
 
     def __init__(self, person_id) -> None:  # noqa: ANN001
         super().__init__(person_id)
@@ -39,11 +47,14 @@ class PersonNotifications(TeamFollower):
     @event("NotificationDue")
     def notification_due(
         self, upstream: UpstreamRef, kind: str, audience: str, message: str, due_at: datetime, urgent: bool = False,
-        category: str = TEAM_ONLY,
+        category: str = TEAM_ONLY, named: tuple[str, ...] = (),
     ) -> None:
+        # Events stored before `category` or `named` existed decode with their defaults.
         self._advance(upstream)
-        # One upstream event causes at most one notification: its id names the cause.
-        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, urgent, category))
+        # One upstream event causes at most one notification: its id names the cause. (A crisis
+        # follow-up's step names the step: domain/follow_ups.py: step_cause.)
+        self.due.append(DueNotification(upstream.event_id, kind, audience, message, due_at, urgent, category,
+                                         tuple(named)))
 
     @event("NothingToNotify")
     def nothing_to_notify(self, upstream: UpstreamRef) -> None:

@@ -19,11 +19,12 @@ UNSPECIFIED_SEX_CUTOFF = 3
 
 def score_audit_c(answers: Mapping[str, Answer], sex: str | None) -> ScreeningResult:
     answers = checked_answers(answers)
-    cutoff = CUTOFF_BY_SEX.get(sex, UNSPECIFIED_SEX_CUTOFF)
+    cutoff = UNSPECIFIED_SEX_CUTOFF if sex is None else CUTOFF_BY_SEX.get(sex, UNSPECIFIED_SEX_CUTOFF)
     # "A cutoff chosen for unknown sex is flagged": flagged whenever it is applied, for "other" as for
     # unknown, even where the total is on the same side of every sex's cutoff.
     flags = set() if sex in CUTOFF_BY_SEX else {"unspecified_sex_cutoff"}
     complete = not declined_when_asked(answers)
+    positive: bool | None
     if complete:
         total = total_of(answers)
         positive = total >= cutoff
@@ -61,4 +62,5 @@ def possible_totals(answers: Mapping[str, Answer]) -> set[int]:
 def total_of(answers: Mapping[str, Answer]) -> int:
     if answers["item1"] == NEVER:
         return 0
-    return sum(answers[item] for item in ITEMS)
+    # Only called with every asked item answered (a completion), so `or 0` never stands in for one.
+    return sum(answers[item] or 0 for item in ITEMS)

@@ -17,6 +17,8 @@ POSITIVE_FROM = 3
 
 def score_dast10(answers: Mapping[str, Answer]) -> ScreeningResult:
     answers = checked_answers(answers)
+    band: str | None
+    positive: bool | None
     if None not in answers.values():
         total = total_of(answers)
         band, positive, complete = band_of(total, BANDS), total >= POSITIVE_FROM, True

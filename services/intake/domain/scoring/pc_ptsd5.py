@@ -16,6 +16,7 @@ def score_pc_ptsd5(answers: Mapping[str, Answer], settings: ScoringSettings) -> 
     answers = checked_answers(answers)
     cutoff = settings.pc_ptsd5_cutoff
     complete = not declined_when_asked(answers)
+    positive: bool | None
     if complete:
         total = total_of(answers)
         positive = total >= cutoff

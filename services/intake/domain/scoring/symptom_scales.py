@@ -54,7 +54,7 @@ def self_harm_flags(item9: Answer) -> set[str]:
 def summed_scale(
     answers: Mapping[str, Answer], scored: Sequence[str], bands: Sequence[tuple[int, str]]
 ) -> tuple[int | None, str | None, bool | None, set[str], bool]:
-    given = [answers[item] for item in scored if answers[item] is not None]
+    given = [answer for answer in (answers[item] for item in scored) if answer is not None]
     declined = len(scored) - len(given)
     if declined == 0:
         total, flags = sum(given), set()
