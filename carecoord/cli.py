@@ -9,6 +9,7 @@
     carecoord rebuild-picture
                              rebuild careplan's integrated pictures from its events (safe while
                              the services run)
+    carecoord audit ...      checkpoint, export, verify and prove each service's event log
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from carecoord.audit.cli import app as audit_app
 from carecoord.demo import play_demo
 from carecoord.dev import dev_token
 from carecoord.run import run_all
@@ -29,6 +31,7 @@ from shared.settings import ServiceSettings
 # Tracebacks stay plain: rich's, with local variables, would print secrets and tokens.
 app = typer.Typer(name="carecoord", help="Run the whole system locally, or play the demo scenario against it.",
                   add_completion=False, pretty_exceptions_enable=False)
+app.add_typer(audit_app)
 
 
 def _exit_with(code: int) -> None:

@@ -10,41 +10,18 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
-from rich.text import Text
+from rich.progress import Progress
 
 from carecoord.dev import kept_dev_value
+from carecoord.progress import positions_progress, report_to
 from services.careplan.bootstrap import CareplanSettings
 from services.careplan.picture.projection import rebuild_pictures
 
-
-class RateColumn(ProgressColumn):
-    """Steps per second in a unit of our own (rich's speed column counts bytes)."""
-
-    def __init__(self, unit: str) -> None:
-        super().__init__()
-        self.unit = unit
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("?" if speed is None else f"{speed:,.0f} {self.unit}/s", style="progress.data.speed")
+__all__ = ["picture_progress", "rebuild_picture", "report_to"]
 
 
 def picture_progress(console: Console, get_time: Callable[[], float] | None = None) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn("positions"),
-                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                    console=console, get_time=get_time)
-
-
-def report_to(progress: Progress, description: str) -> Callable[[int, int], None]:
-    """A callback for `PictureProjection.rebuild` (position reached, position to reach)."""
-    task = progress.add_task(description, total=None)
-
-    def report(position: int, last: int) -> None:
-        progress.update(task, total=last, completed=position)
-
-    return report
+    return positions_progress(console, get_time)
 
 
 def rebuild_picture() -> int:

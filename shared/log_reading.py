@@ -1,6 +1,6 @@
-"""How a follower (the outbox relay, a projection) reads its service's notification log.
+"""How a tailer of its service's own log (shared/log_tailing.py: the outbox relay, a projection) reads it.
 
-`read_log` gives the next notifications of the topics it follows and how far the log has been
+`read_log` gives the next notifications of the topics it reads and how far the log has been
 read. `PostgresLogReader` does that with one asyncpg statement on the event loop; elsewhere (the
 in-memory recorder of unit tests) `ThreadedLogReader` runs `read_log` on the service's pool.
 """
@@ -24,9 +24,9 @@ NO_STOP = 2**63 - 1
 def read_log(recorder: ApplicationRecorder, after: int, limit: int, topics: Sequence[str],
              stop: int | None = None) -> tuple[Sequence[Notification], int]:
     """The next notifications of `topics` after `after` (at most `limit`), and how far the log
-    has been read: a follower goes on from there, not from the last notification it was given.
+    has been read: a tailer goes on from there, not from the last notification it was given.
 
-    A follower interested in some topics only (a relay publishes only some aggregates) would
+    A tailer interested in some topics only (a relay publishes only some aggregates) would
     otherwise read again, at every wake-up, everything since the last event it wanted: careplan's
     relay rescanned the whole timeline history at each commit. Reading up to the maximum id seen
     first is safe: eventsourcing locks the table for each insert, so ids commit in order and no

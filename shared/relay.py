@@ -1,4 +1,4 @@
-"""The outbox relay: follows a service's event log and publishes it, in order, at least once.
+"""The outbox relay: tails a service's event log and publishes it, in order, at least once.
 
 The event store is the outbox. The relay reads notifications after its last confirmed position,
 maps each domain event to an integration event, publishes the batch with publisher confirms and
@@ -23,7 +23,7 @@ from eventsourcing.persistence import Notification
 
 from shared.contracts.base import Payload
 from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable_event_id
-from shared.log_following import FollowingLoop
+from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, ThreadedLogReader
 from shared.pools import create_pool
 from shared.topics import stored_topics
@@ -110,7 +110,7 @@ def to_integration_event(source: str, notification_id: int, domain_event: Any, p
     """Wrap one stored event of a person's stream in its envelope.
 
     A published aggregate is one per person, so its versions are the person's sequence on that
-    stream; its id is the person's id unless its events name the person (`person_id`).
+    stream; every event of it names the person (shared/person_aggregate.py).
     """
     provenance = domain_event.provenance
     event = IntegrationEvent[dict[str, Any]](
@@ -120,7 +120,7 @@ def to_integration_event(source: str, notification_id: int, domain_event: Any, p
         source=source,
         stream=stream_name(source, domain_event),
         position=notification_id,
-        person_id=getattr(domain_event, "person_id", domain_event.originator_id),
+        person_id=domain_event.person_id,
         person_sequence=domain_event.originator_version,
         occurred_at=domain_event.timestamp,
         correlation_id=provenance.correlation_id,
@@ -131,7 +131,7 @@ def to_integration_event(source: str, notification_id: int, domain_event: Any, p
     return Outgoing(event, provenance.traceparent)
 
 
-class OutboxRelay(FollowingLoop):
+class OutboxRelay(LogTailLoop):
     kind = "relay"
 
     def __init__(
@@ -153,7 +153,7 @@ class OutboxRelay(FollowingLoop):
         self._translations = translations
         # Only published aggregates' events: a service's log also holds what it keeps to itself.
         self._topics = [topic for event_class in translations for topic in stored_topics(event_class)]
-        self.follows = frozenset(self._topics)
+        self.wakes_for = frozenset(self._topics)
         self.publisher = publisher  # what the relay publishes through (a test may publish as it would)
         self._positions = positions
         self._run_sync = run_sync
@@ -172,7 +172,7 @@ class OutboxRelay(FollowingLoop):
     async def run(self) -> None:
         """Publish forever; failures of the broker or database are waited out, never skipped."""
         try:
-            await self._follow()
+            await self.tail()
         finally:
             with contextlib.suppress(Exception):  # also when cancelled: keep the last confirmed position
                 await self._saved()
@@ -180,7 +180,7 @@ class OutboxRelay(FollowingLoop):
             await self._positions.close()
             await self._reader.close()
 
-    async def _step(self) -> bool:
+    async def step(self) -> bool:
         if not await self._positions.hold_lease(self.name):
             self._loaded = False  # another replica publishes; stand by
             await asyncio.sleep(self._idle_poll_seconds * 2)
@@ -241,7 +241,7 @@ class OutboxRelay(FollowingLoop):
         return to_integration_event(self.source, notification.id, domain_event, payload)
 
 class LogListener:
-    """Wakes a relay (and a service's other log followers) when PostgreSQL NOTIFYs that its event
+    """Wakes a relay (and a service's other log tailers) when PostgreSQL NOTIFYs that its event
     table changed (any process), with the topics recorded (None: any)."""
 
     def __init__(self, dsn: str, channel: str, on_notify: Callable[[frozenset[str] | None], None]) -> None:

@@ -1,4 +1,4 @@
-"""One running service: its application, HTTP API, broker connection, relay and other followers of
+"""One running service: its application, HTTP API, broker connection, relay and other tailers of
 its event log (projections); started and stopped together. The broker may be down when the
 service starts: HTTP commands are still accepted (they only touch PostgreSQL) and the relay
 publishes once the broker is back."""
@@ -35,8 +35,8 @@ ApplicationT = TypeVarWithDefault("ApplicationT", bound=ServiceApplication, defa
                                   covariant=True)
 
 
-class LogFollower(Protocol):
-    """A background task that follows the service's event log (the relay, a projection): run
+class LogTailer(Protocol):
+    """A background task that tails the service's own event log (the relay, a projection): run
     while the service runs, woken whenever new events are recorded."""
 
     name: str
@@ -87,7 +87,7 @@ class Service:
     create_service); nothing is added to it afterwards."""
 
     def __init__(self, foundation: Foundation, *, http: FastAPI, topologies: Sequence[ConsumerTopology] = (),
-                 relay: OutboxRelay | None = None, log_followers: Sequence[LogFollower] = ()) -> None:
+                 relay: OutboxRelay | None = None, log_tailers: Sequence[LogTailer] = ()) -> None:
         self.foundation = foundation
         self.settings = foundation.settings
         self.application = foundation.application
@@ -97,7 +97,7 @@ class Service:
         self.http = http
         self.topologies = tuple(topologies)  # every queue it consumes, declared when it connects
         self.relay = relay
-        self.log_followers = tuple(log_followers)  # besides the relay
+        self.log_tailers = tuple(log_tailers)  # besides the relay
         self._tasks: list[asyncio.Task[Any]] = []
         self._connecting: asyncio.Task[None] | None = None
 
@@ -119,13 +119,13 @@ class Service:
         self._connecting = asyncio.create_task(self._connect_broker(), name=f"{self.name}-broker")
         self._tasks.append(self._connecting)
         relays = [self.relay] if self.relay is not None and run_relay else []
-        followers: list[LogFollower] = [*relays, *self.log_followers]
-        for follower in followers:
-            self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
-        if followers:
+        tailers: list[LogTailer] = [*relays, *self.log_tailers]
+        for tailer in tailers:
+            self._tasks.append(asyncio.create_task(tailer.run(), name=tailer.name))
+        if tailers:
             def wake_all(topics: frozenset[str] | None) -> None:
-                for follower in followers:
-                    follower.wake(topics)
+                for tailer in tailers:
+                    tailer.wake(topics)
 
             recorder = self.application.recorder
             if not isinstance(recorder, PostgresBatchProcessRecorder):

@@ -59,4 +59,4 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     http = build_http(foundation, "careplan", routers, careplan_statuses,
                       exception_handlers={TooManyConflicts: retry_later}, state={"picture_store": pictures.store})
     return Service(foundation, http=http, topologies=[intake_events],
-                   relay=build_relay(foundation, TRANSLATIONS, careplan_contracts.PAYLOADS), log_followers=[pictures])
+                   relay=build_relay(foundation, TRANSLATIONS, careplan_contracts.PAYLOADS), log_tailers=[pictures])

@@ -42,7 +42,7 @@ from services.intake.application import (
 )
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
-from services.intake.domain.person import CannotMerge, IdempotencyKeyReused, MergedAway
+from services.intake.domain.refusals import CannotMerge, IdempotencyKeyReused, MergedAway
 from services.intake.domain.scoring import InvalidAnswers
 from shared.access import (
     MayNotRegister,

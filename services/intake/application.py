@@ -6,8 +6,7 @@ one transaction; see shared/group_commit.py for why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, overload
 from uuid import UUID
@@ -38,17 +37,10 @@ from services.intake.commands import (
     command_failed,
 )
 from services.intake.domain.care_team_view import CareTeamView
-from services.intake.domain.consent import InvalidConsent
-from services.intake.domain.crisis import InvalidCrisisContact
-from services.intake.domain.person import (
-    CannotMerge,
-    IdempotencyKeyReused,
-    MergedAway,
-    NoAnswers,
-    Person,
-    UnknownDetail,
-)
-from services.intake.domain.scoring import Answer, InvalidAnswers, ScoringSettings
+from services.intake.domain.person import Person
+from services.intake.domain.refusals import MergedAway
+from services.intake.domain.scoring import Answer, ScoringSettings
+from services.intake.handlers import HANDLERS, REFUSALS, Batch, standing
 from shared.access import MissingRight, NotVisible, RecordContext, authorize
 from shared.domain import Provenance
 from shared.following import FollowerApplication
@@ -64,11 +56,6 @@ __all__ = [  # the commands are part of the application's interface
 # Another process saved the same person meanwhile: reload and run the batch again.
 CONFLICT_ATTEMPTS = 5
 
-# A command refused for its own content: the others in its batch go ahead. Every rule raises
-# before its command changes anything, so a refused command leaves its people as they were.
-REFUSALS = (PersonNotFound, UnknownDetail, InvalidAnswers, NoAnswers, InvalidCrisisContact, InvalidConsent,
-            CannotMerge, MergedAway, IdempotencyKeyReused)
-
 
 def _person_access(person: Person) -> tuple[str, frozenset[str]]:
     """The agency that registered the person, and those of the duplicates merged into them."""
@@ -79,50 +66,11 @@ def _team_members(view: CareTeamView) -> frozenset[str]:
     return frozenset(view.team)
 
 
-# How long a chain of merges (A into B, later B into C) is followed to the record that now stands.
-MAX_MERGE_CHAIN = 20
-
-
-@dataclass
-class _Batch:
-    """The people a batch touches, each loaded once (checked out of the cache), saved together."""
-
-    application: IntakeApplication
-    people: dict[UUID, Person] = field(default_factory=dict)
-
-    def find(self, person_id: UUID) -> Person | None:
-        if person_id not in self.people:
-            try:
-                self.people[person_id] = self.application.check_out(person_id)
-            except AggregateNotFoundError:
-                return None
-        return self.people[person_id]
-
-    def existing(self, person_id: UUID) -> Person:
-        person = self.find(person_id)
-        if person is None:
-            raise PersonNotFound(f"no person {person_id}")
-        return person
-
-
 class IntakeApplication(FollowerApplication[CareTeamView]):
     """Intake's commands, and its view of care teams (from careplan) that decides who sees what."""
 
     name = "Intake"
     follower_class = CareTeamView
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Each command type's handler; a type not here is refused (UnknownCommand), never guessed.
-        self._handlers: dict[type, Callable[[Any, _Batch], Result]] = {
-            RegisterPerson: self._register,
-            AmendDetails: self._amend,
-            RecordScreening: self._record_screening,
-            RecordCrisisContact: self._record_crisis_contact,
-            GrantConsent: self._consent,
-            RevokeConsent: self._consent,
-            MergePeople: self._merge,
-        }
 
     @property
     def scoring_settings(self) -> ScoringSettings:
@@ -154,7 +102,7 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
         failed: dict[int, Exception] = {}
         conflicts = 0
         while True:
-            batch = _Batch(self)
+            batch = Batch(self.check_out, self.scoring_settings)
             outcomes = outcomes_until_a_failure(commands, lambda command: self._run(command, batch), failed,
                                                 command_failed)
             if outcomes is None:
@@ -242,87 +190,14 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
             for person_id in person_ids if person_id in found
         }
 
-    def _run(self, command: Command, batch: _Batch) -> Result | Exception:
-        handler = self._handlers.get(type(command))
+    @staticmethod
+    def _run(command: Command, batch: Batch) -> Result | Exception:
+        handler = HANDLERS.get(type(command))
         if handler is None:
             return UnknownCommand(command)  # before anything runs, so the batch has nothing to undo
         try:
             return handler(command, batch)
         except MergedAway as away:
-            return MergedAway(away.person_id, self._standing(away.survivor_id, batch), away.field)
+            return MergedAway(away.person_id, standing(away.survivor_id, batch), away.field)
         except REFUSALS as refusal:
             return refusal
-
-    @staticmethod
-    def _standing(person_id: UUID, batch: _Batch) -> UUID:
-        """The record that stands for this person now: at the end of any chain of merges."""
-        for _ in range(MAX_MERGE_CHAIN):
-            person = batch.find(person_id)
-            if person is None or person.merged_into is None:
-                break
-            person_id = person.merged_into
-        return person_id
-
-    @staticmethod
-    def _merge(command: MergePeople, batch: _Batch) -> MergeReceipt:
-        """Merge the duplicate into the survivor; both are saved in the batch's one transaction."""
-        survivor, duplicate = batch.existing(command.survivor_id), batch.existing(command.duplicate_id)
-        created = survivor.merge_duplicate(duplicate, command.reason, command.provenance)
-        return MergeReceipt(survivor.id, duplicate.id, survivor.merged_duplicates[duplicate.id],
-                            list(survivor.agency_identities), created)
-
-    @staticmethod
-    def _register(command: RegisterPerson, batch: _Batch) -> Registration:
-        """Register a person once; registering the same agency record again returns the first, or the
-        record it was merged into (which answers to that agency record now)."""
-        person_id = Person.create_id(command.agency, command.agency_person_id)
-        if batch.find(person_id) is not None:
-            return Registration(IntakeApplication._standing(person_id, batch), created=False)
-        batch.people[person_id] = Person(
-            command.agency, command.agency_person_id, command.preferred_name, command.date_of_birth,
-            command.provenance, command.pronouns, command.preferred_language,
-        )
-        return Registration(person_id, created=True)
-
-    @staticmethod
-    def _amend(command: AmendDetails, batch: _Batch) -> Amendment:
-        return Amendment(command.person_id,
-                         batch.existing(command.person_id).amend_details(command.changes, command.provenance))
-
-    @staticmethod
-    def _consent(command: GrantConsent | RevokeConsent, batch: _Batch) -> ConsentReceipt:
-        """Grant or revoke a consent directive; repeating either records nothing new."""
-        person = batch.existing(command.person_id)
-        if isinstance(command, GrantConsent):
-            created = person.grant_consent(command.directive_id, command.recipient_kind, command.recipient_id,
-                                           command.categories, command.starts_at, command.expires_at,
-                                           command.provenance, command.fingerprint)
-        else:
-            created = person.revoke_consent(command.directive_id, command.revoked_at, command.provenance)
-        return ConsentReceipt(command.person_id, command.directive_id, created)
-
-    @staticmethod
-    def _record_crisis_contact(command: RecordCrisisContact, batch: _Batch) -> CrisisContactReceipt:
-        """Record a crisis contact once per contact id (derived from the caller's idempotency key)."""
-        person = batch.existing(command.person_id)
-        if command.contact_id in person.crisis_contacts:
-            person.check_same_request(command.contact_id, command.fingerprint)
-            return CrisisContactReceipt(command.person_id, command.contact_id,
-                                        person.crisis_contacts[command.contact_id], created=False)
-        due = person.record_crisis_contact(
-            command.contact_id, command.kind, command.occurred_at, command.location, command.responders,
-            command.what_helped, command.outcome, command.follow_up_due, command.provenance, command.fingerprint,
-        )
-        return CrisisContactReceipt(command.person_id, command.contact_id, due, created=True)
-
-    def _record_screening(self, command: RecordScreening, batch: _Batch) -> ScreeningReceipt:
-        """Record a screening once per screening id (derived from the caller's idempotency key)."""
-        person = batch.existing(command.person_id)
-        if person.has_screening(command.screening_id):
-            person.check_same_request(command.screening_id, command.fingerprint)
-            return ScreeningReceipt(command.person_id, command.screening_id, created=False,
-                                    result=person.screening_result(command.screening_id))
-        result = person.record_screening(command.screening_id, command.instrument, command.answers,
-                                         command.provenance, command.sex, self.scoring_settings,
-                                         command.fingerprint)
-        return ScreeningReceipt(command.person_id, command.screening_id, created=True, result=result)

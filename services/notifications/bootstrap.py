@@ -58,7 +58,7 @@ def create_service(settings: ServiceSettings | None = None, clock: Callable[[], 
     streams = stream_parts(foundation, application, settings)
     http = build_http(foundation, "notifications", [notifications_router, crisis_follow_ups_router, stream_router],
                       state={"clock": clock, "notice_streams": streams})
-    return Service(foundation, http=http, topologies=[upstream_events], log_followers=[timer, streams])
+    return Service(foundation, http=http, topologies=[upstream_events], log_tailers=[timer, streams])
 
 
 def stream_parts(foundation: Foundation, application: NotificationsApplication,

@@ -1,7 +1,7 @@
 """The crisis follow-up timer: takes each follow-up's steps (reminder, escalations) when they fall
 due, from due times kept in the store, so that it survives restarts and never sleeps in memory.
 
-Two parts, one loop (a `LogFollower` of the service, woken by LISTEN/NOTIFY like the relay):
+Two parts, one loop (a `LogTailer` of the service, woken by LISTEN/NOTIFY like the relay):
 - the schedule: a small table, one row per open follow-up with the time of its next step, kept
   up to date from notifications' own log (the events that change a follow-up) with the position
   read, in one transaction. It is derived: each person's rows are rewritten from their aggregate
@@ -25,7 +25,7 @@ import asyncpg
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain.follow_ups import crisis_follow_up_events
 from services.notifications.domain.notifications import PersonNotifications
-from shared.log_following import FollowingLoop
+from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, ThreadedLogReader
 from shared.pools import create_pool
 from shared.relay import RunSync
@@ -107,8 +107,8 @@ class FollowUpSchedule:
         return [row["person_id"] for row in rows]
 
 
-class FollowUpTimer(FollowingLoop):
-    """Run by the service with its log followers (shared/runtime.py); stopped with it."""
+class FollowUpTimer(LogTailLoop):
+    """Run by the service with its log tailers (shared/runtime.py); stopped with it."""
 
     kind = "timer"
 
@@ -123,7 +123,7 @@ class FollowUpTimer(FollowingLoop):
         self._batch_size = batch_size
         self._reader = reader or ThreadedLogReader(application.recorder, run_sync)
         self._topics = follow_up_topics()
-        self.follows = frozenset(self._topics)
+        self.wakes_for = frozenset(self._topics)
         self._loaded = False
         self._read_to = 0
         # The idle poll is also how often due times are checked when nothing is recorded.
@@ -131,7 +131,7 @@ class FollowUpTimer(FollowingLoop):
 
     async def run(self) -> None:
         try:
-            await self._follow()
+            await self.tail()
         finally:
             await self.schedule.close()
             await self._reader.close()
@@ -139,7 +139,7 @@ class FollowUpTimer(FollowingLoop):
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), timezone.utc)
 
-    async def _step(self) -> bool:
+    async def step(self) -> bool:
         if not self._loaded:
             self.position = await self.schedule.position()
             self._loaded = True

@@ -83,11 +83,11 @@ class BeyondTheLog(ValueError):
 
 
 class NoticeStreams:
-    """Every live stream of the service: a `LogFollower` (shared/runtime.py) that only wakes them."""
+    """Every live stream of the service: a `LogTailer` (shared/runtime.py) that only wakes them."""
 
     name = "notifications-streams"
     kind = "stream"
-    follows = frozenset(NOTICE_TOPICS)
+    wakes_for = frozenset(NOTICE_TOPICS)
 
     def __init__(self, application: NotificationsApplication, run_sync: RunSync, reader: LogReader, *,
                  page_size: int = 200, poll_seconds: float = 2.0, heartbeat_seconds: float = 15.0,
@@ -116,7 +116,7 @@ class NoticeStreams:
             await self._reader.close()
 
     def wake(self, topics: frozenset[str] | None = None) -> None:
-        if topics is None or not self.follows.isdisjoint(topics):
+        if topics is None or not self.wakes_for.isdisjoint(topics):
             for news in self._waiting:
                 news.set()
 

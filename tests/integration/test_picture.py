@@ -14,7 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from services.careplan.application import CareplanApplication
 from services.careplan.bootstrap import CareplanSettings
-from services.careplan.picture.model import to_document
+from services.careplan.picture.document import to_document
 from services.careplan.picture.projection import PictureProjection, picture_projection
 from carecoord import cli
 from shared.domain import Provenance
@@ -37,7 +37,7 @@ async def change_plan(service: Service, person: UUID, change, today: date | None
 
 
 def projection_of(service: Service) -> PictureProjection:
-    return next(f for f in service.log_followers if isinstance(f, PictureProjection))
+    return next(f for f in service.log_tailers if isinstance(f, PictureProjection))
 
 
 async def picture_when(client, person_id: str, ready, what: str) -> dict:  # noqa: ANN001

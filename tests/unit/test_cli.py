@@ -62,7 +62,7 @@ def test_key_prints_a_256_bit_base64_key(runner):
 def test_help_lists_every_command(runner):
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "demo", "docs", "token", "key", "rebuild-picture"):
+    for command in ("run", "demo", "docs", "token", "key", "rebuild-picture", "audit"):
         assert f" {command} " in result.stdout, command
 
 
@@ -84,3 +84,14 @@ def test_rebuild_progress_shows_positions_rate_and_time_left():
     assert "eta 0:00:03" in middle  # 600 positions to go
     report(1000, 1000)
     assert progress.finished
+
+
+def test_audit_key_prints_a_signing_key_and_its_verifier_key(runner):
+    from shared.checkpoints import NoteSigner, NoteVerifier
+
+    result = runner.invoke(app, ["audit", "key", "--name", "county-audit"])
+    assert result.exit_code == 0
+    signer = NoteSigner.from_text(result.stdout)
+    vkey = result.stderr.strip().rsplit(" ", 1)[1]
+    assert NoteVerifier.from_vkey(vkey).vkey() == vkey
+    assert signer.verifier().vkey() == vkey and vkey.startswith("county-audit+")

@@ -179,7 +179,7 @@ def test_a_change_that_fails_before_its_event_leaves_no_changed_follower_in_the_
     careplan.add_to_timeline(upstream(first, 1, position=1), "person_registered", "Registered", NOW)
     broken = upstream(first, 2, position=3)
     outcomes = careplan.apply_upstream_batch([
-        breaks_after(broken, lambda t: t._advance(broken)),  # state changed, no event triggered
+        breaks_after(broken, lambda t: t.upstream_applied.update({broken.stream: 2})),  # changed, no event
         entry(upstream(second, 1, position=2)),
     ])
     assert isinstance(outcomes[0], ChangeBroke)

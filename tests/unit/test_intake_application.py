@@ -3,7 +3,8 @@ from uuid import uuid4
 import pytest
 
 from services.intake.application import IntakeApplication, PersonNotFound, RecordScreening, RegisterPerson
-from services.intake.domain.person import NoAnswers, Person
+from services.intake.domain.person import Person
+from services.intake.domain.refusals import NoAnswers
 from services.intake.domain.scoring import InvalidAnswers
 from tests.unit.conftest import application_env
 
@@ -124,7 +125,7 @@ def test_a_date_of_birth_pronouns_and_language_are_kept_and_details_can_be_amend
     from datetime import date
 
     from services.intake.application import AmendDetails
-    from services.intake.domain.person import UnknownDetail
+    from services.intake.domain.refusals import UnknownDetail
 
     registered = intake.execute(RegisterPerson("north", "42", "Sam", date(1990, 5, 17), provenance, "they/them", "es"))
     amended = intake.execute(AmendDetails(registered.person_id, {"preferred_name": "Sammy", "preferred_language": "es"},

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from services.intake.application import GrantConsent, IntakeApplication, RecordCrisisContact, RecordScreening
-from services.intake.domain.person import IdempotencyKeyReused
+from services.intake.domain.refusals import IdempotencyKeyReused
 from tests.unit.conftest import IN_MEMORY
 
 AT = datetime(2026, 11, 20, 22, 15, tzinfo=timezone.utc)

@@ -18,7 +18,8 @@ from services.intake.application import (
     RegisterPerson,
     RevokeConsent,
 )
-from services.intake.domain.person import CannotMerge, MergedAway, Person
+from services.intake.domain.person import Person
+from services.intake.domain.refusals import CannotMerge, MergedAway
 from shared.access import NotVisible, Principal, Right, Role, authorize
 from shared.domain import Provenance
 from tests.unit.conftest import application_env

@@ -15,12 +15,11 @@ from fhir.resources.R4B.bundle import Bundle
 from services.careplan.application import CareplanApplication
 from services.careplan.domain.plan import Preferences
 from services.careplan.domain.sharing import SCREENING_CATEGORY
-from services.careplan.domain.timeline import Timeline
+from services.careplan.domain.timeline import SCREENING_DOMAINS, Timeline
 from services.careplan.picture.fhir import picture_bundle
-from services.careplan.picture.model import (
-    AGGREGATES, NOT_SHOWN, SCREENING_DOMAINS, SHOWN, Picture, fold, from_document, handles, present,
-    to_document,
-)
+from services.careplan.picture.document import Picture, from_document, to_document
+from services.careplan.picture.model import AGGREGATES, NOT_SHOWN, SHOWN, fold, handles
+from services.careplan.picture.view import present
 from services.careplan.picture.projection import picture_event_classes
 from shared.domain import Provenance, UpstreamRef
 from shared.followers import PersonFollower

@@ -15,7 +15,9 @@ from services.careplan.domain.medication import InvalidNote, MedicationCollabora
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.safety_plan import InvalidSafetyPlan, SafetyPlan
 from services.careplan.picture.fhir import picture_bundle
-from services.careplan.picture.model import fold, present
+from services.careplan.picture.model import fold
+from services.careplan.picture.view import present
+from tests.support.history import later_events, replayed
 
 START = date(2026, 1, 5)
 NOON = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
@@ -104,13 +106,23 @@ def test_what_an_older_store_holds_still_reads_back_and_exports(provenance):
     as they are, a review on the calendar's last day."""
     person_id = uuid4()
     legacy = CarePlan(person_id, START, provenance)
-    legacy._goal_set(person_id, "", "\x85", None, "housing", ["", "\u2028"], provenance)
-    legacy._indicator_value_recorded(person_id, "", "", float("nan"), START, None, provenance)
-    legacy._support_added(person_id, "s1", "housing", " ", "\x0b", provenance)
-    legacy._reviewed(person_id, "r1", date.max, "x", "y", ["scheduled"], provenance)
+    whose = {"person_id": person_id, "provenance": provenance}
+    stored = later_events(
+        legacy,
+        ("GoalSet", {**whose, "goal_id": "", "in_own_words": "\x85", "team_restatement": None, "life_domain": "housing",
+                     "indicators": ["", "\u2028"], "sharing_category": None}),
+        ("IndicatorValueRecorded", {**whose, "goal_id": "", "indicator": "", "value": float("nan"),
+                                    "recorded_on": START, "note": None}),
+        ("SupportAdded", {**whose, "support_id": "s1", "life_domain": "housing", "description": " ",
+                          "provided_by": "\x0b", "sharing_category": None}),
+        ("Reviewed", {**whose, "review_id": "r1", "reviewed_on": date.max, "what_changed": "x", "why": "y",
+                      "prompted_by": ["scheduled"]}),
+    )
+    history = [*legacy.collect_events(), *stored]
+    replayed(legacy, stored)
 
     assert legacy.next_review([]).due_on == date.max  # due at the calendar's end, not an error
-    shown = present(fold(legacy.collect_events())[str(person_id)], NOON)
+    shown = present(fold(history)[str(person_id)], NOON)
     assert shown["next_review"]["due_on"] == date.max.isoformat()
     bundle = Bundle.model_validate_json(picture_bundle(shown).model_dump_json())
     (goal,) = [entry.resource for entry in bundle.entry if entry.resource.get_resource_type() == "Goal"]

@@ -45,7 +45,9 @@ from services.careplan.application import CareplanApplication
 from services.careplan.domain.plan import CarePlan, Preferences
 from services.careplan.domain.safety_plan import StaleVersion
 from services.careplan.picture.fhir import picture_bundle
-from services.careplan.picture.model import fold, from_document, present, to_document
+from services.careplan.picture.document import from_document, to_document
+from services.careplan.picture.model import fold
+from services.careplan.picture.view import present
 from shared.contracts.fields import EARLIEST, IDENTIFIER_PATTERN, LATEST
 from shared.domain import InvalidField, Provenance, UpstreamRef
 from shared.following import UpstreamChange

@@ -21,6 +21,7 @@ from services.notifications.translation import notice_for
 from shared.contracts import CONTRACTS
 from shared.contracts import intake as intake_contracts
 from shared.relay import to_integration_event
+from tests.support.history import store_as_recorded
 from tests.unit.conftest import IN_MEMORY
 
 
@@ -110,12 +111,17 @@ def test_a_screening_stored_as_two_events_still_replays_and_is_republished_as_it
     """Before screening_completed, a screening was ScreeningRecorded then ScreeningScored: stored
     histories keep them, and consumers still understand what they translate to."""
     person = Person("north", "42", "Sam", None, provenance)
-    screening_id = uuid4()
-    person._screening_recorded(screening_id, "PHQ-9", {"item1": 3}, None, provenance)
-    person._screening_scored(screening_id, {"instrument": "PHQ-9", "domain": "mental_health", "total": 15,
-                                            "band": "moderately severe", "positive": True, "flags": [],
-                                            "complete": True}, provenance)
     intake.save(person)
+    screening_id = uuid4()
+    store_as_recorded(intake, person.id, [
+        ("services.intake.domain.person:Person.ScreeningRecorded",
+         {"screening_id": screening_id, "instrument": "PHQ-9", "answers": {"item1": 3}, "sex": None,
+          "provenance": provenance}),
+        ("services.intake.domain.person:Person.ScreeningScored",
+         {"screening_id": screening_id, "provenance": provenance,
+          "result": {"instrument": "PHQ-9", "domain": "mental_health", "total": 15, "band": "moderately severe",
+                     "positive": True, "flags": [], "complete": True}}),
+    ], first_version=2)
     assert intake.get_person(person.id).screening_result(screening_id).positive is True
     payloads = [TRANSLATIONS[type(event)](event) for event in intake.events.get(person.id)]
     assert [p.event_type for p in payloads] == ["carecoord.intake.person_registered",

@@ -3,7 +3,6 @@ share with them, and substance use only when it is named."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from uuid import uuid4
@@ -15,6 +14,7 @@ from services.careplan.domain.plan import CarePlan, InvalidPlanChange, NotThePer
 from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.sharing import shared_record
 from services.careplan.domain.timeline import Timeline
+from tests.support.history import store_as_recorded
 from tests.unit.conftest import IN_MEMORY
 from shared.domain import Provenance
 from tests.unit.test_following import upstream
@@ -166,17 +166,18 @@ def test_a_sharing_category_must_be_a_consent_category(provenance):
 def test_goals_and_supports_stored_before_sharing_categories_load_unmarked(provenance):
     application = CareplanApplication(env=IN_MEMORY)
     person = uuid4()
-    plan = CarePlan(person, date(2026, 11, 1), provenance)
-    plan.set_goal("g1", "Go back to choir", None, "family", [], provenance, sharing_category="general")
-    plan.add_support("s1", "family", "Sunday calls", "Aunt Rosa", provenance, sharing_category="general")
-    application.save(plan)
-    stored_events = application.recorder._stored_events  # rewritten as before the attribute existed
-    for n, stored in enumerate(stored_events):
-        state = json.loads(stored.state)
-        if state.pop("sharing_category", None) is not None:
-            stored_events[n] = replace(stored, state=json.dumps(state).encode())
-    assert sum("sharing_category" not in json.loads(e.state) for e in stored_events) == 3  # started, goal, support
-    loaded = application.read(plan.id)
+    plan_id, whose = CarePlan.create_id(person), {"person_id": person, "provenance": provenance}
+    store_as_recorded(application, plan_id, [  # as recorded before the attribute existed
+        ("services.careplan.domain.plan:CarePlan.Started",
+         {"originator_topic": "services.careplan.domain.plan:CarePlan", **whose, "started_on": date(2026, 11, 1)}),
+        ("services.careplan.domain.plan:CarePlan.GoalSet",
+         {**whose, "goal_id": "g1", "in_own_words": "Go back to choir", "team_restatement": None,
+          "life_domain": "family", "indicators": []}),
+        ("services.careplan.domain.plan:CarePlan.SupportAdded",
+         {**whose, "support_id": "s1", "life_domain": "family", "description": "Sunday calls",
+          "provided_by": "Aunt Rosa"}),
+    ])
+    loaded = application.read(plan_id)
     assert loaded.goals["g1"].sharing_category is None
     assert loaded.supports["s1"].sharing_category is None
 

@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from shared.domain import Provenance
+from shared.person_aggregate import PersonAggregate, command
 
 CARE_TEAM_NAMESPACE = UUID("3b0f8f61-1a52-4c8e-9d7a-5e2c4b1f0a77")
 
@@ -57,7 +58,7 @@ class Membership:
         return replace(self, left_at=at)
 
 
-class CareTeam(Aggregate):
+class CareTeam(PersonAggregate):
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         Formed: ClassVar[type[Any]]
         MemberJoined: ClassVar[type[Any]]
@@ -72,6 +73,7 @@ class CareTeam(Aggregate):
         self.person_id = person_id
         self.members: dict[str, str] = {}
 
+    @command
     def add_member(self, member_id: str, role: str, provenance: Provenance, consented: bool = False) -> bool:
         """Add someone to the team (or change their role). False if nothing changed.
 
@@ -83,18 +85,19 @@ class CareTeam(Aggregate):
                                "record a consent directive naming them first")
         if self.members.get(member_id) == role:
             return False
-        self._member_joined(self.person_id, member_id, role, provenance)
+        self._member_joined(member_id, role)
         return True
 
+    @command
     def remove_member(self, member_id: str, provenance: Provenance) -> None:
         if member_id not in self.members:
             raise NotOnTeam(f"{member_id} is not on this care team")
-        self._member_left(self.person_id, member_id, provenance)
+        self._member_left(member_id)
 
     @event("MemberJoined")
-    def _member_joined(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> None:
+    def _member_joined(self, member_id: str, role: str) -> None:
         self.members[member_id] = role
 
     @event("MemberLeft")
-    def _member_left(self, person_id: UUID, member_id: str, provenance: Provenance) -> None:
+    def _member_left(self, member_id: str) -> None:
         del self.members[member_id]

@@ -13,14 +13,15 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from shared.domain import Provenance
+from shared.person_aggregate import PersonAggregate, command
 
 CRISIS_FOLLOW_UPS_NAMESPACE = UUID("6c1d0e57-3f2a-4b8e-9a41-0d7c5e2b8f13")
 
 
-class CrisisFollowUps(Aggregate):
+class CrisisFollowUps(PersonAggregate):
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         FirstRecorded: ClassVar[type[Any]]
         Recorded: ClassVar[type[Any]]
@@ -35,13 +36,14 @@ class CrisisFollowUps(Aggregate):
         self.person_id = person_id
         self.followed_up: dict[str, date] = {contact_id: followed_up_on}
 
+    @command
     def record(self, contact_id: str, followed_up_on: date, provenance: Provenance) -> bool:
         """False if this contact's follow-up is already recorded (the first one stands)."""
         if contact_id in self.followed_up:
             return False
-        self._recorded(self.person_id, contact_id, followed_up_on, provenance)
+        self._recorded(contact_id, followed_up_on)
         return True
 
     @event("Recorded")
-    def _recorded(self, person_id: UUID, contact_id: str, followed_up_on: date, provenance: Provenance) -> None:
+    def _recorded(self, contact_id: str, followed_up_on: date) -> None:
         self.followed_up[contact_id] = followed_up_on

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from shared.domain import InvalidField, Provenance
+from shared.person_aggregate import PersonAggregate, command
 
 MEDICATION_NAMESPACE = UUID("9a4e2c71-0b5d-4f3e-a8c6-2d1f7e9b3a50")
 
@@ -103,7 +104,7 @@ class PrescribingDecision:
     prescriber_role: str
 
 
-class MedicationCollaboration(Aggregate):
+class MedicationCollaboration(PersonAggregate):
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         Opened: ClassVar[type[Any]]
         NoteAdded: ClassVar[type[Any]]
@@ -119,6 +120,7 @@ class MedicationCollaboration(Aggregate):
         self.notes: list[CollaborationNote] = []
         self.decisions: list[PrescribingDecision] = []
 
+    @command
     def add_note(self, note_id: str, kind: str, text: str, medication: str | None, choice: str | None,
                  author_role: str, provenance: Provenance) -> bool:
         """Any team member (or the person) adds a note. False if this note id is already recorded."""
@@ -134,14 +136,15 @@ class MedicationCollaboration(Aggregate):
             raise InvalidNote("choice", f"a person's choice is one of: {', '.join(PERSON_CHOICES)}")
         if kind != "person_choice" and choice is not None:
             raise InvalidNote("choice", "only a person_choice note records a choice")
-        self._note_added(self.person_id, note_id, kind, text, medication, choice, author_role, provenance)
+        self._note_added(note_id, kind, text, medication, choice, author_role)
         return True
 
     @event("NoteAdded")
-    def _note_added(self, person_id: UUID, note_id: str, kind: str, text: str, medication: str | None, choice: str | None,
-                    author_role: str, provenance: Provenance) -> None:
+    def _note_added(self, note_id: str, kind: str, text: str, medication: str | None, choice: str | None,
+                    author_role: str) -> None:
         self.notes.append(CollaborationNote(note_id, kind, text, medication, choice, author_role))
 
+    @command
     def record_decision(self, decision_id: str, decision: str, medication: str, dose: str | None,
                         rationale: str, discussed_with_person: bool, author_role: str, scope: ScopeOfPractice,
                         provenance: Provenance) -> bool:
@@ -159,13 +162,12 @@ class MedicationCollaboration(Aggregate):
             raise InvalidNote("dose", f"a {decision} decision states the dose")
         if not rationale.strip():
             raise InvalidNote("rationale", "must not be empty")
-        self._decision_recorded(self.person_id, decision_id, decision, medication, dose, rationale, discussed_with_person,
-                                author_role, provenance)
+        self._decision_recorded(decision_id, decision, medication, dose, rationale, discussed_with_person,
+                                author_role)
         return True
 
     @event("PrescribingDecisionRecorded")
-    def _decision_recorded(self, person_id: UUID, decision_id: str, decision: str, medication: str, dose: str | None,
-                           rationale: str, discussed_with_person: bool, author_role: str,
-                           provenance: Provenance) -> None:
+    def _decision_recorded(self, decision_id: str, decision: str, medication: str, dose: str | None,
+                           rationale: str, discussed_with_person: bool, author_role: str) -> None:
         self.decisions.append(PrescribingDecision(decision_id, decision, medication, dose, rationale,
                                                   discussed_with_person, author_role))

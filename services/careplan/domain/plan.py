@@ -14,7 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from services.careplan.domain.plan_parts import (
     AGREEMENT_GIVERS,
@@ -29,16 +29,20 @@ from services.careplan.domain.plan_parts import (
     Review,
     Setback,
     Support,
-    check_finite,
-    check_life_domain,
     NotThePersonsChoice,
+    check_agreement,
+    check_indicator_value,
+    check_new_goal,
+    check_new_support,
     check_persons_choice,
     check_plan_day,
+    check_review,
     check_sharing_category,
     check_text,
 )
 from services.careplan.domain.reviews import NextReview, ReviewPrompt, next_review
 from shared.domain import Provenance
+from shared.person_aggregate import PersonAggregate, command
 
 # Importers of the plan find its parts here too.
 __all__ = ["CarePlan", "GOAL_STATUSES", "LIFE_DOMAINS", "AGREEMENT_GIVERS", "InvalidPlanChange", "Goal", "Support",
@@ -47,7 +51,7 @@ __all__ = ["CarePlan", "GOAL_STATUSES", "LIFE_DOMAINS", "AGREEMENT_GIVERS", "Inv
 CARE_PLAN_NAMESPACE = UUID("c6b9d1e4-5a3f-4c2b-8e7d-9f0a1b2c3d4e")
 
 
-class CarePlan(Aggregate):
+class CarePlan(PersonAggregate):
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         Started: ClassVar[type[Any]]
         GoalSet: ClassVar[type[Any]]
@@ -88,47 +92,37 @@ class CarePlan(Aggregate):
 
     # -- goals ---------------------------------------------------------------------------------------
 
+    @command
     def set_goal(self, goal_id: str, in_own_words: str, team_restatement: str | None, life_domain: str | None,
                  indicators: list[str], provenance: Provenance, sharing_category: str | None = None) -> bool:
         """Add a goal in the person's words. False if this goal id is already on the plan."""
         check_text("goal_id", goal_id)
         if goal_id in self.goals:
             return False
-        check_text("in_own_words", in_own_words)
-        check_sharing_category(sharing_category)
-        if life_domain is not None:
-            check_life_domain(life_domain)
-        for indicator in indicators:
-            check_text("indicators", indicator, "each indicator needs a name")
-        if len(set(indicators)) != len(indicators):
-            raise InvalidPlanChange("indicators", "each indicator must be named once")
-        self._goal_set(self.person_id, goal_id, in_own_words, team_restatement, life_domain, list(indicators), provenance,
-                       sharing_category)
+        check_new_goal(in_own_words, life_domain, indicators, sharing_category)
+        self._goal_set(goal_id, in_own_words, team_restatement, life_domain, list(indicators), sharing_category)
         return True
 
     @event("GoalSet")
-    def _goal_set(self, person_id: UUID, goal_id: str, in_own_words: str, team_restatement: str | None, life_domain: str | None,
-                  indicators: list[str], provenance: Provenance, sharing_category: str | None = None) -> None:
+    def _goal_set(self, goal_id: str, in_own_words: str, team_restatement: str | None, life_domain: str | None,
+                  indicators: list[str], sharing_category: str | None = None) -> None:
         # The default: goals stored before sharing categories existed were never marked.
         self.goals[goal_id] = Goal(goal_id, in_own_words, team_restatement, life_domain, tuple(indicators),
                                    sharing_category=sharing_category)
 
+    @command
     def record_indicator_value(self, goal_id: str, indicator: str, value: float, recorded_on: date,
                                note: str | None, provenance: Provenance) -> None:
-        goal = self._goal(goal_id)
-        if indicator not in goal.indicators:
-            raise InvalidPlanChange("indicator", f"goal {goal_id} has no indicator {indicator!r}; "
-                                                 f"it has: {', '.join(goal.indicators) or 'none'}")
-        check_plan_day("recorded_on", recorded_on)
-        value = check_finite("value", value)
-        self._indicator_value_recorded(self.person_id, goal_id, indicator, value, recorded_on, note, provenance)
+        value = check_indicator_value(self._goal(goal_id), indicator, value, recorded_on)
+        self._indicator_value_recorded(goal_id, indicator, value, recorded_on, note)
 
     @event("IndicatorValueRecorded")
-    def _indicator_value_recorded(self, person_id: UUID, goal_id: str, indicator: str, value: float, recorded_on: date,
-                                  note: str | None, provenance: Provenance) -> None:
+    def _indicator_value_recorded(self, goal_id: str, indicator: str, value: float, recorded_on: date,
+                                  note: str | None) -> None:
         goal = self.goals[goal_id]
         self.goals[goal_id] = replace(goal, values=(*goal.values, IndicatorValue(indicator, value, recorded_on, note)))
 
+    @command
     def change_goal_status(self, goal_id: str, status: str, why: str | None, provenance: Provenance) -> bool:
         """A goal reached, set aside by the person's choice, or taken up again. False if unchanged."""
         goal = self._goal(goal_id)
@@ -136,11 +130,11 @@ class CarePlan(Aggregate):
             raise InvalidPlanChange("status", f"unknown goal status {status!r}; known: {', '.join(GOAL_STATUSES)}")
         if goal.status == status:
             return False
-        self._goal_status_changed(self.person_id, goal_id, status, why, provenance)
+        self._goal_status_changed(goal_id, status, why)
         return True
 
     @event("GoalStatusChanged")
-    def _goal_status_changed(self, person_id: UUID, goal_id: str, status: str, why: str | None, provenance: Provenance) -> None:
+    def _goal_status_changed(self, goal_id: str, status: str, why: str | None) -> None:
         self.goals[goal_id] = replace(self.goals[goal_id], status=status)
 
     @property
@@ -149,41 +143,40 @@ class CarePlan(Aggregate):
 
     # -- the person: strengths and preferences ---------------------------------------------------------
 
+    @command
     def describe_person(self, strengths: list[str], preferences: Preferences, provenance: Provenance) -> bool:
         """Replace the person's strengths and preferences as they describe them. False if unchanged."""
         if tuple(strengths) == self.strengths and preferences == self.preferences:
             return False
-        self._person_described(self.person_id, list(strengths), preferences.language, preferences.culture, preferences.faith,
-                               list(preferences.who_to_involve), provenance)
+        self._person_described(list(strengths), preferences.language, preferences.culture, preferences.faith,
+                               list(preferences.who_to_involve))
         return True
 
     @event("PersonDescribed")
-    def _person_described(self, person_id: UUID, strengths: list[str], language: str | None, culture: str | None,
-                          faith: str | None, who_to_involve: list[str], provenance: Provenance) -> None:
+    def _person_described(self, strengths: list[str], language: str | None, culture: str | None, faith: str | None,
+                          who_to_involve: list[str]) -> None:
         self.strengths = tuple(strengths)
         self.preferences = Preferences(language, culture, faith, tuple(who_to_involve))
 
     # -- supports and services across life domains ----------------------------------------------------
 
+    @command
     def add_support(self, support_id: str, life_domain: str, description: str, provided_by: str,
                     provenance: Provenance, sharing_category: str | None = None) -> bool:
         check_text("support_id", support_id)
         if support_id in self.supports:
             return False
-        check_life_domain(life_domain)
-        check_text("description", description)
-        check_text("provided_by", provided_by)
-        check_sharing_category(sharing_category)
-        self._support_added(self.person_id, support_id, life_domain, description, provided_by, provenance,
-                            sharing_category)
+        check_new_support(life_domain, description, provided_by, sharing_category)
+        self._support_added(support_id, life_domain, description, provided_by, sharing_category)
         return True
 
     @event("SupportAdded")
-    def _support_added(self, person_id: UUID, support_id: str, life_domain: str, description: str, provided_by: str,
-                       provenance: Provenance, sharing_category: str | None = None) -> None:
+    def _support_added(self, support_id: str, life_domain: str, description: str, provided_by: str,
+                       sharing_category: str | None = None) -> None:
         self.supports[support_id] = Support(support_id, life_domain, description, provided_by,
                                             sharing_category=sharing_category)
 
+    @command
     def end_support(self, support_id: str, because: str, provenance: Provenance) -> bool:
         support = self.supports.get(support_id)
         if support is None:
@@ -191,11 +184,11 @@ class CarePlan(Aggregate):
         if not support.active:
             return False
         check_text("because", because)
-        self._support_ended(self.person_id, support_id, because, provenance)
+        self._support_ended(support_id, because)
         return True
 
     @event("SupportEnded")
-    def _support_ended(self, person_id: UUID, support_id: str, because: str, provenance: Provenance) -> None:
+    def _support_ended(self, support_id: str, because: str) -> None:
         self.supports[support_id] = replace(self.supports[support_id], ended_because=because)
 
     @property
@@ -204,6 +197,7 @@ class CarePlan(Aggregate):
 
     # -- what may be shared outside the team (sharing.py) ----------------------------------------------
 
+    @command
     def mark_goal_sharing(self, goal_id: str, sharing_category: str | None, provenance: Provenance) -> bool:
         """The consent category a goal may be shared in (None: within the team only). False if unchanged."""
         check_persons_choice(provenance)
@@ -211,14 +205,14 @@ class CarePlan(Aggregate):
         check_sharing_category(sharing_category)
         if goal.sharing_category == sharing_category:
             return False
-        self._goal_sharing_marked(self.person_id, goal_id, sharing_category, provenance)
+        self._goal_sharing_marked(goal_id, sharing_category)
         return True
 
     @event("GoalSharingMarked")
-    def _goal_sharing_marked(self, person_id: UUID, goal_id: str, sharing_category: str | None,
-                             provenance: Provenance) -> None:
+    def _goal_sharing_marked(self, goal_id: str, sharing_category: str | None) -> None:
         self.goals[goal_id] = replace(self.goals[goal_id], sharing_category=sharing_category)
 
+    @command
     def mark_support_sharing(self, support_id: str, sharing_category: str | None, provenance: Provenance) -> bool:
         """The consent category a support may be shared in (None: within the team only). False if unchanged."""
         check_persons_choice(provenance)
@@ -228,16 +222,16 @@ class CarePlan(Aggregate):
         check_sharing_category(sharing_category)
         if support.sharing_category == sharing_category:
             return False
-        self._support_sharing_marked(self.person_id, support_id, sharing_category, provenance)
+        self._support_sharing_marked(support_id, sharing_category)
         return True
 
     @event("SupportSharingMarked")
-    def _support_sharing_marked(self, person_id: UUID, support_id: str, sharing_category: str | None,
-                                provenance: Provenance) -> None:
+    def _support_sharing_marked(self, support_id: str, sharing_category: str | None) -> None:
         self.supports[support_id] = replace(self.supports[support_id], sharing_category=sharing_category)
 
     # -- setbacks, reviews, agreement ------------------------------------------------------------------
 
+    @command
     def record_setback(self, setback_id: str, occurred_on: date, in_own_words: str, what_helped: str | None,
                        goal_ids: list[str], provenance: Provenance) -> bool:
         """A setback is part of the path: it is recorded beside the goals, which stay as they are."""
@@ -248,31 +242,27 @@ class CarePlan(Aggregate):
         check_text("in_own_words", in_own_words)
         for goal_id in goal_ids:
             self._goal(goal_id, field="goal_ids")
-        self._setback_recorded(self.person_id, setback_id, occurred_on, in_own_words, what_helped, list(goal_ids), provenance)
+        self._setback_recorded(setback_id, occurred_on, in_own_words, what_helped, list(goal_ids))
         return True
 
     @event("SetbackRecorded")
-    def _setback_recorded(self, person_id: UUID, setback_id: str, occurred_on: date, in_own_words: str, what_helped: str | None,
-                          goal_ids: list[str], provenance: Provenance) -> None:
+    def _setback_recorded(self, setback_id: str, occurred_on: date, in_own_words: str, what_helped: str | None,
+                          goal_ids: list[str]) -> None:
         self.setbacks.append(Setback(setback_id, occurred_on, in_own_words, what_helped, tuple(goal_ids)))
 
+    @command
     def record_review(self, review_id: str, reviewed_on: date, what_changed: str, why: str,
                       prompted_by: list[str], provenance: Provenance) -> bool:
         check_text("review_id", review_id)
         if any(r.review_id == review_id for r in self.reviews):
             return False
-        # Before the comparison below, which a time given for a day would break.
-        check_plan_day("reviewed_on", reviewed_on)
-        check_text("what_changed", what_changed)
-        check_text("why", why)
-        if self.reviews and reviewed_on < self.reviews[-1].reviewed_on:
-            raise InvalidPlanChange("reviewed_on", f"before the last review ({self.reviews[-1].reviewed_on})")
-        self._reviewed(self.person_id, review_id, reviewed_on, what_changed, why, list(prompted_by), provenance)
+        check_review(reviewed_on, what_changed, why, self.reviews[-1].reviewed_on if self.reviews else None)
+        self._reviewed(review_id, reviewed_on, what_changed, why, list(prompted_by))
         return True
 
     @event("Reviewed")
-    def _reviewed(self, person_id: UUID, review_id: str, reviewed_on: date, what_changed: str, why: str, prompted_by: list[str],
-                  provenance: Provenance) -> None:
+    def _reviewed(self, review_id: str, reviewed_on: date, what_changed: str, why: str,
+                  prompted_by: list[str]) -> None:
         self.reviews.append(Review(review_id, reviewed_on, what_changed, why, tuple(prompted_by)))
 
     @property
@@ -288,17 +278,14 @@ class CarePlan(Aggregate):
         """When the plan is next due for review, given what the timeline reported (reviews.py)."""
         return next_review(self.started_on, self.last_reviewed_on, prompts, self.answered_prompts)
 
+    @command
     def record_agreement(self, agrees: bool, given_by: str, reason: str | None, provenance: Provenance) -> None:
         """The person's (or guardian's) agreement to the plan as it stands, or disagreement and why."""
-        if given_by not in AGREEMENT_GIVERS:
-            raise InvalidPlanChange("given_by", f"agreement is given by {' or '.join(AGREEMENT_GIVERS)}")
-        if not agrees:
-            check_text("reason", reason, "a disagreement keeps the person's reason")
-        self._agreement_recorded(self.person_id, agrees, given_by, reason, self.version, provenance)
+        check_agreement(agrees, given_by, reason)
+        self._agreement_recorded(agrees, given_by, reason, self.version)
 
     @event("AgreementRecorded")
-    def _agreement_recorded(self, person_id: UUID, agrees: bool, given_by: str, reason: str | None, plan_version: int,
-                            provenance: Provenance) -> None:
+    def _agreement_recorded(self, agrees: bool, given_by: str, reason: str | None, plan_version: int) -> None:
         self.agreement = Agreement(agrees, given_by, reason, plan_version)
 
     @property
@@ -308,18 +295,18 @@ class CarePlan(Aggregate):
 
     # -- crisis follow-up ------------------------------------------------------------------------------
 
+    @command
     def record_crisis_follow_up(self, contact_id: str, followed_up_on: date, note: str | None,
                                 provenance: Provenance) -> bool:
         check_text("contact_id", contact_id)
         if contact_id in self.crisis_follow_ups:
             return False
         check_plan_day("followed_up_on", followed_up_on)
-        self._crisis_followed_up(self.person_id, contact_id, followed_up_on, note, provenance)
+        self._crisis_followed_up(contact_id, followed_up_on, note)
         return True
 
     @event("CrisisFollowedUp")
-    def _crisis_followed_up(self, person_id: UUID, contact_id: str, followed_up_on: date, note: str | None,
-                            provenance: Provenance) -> None:
+    def _crisis_followed_up(self, contact_id: str, followed_up_on: date, note: str | None) -> None:
         self.crisis_follow_ups[contact_id] = CrisisFollowUp(contact_id, followed_up_on, note)
 
     def _goal(self, goal_id: str, field: str = "goal_id") -> Goal:

@@ -149,3 +149,49 @@ def check_finite(field: str, value: float) -> float:
     if not math.isfinite(number):
         raise InvalidPlanChange(field, "must be a finite number")
     return number
+
+
+def check_new_goal(in_own_words: str, life_domain: str | None, indicators: list[str],
+                   sharing_category: str | None) -> None:
+    """A goal in the person's words, in a known life domain if one is given, each indicator named once."""
+    check_text("in_own_words", in_own_words)
+    check_sharing_category(sharing_category)
+    if life_domain is not None:
+        check_life_domain(life_domain)
+    for indicator in indicators:
+        check_text("indicators", indicator, "each indicator needs a name")
+    if len(set(indicators)) != len(indicators):
+        raise InvalidPlanChange("indicators", "each indicator must be named once")
+
+
+def check_new_support(life_domain: str, description: str, provided_by: str, sharing_category: str | None) -> None:
+    check_life_domain(life_domain)
+    check_text("description", description)
+    check_text("provided_by", provided_by)
+    check_sharing_category(sharing_category)
+
+
+def check_review(reviewed_on: date, what_changed: str, why: str, last_reviewed_on: date | None) -> None:
+    """A review says what changed and why, and comes no earlier than the last one."""
+    # Before the comparison below, which a time given for a day would break.
+    check_plan_day("reviewed_on", reviewed_on)
+    check_text("what_changed", what_changed)
+    check_text("why", why)
+    if last_reviewed_on is not None and reviewed_on < last_reviewed_on:
+        raise InvalidPlanChange("reviewed_on", f"before the last review ({last_reviewed_on})")
+
+
+def check_indicator_value(goal: Goal, indicator: str, value: float, recorded_on: date) -> float:
+    """A value of one of the goal's indicators, on a day the plan can hold; returns it as stored."""
+    if indicator not in goal.indicators:
+        raise InvalidPlanChange("indicator", f"goal {goal.goal_id} has no indicator {indicator!r}; "
+                                             f"it has: {', '.join(goal.indicators) or 'none'}")
+    check_plan_day("recorded_on", recorded_on)
+    return check_finite("value", value)
+
+
+def check_agreement(agrees: bool, given_by: str, reason: str | None) -> None:
+    if given_by not in AGREEMENT_GIVERS:
+        raise InvalidPlanChange("given_by", f"agreement is given by {' or '.join(AGREEMENT_GIVERS)}")
+    if not agrees:
+        check_text("reason", reason, "a disagreement keeps the person's reason")

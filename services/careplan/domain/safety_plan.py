@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from shared.domain import InvalidField, Provenance
+from shared.person_aggregate import PersonAggregate, command
 
 SAFETY_PLAN_NAMESPACE = UUID("e1d2c3b4-a596-4878-9a0b-1c2d3e4f5a6b")
 
@@ -49,7 +50,7 @@ class SafetyPlanVersion:
     written_at: datetime
 
 
-class SafetyPlan(Aggregate):
+class SafetyPlan(PersonAggregate):
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         Started: ClassVar[type[Any]]
         Revised: ClassVar[type[Any]]
@@ -71,6 +72,7 @@ class SafetyPlan(Aggregate):
     def current_number(self) -> int:
         return len(self.versions)
 
+    @command
     def revise(self, sections: dict[str, list[str]], based_on_version: int, written_at: datetime,
                provenance: Provenance) -> int:
         """Write the next version; returns its number. Every section is kept as given, in order."""
@@ -86,12 +88,11 @@ class SafetyPlan(Aggregate):
         if not any(item.strip() for items in sections.values() for item in items):
             raise InvalidSafetyPlan("sections", "a safety plan needs at least one section written")
         complete = {section: [item for item in sections.get(section, []) if item.strip()] for section in SECTIONS}
-        self._revised(self.person_id, self.current_number + 1, complete, written_at, provenance)
+        self._revised(self.current_number + 1, complete, written_at)
         return self.current_number
 
     @event("Revised")
-    def _revised(self, person_id: UUID, number: int, sections: dict[str, list[str]], written_at: datetime,
-                 provenance: Provenance) -> None:
+    def _revised(self, number: int, sections: dict[str, list[str]], written_at: datetime) -> None:
         frozen = {section: tuple(items) for section, items in sections.items()}
         self.versions.append(SafetyPlanVersion(number, frozen, written_at))
 

@@ -1,21 +1,15 @@
-"""The integrated picture of one person: what every member of the care team sees alike.
+"""The integrated picture of one person, folded: what every member of the care team sees alike.
 
-A pure fold over careplan's own domain events (`apply`), and what is shown from it at a given
-moment (`present`). Plain Python on the domain's own classes: each event class is either shown,
-with its handler (`SHOWN`), or named as not shown (`NOT_SHOWN`), and a unit test checks that every
-event class of careplan's aggregates is one or the other.
-
-The picture keeps facts only, as JSON-ready values (ISO dates and times), so that it is stored as
-one document and a picture rebuilt from the events equals the live one. What depends on the
-moment it is read (is a crisis follow-up due or overdue) or is derived from several facts
-(co-occurring needs, the next review, whether the safety plan needs review) is worked out by
-`present`, never stored.
+A pure fold over careplan's own domain events (`apply`, `fold`) into the picture's facts
+(document.py: `Picture`); what is shown from them at a given moment is view.py's `present`.
+Plain Python on the domain's own classes: each event class is either shown, with its handler
+(`SHOWN`), or named as not shown (`NOT_SHOWN`), and a unit test checks that every event class of
+careplan's aggregates is one or the other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -25,53 +19,13 @@ from services.careplan.domain.care_team import CareTeam
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import FOR_PRESCRIBER, MedicationCollaboration
 from services.careplan.domain.plan import CarePlan
-from services.careplan.domain.reviews import ReviewPrompt, next_review
-from services.careplan.domain.safety_plan import SafetyPlan, needs_review
-from services.careplan.domain.timeline import SCREENING_DOMAINS, Timeline
+from services.careplan.domain.safety_plan import SafetyPlan
+from services.careplan.domain.timeline import Timeline
+from services.careplan.picture.document import Picture
+from services.careplan.picture.view import present  # noqa: F401 - services/careplan/api/picture.py imports it here
 from shared.topics import recorded_as
 
 RECENT = 10  # medication notes, prescribing decisions and setbacks kept in the picture
-
-Json = dict[str, Any]
-
-
-@dataclass
-class Picture:
-    """One person's facts as folded so far. Every value is JSON-ready (see `to_document`)."""
-
-    person_id: str
-    preferred_name: str | None = None
-    pronouns: str | None = None
-    preferred_language: str | None = None
-    # domain -> the latest result noted in that domain
-    screenings: dict[str, Json] = field(default_factory=dict)
-    crisis_contacts: list[Json] = field(default_factory=list)
-    # contact id -> the follow-up recorded on the care plan (may arrive before the contact itself)
-    crisis_follow_ups: dict[str, Json] = field(default_factory=dict)
-    # What intake reported that the plan has not yet answered with a review (reviews.ReviewPrompt).
-    review_prompts: list[Json] = field(default_factory=list)
-    team: dict[str, str] = field(default_factory=dict)
-    plan: Json | None = None  # started_on, version, last_reviewed_on, last_review, agreement
-    goals: dict[str, Json] = field(default_factory=dict)
-    supports: dict[str, Json] = field(default_factory=dict)
-    strengths: list[str] = field(default_factory=list)
-    preferences: Json = field(default_factory=dict)
-    setbacks: list[Json] = field(default_factory=list)
-    medication_notes: list[Json] = field(default_factory=list)
-    prescribing_decisions: list[Json] = field(default_factory=list)
-    safety_plan: Json | None = None  # version, written_at
-    updated_at: str | None = None  # when the latest event folded in happened
-
-
-def to_document(picture: Picture) -> Json:
-    """The picture's fields as they are (they are JSON-ready): not `asdict`, whose recursive deep
-    copy of every screening and note was half of the projector's CPU. Serialise it at once; the
-    nested values are the picture's own."""
-    return {f.name: getattr(picture, f.name) for f in fields(Picture)}
-
-
-def from_document(document: Json) -> Picture:
-    return Picture(**document)
 
 
 def person_of(domain_event: Any) -> str:
@@ -322,84 +276,6 @@ _HANDLER_BY_CLASS: dict[type, Handler] = {
     for recorded in recorded_as(aggregate, event_class)
 }
 
-
-
-# -- what is shown, at a given moment --------------------------------------------------------------
-
-
-def present(picture: Picture, now: datetime) -> Json:
-    """The picture as served at `now` (aware): facts, and what follows from them at this moment."""
-    screenings = [picture.screenings[d] for d in _domains_in_order(picture.screenings)]
-    positive_domains = [s["domain"] for s in screenings if s["positive"]]
-    contacts = [_with_follow_up_status(contact, picture.crisis_follow_ups.get(contact["contact_id"]), now)
-                for contact in picture.crisis_contacts]
-    plan = None
-    review = None
-    if picture.plan is not None:
-        agreement = picture.plan["agreement"]
-        plan = {
-            "started_on": picture.plan["started_on"],
-            "last_reviewed_on": picture.plan["last_reviewed_on"],
-            "last_review": picture.plan["last_review"],
-            "agreement": None if agreement is None else {
-                **{k: v for k, v in agreement.items() if k != "at_plan_version"},
-                "current": agreement["at_plan_version"] == picture.plan["version"],
-            },
-        }
-        due = next_review(date.fromisoformat(picture.plan["started_on"]),
-                          date.fromisoformat(picture.plan["last_reviewed_on"]),
-                          [ReviewPrompt(p["reason"], p["reference"], date.fromisoformat(p["on"]))
-                           for p in picture.review_prompts])
-        review = {"due_on": due.due_on.isoformat(), "prompted_by": list(due.prompted_by)}
-    return {
-        "person_id": picture.person_id,
-        "preferred_name": picture.preferred_name,
-        "pronouns": picture.pronouns,
-        "preferred_language": picture.preferred_language,
-        "screenings": screenings,
-        "positive_domains": positive_domains,
-        # Two or more domains whose latest result is positive.
-        "co_occurring_needs": len(positive_domains) >= 2,
-        "goals": [goal for goal in picture.goals.values() if goal["status"] == "active"],
-        "supports": [support for support in picture.supports.values() if support["ended_because"] is None],
-        "strengths": picture.strengths,
-        "preferences": picture.preferences or None,
-        "recent_setbacks": picture.setbacks,
-        "medication_notes": picture.medication_notes,
-        "prescribing_decisions": picture.prescribing_decisions,
-        "crisis_contacts": contacts,
-        "safety_plan": _safety_plan_view(picture),
-        "team": [{"member_id": member, "role": role} for member, role in picture.team.items()],
-        "plan": plan,
-        "next_review": review,
-        "updated_at": picture.updated_at,
-    }
-
-
-def _domains_in_order(screenings: dict[str, Json]) -> list[str]:
-    known = [d for d in SCREENING_DOMAINS if d in screenings]
-    return known + sorted(d for d in screenings if d not in SCREENING_DOMAINS)
-
-
-def _with_follow_up_status(contact: Json, follow_up: Json | None, now: datetime) -> Json:
-    if follow_up is not None:
-        status = "followed_up"
-    else:
-        status = "overdue" if now > datetime.fromisoformat(contact["follow_up_due"]) else "due"
-    return {**contact, "follow_up_status": status,
-            "followed_up_on": follow_up["followed_up_on"] if follow_up else None,
-            "follow_up_note": follow_up["note"] if follow_up else None}
-
-
-def _safety_plan_view(picture: Picture) -> Json | None:
-    if picture.safety_plan is None:
-        return None
-    written = picture.safety_plan["written_at"]
-    written_at = datetime.fromisoformat(written) if written else None
-    crises = sorted(((datetime.fromisoformat(c["occurred_at"]), c["contact_id"]) for c in picture.crisis_contacts))
-    marked = needs_review(written_at, [at for at, _ in crises])
-    since = next((contact_id for at, contact_id in crises if written_at and at > written_at), None)
-    return {**picture.safety_plan, "needs_review": marked, "needs_review_since_contact": since if marked else None}
 
 
 def _iso(value: date | datetime | str) -> str:

@@ -27,9 +27,10 @@ import asyncpg
 from eventsourcing.persistence import Cipher, Notification
 
 from services.careplan.application import CareplanApplication
-from services.careplan.picture.model import SHOWN, Picture, apply, from_document, person_of, to_document
+from services.careplan.picture.document import Picture, from_document, to_document
+from services.careplan.picture.model import SHOWN, apply, person_of
 from shared.eventstore import ensure_schema
-from shared.log_following import FollowingLoop
+from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, ThreadedLogReader, log_reader
 from shared.pools import create_pool
 from shared.relay import RunSync
@@ -141,8 +142,8 @@ class PictureStore:
         return from_document(json.loads(self._cipher.decrypt(bytes(document))))
 
 
-class PictureProjection(FollowingLoop):
-    """Follows the application's notification log into the PictureStore. A `LogFollower` of the
+class PictureProjection(LogTailLoop):
+    """Tails the application's notification log into the PictureStore. A `LogTailer` of the
     service (shared/runtime.py): run with it, woken by LISTEN/NOTIFY, stopped with it."""
 
     kind = "projection"
@@ -157,7 +158,7 @@ class PictureProjection(FollowingLoop):
         self._reader = reader or ThreadedLogReader(application.recorder, run_sync)
         self._batch_size = batch_size
         self._topics = [topic for event_class in picture_event_classes() for topic in stored_topics(event_class)]
-        self.follows = frozenset(self._topics)
+        self.wakes_for = frozenset(self._topics)
         self._loaded = False
         self._read_to = 0  # how far the log has been read (at or past `position`)
         # The picture is a read model: 200 ms later, in batches, costs careplan far less CPU than
@@ -167,7 +168,7 @@ class PictureProjection(FollowingLoop):
     async def run(self) -> None:
         """Project forever; database failures are waited out and retried from the stored position."""
         try:
-            await self._follow()
+            await self.tail()
         finally:
             await self.close()
 
@@ -176,7 +177,7 @@ class PictureProjection(FollowingLoop):
         await self.store.close()
         await self._reader.close()
 
-    async def _step(self) -> bool:
+    async def step(self) -> bool:
         if not self._loaded:
             self.position = await self.store.position()
             self._loaded = True

@@ -14,12 +14,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from services.intake.domain import crisis
 from services.intake.domain.consent import ConsentDirective, InvalidConsent, check_directive
+from services.intake.domain.refusals import CannotMerge, IdempotencyKeyReused, MergedAway, NoAnswers, UnknownDetail
 from services.intake.domain.scoring import Answer, ScoringSettings, ScreeningResult, score
-from shared.domain import InvalidField, Provenance
+from shared.domain import Provenance
+from shared.person_aggregate import PersonAggregate, command
 
 PERSON_NAMESPACE = UUID("0d6c3c7e-3f0e-4d84-8a6c-6d0f1a2b9c01")
 
@@ -27,42 +29,7 @@ PERSON_NAMESPACE = UUID("0d6c3c7e-3f0e-4d84-8a6c-6d0f1a2b9c01")
 AMENDABLE = ("preferred_name", "pronouns", "preferred_language", "date_of_birth")
 
 
-class UnknownDetail(ValueError):
-    """Only how the person is named and addressed can be amended; agency ids never change."""
-
-
-class NoAnswers(ValueError):
-    """A screening with no items at all is not a screening."""
-
-
-class CannotMerge(InvalidField):
-    """A merge the rules refuse for what was asked; `field` names the request field at fault."""
-
-
-class IdempotencyKeyReused(ValueError):
-    """A screening, crisis contact or consent directive takes its id from the caller's idempotency
-    key; that key was first used for a request with other content. Taking it as a repeat would
-    answer with the first result and silently drop the new data."""
-
-    def __init__(self, request_id: UUID | str) -> None:
-        super().__init__("the idempotency key is already used for a different request payload")
-        self.request_id = request_id
-
-
-class MergedAway(ValueError):
-    """This person's record was merged into `survivor_id`: it records nothing new, address the survivor.
-
-    `field` names what the caller addressed: the person of a command, or one side of a merge.
-    """
-
-    def __init__(self, person_id: UUID, survivor_id: UUID, field: str = "person_id") -> None:
-        super().__init__(f"person {person_id} was merged into {survivor_id}")
-        self.person_id = person_id
-        self.survivor_id = survivor_id
-        self.field = field
-
-
-class Person(Aggregate):
+class Person(PersonAggregate):
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         Registered: ClassVar[type[Any]]
         MergedInto: ClassVar[type[Any]]
@@ -75,6 +42,14 @@ class Person(Aggregate):
         ScreeningRecorded: ClassVar[type[Any]]
         ScreeningScored: ClassVar[type[Any]]
         UrgentScreeningResult: ClassVar[type[Any]]
+
+    # Events stored before every event named the person read back with this record's id, which is the person's.
+    class Event(PersonAggregate.Event):
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["person_id"] = state["originator_id"]
 
     @staticmethod
     def create_id(agency: str, agency_person_id: str, **_: object) -> UUID:
@@ -93,6 +68,7 @@ class Person(Aggregate):
         pronouns: str | None = None,
         preferred_language: str | None = None,
     ) -> None:
+        self.person_id = self.id  # the person's own record: its id is the person's (PersonAggregate)
         self.agency = agency
         self.agency_person_id = agency_person_id
         self.preferred_name = preferred_name
@@ -127,6 +103,7 @@ class Person(Aggregate):
         if self.merged_into is not None:
             raise MergedAway(self.id, self.merged_into)
 
+    @command
     def merge_duplicate(self, duplicate: Person, reason: str, provenance: Provenance) -> bool:
         """Merge `duplicate` into this person, keeping both histories; False if already merged here.
 
@@ -143,22 +120,22 @@ class Person(Aggregate):
             raise MergedAway(self.id, self.merged_into, field="survivor_id")
         if not reason.strip():
             raise CannotMerge("reason", "say why these are the same person")
-        duplicate._merged_into(self.id, reason, provenance)
+        with duplicate.acting(provenance):
+            duplicate._merged_into(self.id, reason)
         # The duplicate may itself have absorbed others before: this person answers to all of them.
         also_known_as = [{"agency": agency, "agency_person_id": record}
                          for agency, record in duplicate.agency_identities[1:]]
-        self._duplicate_merged(duplicate.id, duplicate.agency, duplicate.agency_person_id, reason, provenance,
-                               also_known_as)
+        self._duplicate_merged(duplicate.id, duplicate.agency, duplicate.agency_person_id, reason, also_known_as)
         return True
 
     @event("MergedInto")
-    def _merged_into(self, survivor_id: UUID, reason: str, provenance: Provenance) -> None:
+    def _merged_into(self, survivor_id: UUID, reason: str) -> None:
         self.merged_into = survivor_id
 
     @event("DuplicateMerged")
     def _duplicate_merged(
         self, duplicate_id: UUID, duplicate_agency: str, duplicate_agency_person_id: str, reason: str,
-        provenance: Provenance, also_known_as: list[dict[str, str]],
+        also_known_as: list[dict[str, str]],
     ) -> None:
         self.merged_duplicates[duplicate_id] = reason
         for identity in [(duplicate_agency, duplicate_agency_person_id),
@@ -166,6 +143,7 @@ class Person(Aggregate):
             if identity not in self.agency_identities:
                 self.agency_identities.append(identity)
 
+    @command
     def amend_details(self, changes: dict[str, Any], provenance: Provenance) -> list[str]:
         """Change how the person is named and addressed; returns the fields that changed."""
         self.check_not_merged()
@@ -174,14 +152,15 @@ class Person(Aggregate):
             raise UnknownDetail(f"cannot amend {', '.join(sorted(unknown))}; amendable: {', '.join(AMENDABLE)}")
         changed = {field: value for field, value in changes.items() if getattr(self, field) != value}
         if changed:
-            self._details_amended(changed, provenance)
+            self._details_amended(changed)
         return sorted(changed)
 
     @event("DetailsAmended")
-    def _details_amended(self, changes: dict[str, Any], provenance: Provenance) -> None:
+    def _details_amended(self, changes: dict[str, Any]) -> None:
         for field, value in changes.items():
             setattr(self, field, value)
 
+    @command
     def record_screening(
         self,
         screening_id: UUID,
@@ -199,10 +178,9 @@ class Person(Aggregate):
         result = score(instrument, answers, sex=sex, settings=settings)  # InvalidAnswers names the item
         # One event for the answers and their score: each published event costs a publish, a
         # delivery to every consumer and a commit there (see docs/architecture.md, Performance).
-        self._screening_completed(screening_id, instrument, dict(answers), sex, _result_fields(result), provenance,
-                                  fingerprint)
+        self._screening_completed(screening_id, instrument, dict(answers), sex, result.as_stored(), fingerprint)
         if result.urgent:
-            self._urgent_result(screening_id, instrument, list(result.flags), provenance)
+            self._urgent_result(screening_id, instrument, list(result.flags))
         return result
 
     def has_screening(self, screening_id: UUID) -> bool:
@@ -211,6 +189,7 @@ class Person(Aggregate):
     def screening_result(self, screening_id: UUID) -> ScreeningResult | None:
         return self.screenings.get(screening_id)
 
+    @command
     def record_crisis_contact(
         self, contact_id: UUID, kind: str, occurred_at: datetime, location: str, responders: list[str],
         what_helped: str, outcome: str, follow_up_due: datetime | None, provenance: Provenance,
@@ -223,18 +202,18 @@ class Person(Aggregate):
         crisis.check_aware(occurred_at, "occurred_at")
         due = crisis.follow_up_due(kind, occurred_at, follow_up_due)
         self._crisis_contact_recorded(contact_id, kind, occurred_at, location, list(responders), what_helped,
-                                      outcome, due, provenance, fingerprint)
+                                      outcome, due, fingerprint)
         return due
 
     @event("CrisisContactRecorded")
     def _crisis_contact_recorded(
         self, contact_id: UUID, kind: str, occurred_at: datetime, location: str, responders: list[str],
-        what_helped: str, outcome: str, follow_up_due: datetime, provenance: Provenance,
-        fingerprint: str | None = None,
+        what_helped: str, outcome: str, follow_up_due: datetime, fingerprint: str | None = None,
     ) -> None:
         self.crisis_contacts[contact_id] = follow_up_due
         self._remember_request(contact_id, fingerprint)
 
+    @command
     def grant_consent(
         self, directive_id: str, recipient_kind: str, recipient_id: str | None, categories: list[str],
         starts_at: datetime, expires_at: datetime | None, provenance: Provenance, fingerprint: str | None = None,
@@ -246,9 +225,10 @@ class Person(Aggregate):
         self.check_not_merged()
         check_directive(recipient_kind, recipient_id, categories, starts_at, expires_at)
         self._consent_granted(directive_id, recipient_kind, recipient_id, sorted(set(categories)), starts_at,
-                              expires_at, provenance, fingerprint)
+                              expires_at, fingerprint)
         return True
 
+    @command
     def revoke_consent(self, directive_id: str, revoked_at: datetime, provenance: Provenance) -> bool:
         """Revoke a directive from `revoked_at` on; False if it was already revoked."""
         directive = self.consents.get(directive_id)
@@ -259,7 +239,7 @@ class Person(Aggregate):
         self.check_not_merged()
         if revoked_at.tzinfo is None:
             raise InvalidConsent("revoked_at", "needs a time zone")
-        self._consent_revoked(directive_id, revoked_at, provenance)
+        self._consent_revoked(directive_id, revoked_at)
         return True
 
     def consent_allows(self, recipient_kind: str, recipient_id: str | None, category: str, at: datetime) -> bool:
@@ -268,14 +248,14 @@ class Person(Aggregate):
     @event("ConsentGranted")
     def _consent_granted(
         self, directive_id: str, recipient_kind: str, recipient_id: str | None, categories: list[str],
-        starts_at: datetime, expires_at: datetime | None, provenance: Provenance, fingerprint: str | None = None,
+        starts_at: datetime, expires_at: datetime | None, fingerprint: str | None = None,
     ) -> None:
         self.consents[directive_id] = ConsentDirective(directive_id, recipient_kind, recipient_id, tuple(categories),
                                                        starts_at, expires_at)
         self._remember_request(directive_id, fingerprint)
 
     @event("ConsentRevoked")
-    def _consent_revoked(self, directive_id: str, revoked_at: datetime, provenance: Provenance) -> None:
+    def _consent_revoked(self, directive_id: str, revoked_at: datetime) -> None:
         self.consents[directive_id] = self.consents[directive_id].revoked(revoked_at)
 
     @staticmethod
@@ -291,10 +271,9 @@ class Person(Aggregate):
         answers: dict[str, Answer],
         sex: str | None,
         result: dict[str, Any],
-        provenance: Provenance,
         fingerprint: str | None = None,  # absent from events stored before fingerprints were kept
     ) -> None:
-        self.screenings[screening_id] = ScreeningResult(**{**result, "flags": tuple(result["flags"])})
+        self.screenings[screening_id] = ScreeningResult.from_stored(result)
         self._remember_request(screening_id, fingerprint)
 
     # Screenings recorded before ScreeningCompleted existed are two events; they still replay.
@@ -306,22 +285,13 @@ class Person(Aggregate):
         instrument: str,
         answers: dict[str, Answer],
         sex: str | None,
-        provenance: Provenance,
     ) -> None:
         self.screenings[screening_id] = None
 
     @event("ScreeningScored")
-    def _screening_scored(self, screening_id: UUID, result: dict[str, Any], provenance: Provenance) -> None:
-        self.screenings[screening_id] = ScreeningResult(**{**result, "flags": tuple(result["flags"])})
+    def _screening_scored(self, screening_id: UUID, result: dict[str, Any]) -> None:
+        self.screenings[screening_id] = ScreeningResult.from_stored(result)
 
     @event("UrgentScreeningResult")
-    def _urgent_result(self, screening_id: UUID, instrument: str, flags: list[str], provenance: Provenance) -> None:
+    def _urgent_result(self, screening_id: UUID, instrument: str, flags: list[str]) -> None:
         pass  # nothing changes for intake; the event is for the care team
-
-
-def _result_fields(result: ScreeningResult) -> dict[str, Any]:
-    # Stored as plain data: the event must read back the same even if the result class changes.
-    return {
-        "instrument": result.instrument, "domain": result.domain, "total": result.total, "band": result.band,
-        "positive": result.positive, "flags": list(result.flags), "complete": result.complete,
-    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # An item answer: a number on the instrument's scale, yes/no, or None when the person declined
 # or skipped it ("prefer not to answer"): recorded as declined, never guessed.
@@ -36,6 +37,15 @@ class ScreeningResult:
     @property
     def urgent(self) -> bool:
         return not URGENT_FLAGS.isdisjoint(self.flags)
+
+    def as_stored(self) -> dict[str, Any]:
+        """Plain data, as an event stores it: it must read back the same even if this class changes."""
+        return {"instrument": self.instrument, "domain": self.domain, "total": self.total, "band": self.band,
+                "positive": self.positive, "flags": list(self.flags), "complete": self.complete}
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> ScreeningResult:
+        return cls(**{**stored, "flags": tuple(stored["flags"])})
 
 
 class InvalidAnswers(ValueError):

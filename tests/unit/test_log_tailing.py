@@ -1,4 +1,5 @@
-"""A follower of some topics reads the log once: what it does not want is read past, not again."""
+"""A tailer of its service's log (shared/log_tailing.py) reads it once: what it does not want is read past,
+not again; it is woken by commits of the topics it reads, and by news that arrives during a step."""
 
 import asyncio
 from uuid import uuid4
@@ -6,8 +7,8 @@ from uuid import uuid4
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.persistence import StoredEvent
 
-from shared.eventstore import notify_payload
-from shared.log_following import FollowingLoop
+from shared.batch_recorders import notify_payload
+from shared.log_tailing import LogTailLoop
 from shared.log_reading import read_log
 
 
@@ -15,7 +16,7 @@ def record(recorder: POPOApplicationRecorder, *topics: str) -> None:
     recorder.insert_events([StoredEvent(uuid4(), 1, topic, b"{}") for topic in topics])
 
 
-def test_a_follower_reads_past_events_of_other_topics_to_the_end_of_the_log():
+def test_a_tailer_reads_past_events_of_other_topics_to_the_end_of_the_log():
     recorder = POPOApplicationRecorder()
     record(recorder, "wanted", "other", "other", "other")
 
@@ -44,23 +45,23 @@ def test_reading_stops_where_asked_even_if_more_was_recorded():
     assert read_log(recorder, 0, 10, ["wanted"], stop=2) == ([], 2)
 
 
-class Follower(FollowingLoop):
-    name, kind = "test-follower", "test"
-    follows = frozenset({"wanted"})
+class Tailer(LogTailLoop):
+    name, kind = "test-tailer", "test"
+    wakes_for = frozenset({"wanted"})
 
-    async def _step(self) -> bool:
+    async def step(self) -> bool:
         return False
 
 
-async def test_a_follower_is_woken_only_by_commits_of_topics_it_reads():
-    follower = Follower(idle_poll_seconds=1.0)
-    follower.wake(frozenset({"other"}))
-    assert not follower._wakeup.is_set(), "a commit of other topics leaves it asleep"
-    follower.wake(frozenset({"other", "wanted"}))
-    assert follower._wakeup.is_set()
-    follower._wakeup.clear()
-    follower.wake(None)
-    assert follower._wakeup.is_set(), "a notification without topics wakes everyone"
+async def test_a_tailer_is_woken_only_by_commits_of_topics_it_reads():
+    tailer = Tailer(idle_poll_seconds=1.0)
+    tailer.wake(frozenset({"other"}))
+    assert not tailer.is_awake, "a commit of other topics leaves it asleep"
+    tailer.wake(frozenset({"other", "wanted"}))
+    assert tailer.is_awake
+    asleep = Tailer(idle_poll_seconds=1.0)
+    asleep.wake(None)
+    assert asleep.is_awake, "a notification without topics wakes everyone"
 
 
 def test_the_commit_notification_names_each_topic_once_or_none_when_they_would_not_fit():
@@ -70,16 +71,16 @@ def test_the_commit_notification_names_each_topic_once_or_none_when_they_would_n
     assert notify_payload(many) == "", "PostgreSQL refuses payloads of 8000 bytes: wake everyone"
 
 
-async def test_news_that_arrives_while_a_follower_reads_wakes_it_for_another_step():
-    class Reader(Follower):
-        follows = None
+async def test_news_that_arrives_while_a_tailer_reads_wakes_it_for_another_step():
+    class Reader(Tailer):
+        wakes_for = None
 
         def __init__(self) -> None:
             super().__init__(idle_poll_seconds=3600)
             self.steps = 0
             self.second_step = asyncio.Event()
 
-        async def _step(self) -> bool:
+        async def step(self) -> bool:
             self.steps += 1
             if self.steps == 1:
                 self.wake()  # committed while this step was reading: its events are not in this step
@@ -88,8 +89,8 @@ async def test_news_that_arrives_while_a_follower_reads_wakes_it_for_another_ste
             return False
 
     reader = Reader()
-    following = asyncio.ensure_future(reader._follow())
+    tailing = asyncio.ensure_future(reader.tail())
     try:
         await asyncio.wait_for(reader.second_step.wait(), timeout=5)
     finally:
-        following.cancel()
+        tailing.cancel()
