@@ -10,6 +10,9 @@
                              rebuild careplan's integrated pictures from its events (safe while
                              the services run)
     carecoord audit ...      checkpoint, export, verify and prove each service's event log
+    carecoord dead-letters list SERVICE
+    carecoord dead-letters replay SERVICE (--id ID ... | --all)
+                             what a consumer parked and why; send it back once the cause is fixed
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Annotated
 import typer
 
 from carecoord.audit.cli import app as audit_app
+from carecoord import dead_letters
 from carecoord.demo import play_demo
 from carecoord.dev import dev_token
 from carecoord.run import run_all
@@ -32,6 +36,8 @@ from shared.settings import ServiceSettings
 app = typer.Typer(name="carecoord", help="Run the whole system locally, or play the demo scenario against it.",
                   add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(audit_app)
+
+app.add_typer(dead_letters.app)
 
 
 def _exit_with(code: int) -> None:

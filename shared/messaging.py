@@ -228,6 +228,8 @@ class FailureRouting:
             correlation_id=raw.correlation_id,
             content_type=raw.content_type,
             message_type=raw.type,
+            # A command's receipt still goes where its sender asked, after a retry or a replay.
+            reply_to=raw.reply_to or None,
             user_id=self.broker_user,
         )
 

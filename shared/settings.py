@@ -17,21 +17,32 @@ class MissingCipherKey(RuntimeError):
     pass
 
 
+SET_IN_DEPLOYMENT = "set_in_deployment"
+
+
+def set_in_deployment(default: Any, *, one_of: str | None = None) -> Any:
+    """A setting with no safe default: the default suits only a developer's machine, or there is
+    none. Every deployment sets it (or, with `one_of`, one setting of that group); tests/unit/
+    test_compose.py checks that docker-compose.yml does, for each service."""
+    return Field(default, json_schema_extra={SET_IN_DEPLOYMENT: one_of or True})
+
+
 class ServiceSettings(BaseSettings):
     """What every carecoord service needs to run. Defaults suit the local servers."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     service_name: str = Field("service", description="Names the service in logs, schemas and queues.")
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/carecoord"
+    database_url: str = set_in_deployment("postgresql://postgres@127.0.0.1:5432/carecoord")
     # Each service connects as a broker user of its own: <SERVICE>_AMQP_URL (e.g. INTAKE_AMQP_URL)
     # if set, else AMQP_URL (one user for all: local development).
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_url: str = set_in_deployment("amqp://guest:guest@127.0.0.1:5672/")
     # The broker user that publishes each source's events (EVENT_PUBLISHERS='{"intake": "carecoord-intake",
     # "careplan": "carecoord-careplan"}'): an event is believed only from its source's user. Empty:
     # every service shares this service's own user (development), and only a publish naming it counts.
-    event_publishers: dict[str, str] = {}
-    http_host: str = "127.0.0.1"
+    event_publishers: dict[str, str] = set_in_deployment({})
+    # Loopback: reachable from nowhere else (a container listens on 0.0.0.0).
+    http_host: str = set_in_deployment("127.0.0.1")
     http_port: int = 8000
     # Each service keeps its tables in its own schema; no service reads another's.
     database_schema: str | None = None
@@ -48,15 +59,15 @@ class ServiceSettings(BaseSettings):
     # secret only for local development and tests.
     jwt_audience: str = "carecoord"
     jwt_issuer: str = "carecoord-dev"
-    jwt_public_key_file: Path | None = None
-    jwt_jwks_file: Path | None = None
-    jwt_dev_secret: SecretStr | None = None
+    jwt_public_key_file: Path | None = set_in_deployment(None, one_of="a token verification key")
+    jwt_jwks_file: Path | None = set_in_deployment(None, one_of="a token verification key")
+    jwt_dev_secret: SecretStr | None = set_in_deployment(None, one_of="a token verification key")
     max_body_bytes: int = 64 * 1024
     # Seconds a request's whole body may take to arrive (408 after): a stalled upload holds a connection.
     request_body_timeout: float = 10.0
     # Event state is encrypted at rest (AES-256-GCM). Rotation: set the new key here and the old
     # one in EVENT_CIPHER_RETIRED_KEYS (comma-separated); see docs/architecture.md.
-    event_cipher_key: SecretStr | None = None
+    event_cipher_key: SecretStr | None = set_in_deployment(None)
     event_cipher_retired_keys: SecretStr | None = None
 
     def __init__(self, **values: Any) -> None:
