@@ -13,7 +13,7 @@ from services.careplan.api.access import TeamAccess
 from services.careplan.api.medication import DecisionView, NoteView
 from services.careplan.deps import Access, Pictures
 from services.careplan.picture.fhir import picture_bundle
-from services.careplan.picture.model import present
+from services.careplan.picture.view import present
 from services.careplan.picture.projection import PictureStore
 from shared.access import Principal, Right
 from shared.http import CurrentPrincipal, log_read
