@@ -39,6 +39,11 @@ from shared.topics import stored_topics
 T = TypeVar("T")
 MATCHING = "webhook-matching"  # the tracking name of matching's position in the notification log
 SAVE_ATTEMPTS = 8
+# How long the dispatcher's copy of a subscription's settings is used before it is read again.
+# Every lane of a subscription sends in parallel: reading it for each send serialised them on the
+# subscription's read lock. Changes made in this process (a PATCH, a 410) apply at once; another
+# replica's within this long. Access is still checked at each send.
+SETTINGS_FRESH_SECONDS = 0.05
 
 
 class NoSuchSubscription(Exception):
@@ -65,6 +70,7 @@ class WebhookSubscriptions:
         self._clock = clock
         self._jitter = jitter
         self._write_locks = KeyedThreadLocks()  # per subscription or lane: see the module's docstring
+        self._settings: dict[UUID, tuple[float, Subscription | None]] = {}  # id -> (read at, as read)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -110,6 +116,17 @@ class WebhookSubscriptions:
             return self.subscription(subscription_id)
         except NoSuchSubscription:
             return None
+
+    def settings_of(self, subscription_id: UUID) -> Subscription | None:
+        """The subscription as the dispatcher sends for it: read at most SETTINGS_FRESH_SECONDS
+        ago (or since changed in this process), never changed by the caller."""
+        now = time.monotonic()
+        kept = self._settings.get(subscription_id)
+        if kept is not None and now - kept[0] < SETTINGS_FRESH_SECONDS:
+            return kept[1]
+        found = self.subscription_or_none(subscription_id)
+        self._settings[subscription_id] = (now, found)
+        return found
 
     def matched_events(self, subscription_id: UUID, after: int, limit: int) -> list[Any]:
         """The subscription's numbered notices after `after` (gap detection and catching up)."""
@@ -197,13 +214,18 @@ class WebhookSubscriptions:
                 at: datetime) -> str | None:
         """Why the owner may not be sent this notice now (None: they may), from the person's team,
         consent directives and the notice's audience as they are at this moment."""
-        found = self.application.follower(UUID(person_id))
-        if found is None:
+        def facts(person: Any) -> tuple[str, tuple[str, ...], dict[str, str], list[Any]]:
+            notice = next((n for n in person.due if n.notification_id == notification_id), None)
+            audience, named = (notice.audience, tuple(notice.named)) if notice is not None else ("care_team", ())
+            return audience, named, dict(person.team), list(person.consents.values())
+        application = self.application
+        try:  # the kept copy brought up to date, not a replay of the person's whole history
+            audience, named, team, consents = application.read_current(
+                application.follower_class.create_id(person_id=UUID(person_id)), facts)
+        except AggregateNotFoundError:
             return "no such person is known here"
-        notice = next((n for n in found.due if n.notification_id == notification_id), None)
-        audience, named = (notice.audience, notice.named) if notice is not None else ("care_team", ())
-        return owner_refusal(owner, category, audience, named, found.team, found.consents.values(), at,
-                             getattr(self.application, "agency_supervisors", ()))
+        return owner_refusal(owner, category, audience, named, team, consents, at,
+                             getattr(application, "agency_supervisors", ()))
 
     def notice_message(self, person_id: str, notification_id: str) -> str | None:
         due = self.application.due_notifications(UUID(person_id)) or []
@@ -222,7 +244,7 @@ class WebhookSubscriptions:
         """The attempt on the lane and what it says of the subscription (failing, recovered,
         disabled by a 410), in one transaction. The item as it now stands."""
         jitter = self._jitter()
-        subscription = self.subscription_or_none(subscription_id)
+        subscription = self.settings_of(subscription_id)
         if outcome.delivered and (subscription is None or subscription.failing_since is None):
             # Nothing to note on the subscription: the lane alone, so that a delivery never
             # takes the subscription out of the matcher's hands.
@@ -256,6 +278,8 @@ class WebhookSubscriptions:
             change(aggregates)
             try:
                 self.application.record(*aggregates)
+                for aggregate_id in ids:
+                    self._settings.pop(aggregate_id, None)  # the dispatcher sees this change at once
                 return aggregates
             except IntegrityError:
                 self.application.forget(ids)
