@@ -19,11 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import os
-import signal
 import sys
-from datetime import datetime
 from pathlib import Path
 
 # httpcore tries `import sniffio` on every request; without sniffio installed (anyio 4.x no longer
@@ -40,13 +36,11 @@ from bench.load import IntakeClients  # noqa: E402
 from bench.measure import measure_latency, measure_raw_insert_rate, measure_throughput  # noqa: E402
 from bench.report import RunResult, describe_run, percentile, print_summary  # noqa: E402
 from bench.stack import (  # noqa: E402
-    SERVICE_NAMES, BenchError, ServiceGroup, bench_settings, release,
+    BenchError, ServiceGroup, add_server_options, prepare_benchmark_process, running_services,
 )
 from bench.watcher import CareplanWatcher  # noqa: E402
-from tests.support.processes import ServiceFailed, ServiceProcess  # noqa: E402
-from tests.support.servers import Isolation, Isolator, Servers  # noqa: E402
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+from tests.support.processes import ServiceFailed  # noqa: E402
+from tests.support.servers import Isolation  # noqa: E402
 
 
 
@@ -82,74 +76,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=100.0, help="requests/s in the latency phase")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the latency phase")
     parser.add_argument("--runs", type=int, default=3, help="how many times to repeat the three measurements")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "CARECOORD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="an existing database to connect to while creating and dropping the benchmark's own")
-    parser.add_argument("--amqp-url", default=os.environ.get("CARECOORD_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
-    parser.add_argument("--rabbitmq-api", default=os.environ.get(
-        "CARECOORD_TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672/api"))
-    parser.add_argument("--log-level", default="INFO", help="the services' LOG_LEVEL")
+    add_server_options(parser)
     args = parser.parse_args(argv)
     if args.screenings < 1 or args.rate <= 0 or args.latency_seconds <= 0 or args.runs < 1:
         parser.error("--screenings, --rate, --latency-seconds and --runs must be positive")
     return args
 
 
-def raise_keyboard_interrupt_on_sigterm() -> None:
-    # So that `kill <pid>` cleans up like Ctrl-C does.
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    raise_keyboard_interrupt_on_sigterm()
-    # The benchmark's own full garbage collections (up to 135 ms by its third run, measured with
-    # gc.callbacks) stalled the load generator and the careplan watcher, and were counted as the
-    # system's latency. Tuned as the services are (shared/runtime.py: quiet_garbage_collector).
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 100)
-    # A database and vhost of its own (bench_<hex>, bench-<hex>), made as each test's are.
-    isolator = Isolator(Servers(args.postgres_url, args.amqp_url, args.rabbitmq_api), prefix="bench")
-    isolation = isolator.create()
-    print(f"database {isolation.database}, vhost {isolation.vhost}")
-    log_dir = RESULTS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-{isolation.database}"
-    services: ServiceGroup | None = None
-    status = 1
+    prepare_benchmark_process()
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        processes: list[ServiceProcess] = []
-        services = ServiceGroup(processes)
-        settings = bench_settings(args.log_level)
-        for name in SERVICE_NAMES:
-            process = ServiceProcess(name, isolation, log_dir / f"{name}.log", settings=settings)
-            # In the group before it starts: whatever fails next, the cleanup below stops it.
-            processes.append(process)
-            services.by_name[name] = process
-            process.launch()
-        print("waiting for the services' /readyz ...")
-        services.wait_ready()
-        print("  " + ", ".join(f"{p.name} pid {p.pid} on :{p.port}" for p in services.processes))
-        runs = asyncio.run(run_benchmark(args, isolation, services))
-        print_summary(runs, args)
-        status = 0
+        with running_services(args) as (isolation, services):
+            runs = asyncio.run(run_benchmark(args, isolation, services))
+            print_summary(runs, args)
+        return 0
     except (BenchError, ServiceFailed) as error:
         print(f"\nbenchmark failed: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted; cleaning up", file=sys.stderr)
-        status = 130
-    finally:
-        # A second Ctrl-C must not cut the cleanup short and leave a database or processes behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if services is not None:
-            print("stopping the services ...")
-            services.stop_all()
-            print(f"service logs: {log_dir}/")
-        release(isolator, isolation)
-    return status
+        return 130
 
 
 if __name__ == "__main__":
