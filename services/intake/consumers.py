@@ -45,7 +45,8 @@ def care_team_router(foundation: Foundation, application: IntakeApplication, top
             raise Unprocessable(f"intake does not consume {payload.event_type}")
         return change
 
-    consume = PersonEventConsumer(foundation.run_sync, application, change_for)
+    consume = PersonEventConsumer(foundation.run_sync, application, change_for,
+                                  observe_batch=foundation.metrics.batch_observer("consumer"))
     return follower_router(foundation, topology, consume, "Careplan's care-team events: who is on each person's team.")
 
 

@@ -1,0 +1,79 @@
+"""Operators scrape GET /metrics on each service and see the figures move under traffic."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.test_event_flow import PHQ9_WITH_SUICIDE_RISK, register
+from tests.support.polling import eventually
+from tests.support.system import System
+
+SCREENINGS_ROUTE = "/people/{person_id}/screenings"
+
+
+async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, frozenset], float]:
+    """Every sample of the service's /metrics by (name, labels), fetched without a token."""
+    response = await client.get("/metrics", headers={"Authorization": ""})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(response.text) for sample in family.samples}
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    """The sum of `name`'s samples whose labels include `labels` (0 if none)."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+async def test_a_screening_moves_the_request_relay_and_consumer_figures(system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+
+    async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
+        before_intake, before_careplan = await scrape(i), await scrape(c)
+        person_id = await register(i)
+        response = await i.post(f"/people/{person_id}/screenings",
+                                json={"instrument": "PHQ-9", "answers": PHQ9_WITH_SUICIDE_RISK})
+        assert response.status_code == 201, response.text
+
+        async def relayed_and_applied():
+            intake_now, careplan_now = await scrape(i), await scrape(c)
+            published = value(intake_now, "carecoord_relay_published_position", relay="intake-relay")
+            applied = value(careplan_now, "carecoord_consumer_applied_position", source="intake")
+            caught_up = value(intake_now, "carecoord_relay_lag_events", relay="intake-relay") == 0
+            return (intake_now, careplan_now) if published >= 3 and caught_up and applied >= 3 else None
+
+        intake_after, careplan_after = await eventually(relayed_and_applied, what="relay and consumer figures")
+
+    # The route's template is the label, never the path with the person's id in it.
+    screenings = ("carecoord_http_request_duration_seconds_count",)
+    assert value(intake_after, *screenings, route=SCREENINGS_ROUTE, method="POST", status="201") == \
+        value(before_intake, *screenings, route=SCREENINGS_ROUTE, method="POST", status="201") + 1
+    assert person_id not in "".join(str(labels) for _, labels in intake_after)
+
+    assert value(intake_after, "carecoord_relay_published_events_total", relay="intake-relay") >= 3
+    assert value(intake_after, "carecoord_event_log_head_position") >= 3
+    assert value(intake_after, "carecoord_relay_batch_size_count", relay="intake-relay") >= 1
+    assert value(intake_after, "carecoord_group_commit_batch_size_sum", committer="commands") >= 2
+
+    assert value(careplan_after, "carecoord_consumer_lag_seconds_count", source="intake") >= \
+        value(before_careplan, "carecoord_consumer_lag_seconds_count", source="intake") + 3
+    assert value(careplan_after, "carecoord_group_commit_batch_size_sum", committer="consumer") >= 3
+    assert value(careplan_after, "carecoord_broker_received_processed_messages_total",
+                 status="acked") >= 3
+    # Queue depths are read at scrape time: nothing waits, nothing is parked.
+    assert ("carecoord_queue_messages", frozenset({("queue", "careplan.inbox"), ("kind", "inbox")})) in careplan_after
+    assert value(careplan_after, "carecoord_dead_letter_messages", queue="careplan.dead-letter") == 0
+    assert value(careplan_after, "carecoord_metrics_refresh_failures_total") == 0
+
+
+async def test_metrics_need_no_token_and_are_not_in_the_openapi_document(system: System):
+    intake = await system.start_connected("intake")
+    async with system.client(intake) as anonymous:
+        assert (await anonymous.get("/metrics")).status_code == 200
+        assert "/metrics" not in (await anonymous.get("/openapi.json")).json()["paths"]
+        # The scrape itself is not timed as a request.
+        samples = await scrape(anonymous)
+        assert value(samples, "carecoord_http_request_duration_seconds_count", route="/metrics") == 0
