@@ -12,7 +12,9 @@ from fastapi.responses import Response
 from starlette.routing import Route
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.specification import AsyncAPI
 
@@ -30,6 +32,7 @@ from shared.log_reading import log_reader
 from shared.relay import OutboxRelay, RelayPositions, Translations
 from shared.runtime import ApplicationT, Foundation, Service
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing, tracing_enabled
 from shared.tokens import TokenVerifier
 from shared.topology import ConsumerTopology
 
@@ -46,16 +49,21 @@ def build_foundation(settings: ServiceSettings, application_class: type[Applicat
         thread_name_prefix=settings.service_name,
     )
     metrics = ServiceMetrics(settings.service_name)
+    # FastStream's own figures per queue and handler: messages received, processed (by outcome),
+    # their duration and size, and publishes (the relay's and retries').
+    middlewares: list[Any] = [RabbitPrometheusMiddleware(registry=metrics.registry, app_name=settings.service_name,
+                                                         metrics_prefix="carecoord_broker")]
+    if configure_tracing(settings.service_name):
+        # Outermost: a delivery's consume span (continuing the publisher's `traceparent`) covers
+        # everything done with it, and each publish carries its own span's `traceparent` on.
+        middlewares.insert(0, RabbitTelemetryMiddleware())
     broker = RabbitBroker(
         settings.amqp_url,
         fail_fast=True,
         app_id=settings.service_name,
         description=f"carecoord {settings.service_name}",
         logger=None,
-        # FastStream's own figures per queue and handler: messages received, processed (by
-        # outcome), their duration and size, and publishes (the relay's and retries').
-        middlewares=[RabbitPrometheusMiddleware(registry=metrics.registry, app_name=settings.service_name,
-                                                metrics_prefix="carecoord_broker")],
+        middlewares=middlewares,
     )
     return Foundation(settings, application, executor, broker, metrics)
 
@@ -172,4 +180,7 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
         return asyncapi_document(service)
 
     include_documented(app, routers, extra_statuses)
+    if tracing_enabled():
+        # A server span per request, named by route template; scrapes and probes are not traced.
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="/metrics,/healthz,/readyz")
     return app

@@ -19,11 +19,13 @@ from typing import Any, Generic, Protocol, TypeVar
 import uvicorn
 import uvloop
 from fastapi import FastAPI
+from opentelemetry import context as otel_context
 from faststream.rabbit import RabbitBroker
 from typing_extensions import TypeVar as TypeVarWithDefault
 
 from shared.eventstore import PostgresBatchProcessRecorder, ServiceApplication
 from shared.metrics import ServiceMetrics, queue_depth_refresher
+from shared.tracing import in_context, tracing_enabled
 from shared.relay import LogListener, OutboxRelay
 from shared.settings import ServiceSettings
 from shared.topology import ConsumerTopology, declare_publishing
@@ -59,6 +61,7 @@ class Foundation(Generic[ApplicationT]):
         self.executor = executor
         self.broker = broker
         self.metrics = metrics or ServiceMetrics(settings.service_name)
+        self._traced = tracing_enabled()
         self.broker_ready = asyncio.Event()  # set by Service once the broker is connected
 
     @property
@@ -68,7 +71,12 @@ class Foundation(Generic[ApplicationT]):
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run synchronous (eventsourcing) code on the bounded pool, off the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        call = functools.partial(fn, *args, **kwargs)
+        if self._traced:
+            # Executor threads do not inherit the caller's context: carry the current span over,
+            # so the database calls made there are part of the request's or delivery's trace.
+            call = functools.partial(in_context, otel_context.get_current(), call)
+        return await loop.run_in_executor(self.executor, call)
 
     async def readiness(self) -> dict[str, bool]:
         try:
