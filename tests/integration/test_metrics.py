@@ -7,6 +7,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_event_flow import PHQ9_WITH_SUICIDE_RISK, register
 from tests.support.polling import eventually
+from tests.support.serving import serving
+from tests.support.sse import event_stream
 from tests.support.system import System
 
 SCREENINGS_ROUTE = "/people/{person_id}/screenings"
@@ -77,3 +79,24 @@ async def test_metrics_need_no_token_and_are_not_in_the_openapi_document(system:
         # The scrape itself is not timed as a request.
         samples = await scrape(anonymous)
         assert value(samples, "carecoord_http_request_duration_seconds_count", route="/metrics") == 0
+
+
+async def test_the_live_stream_stays_out_of_the_request_latency_figures(system: System):
+    notifications = await system.start_connected("notifications", stream_heartbeat_seconds=0.2)
+    async with serving(notifications) as address, event_stream(address, "clinician", "casey") as stream:
+        assert stream.response.status_code == 200
+        await eventually(lambda: _heartbeat(stream), what="a heartbeat on the open stream")
+    async with system.client(notifications, "auditor") as n:
+        assert (await n.get("/people/00000000-0000-4000-8000-000000000000/notifications")).status_code == 404
+
+        async def timed_requests():
+            samples = await scrape(n)
+            return samples if value(samples, "carecoord_http_request_duration_seconds_count",
+                                    route="/people/{person_id}/notifications") == 1 else None
+
+        samples = await eventually(timed_requests, what="the notifications request timed")
+    assert value(samples, "carecoord_http_request_duration_seconds_count", route="/stream") == 0
+
+
+async def _heartbeat(stream):
+    return stream.heartbeats
