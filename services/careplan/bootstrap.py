@@ -8,14 +8,8 @@ from fastapi.routing import APIRoute
 
 from services.careplan.application import CareplanApplication, TooManyConflicts
 from services.careplan.consumers import TOPOLOGY, intake_events_router
-from services.careplan.api.access import TeamAccess
-from services.careplan.api.medication import medication_router
-from services.careplan.api.plan import plan_router
-from services.careplan.api.safety_plan import safety_plan_router
-from services.careplan.api.shared_record import shared_record_router
-from services.careplan.api.team import team_router
+from services.careplan.api import medication, picture, plan, safety_plan, shared_record, team
 from services.careplan.domain.medication import ScopeOfPractice
-from services.careplan.api.picture import picture_router
 from services.careplan.picture.projection import picture_projection
 from services.careplan.translation import TRANSLATIONS
 from shared.contracts import careplan as careplan_contracts
@@ -61,10 +55,8 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, intake_events))
     pictures = picture_projection(application, settings.database_url, settings.schema_name, foundation.run_sync)
-    authorized = TeamAccess(foundation, application)
-    routers = [router(foundation, application, authorized) for router in
-               (team_router, plan_router, medication_router, safety_plan_router, shared_record_router)]
-    http = build_http(foundation, "careplan", [*routers, picture_router(pictures.store, authorized)],
-                      careplan_statuses, exception_handlers={TooManyConflicts: retry_later})
+    routers = [api.router for api in (team, plan, medication, safety_plan, shared_record, picture)]
+    http = build_http(foundation, "careplan", routers, careplan_statuses,
+                      exception_handlers={TooManyConflicts: retry_later}, state={"picture_store": pictures.store})
     return Service(foundation, http=http, topologies=[intake_events],
                    relay=build_relay(foundation, TRANSLATIONS, careplan_contracts.PAYLOADS), log_tailers=[pictures])

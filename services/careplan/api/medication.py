@@ -9,8 +9,9 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.careplan.api.access import TeamAccess, acting_role
+from services.careplan.api.access import acting_role
 from services.careplan.application import CareplanApplication
+from services.careplan.deps import Access, Application, ServiceFoundation
 from services.careplan.domain.medication import (
     Decision,
     InvalidNote,
@@ -92,55 +93,59 @@ class MedicationView(BaseModel):
         )
 
 
-def medication_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
-    router = APIRouter(prefix="/people/{person_id}/medication", tags=["medication collaboration"])
+router = APIRouter(prefix="/people/{person_id}/medication", tags=["medication collaboration"])
 
-    async def view(person_id: UUID) -> MedicationView:
-        record = await foundation.run_sync(application.medication_record, person_id)
-        if record is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        return MedicationView.of(record)
 
-    @router.get("", response_model=MedicationView, summary="Collaboration notes and prescribing decisions")
-    async def get_medication(person_id: UUID, principal: CurrentPrincipal):
-        await authorized(principal, Right.READ_CARE_PLAN, person_id)
-        log_read(principal, person_id, "medication collaboration")
-        return await view(person_id)
+async def view(foundation: Foundation, application: CareplanApplication, person_id: UUID) -> MedicationView:
+    record = await foundation.run_sync(application.medication_record, person_id)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return MedicationView.of(record)
 
-    @router.post("/notes", status_code=201, response_model=MedicationView,
-                 summary="A collaboration note by anyone on the team, or the person (200 if already recorded)")
-    async def add_note(person_id: UUID, body: AddNote, provenance: RequestProvenance, response: Response,
-                       principal: CurrentPrincipal):
-        team = await authorized(principal, Right.ADD_MEDICATION_NOTE, person_id)
-        try:
-            added = await foundation.run_sync(
-                application.add_medication_note, person_id, body.note_id, body.kind, body.text, body.medication,
-                body.choice, acting_role(principal, team), provenance)
-        except InvalidNote as error:
-            raise invalid_field(error.field, error.message) from None
-        if not added:
-            response.status_code = status.HTTP_200_OK
-        return await view(person_id)
 
-    @router.post("/decisions", status_code=201, response_model=MedicationView,
-                 summary="A prescribing decision: prescribing roles on the person's team only (403 for others)")
-    async def record_decision(person_id: UUID, body: RecordDecision, provenance: RequestProvenance,
-                              response: Response, principal: CurrentPrincipal):
-        team = await authorized(principal, Right.RECORD_PRESCRIBING_DECISION, person_id)
-        role = acting_role(principal, team)
-        try:
-            recorded = await foundation.run_sync(
-                application.record_prescribing_decision, person_id, body.decision_id, body.decision,
-                body.medication, body.dose, body.rationale, body.discussed_with_person, role, provenance)
-        except OutsideScopeOfPractice as refusal:
-            # Not a decision, and not recorded as one: the attempt is only logged, as ids.
-            audit_log.warning("prescribing decision refused: outside scope of practice",
-                              extra={"actor": principal.subject, "acting_role": role, "person_id": str(person_id)})
-            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
-        except InvalidNote as error:
-            raise invalid_field(error.field, error.message) from None
-        if not recorded:
-            response.status_code = status.HTTP_200_OK
-        return await view(person_id)
+@router.get("", response_model=MedicationView, summary="Collaboration notes and prescribing decisions")
+async def get_medication(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
+                         application: Application, authorized: Access):
+    await authorized(principal, Right.READ_CARE_PLAN, person_id)
+    log_read(principal, person_id, "medication collaboration")
+    return await view(foundation, application, person_id)
 
-    return router
+
+@router.post("/notes", status_code=201, response_model=MedicationView,
+             summary="A collaboration note by anyone on the team, or the person (200 if already recorded)")
+async def add_note(person_id: UUID, body: AddNote, provenance: RequestProvenance, response: Response,
+                   principal: CurrentPrincipal, foundation: ServiceFoundation, application: Application,
+                   authorized: Access):
+    team = await authorized(principal, Right.ADD_MEDICATION_NOTE, person_id)
+    try:
+        added = await foundation.run_sync(
+            application.add_medication_note, person_id, body.note_id, body.kind, body.text, body.medication,
+            body.choice, acting_role(principal, team), provenance)
+    except InvalidNote as error:
+        raise invalid_field(error.field, error.message) from None
+    if not added:
+        response.status_code = status.HTTP_200_OK
+    return await view(foundation, application, person_id)
+
+
+@router.post("/decisions", status_code=201, response_model=MedicationView,
+             summary="A prescribing decision: prescribing roles on the person's team only (403 for others)")
+async def record_decision(person_id: UUID, body: RecordDecision, provenance: RequestProvenance,
+                          response: Response, principal: CurrentPrincipal, foundation: ServiceFoundation,
+                          application: Application, authorized: Access):
+    team = await authorized(principal, Right.RECORD_PRESCRIBING_DECISION, person_id)
+    role = acting_role(principal, team)
+    try:
+        recorded = await foundation.run_sync(
+            application.record_prescribing_decision, person_id, body.decision_id, body.decision,
+            body.medication, body.dose, body.rationale, body.discussed_with_person, role, provenance)
+    except OutsideScopeOfPractice as refusal:
+        # Not a decision, and not recorded as one: the attempt is only logged, as ids.
+        audit_log.warning("prescribing decision refused: outside scope of practice",
+                          extra={"actor": principal.subject, "acting_role": role, "person_id": str(person_id)})
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+    except InvalidNote as error:
+        raise invalid_field(error.field, error.message) from None
+    if not recorded:
+        response.status_code = status.HTTP_200_OK
+    return await view(foundation, application, person_id)

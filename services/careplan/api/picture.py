@@ -11,8 +11,9 @@ from pydantic import BaseModel
 
 from services.careplan.api.access import TeamAccess
 from services.careplan.api.medication import DecisionView, NoteView
+from services.careplan.deps import Access, Pictures
 from services.careplan.picture.fhir import picture_bundle
-from services.careplan.picture.model import present
+from services.careplan.picture.view import present
 from services.careplan.picture.projection import PictureStore
 from shared.access import Principal, Right
 from shared.http import CurrentPrincipal, log_read
@@ -156,30 +157,32 @@ class PictureView(BaseModel):
     updated_at: datetime | None
 
 
-def picture_router(pictures: PictureStore, authorized: TeamAccess) -> APIRouter:
-    router = APIRouter(prefix="/people", tags=["integrated picture"])
+router = APIRouter(prefix="/people", tags=["integrated picture"])
 
-    async def presented(principal: Principal, person_id: UUID, what: str) -> dict:
-        await authorized(principal, Right.READ_CARE_PLAN, person_id)
-        log_read(principal, person_id, what)
-        picture = await pictures.get(person_id)
-        if picture is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        return present(picture, datetime.now(timezone.utc))
 
-    @router.get("/{person_id}/picture", response_model=PictureView,
-                summary="The person's integrated picture, as every member of their care team sees it")
-    async def get_picture(person_id: UUID, principal: CurrentPrincipal):
-        return await presented(principal, person_id, "integrated picture")
+async def presented(pictures: PictureStore, authorized: TeamAccess, principal: Principal, person_id: UUID,
+                    what: str) -> dict:
+    await authorized(principal, Right.READ_CARE_PLAN, person_id)
+    log_read(principal, person_id, what)
+    picture = await pictures.get(person_id)
+    if picture is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return present(picture, datetime.now(timezone.utc))
 
-    @router.get(
-        "/{person_id}/picture/fhir", response_class=Response,
-        summary="The integrated picture as a FHIR R4 Bundle (CarePlan, CareTeam, Goal, Observation)",
-        responses={200: {"content": {FHIR_JSON: {"schema": {
-            "type": "object", "description": "A FHIR R4 Bundle of type collection"}}}}},
-    )
-    async def get_picture_fhir(person_id: UUID, principal: CurrentPrincipal) -> Response:
-        view = await presented(principal, person_id, "integrated picture (FHIR)")
-        return Response(picture_bundle(view).model_dump_json(), media_type=FHIR_JSON)
 
-    return router
+@router.get("/{person_id}/picture", response_model=PictureView,
+            summary="The person's integrated picture, as every member of their care team sees it")
+async def get_picture(person_id: UUID, principal: CurrentPrincipal, pictures: Pictures, authorized: Access):
+    return await presented(pictures, authorized, principal, person_id, "integrated picture")
+
+
+@router.get(
+    "/{person_id}/picture/fhir", response_class=Response,
+    summary="The integrated picture as a FHIR R4 Bundle (CarePlan, CareTeam, Goal, Observation)",
+    responses={200: {"content": {FHIR_JSON: {"schema": {
+        "type": "object", "description": "A FHIR R4 Bundle of type collection"}}}}},
+)
+async def get_picture_fhir(person_id: UUID, principal: CurrentPrincipal, pictures: Pictures,
+                           authorized: Access) -> Response:
+    view = await presented(pictures, authorized, principal, person_id, "integrated picture (FHIR)")
+    return Response(picture_bundle(view).model_dump_json(), media_type=FHIR_JSON)

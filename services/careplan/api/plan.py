@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.careplan.api.access import TeamAccess
-from services.careplan.api.plan_views import CarePlanView, plan_view
-from services.careplan.application import CareplanApplication
-from services.careplan.domain.plan import InvalidPlanChange, Preferences
+from services.careplan.api.plan_views import CarePlanView
+from services.careplan.deps import Access, Application, Plans
+from services.careplan.domain.plan import Preferences
 from services.careplan.domain.plan_parts import GoalStatus, LifeDomain
-from shared.access import Principal, Right
+from shared.access import Right
 from shared.consent import Category as SharingCategory
 from shared.contracts.fields import IDENTIFIER_PATTERN, BoundedDate, FiniteFloat, Identifier, identifier
-from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
-from shared.runtime import Foundation
+from shared.http import CurrentPrincipal, RequestProvenance, log_read
 
 Text = Field(min_length=1, max_length=4000)
 SHARING_CATEGORY = ("The consent category in which the person's consent directives may share it outside the "
@@ -109,105 +106,100 @@ class RecordCrisisFollowUp(Request):
     note: str | None = Field(None, max_length=4000)
 
 
-def plan_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
-    router = APIRouter(prefix="/people/{person_id}/plan", tags=["care plan"])
+router = APIRouter(prefix="/people/{person_id}/plan", tags=["care plan"])
 
-    async def view(person_id: UUID) -> CarePlanView:
-        plan = await foundation.run_sync(application.care_plan, person_id)
-        if plan is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        return plan_view(plan, await foundation.run_sync(application.next_review, plan))
 
-    async def change(principal: Principal, right: Right, person_id: UUID, response: Response,
-                     command: Callable[..., bool], *args: Any) -> CarePlanView:
-        await authorized(principal, right, person_id)
-        try:
-            changed = await foundation.run_sync(command, person_id, *args)
-        except InvalidPlanChange as error:
-            raise invalid_field(error.field, error.message) from None
-        if changed is False:
-            response.status_code = status.HTTP_200_OK  # already recorded: a retry changes nothing
-        return await view(person_id)
+@router.get("", response_model=CarePlanView, summary="The person's care plan")
+async def get_plan(person_id: UUID, principal: CurrentPrincipal, authorized: Access, plans: Plans):
+    await authorized(principal, Right.READ_CARE_PLAN, person_id)
+    log_read(principal, person_id, "care plan")
+    return await plans.view(person_id)
 
-    @router.get("", response_model=CarePlanView, summary="The person's care plan")
-    async def get_plan(person_id: UUID, principal: CurrentPrincipal):
-        await authorized(principal, Right.READ_CARE_PLAN, person_id)
-        log_read(principal, person_id, "care plan")
-        return await view(person_id)
 
-    @router.post("/goals", status_code=201, response_model=CarePlanView,
-                 summary="Add a goal in the person's own words (200 if this goal id is already on the plan)")
-    async def set_goal(person_id: UUID, body: SetGoal, provenance: RequestProvenance, response: Response,
-                       principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.set_goal,
-                            body.goal_id, body.in_own_words, body.team_restatement, body.life_domain, body.indicators,
-                            body.sharing_category, provenance)
+@router.post("/goals", status_code=201, response_model=CarePlanView,
+             summary="Add a goal in the person's own words (200 if this goal id is already on the plan)")
+async def set_goal(person_id: UUID, body: SetGoal, provenance: RequestProvenance, response: Response,
+                   principal: CurrentPrincipal, application: Application, plans: Plans):
+    return await plans.change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.set_goal,
+                              body.goal_id, body.in_own_words, body.team_restatement, body.life_domain,
+                              body.indicators, body.sharing_category, provenance)
 
-    @router.post("/goals/{goal_id}/indicator-values", status_code=201, response_model=CarePlanView,
-                 summary="Record a measured value of one of the goal's indicators")
-    async def record_indicator_value(person_id: UUID, goal_id: IdInPath, body: RecordIndicatorValue,
-                                     provenance: RequestProvenance, response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.record_indicator_value,
-                            goal_id, body.indicator, body.value, body.recorded_on, body.note, provenance)
 
-    @router.post("/goals/{goal_id}/status", status_code=200, response_model=CarePlanView,
-                 summary="A goal reached, set aside by the person's choice, or taken up again")
-    async def change_goal_status(person_id: UUID, goal_id: IdInPath, body: ChangeGoalStatus,
-                                 provenance: RequestProvenance, response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.change_goal_status,
-                            goal_id, body.status, body.why, provenance)
+@router.post("/goals/{goal_id}/indicator-values", status_code=201, response_model=CarePlanView,
+             summary="Record a measured value of one of the goal's indicators")
+async def record_indicator_value(person_id: UUID, goal_id: IdInPath, body: RecordIndicatorValue,
+                                 provenance: RequestProvenance, response: Response, principal: CurrentPrincipal,
+                                 application: Application, plans: Plans):
+    return await plans.change(principal, Right.WRITE_CARE_PLAN, person_id, response,
+                              application.record_indicator_value, goal_id, body.indicator, body.value,
+                              body.recorded_on, body.note, provenance)
 
-    @router.put("/person", status_code=200, response_model=CarePlanView,
-                summary="The person's strengths and preferences (language, culture, faith, who to involve)")
-    async def describe_person(person_id: UUID, body: DescribePerson, provenance: RequestProvenance,
-                              response: Response, principal: CurrentPrincipal):
-        preferences = Preferences(body.language, body.culture, body.faith, tuple(body.who_to_involve))
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.describe_person,
-                            body.strengths, preferences, provenance)
 
-    @router.post("/supports", status_code=201, response_model=CarePlanView,
-                 summary="A support or service in one life domain, and who provides it")
-    async def add_support(person_id: UUID, body: AddSupport, provenance: RequestProvenance, response: Response,
-                          principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.add_support,
-                            body.support_id, body.life_domain, body.description, body.provided_by,
-                            body.sharing_category, provenance)
+@router.post("/goals/{goal_id}/status", status_code=200, response_model=CarePlanView,
+             summary="A goal reached, set aside by the person's choice, or taken up again")
+async def change_goal_status(person_id: UUID, goal_id: IdInPath, body: ChangeGoalStatus,
+                             provenance: RequestProvenance, response: Response, principal: CurrentPrincipal,
+                             application: Application, plans: Plans):
+    return await plans.change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.change_goal_status,
+                              goal_id, body.status, body.why, provenance)
 
-    @router.post("/supports/{support_id}/end", status_code=200, response_model=CarePlanView,
-                 summary="A support ended, and why")
-    async def end_support(person_id: UUID, support_id: IdInPath, body: EndSupport, provenance: RequestProvenance,
-                          response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.end_support,
-                            support_id, body.because, provenance)
 
-    @router.post("/setbacks", status_code=201, response_model=CarePlanView,
-                 summary="A setback, as part of the path: goals and progress stay as they are")
-    async def record_setback(person_id: UUID, body: RecordSetback, provenance: RequestProvenance,
-                             response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.record_setback,
-                            body.setback_id, body.occurred_on, body.in_own_words, body.what_helped, body.goal_ids,
-                            provenance)
+@router.put("/person", status_code=200, response_model=CarePlanView,
+            summary="The person's strengths and preferences (language, culture, faith, who to involve)")
+async def describe_person(person_id: UUID, body: DescribePerson, provenance: RequestProvenance,
+                          response: Response, principal: CurrentPrincipal, application: Application, plans: Plans):
+    preferences = Preferences(body.language, body.culture, body.faith, tuple(body.who_to_involve))
+    return await plans.change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.describe_person,
+                              body.strengths, preferences, provenance)
 
-    @router.post("/reviews", status_code=201, response_model=CarePlanView,
-                 summary="A review: what changed and why (it answers what made the review due)")
-    async def record_review(person_id: UUID, body: RecordReview, provenance: RequestProvenance,
-                            response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.REVIEW_CARE_PLAN, person_id, response, application.review_plan,
-                            body.review_id, body.reviewed_on, body.what_changed, body.why, provenance)
 
-    @router.post("/agreement", status_code=201, response_model=CarePlanView,
-                 summary="The person's (or guardian's) agreement to the plan as it stands, or disagreement and why")
-    async def record_agreement(person_id: UUID, body: RecordAgreement, provenance: RequestProvenance,
-                               response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.RECORD_AGREEMENT, person_id, response, application.record_agreement,
-                            body.agrees, body.given_by, body.reason, provenance)
+@router.post("/supports", status_code=201, response_model=CarePlanView,
+             summary="A support or service in one life domain, and who provides it")
+async def add_support(person_id: UUID, body: AddSupport, provenance: RequestProvenance, response: Response,
+                      principal: CurrentPrincipal, application: Application, plans: Plans):
+    return await plans.change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.add_support,
+                              body.support_id, body.life_domain, body.description, body.provided_by,
+                              body.sharing_category, provenance)
 
-    @router.post("/crisis-follow-ups", status_code=201, response_model=CarePlanView,
-                 summary="The team followed up a crisis contact (200 if already recorded)")
-    async def record_crisis_follow_up(person_id: UUID, body: RecordCrisisFollowUp, provenance: RequestProvenance,
-                                      response: Response, principal: CurrentPrincipal):
-        return await change(principal, Right.FOLLOW_UP_CRISIS, person_id, response,
-                            application.record_crisis_follow_up, body.contact_id, body.followed_up_on, body.note,
-                            provenance)
 
-    return router
+@router.post("/supports/{support_id}/end", status_code=200, response_model=CarePlanView,
+             summary="A support ended, and why")
+async def end_support(person_id: UUID, support_id: IdInPath, body: EndSupport, provenance: RequestProvenance,
+                      response: Response, principal: CurrentPrincipal, application: Application, plans: Plans):
+    return await plans.change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.end_support,
+                              support_id, body.because, provenance)
+
+
+@router.post("/setbacks", status_code=201, response_model=CarePlanView,
+             summary="A setback, as part of the path: goals and progress stay as they are")
+async def record_setback(person_id: UUID, body: RecordSetback, provenance: RequestProvenance,
+                         response: Response, principal: CurrentPrincipal, application: Application, plans: Plans):
+    return await plans.change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.record_setback,
+                              body.setback_id, body.occurred_on, body.in_own_words, body.what_helped, body.goal_ids,
+                              provenance)
+
+
+@router.post("/reviews", status_code=201, response_model=CarePlanView,
+             summary="A review: what changed and why (it answers what made the review due)")
+async def record_review(person_id: UUID, body: RecordReview, provenance: RequestProvenance,
+                        response: Response, principal: CurrentPrincipal, application: Application, plans: Plans):
+    return await plans.change(principal, Right.REVIEW_CARE_PLAN, person_id, response, application.review_plan,
+                              body.review_id, body.reviewed_on, body.what_changed, body.why, provenance)
+
+
+@router.post("/agreement", status_code=201, response_model=CarePlanView,
+             summary="The person's (or guardian's) agreement to the plan as it stands, or disagreement and why")
+async def record_agreement(person_id: UUID, body: RecordAgreement, provenance: RequestProvenance,
+                           response: Response, principal: CurrentPrincipal, application: Application, plans: Plans):
+    return await plans.change(principal, Right.RECORD_AGREEMENT, person_id, response, application.record_agreement,
+                              body.agrees, body.given_by, body.reason, provenance)
+
+
+@router.post("/crisis-follow-ups", status_code=201, response_model=CarePlanView,
+             summary="The team followed up a crisis contact (200 if already recorded)")
+async def record_crisis_follow_up(person_id: UUID, body: RecordCrisisFollowUp, provenance: RequestProvenance,
+                                  response: Response, principal: CurrentPrincipal, application: Application,
+                                  plans: Plans):
+    return await plans.change(principal, Right.FOLLOW_UP_CRISIS, person_id, response,
+                              application.record_crisis_follow_up, body.contact_id, body.followed_up_on, body.note,
+                              provenance)

@@ -9,8 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.careplan.api.access import TeamAccess
 from services.careplan.application import CareplanApplication
+from services.careplan.deps import Access, Application, ServiceFoundation
 from services.careplan.domain.safety_plan import SECTIONS, InvalidSafetyPlan, Section, StaleVersion
 from shared.access import Right
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
@@ -37,38 +37,41 @@ class SafetyPlanView(BaseModel):
     needs_review: bool = Field(description="A crisis contact came after this version was written")
 
 
-def safety_plan_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
-    router = APIRouter(prefix="/people/{person_id}/safety-plan", tags=["safety plan"])
+router = APIRouter(prefix="/people/{person_id}/safety-plan", tags=["safety plan"])
 
-    async def view(person_id: UUID, version: int | None = None) -> SafetyPlanView:
-        found = await foundation.run_sync(application.safety_plan_version, person_id, version)
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        revision, latest, needs_review = found
-        return SafetyPlanView(person_id=person_id, version=revision.number, latest_version=latest,
-                              written_at=revision.written_at,
-                              sections={name: list(items) for name, items in revision.sections.items()},
-                              needs_review=needs_review)
 
-    @router.get("", response_model=SafetyPlanView, summary="The current safety plan, or an earlier version")
-    async def get_safety_plan(person_id: UUID, principal: CurrentPrincipal,
-                              version: int | None = Query(None, ge=1, description="An earlier version")):
-        await authorized(principal, Right.READ_CARE_PLAN, person_id)
-        log_read(principal, person_id, "safety plan")
-        return await view(person_id, version)
+async def view(foundation: Foundation, application: CareplanApplication, person_id: UUID,
+               version: int | None = None) -> SafetyPlanView:
+    found = await foundation.run_sync(application.safety_plan_version, person_id, version)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    revision, latest, needs_review = found
+    return SafetyPlanView(person_id=person_id, version=revision.number, latest_version=latest,
+                          written_at=revision.written_at,
+                          sections={name: list(items) for name, items in revision.sections.items()},
+                          needs_review=needs_review)
 
-    @router.put("", status_code=201, response_model=SafetyPlanView,
-                summary="Write the next version of the safety plan, in the person's words")
-    async def revise_safety_plan(person_id: UUID, body: ReviseSafetyPlan, provenance: RequestProvenance,
-                                 response: Response, principal: CurrentPrincipal):
-        await authorized(principal, Right.REVISE_SAFETY_PLAN, person_id)
-        try:
-            await foundation.run_sync(application.revise_safety_plan, person_id, dict(body.sections),
-                                   body.based_on_version, datetime.now(timezone.utc), provenance)
-        except StaleVersion as conflict:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(conflict)) from None
-        except InvalidSafetyPlan as error:
-            raise invalid_field(error.field, error.message) from None
-        return await view(person_id)
 
-    return router
+@router.get("", response_model=SafetyPlanView, summary="The current safety plan, or an earlier version")
+async def get_safety_plan(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
+                          application: Application, authorized: Access,
+                          version: int | None = Query(None, ge=1, description="An earlier version")):
+    await authorized(principal, Right.READ_CARE_PLAN, person_id)
+    log_read(principal, person_id, "safety plan")
+    return await view(foundation, application, person_id, version)
+
+
+@router.put("", status_code=201, response_model=SafetyPlanView,
+            summary="Write the next version of the safety plan, in the person's words")
+async def revise_safety_plan(person_id: UUID, body: ReviseSafetyPlan, provenance: RequestProvenance,
+                             response: Response, principal: CurrentPrincipal, foundation: ServiceFoundation,
+                             application: Application, authorized: Access):
+    await authorized(principal, Right.REVISE_SAFETY_PLAN, person_id)
+    try:
+        await foundation.run_sync(application.revise_safety_plan, person_id, dict(body.sections),
+                                  body.based_on_version, datetime.now(timezone.utc), provenance)
+    except StaleVersion as conflict:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(conflict)) from None
+    except InvalidSafetyPlan as error:
+        raise invalid_field(error.field, error.message) from None
+    return await view(foundation, application, person_id)

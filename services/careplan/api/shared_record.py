@@ -3,24 +3,19 @@ consented to share with them, decided at the moment of reading."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, timezone
-from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.careplan.api.access import TeamAccess
 from services.careplan.api.plan import SHARING_CATEGORY, SharingCategory
-from services.careplan.api.plan_views import CarePlanView, plan_view
-from services.careplan.application import CareplanApplication
-from services.careplan.domain.plan import InvalidPlanChange, NotThePersonsChoice
+from services.careplan.api.plan_views import CarePlanView
+from services.careplan.deps import Application, Plans, ServiceFoundation
 from services.careplan.domain.sharing import SharedRecord
 from shared.access import Principal, Right, Role, check_has_right, MissingRight
 from shared.consent import CATEGORIES
-from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
-from shared.runtime import Foundation
+from shared.http import CurrentPrincipal, RequestProvenance, log_read
 
 
 class SharedGoal(BaseModel):
@@ -81,55 +76,44 @@ def recipient(principal: Principal) -> tuple[str, str | None]:
     return "named_person", principal.subject
 
 
-def shared_record_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
-    router = APIRouter(prefix="/people", tags=["shared by consent"])
+router = APIRouter(prefix="/people", tags=["shared by consent"])
 
-    async def mark(principal: Principal, person_id: UUID, command: Callable[..., bool], *args: Any) -> CarePlanView:
-        await authorized(principal, Right.WRITE_CARE_PLAN, person_id)
-        try:
-            await foundation.run_sync(command, person_id, *args)
-        except NotThePersonsChoice as refusal:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
-        except InvalidPlanChange as error:  # as the plan's other changes answer (an unknown goal_id, say)
-            raise invalid_field(error.field, error.message) from None
-        plan = await foundation.run_sync(application.care_plan, person_id)
-        if plan is None:  # as the plan's own view answers; a plan marked is never missing
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        return plan_view(plan, await foundation.run_sync(application.next_review, plan))
 
-    @router.put("/{person_id}/plan/goals/{goal_id}/sharing-category", response_model=CarePlanView,
-                tags=["care plan"], summary="The person marks in which consent category a goal may be shared "
-                                            "outside the team (null: within the team only)")
-    async def mark_goal_sharing(person_id: UUID, goal_id: str, body: MarkSharing, provenance: RequestProvenance,
-                                principal: CurrentPrincipal):
-        return await mark(principal, person_id, application.mark_goal_sharing, goal_id, body.sharing_category,
-                          provenance)
+@router.put("/{person_id}/plan/goals/{goal_id}/sharing-category", response_model=CarePlanView,
+            tags=["care plan"], summary="The person marks in which consent category a goal may be shared "
+                                        "outside the team (null: within the team only)")
+async def mark_goal_sharing(person_id: UUID, goal_id: str, body: MarkSharing, provenance: RequestProvenance,
+                            response: Response, principal: CurrentPrincipal, application: Application, plans: Plans):
+    return await plans.change(principal, Right.WRITE_CARE_PLAN, person_id, response, application.mark_goal_sharing,
+                              goal_id, body.sharing_category, provenance)
 
-    @router.put("/{person_id}/plan/supports/{support_id}/sharing-category", response_model=CarePlanView,
-                tags=["care plan"], summary="The person marks in which consent category a support may be shared "
-                                            "outside the team (null: within the team only)")
-    async def mark_support_sharing(person_id: UUID, support_id: str, body: MarkSharing,
-                                   provenance: RequestProvenance, principal: CurrentPrincipal):
-        return await mark(principal, person_id, application.mark_support_sharing, support_id, body.sharing_category,
-                          provenance)
 
-    @router.get("/{person_id}/shared", response_model=SharedRecordView, response_model_exclude_none=False,
-                summary="For family, natural supports and outside agencies: what the person shares with you "
-                        "(404 if nothing)")
-    async def get_shared_record(person_id: UUID, principal: CurrentPrincipal):
-        try:
-            check_has_right(principal, Right.READ_SHARED_RECORD)
-        except MissingRight as refusal:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
-        kind, recipient_id = recipient(principal)
-        record = await foundation.run_sync(application.shared_record, person_id, kind, recipient_id,
-                                        datetime.now(timezone.utc))
-        if record is None:  # no consent in force for this caller: as if there were no such person
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        log_read(principal, person_id, "record shared by consent")
-        return view(record)
+@router.put("/{person_id}/plan/supports/{support_id}/sharing-category", response_model=CarePlanView,
+            tags=["care plan"], summary="The person marks in which consent category a support may be shared "
+                                        "outside the team (null: within the team only)")
+async def mark_support_sharing(person_id: UUID, support_id: str, body: MarkSharing,
+                               provenance: RequestProvenance, response: Response, principal: CurrentPrincipal,
+                               application: Application, plans: Plans):
+    return await plans.change(principal, Right.WRITE_CARE_PLAN, person_id, response,
+                              application.mark_support_sharing, support_id, body.sharing_category, provenance)
 
-    return router
+
+@router.get("/{person_id}/shared", response_model=SharedRecordView, response_model_exclude_none=False,
+            summary="For family, natural supports and outside agencies: what the person shares with you "
+                    "(404 if nothing)")
+async def get_shared_record(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
+                            application: Application):
+    try:
+        check_has_right(principal, Right.READ_SHARED_RECORD)
+    except MissingRight as refusal:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+    kind, recipient_id = recipient(principal)
+    record = await foundation.run_sync(application.shared_record, person_id, kind, recipient_id,
+                                       datetime.now(timezone.utc))
+    if record is None:  # no consent in force for this caller: as if there were no such person
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    log_read(principal, person_id, "record shared by consent")
+    return view(record)
 
 
 def view(record: SharedRecord) -> SharedRecordView:

@@ -8,13 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.careplan.api.access import TeamAccess
-from services.careplan.application import CareplanApplication
+from services.careplan.deps import Access, Application, ServiceFoundation
 from services.careplan.domain.medication import OnlySupervisorsAssignPrescribing
 from services.careplan.domain.care_team import NeedsConsent, NotOnTeam, TeamRole, UnknownTeamRole, check_team_role
 from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
-from shared.runtime import Foundation
 
 
 class TimelineEntryView(BaseModel):
@@ -60,78 +58,82 @@ class CareTeamView(BaseModel):
         return cls(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
 
 
-def team_router(foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> APIRouter:
-    router = APIRouter(prefix="/people", tags=["care team"])
+router = APIRouter(prefix="/people", tags=["care team"])
 
-    @router.get("/{person_id}/timeline", response_model=TimelineView, tags=["timeline"])
-    async def get_timeline(person_id: UUID, principal: CurrentPrincipal):
-        await authorized(principal, Right.READ_TIMELINE, person_id)
-        log_read(principal, person_id, "care timeline")
-        entries = await foundation.run_sync(application.timeline, person_id)
-        if entries is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        return TimelineView(
-            person_id=person_id,
-            entries=[TimelineEntryView(source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
-                                       occurred_at=e.occurred_at) for e in entries],
-        )
 
-    @router.get("/{person_id}/team", response_model=CareTeamView)
-    async def get_care_team(person_id: UUID, principal: CurrentPrincipal):
-        team = await authorized(principal, Right.READ_TIMELINE, person_id)
-        log_read(principal, person_id, "care team")
-        history = await foundation.run_sync(application.team_history, person_id)
-        return CareTeamView.of(person_id, team).model_copy(update={"history": [
-            MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
-            for p in history]})
+@router.get("/{person_id}/timeline", response_model=TimelineView, tags=["timeline"])
+async def get_timeline(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
+                       application: Application, authorized: Access):
+    await authorized(principal, Right.READ_TIMELINE, person_id)
+    log_read(principal, person_id, "care timeline")
+    entries = await foundation.run_sync(application.timeline, person_id)
+    if entries is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return TimelineView(
+        person_id=person_id,
+        entries=[TimelineEntryView(source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
+                                   occurred_at=e.occurred_at) for e in entries],
+    )
 
-    @router.post("/{person_id}/team", status_code=status.HTTP_201_CREATED, response_model=CareTeamView,
-                 summary="Add someone to the person's care team (200 if already on it in that role)",
-                 description="The answer lists the whole team only to a caller who may read it once the change "
-                             "is made; a supervisor staffing a team they are not on sees only the member they set, "
-                             "and 201 whether or not that member was already on it.")
-    async def add_team_member(
-        person_id: UUID, body: AddTeamMember, provenance: RequestProvenance, response: Response,
-        principal: CurrentPrincipal,
-    ):
-        try:
-            check_team_role(body.role)
-        except UnknownTeamRole as error:
-            raise invalid_field("role", str(error)) from None
-        await authorized(principal, Right.MANAGE_TEAM, person_id)
-        if not await foundation.run_sync(application.follows, person_id):
-            # Only intake registers people: a team for anyone else would be a record of no one.
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        try:
-            changed = await foundation.run_sync(application.add_team_member, person_id, body.member_id, body.role, provenance)
-        except (NeedsConsent, OnlySupervisorsAssignPrescribing) as refusal:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
-        team = await foundation.run_sync(application.care_team, person_id)
-        if not may_read_team(principal, person_id, team):
-            return CareTeamView.of(person_id, {body.member_id: body.role})
-        if not changed:
-            response.status_code = status.HTTP_200_OK
-        return CareTeamView.of(person_id, team)
 
-    @router.delete("/{person_id}/team/{member_id}", status_code=status.HTTP_204_NO_CONTENT,
-                   summary="Remove someone from the person's care team",
-                   description="404 unless the member is on a team the caller may read: a supervisor not on "
-                               "the team joins it first, so that membership is never told to someone who cannot "
-                               "see the team.")
-    async def remove_team_member(
-        person_id: UUID, member_id: str, provenance: RequestProvenance,
-        principal: CurrentPrincipal,
-    ) -> Response:
-        team = await authorized(principal, Right.MANAGE_TEAM, person_id)
-        if member_id not in team or not may_read_team(principal, person_id, team):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        try:
-            await foundation.run_sync(application.remove_team_member, person_id, member_id, provenance)
-        except NotOnTeam:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+@router.get("/{person_id}/team", response_model=CareTeamView)
+async def get_care_team(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
+                        application: Application, authorized: Access):
+    team = await authorized(principal, Right.READ_TIMELINE, person_id)
+    log_read(principal, person_id, "care team")
+    history = await foundation.run_sync(application.team_history, person_id)
+    return CareTeamView.of(person_id, team).model_copy(update={"history": [
+        MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
+        for p in history]})
 
-    return router
+
+@router.post("/{person_id}/team", status_code=status.HTTP_201_CREATED, response_model=CareTeamView,
+             summary="Add someone to the person's care team (200 if already on it in that role)",
+             description="The answer lists the whole team only to a caller who may read it once the change "
+                         "is made; a supervisor staffing a team they are not on sees only the member they set, "
+                         "and 201 whether or not that member was already on it.")
+async def add_team_member(
+    person_id: UUID, body: AddTeamMember, provenance: RequestProvenance, response: Response,
+    principal: CurrentPrincipal, foundation: ServiceFoundation, application: Application, authorized: Access,
+):
+    try:
+        check_team_role(body.role)
+    except UnknownTeamRole as error:
+        raise invalid_field("role", str(error)) from None
+    await authorized(principal, Right.MANAGE_TEAM, person_id)
+    if not await foundation.run_sync(application.follows, person_id):
+        # Only intake registers people: a team for anyone else would be a record of no one.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    try:
+        changed = await foundation.run_sync(application.add_team_member, person_id, body.member_id, body.role,
+                                            provenance)
+    except (NeedsConsent, OnlySupervisorsAssignPrescribing) as refusal:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+    team = await foundation.run_sync(application.care_team, person_id)
+    if not may_read_team(principal, person_id, team):
+        return CareTeamView.of(person_id, {body.member_id: body.role})
+    if not changed:
+        response.status_code = status.HTTP_200_OK
+    return CareTeamView.of(person_id, team)
+
+
+@router.delete("/{person_id}/team/{member_id}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="Remove someone from the person's care team",
+               description="404 unless the member is on a team the caller may read: a supervisor not on "
+                           "the team joins it first, so that membership is never told to someone who cannot "
+                           "see the team.")
+async def remove_team_member(
+    person_id: UUID, member_id: str, provenance: RequestProvenance,
+    principal: CurrentPrincipal, foundation: ServiceFoundation, application: Application, authorized: Access,
+) -> Response:
+    team = await authorized(principal, Right.MANAGE_TEAM, person_id)
+    if member_id not in team or not may_read_team(principal, person_id, team):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    try:
+        await foundation.run_sync(application.remove_team_member, person_id, member_id, provenance)
+    except NotOnTeam:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def may_read_team(principal: Principal, person_id: UUID, team: dict[str, str]) -> bool:

@@ -42,7 +42,7 @@ Json = dict[str, Any]
 
 
 def picture_bundle(view: Json) -> Bundle:
-    """A presented picture (model.present) as a validated FHIR Bundle."""
+    """A presented picture (view.present) as a validated FHIR Bundle."""
     person_id = view["person_id"]
     patient = {"reference": f"Patient/{person_id}"}
     entries: list[Json] = []

@@ -22,7 +22,6 @@ from services.careplan.domain.plan import CarePlan
 from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.document import Picture
-from services.careplan.picture.view import present  # noqa: F401 - services/careplan/api/picture.py imports it here
 from shared.topics import recorded_as
 
 RECENT = 10  # medication notes, prescribing decisions and setbacks kept in the picture

@@ -1,0 +1,47 @@
+"""What every care plan route does around its one application call: the caller's access checked,
+the domain's refusals answered as HTTP, and the whole plan as it now is in the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from fastapi import HTTPException, Response, status
+
+from services.careplan.api.access import TeamAccess
+from services.careplan.api.plan_views import CarePlanView, plan_view
+from services.careplan.application import CareplanApplication
+from services.careplan.domain.plan import InvalidPlanChange, NotThePersonsChoice
+from shared.access import Principal, Right
+from shared.http import invalid_field
+from shared.runtime import Foundation
+
+
+class PlanChanges:
+    def __init__(self, foundation: Foundation, application: CareplanApplication, authorized: TeamAccess) -> None:
+        self._foundation = foundation
+        self._application = application
+        self._authorized = authorized
+
+    async def view(self, person_id: UUID) -> CarePlanView:
+        """The plan as it now is with its next review (404 if the person has none)."""
+        plan = await self._foundation.run_sync(self._application.care_plan, person_id)
+        if plan is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        return plan_view(plan, await self._foundation.run_sync(self._application.next_review, plan))
+
+    async def change(self, principal: Principal, right: Right, person_id: UUID, response: Response,
+                     command: Callable[..., bool], *args: Any) -> CarePlanView:
+        """Run `command(person_id, *args)` once the caller may; a command that changed nothing
+        (a retry of what is already recorded) answers 200 instead of the route's status."""
+        await self._authorized(principal, right, person_id)
+        try:
+            changed = await self._foundation.run_sync(command, person_id, *args)
+        except NotThePersonsChoice as refusal:  # only the person marks what is shared, once written
+            raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+        except InvalidPlanChange as error:
+            raise invalid_field(error.field, error.message) from None
+        if changed is False:
+            response.status_code = status.HTTP_200_OK
+        return await self.view(person_id)
