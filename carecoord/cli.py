@@ -76,9 +76,10 @@ def token(
     agency: Annotated[str | None, typer.Option(help="for agency_system: the agency")] = None,
     person_id: Annotated[str | None, typer.Option(help="for person: who they are")] = None,
     minutes: Annotated[int, typer.Option(help="how long the token is valid")] = 60,
+    app_name: Annotated[str | None, typer.Option("--app", help="for care_team_app: which app")] = None,
 ) -> None:
     """Print a development token for a role (and nothing else on stdout)."""
-    print(dev_token(role.value, subject=subject, agency=agency, person_id=person_id, minutes=minutes))
+    print(dev_token(role.value, subject=subject, agency=agency, person_id=person_id, minutes=minutes, app=app_name))
 
 
 @app.command()

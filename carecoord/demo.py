@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 
 from carecoord.demo_care_plan import play_care_plan
+from carecoord.demo_webhooks import play_webhooks
 from carecoord.dev import DEMO_AGENCY, dev_token
 
 
@@ -25,7 +26,8 @@ class DemoUrls:
 def play_demo(urls: DemoUrls = DemoUrls()) -> int:
     """An agency registers a person and records a PHQ-9; a supervisor forms the care team; the
     team's care coordinator sees the timeline and notifications; a clinician outside the team
-    is told the person does not exist. Then the care plan (carecoord/demo_care_plan.py)."""
+    is told the person does not exist. Then the care plan (carecoord/demo_care_plan.py), and a
+    crisis reaching a care-team app by webhook (carecoord/demo_webhooks.py)."""
     agency = {"Authorization": f"Bearer {dev_token('agency_system', agency=DEMO_AGENCY)}"}
     supervisor = {"Authorization": f"Bearer {dev_token('supervisor', subject='sam-supervisor')}"}
     coordinator = {"Authorization": f"Bearer {dev_token('care_coordinator', subject='alex-coordinator')}"}
@@ -59,6 +61,7 @@ def play_demo(urls: DemoUrls = DemoUrls()) -> int:
         print("notifications due to the team:\n" + json.dumps(notifications["due"], indent=2))
         print(f"a clinician outside the team asking for the timeline gets HTTP {refused.status_code}")
         play_care_plan(http, urls.intake, urls.careplan, person_id, dev_token, _await_ok)
+        play_webhooks(http, urls.intake, urls.notifications, person_id, dev_token)
     return 0
 
 

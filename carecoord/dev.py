@@ -44,10 +44,10 @@ def dev_cipher_key() -> str:
 
 
 def dev_token(role: str, *, subject: str | None = None, agency: str | None = None, person_id: str | None = None,
-              minutes: int = 60) -> str:
+              minutes: int = 60, app: str | None = None) -> str:
     settings = ServiceSettings()
     if role == Role.AGENCY_SYSTEM and not agency:
         agency = DEMO_AGENCY
     return issue_token(dev_secret(), "HS256", subject=subject or f"dev-{role}", role=role,
                        audience=settings.jwt_audience, issuer=settings.jwt_issuer, lifetime_seconds=minutes * 60,
-                       agency=agency, person_id=person_id)
+                       agency=agency, person_id=person_id, app=app)

@@ -35,7 +35,9 @@ def run_all(with_demo: bool) -> int:
     if ensure_database(settings.database_url):
         print(f"created database {settings.database_url}")
     env = {**os.environ, "LOG_JSON": os.environ.get("LOG_JSON", "false"), "JWT_DEV_SECRET": dev_secret(),
-           "EVENT_CIPHER_KEY": dev_cipher_key()}
+           "EVENT_CIPHER_KEY": dev_cipher_key(),
+           # Development: webhook receivers on this machine over plain http (refused otherwise).
+           "WEBHOOK_ALLOW_LOOPBACK_HTTP": os.environ.get("WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")}
     # Each service in a session of its own: a Ctrl-C in the terminal reaches only this runner,
     # which then stops each service with exactly one signal (a second one makes uvicorn skip its
     # graceful shutdown).

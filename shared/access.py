@@ -26,6 +26,9 @@ class Role(StrEnum):
     # Outside the care team: they see only what the person's consent directives share with them.
     SUPPORT_PERSON = "support_person"  # family or a natural support the person names
     OUTSIDE_AGENCY = "outside_agency"  # another agency (its token names it: `agency`)
+    # Software the care team uses (its token names it: `app`): it holds the webhook subscriptions
+    # a supervisor registered for it, and receives what the members it acts for may be sent.
+    CARE_TEAM_APP = "care_team_app"
 
 
 STAFF = frozenset({Role.CARE_COORDINATOR, Role.CLINICIAN, Role.PRESCRIBER, Role.PEER_SPECIALIST,
@@ -52,6 +55,7 @@ class Right(StrEnum):
     REVISE_SAFETY_PLAN = "revise safety plans"
     FOLLOW_UP_CRISIS = "record crisis follow-ups"
     READ_SHARED_RECORD = "read what a person shares by consent"
+    MANAGE_SUBSCRIPTIONS = "manage webhook subscriptions"
 
 
 # Which roles hold each right at all; whose records they may use it on is decided by `check_may_see`.
@@ -82,6 +86,9 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     Right.FOLLOW_UP_CRISIS: frozenset(STAFF),
     # Whose record, and which parts, is decided by consent directives, not by the care team.
     Right.READ_SHARED_RECORD: frozenset({Role.SUPPORT_PERSON, Role.OUTSIDE_AGENCY}),
+    # Each for their own subscriptions (what they are sent is decided at each send); supervisors
+    # also register care-team apps' subscriptions and operate everyone's.
+    Right.MANAGE_SUBSCRIPTIONS: frozenset({Role.SUPPORT_PERSON, Role.OUTSIDE_AGENCY, Role.CARE_TEAM_APP} | STAFF),
 }
 
 
@@ -93,6 +100,7 @@ class Principal:
     role: Role
     agency: str | None = None  # which agency: for agency systems, outside agencies, and staff (optional)
     person_id: UUID | None = None  # for the person served: who they are
+    app: str | None = None  # for a care-team app: which app
 
 
 class MissingRight(Exception):

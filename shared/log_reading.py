@@ -7,6 +7,7 @@ in-memory recorder of unit tests) `ThreadedLogReader` runs `read_log` on the ser
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -86,11 +87,14 @@ class PostgresLogReader:
             f"ORDER BY n.notification_id LIMIT $3) AS e ON true ORDER BY e.notification_id"
         )
         self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()  # followers sharing a reader open one pool, not one each
 
     async def read(self, after: int, limit: int, topics: Sequence[str],
                    stop: int | None = None) -> tuple[Sequence[Notification], int]:
         if self._pool is None:
-            self._pool = await create_pool(self._dsn, min_size=1, max_size=1)
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await create_pool(self._dsn, min_size=1, max_size=1)
         rows = await self._pool.fetch(self._statement, after, list(topics), limit, NO_STOP if stop is None else stop)
         notifications = [
             Notification(id=row["notification_id"], originator_id=row["originator_id"],

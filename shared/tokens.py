@@ -127,7 +127,10 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise InvalidToken("a person's token must name the person (person_id)")
     if role in (Role.AGENCY_SYSTEM, Role.OUTSIDE_AGENCY) and agency is None:
         raise InvalidToken(f"an {role.value.replace('_', ' ')}'s token must name the agency")
-    return Principal(subject=subject, role=role, agency=agency, person_id=person_id)
+    app = None if claims.get("app") is None else _text_claim(claims, "app")
+    if role is Role.CARE_TEAM_APP and app is None:
+        raise InvalidToken("a care team app's token must name the app (app)")
+    return Principal(subject=subject, role=role, agency=agency, person_id=person_id, app=app)
 
 
 def _role(value: Any) -> Role:
@@ -162,7 +165,7 @@ def _person_id(value: Any) -> UUID | None:
 def issue_token(
     signing_key: str, algorithm: str, *, subject: str, role: Role | str, audience: str, issuer: str,
     lifetime_seconds: int = 3600, agency: str | None = None, person_id: UUID | str | None = None,
-    now: float | None = None,
+    now: float | None = None, app: str | None = None,
 ) -> str:
     """Sign a token (development and tests: production tokens come from the agency's identity provider)."""
     issued = int(now if now is not None else time.time())
@@ -174,6 +177,8 @@ def issue_token(
         claims["agency"] = agency
     if person_id:
         claims["person_id"] = str(person_id)
+    if app:
+        claims["app"] = app
     return jwt.encode(claims, signing_key, algorithm=algorithm)
 
 

@@ -8,20 +8,25 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from services.notifications.api.crisis_follow_ups import router as crisis_follow_ups_router
+from services.notifications.api.subscriptions import router as subscriptions_router
 from services.notifications.application import NotificationsApplication
 from services.notifications.consumers import TOPOLOGY, intake_events_router
+from services.notifications.delivery.dispatch import WebhookDispatcher
+from services.notifications.delivery.matching import SubscriptionMatcher
+from services.notifications.delivery.settings import WebhookSettings
 from services.notifications.domain.follow_ups import EscalationPolicy
 from services.notifications.escalation import FollowUpSchedule, FollowUpTimer
 from services.notifications.http import router as notifications_router
 from services.notifications.stream import NoticeStreams
 from services.notifications.stream_http import router as stream_router
+from services.notifications.subscriptions_app import WebhookSubscriptions
 from shared.bootstrap import build_foundation, build_http
 from shared.log_reading import log_reader
 from shared.runtime import Foundation, Service
 from shared.settings import ServiceSettings
 
 
-class NotificationsSettings(ServiceSettings):
+class NotificationsSettings(WebhookSettings):
     service_name: str = "notifications"
     http_port: int = 8003
     # The live stream (GET /stream): a heartbeat comment this often; a poll of the log this often
@@ -42,7 +47,9 @@ class NotificationsSettings(ServiceSettings):
 
 def create_service(settings: ServiceSettings | None = None, clock: Callable[[], float] = time.time) -> Service:
     """Notifications: its application, the consumer of intake's and careplan's events, the crisis
-    follow-up timer (reading `clock`) and the HTTP API (it publishes nothing yet, so it has no relay)."""
+    follow-up timer (reading `clock`), the HTTP API with its live stream, and webhook delivery
+    (matching notices to subscriptions, sending them; `clock` decides retry times, overlap windows
+    and the failing rule). It publishes nothing yet, so it has no relay."""
     settings = settings or NotificationsSettings()
     upstream_events = TOPOLOGY.with_retry_delays(settings.retry_delays)
     policy = EscalationPolicy(
@@ -56,9 +63,24 @@ def create_service(settings: ServiceSettings | None = None, clock: Callable[[], 
                           clock, idle_poll_seconds=getattr(settings, "follow_up_timer_poll_seconds", 5.0),
                           reader=log_reader(application, foundation.run_sync, settings.database_url))
     streams = stream_parts(foundation, application, settings)
-    http = build_http(foundation, "notifications", [notifications_router, crisis_follow_ups_router, stream_router],
-                      state={"clock": clock, "notice_streams": streams})
-    return Service(foundation, http=http, topologies=[upstream_events], log_tailers=[timer, streams])
+    matcher, dispatcher = webhook_parts(foundation, application, settings, clock)
+    http = build_http(foundation, "notifications",
+                      [notifications_router, crisis_follow_ups_router, stream_router, subscriptions_router],
+                      state={"clock": clock, "notice_streams": streams, "webhooks": dispatcher.webhooks,
+                             "webhook_dispatch": dispatcher})
+    return Service(foundation, http=http, topologies=[upstream_events],
+                   log_tailers=[timer, streams, matcher, dispatcher])
+
+
+def webhook_parts(foundation: Foundation, application: NotificationsApplication, settings: ServiceSettings,
+                  clock: Callable[[], float]) -> tuple[SubscriptionMatcher, WebhookDispatcher]:
+    """Webhook delivery: the matcher numbers each notice for the subscriptions that want it, the
+    dispatcher sends them. One log reader (one connection) for both: max_connections is shared."""
+    webhooks = WebhookSubscriptions(application, clock)
+    webhook_settings = settings if isinstance(settings, WebhookSettings) else WebhookSettings.model_construct()
+    reader = log_reader(application, foundation.run_sync, settings.database_url)
+    dispatcher = WebhookDispatcher(webhooks, webhook_settings, reader, foundation.run_sync, clock)
+    return SubscriptionMatcher(webhooks, reader, foundation.run_sync, dispatcher.nudge), dispatcher
 
 
 def stream_parts(foundation: Foundation, application: NotificationsApplication,

@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from services.notifications.application import NotificationsApplication
+from services.notifications.delivery.dispatch import WebhookDispatcher
+from services.notifications.subscriptions_app import WebhookSubscriptions
 from services.notifications.stream import NoticeStreams
 from shared.http import CurrentPrincipal
 from shared.runtime import Foundation
@@ -29,6 +31,16 @@ ServiceFoundation = Annotated[Foundation, Depends(foundation)]
 Application = Annotated[NotificationsApplication, Depends(application)]
 
 
+async def webhooks(request: Request) -> WebhookSubscriptions:
+    return request.app.state.webhooks
+
+
+async def webhook_dispatch(request: Request) -> WebhookDispatcher:
+    return request.app.state.webhook_dispatch
+
+
+Webhooks = Annotated[WebhookSubscriptions, Depends(webhooks)]
+WebhookDispatch = Annotated[WebhookDispatcher, Depends(webhook_dispatch)]
 async def notice_streams(request: Request) -> NoticeStreams:
     return request.app.state.notice_streams
 

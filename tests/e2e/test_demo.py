@@ -27,4 +27,5 @@ async def test_the_demo_plays_through_against_the_three_services(system: System,
     assert "what Aunt Rosa sees, by Jordan's consent" in shown
     assert '"categories_withheld": [\n    "mental_health",\n    "substance_use"\n  ]' in shown
     # The goal Jordan marked as general reaches the aunt; nothing unmarked would.
+    assert "the ward-board app received a signed urgent crisis notice (sequence 1" in shown
     assert '"in_own_words": "I want to sleep through the night and get back to my shifts"' in shown

@@ -28,8 +28,14 @@ CALLERS = {
     # Outside the team: the person consented to share "general" with this aunt, nothing with the agency.
     "support_person": ("support_person", {"subject": "aunt-with-consent"}),
     "outside_agency": ("outside_agency", {"agency": "county-probation"}),
+    # A care-team app: it manages only the webhook subscriptions a supervisor registered for it.
+    "care_team_app": ("care_team_app", {"app": "matrix-app"}),
 }
 OUTSIDERS = {"support_person", "outside_agency"}
+# Webhook subscriptions: one made by the coordinator on the team (see _people_with_teams).
+SUBSCRIPTION_OWNER = "care_coordinator_on_team"
+SUBSCRIBERS = {*(f"{role}_on_team" for role in STAFF), "clinician_elsewhere", "coordinator_elsewhere", *OUTSIDERS,
+               "care_team_app"}
 COORDINATOR_GOAL = "goal-of-care_coordinator_on_team"  # set by the "goal" row, then changed by others
 ON_TEAM = {f"{role}_on_team" for role in STAFF}
 # Staff hold the right to register, but only for an agency that lets its staff (none here).
@@ -43,10 +49,14 @@ def expected(endpoint: str, caller: str) -> int:
     elsewhere = caller.endswith("_elsewhere")
     if endpoint == "asyncapi":
         return 200
+    if endpoint.startswith("subscription"):
+        return expected_of_subscriptions(endpoint, caller)
     if endpoint == "stream":
         # Whoever may be sent notices at all connects; each notice is decided as it is sent
         # (tests/integration/test_notice_stream.py). Nobody else is sent care notifications.
-        return 403 if caller in ("agency", "other_agency", "auditor", "person") else 200
+        return 403 if caller in ("agency", "other_agency", "auditor", "person", "care_team_app") else 200
+    if caller == "care_team_app":
+        return 403  # it holds no other right
     if endpoint == "shared":
         if caller in OUTSIDERS:
             return 200 if caller == "support_person" else 404  # consent decides, and hides existence
@@ -146,6 +156,22 @@ def expected(endpoint: str, caller: str) -> int:
     raise AssertionError(endpoint)
 
 
+def expected_of_subscriptions(endpoint: str, caller: str) -> int:
+    """Who holds the right manages their own subscriptions; supervisors operate everyone's; a
+    care-team app's are registered by a supervisor; anyone else's is not found."""
+    if caller not in SUBSCRIBERS:
+        return 403
+    if endpoint == "subscriptions":
+        return 200
+    if endpoint == "subscription_new":
+        return 403 if caller == "care_team_app" else 201
+    if endpoint == "subscription_delete":
+        return 204 if caller == SUBSCRIPTION_OWNER else 404  # gone for those after the owner
+    if caller in (SUBSCRIPTION_OWNER, "supervisor_on_team"):
+        return 201 if endpoint == "subscription_rotation" else 200
+    return 404
+
+
 async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(system: System):
     intake = await system.start_connected("intake")
     careplan = await system.start_connected("careplan")
@@ -154,6 +180,10 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
                (("intake", intake), ("careplan", careplan), ("notifications", notifications))}
     person_id, other_id, duplicate_id, directive_id = await _people_with_teams(clients)
     callers = {**CALLERS, "person": ("person", {"person_id": person_id})}
+    made = await clients["notifications"].post("/subscriptions", headers=bearer("care_coordinator", "care_coordinator-on-team"),
+                                               json={"url": "https://hooks.example/matrix"})
+    assert made.status_code == 201, made.text
+    subscription = f"/subscriptions/{made.json()['subscription_id']}"
 
     endpoints = {
         "register": ("intake", "POST", "/people", lambda caller: {
@@ -217,6 +247,16 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "medication": ("careplan", "GET", f"/people/{person_id}/medication", None),
         "safety_plan_write": ("careplan", "PUT", f"/people/{person_id}/safety-plan", SafetyPlanWrites()),
         "safety_plan": ("careplan", "GET", f"/people/{person_id}/safety-plan", None),
+        "subscription_new": ("notifications", "POST", "/subscriptions",
+                             lambda caller: {"url": f"https://hooks.example/{caller}"}),
+        "subscriptions": ("notifications", "GET", "/subscriptions", None),
+        "subscription": ("notifications", "GET", subscription, None),
+        "subscription_change": ("notifications", "PATCH", subscription, lambda _: {"content": "summary"}),
+        "subscription_rotation": ("notifications", "POST", f"{subscription}/secret-rotation", None),
+        "subscription_deliveries": ("notifications", "GET", f"{subscription}/deliveries?status=parked", None),
+        "subscription_replay": ("notifications", "POST", f"{subscription}/replay", lambda _: {"sequence": 1}),
+        "subscription_events": ("notifications", "GET", f"{subscription}/events?after=0", None),
+        "subscription_delete": ("notifications", "DELETE", subscription, None),
         "revoke_consent": ("intake", "POST", f"/people/{person_id}/consents/{directive_id}/revocation",
                            lambda _: {}),
         "remove_member": ("careplan", "DELETE", f"/people/{person_id}/team/case_manager-on-team", None),

@@ -75,6 +75,14 @@ def seed_person_with_team(services: dict[str, ServiceProcess]) -> str:
     return person_id
 
 
+def seed_subscription(services: dict[str, ServiceProcess]) -> str:
+    """A webhook subscription of MEMBER's, so that its routes reach the code behind them."""
+    made = httpx.post(f"{services['notifications'].url}/subscriptions", headers=PRINCIPALS["team member"],
+                      json={"url": "https://hooks.example/fuzz"})
+    assert made.status_code == 201, made.text
+    return made.json()["subscription_id"]
+
+
 def endless_operations(document: dict) -> set[tuple[str, str]]:
     """(method, path) of operations whose success is an endless event stream: a generated request
     that is accepted would wait for its end. Their refusals (hostile Last-Event-ID, roles, tokens)
@@ -85,10 +93,13 @@ def endless_operations(document: dict) -> set[tuple[str, str]]:
 
 
 def fuzz(operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode, base_url: str,
-         headers: dict[str, str], person_id: str, session: requests.Session) -> dict[str, str]:
+         headers: dict[str, str], person_id: str, session: requests.Session,
+         subscription_id: str | None = None) -> dict[str, str]:
     """Failures found, by check and status: one example each."""
     found: dict[str, str] = {}
     path_parameters = {name: person_id for name in PERSON_PARAMETERS if f"{{{name}}}" in operation.path}
+    if subscription_id is not None and "{subscription_id}" in operation.path:
+        path_parameters["subscription_id"] = subscription_id
 
     @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None, database=None,
                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
@@ -110,6 +121,7 @@ def fuzz(operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode
 
 def test_every_operation_answers_as_documented_for_a_team_member_and_an_agency_system(services):
     person_id = seed_person_with_team(services)
+    subscription_id = seed_subscription(services)
     failures: list[str] = []
     with requests.Session() as session:
         for name, process in services.items():
@@ -121,7 +133,8 @@ def test_every_operation_answers_as_documented_for_a_team_member_and_an_agency_s
                     continue  # never ends when accepted: tests/integration/test_notice_stream.py
                 for principal, headers in PRINCIPALS.items():
                     for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
-                        for title, example in fuzz(operation, mode, process.url, headers, person_id, session).items():
+                        for title, example in fuzz(operation, mode, process.url, headers, person_id, session,
+                                                    subscription_id).items():
                             failures.append(f"{name} {operation.label} as {principal} ({mode.value}): "
                                             f"{title}\n{example}")
     assert not failures, f"{len(failures)} failures:\n\n" + "\n\n".join(failures)

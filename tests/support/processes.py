@@ -36,7 +36,8 @@ def settings_for_tests() -> dict[str, str]:
     from tests.support.system import TEST_CIPHER_KEY, TEST_JWT_SECRET, TEST_RETRY_DELAYS
 
     return {"RETRY_DELAYS": json.dumps(TEST_RETRY_DELAYS), "JWT_DEV_SECRET": TEST_JWT_SECRET,
-            "EVENT_CIPHER_KEY": TEST_CIPHER_KEY}
+            "EVENT_CIPHER_KEY": TEST_CIPHER_KEY,
+            "WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}  # webhook receivers the tests start on 127.0.0.1
 
 
 def free_port() -> int:

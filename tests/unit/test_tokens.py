@@ -86,6 +86,16 @@ def test_an_agency_token_must_name_its_agency_and_a_persons_token_the_person(rsa
         verifier.verify(issue_token(private_pem, "RS256", subject="p", role="person", audience=AUD, issuer=ISS))
 
 
+def test_a_care_team_apps_token_must_name_the_app(rsa_keys):
+    private_pem, public_pem, _ = rsa_keys
+    verifier = TokenVerifier(TokenSettings(audience=AUD, issuer=ISS, public_key_pem=public_pem))
+    with pytest.raises(InvalidToken, match="app"):
+        verifier.verify(issue_token(private_pem, "RS256", subject="w", role="care_team_app", audience=AUD, issuer=ISS))
+    principal = verifier.verify(issue_token(private_pem, "RS256", subject="w", role="care_team_app", audience=AUD,
+                                            issuer=ISS, app="ward-board"))
+    assert (principal.role, principal.app) == (Role.CARE_TEAM_APP, "ward-board")
+
+
 def test_a_service_without_any_verification_key_refuses_to_start():
     with pytest.raises(NoVerificationKey, match="JWT_PUBLIC_KEY_FILE"):
         TokenVerifier(TokenSettings(audience=AUD, issuer=ISS))

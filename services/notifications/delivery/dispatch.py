@@ -1,0 +1,228 @@
+"""Sending webhooks: asyncio workers over the delivery lanes (domain/delivery.py).
+
+Which lanes have work is found in the store, never kept only in memory: at start, every lane ever
+queued is read from the notification log and checked; afterwards the log (woken by LISTEN/NOTIFY)
+and, in-process, the matcher and replays say which lanes got work. Each lane's head is sent when
+its due time (stored on its events) comes; a lane has at most one request in flight, lanes run in
+parallel, and each subscription has a bounded number of requests in flight for its routine lanes
+and as many again for its urgent ones: a slow receiver holds up only its own routine items.
+
+Every send is checked at that moment against the owner's access (`WebhookSubscriptions.refusal`);
+refused, the item is suppressed with the reason. Requests time out (10 s), never follow redirects
+(a redirect could lead inward), and each attempt is recorded with its status or error and latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from uuid import UUID
+
+import httpx
+
+from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
+from services.notifications.delivery.settings import WebhookSettings
+from services.notifications.delivery.signing import payload, signed_request
+from services.notifications.domain.delivery import PENDING, AttemptOutcome, DeliveryLane
+from services.notifications.domain.subscriptions import SUMMARY
+from services.notifications.subscriptions_app import WebhookSubscriptions
+from shared.log_reading import LogReader, RunSync
+from shared.topics import stored_topics
+
+log = logging.getLogger(__name__)
+
+LANE_TOPICS = frozenset(topic for event_class in (DeliveryLane.Queued, DeliveryLane.Requeued)
+                        for topic in stored_topics(event_class))
+MAX_RETRY_AFTER = 24 * 3600.0  # a receiver asking for longer is retried after a day anyway
+IDLE_CHECK = 1.0  # seconds: how often due times are looked at when nothing wakes the dispatcher
+
+
+class WebhookDispatcher:
+    """A log tailer of the service (shared/runtime.py: Service.log_tailers)."""
+
+    name = "notifications-webhook-dispatch"
+
+    def __init__(self, webhooks: WebhookSubscriptions, settings: WebhookSettings, reader: LogReader,
+                 run_sync: RunSync, clock: Callable[[], float] = time.time) -> None:
+        self.webhooks = self._webhooks = webhooks
+        self._settings = settings
+        self._reader = reader
+        self._run_sync = run_sync
+        self._clock = clock
+        self._policy = AddressPolicy(settings.webhook_allow_loopback_http, settings.webhook_allow_private_networks)
+        self._due: dict[UUID, float] = {}  # lane -> when to look at it next (seconds since the epoch)
+        self._running: dict[UUID, asyncio.Task[None]] = {}
+        self._slots: dict[tuple[UUID, bool], asyncio.Semaphore] = {}
+        self._news = asyncio.Event()  # the log has new lane events
+        self._kick = asyncio.Event()  # a lane became due, or a worker finished
+        self._client: httpx.AsyncClient | None = None
+
+    def wake(self, topics: frozenset[str] | None = None) -> None:
+        if topics is None or not LANE_TOPICS.isdisjoint(topics):
+            self._news.set()
+
+    def nudge(self, lanes: Iterable[UUID]) -> None:
+        """These lanes have new work (called in-process by the matcher and by replays)."""
+        now = self._clock()
+        for lane in lanes:
+            self._schedule(lane, now)
+
+    def wake_up(self) -> None:
+        """Look at due times now (a test that moved its clock, a subscription enabled again)."""
+        self._kick.set()
+
+    async def run(self) -> None:
+        self._client = httpx.AsyncClient(timeout=self._settings.webhook_timeout, follow_redirects=False)
+        try:
+            await asyncio.gather(self._discover(), self._dispatch())
+        finally:
+            for task in list(self._running.values()):
+                task.cancel()
+            for task in list(self._running.values()):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self._client.aclose()
+            await self._reader.close()
+
+    def _schedule(self, lane: UUID, at: float) -> None:
+        self._due[lane] = min(at, self._due.get(lane, at))
+        self._kick.set()
+
+    async def _discover(self) -> None:
+        """Every lane with queued work, from the log: all of it at start, then what is new."""
+        position, failures = 0, 0
+        while True:
+            self._news.clear()
+            try:
+                batch, read_to = await self._reader.read(position, 1000, sorted(LANE_TOPICS))
+                failures = 0
+            except Exception as error:  # noqa: BLE001 - the database may be away: wait, retry
+                failures += 1
+                log.warning("webhook dispatch could not read the log (%s)", type(error).__name__)
+                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+                continue
+            self.nudge({UUID(str(n.originator_id)) for n in batch})
+            position = read_to
+            if not batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._news.wait(), timeout=IDLE_CHECK)
+
+    async def _dispatch(self) -> None:
+        while True:
+            try:
+                await self._dispatch_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - never let one bad turn stop delivery
+                log.exception("webhook dispatch failed (%s); going on", type(error).__name__)
+                await asyncio.sleep(1.0)
+
+    async def _dispatch_due(self) -> None:
+        """Start a worker for every lane now due; wait until the next is due or news arrives."""
+        self._kick.clear()
+        now = self._clock()
+        for lane, due in list(self._due.items()):
+            if due <= now and lane not in self._running:
+                del self._due[lane]
+                self._running[lane] = asyncio.create_task(self._work(lane), name=f"webhook-lane-{lane}")
+        waiting = [due for lane, due in self._due.items() if lane not in self._running]
+        timeout = min([IDLE_CHECK, *(max(due - now, 0.01) for due in waiting)])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._kick.wait(), timeout=timeout)
+
+    async def _work(self, lane_id: UUID) -> None:
+        try:
+            await self._send_lane(lane_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a database failure: look again a little later
+            log.warning("webhook lane %s failed (%s); retrying", lane_id, type(error).__name__)
+            self._schedule(lane_id, self._clock() + 5.0)
+        finally:
+            self._running.pop(lane_id, None)
+            self._kick.set()
+
+    async def _send_lane(self, lane_id: UUID) -> None:
+        """Send the lane's items in order while they are due and deliverable."""
+        webhooks = self._webhooks
+        while True:
+            lane = await self._run_sync(webhooks.lane, lane_id)
+            head = lane.head() if lane is not None else None
+            if lane is None or head is None:
+                return
+            now = webhooks.now()
+            if head.due_at > now:
+                self._schedule(lane_id, head.due_at.timestamp())
+                return
+            subscription = await self._run_sync(webhooks.subscription_or_none, lane.subscription_id)
+            if subscription is None or not subscription.active:
+                return  # enabling it again nudges its lanes
+            quiet = subscription.quiet_hours
+            if not head.urgent and quiet is not None and quiet.holds(now):
+                until = quiet.ends_after(now)
+                await self._run_sync(webhooks.defer, lane_id, head.sequence, until, "quiet hours")
+                self._schedule(lane_id, until.timestamp())
+                return
+            refusal = await self._run_sync(webhooks.refusal, subscription.owner, lane.person_id, head.notification_id,
+                                           head.category, now)
+            if refusal is not None:
+                await self._run_sync(webhooks.suppress, lane_id, head.sequence, refusal)
+                log.info("webhook suppressed", extra={"subscription_id": str(subscription.id),
+                                                      "sequence": head.sequence})
+                continue
+            summary = (await self._run_sync(webhooks.notice_message, lane.person_id, head.notification_id)
+                       if subscription.content == SUMMARY else None)
+            body = payload(subscription.id, head, self._settings.webhook_public_base_url.rstrip("/"), summary)
+            data, headers = signed_request(subscription.id, head, body, subscription.signing_secrets(now),
+                                           datetime.now(UTC))  # the receiver checks it against its own clock
+            slots = self._slots.setdefault((subscription.id, head.urgent),
+                                           asyncio.Semaphore(self._settings.webhook_concurrency))
+            async with slots:
+                outcome, retry_after = await self._post(subscription.url, data, headers)
+            delays = self._settings.webhook_urgent_retry_delays if head.urgent else self._settings.webhook_routine_retry_delays
+            item = await self._run_sync(webhooks.record_attempt, lane_id, subscription.id, head.sequence,
+                                        webhooks.now(), outcome, delays, retry_after, outcome.status_code == 410)
+            log.info("webhook attempt", extra={"subscription_id": str(subscription.id), "sequence": head.sequence,
+                                               "result": outcome.result, "latency_ms": outcome.latency_ms})
+            if item.status == PENDING:
+                self._schedule(lane_id, item.due_at.timestamp())
+                return
+
+    async def _post(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[AttemptOutcome, float | None]:
+        """One attempt, bounded as a whole (resolving, connecting, sending, the answer's status and
+        headers) by the timeout; the answer's body is never read (a receiver could send a lot)."""
+        assert self._client is not None
+        started = time.perf_counter()
+
+        def elapsed() -> int:
+            return int((time.perf_counter() - started) * 1000)
+        try:
+            async with asyncio.timeout(self._settings.webhook_timeout):
+                await self._policy.check_resolved(url)
+                async with self._client.stream("POST", url, content=data, headers=headers) as response:
+                    return AttemptOutcome(response.status_code, None, elapsed()), retry_after(response)
+        except AddressRefused as refused:
+            return AttemptOutcome(None, f"address refused: {refused}", elapsed()), None
+        except (TimeoutError, httpx.TimeoutException):
+            return AttemptOutcome(None, "timeout", elapsed()), None
+        except httpx.HTTPError as error:
+            return AttemptOutcome(None, f"request failed: {type(error).__name__}", elapsed()), None
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The receiver's Retry-After (seconds or an HTTP date) on a failure, bounded."""
+    value = response.headers.get("retry-after")
+    if value is None or response.is_success:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

@@ -1,0 +1,251 @@
+"""Webhook subscriptions' use cases, on notifications' own event store. Synchronous, like all
+eventsourcing code: callers run them on the service's pool.
+
+Subscriptions and their delivery lanes live in the same store as the notices they deliver, so
+matching a notice and recording the log position it came from commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from services.notifications.application import NotificationsApplication
+from services.notifications.domain.delivery import AttemptOutcome, Delivery, DeliveryLane
+from services.notifications.domain.subscriptions import (
+    DEFAULT_ROTATION_OVERLAP, Filters, Owner, QuietHours, Subscription, new_secret, owner_refusal)
+from shared.access import STAFF, Principal, Role
+from shared.topics import stored_topics
+
+T = TypeVar("T")
+MATCHING = "webhook-matching"  # the tracking name of matching's position in the notification log
+SAVE_ATTEMPTS = 8
+
+
+class NoSuchSubscription(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Match:
+    """A notice one subscription wants (found by the matcher, numbered when recorded)."""
+
+    subscription_id: UUID
+    notification_id: str
+    person_id: str
+    kind: str
+    urgent: bool
+    category: str
+    occurred_at: datetime
+
+
+class WebhookSubscriptions:
+    def __init__(self, application: NotificationsApplication, clock: Callable[[], float] = time.time,
+                 jitter: Callable[[], float] = lambda: random.uniform(-1, 1)) -> None:
+        self.application = application
+        self._clock = clock
+        self._jitter = jitter
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    # Subscriptions
+
+    def subscribe(self, owner: Owner, url: str, filters: Filters, content: str,
+                  quiet_hours: QuietHours | None) -> Subscription:
+        subscription = Subscription.open(uuid4(), owner, url, filters, content, new_secret(), self.now(), quiet_hours)
+        self.application.record(subscription)
+        return subscription
+
+    def subscription(self, subscription_id: UUID) -> Subscription:
+        try:
+            found = self.application.read(subscription_id)
+        except AggregateNotFoundError:
+            raise NoSuchSubscription(str(subscription_id)) from None
+        if not isinstance(found, Subscription) or found.deleted:
+            raise NoSuchSubscription(str(subscription_id))
+        return found
+
+    def change_subscription(self, subscription_id: UUID, change: Callable[[Subscription], T]) -> tuple[Subscription, T]:
+        self.subscription(subscription_id)  # 404 for what is not a live subscription
+        result: list[Any] = []
+        [subscription] = self._change([subscription_id], lambda subs: result.append(change(subs[0])))
+        return subscription, result[0]
+
+    def rotate_secret(self, subscription_id: UUID, overlap: timedelta = DEFAULT_ROTATION_OVERLAP) -> tuple[str, datetime]:
+        secret, at = new_secret(), self.now()
+        self.change_subscription(subscription_id, lambda s: s.rotate_secret(new_secret=secret, at=at,
+                                                                             overlap_ends=at + overlap))
+        return secret, at + overlap
+
+    def subscriptions_of(self, principal: Principal) -> list[Subscription]:
+        created = stored_topics(Subscription.Created)
+        ids = {UUID(str(n.originator_id))
+               for n in self.application.recorder.select_notifications(0, 10_000, topics=created)}
+        found = [self.subscription_or_none(i) for i in ids]
+        return [s for s in found if s is not None and owns(principal, s.owner)]
+
+    def subscription_or_none(self, subscription_id: UUID) -> Subscription | None:
+        try:
+            return self.subscription(subscription_id)
+        except NoSuchSubscription:
+            return None
+
+    def matched_events(self, subscription_id: UUID, after: int, limit: int) -> list[Any]:
+        """The subscription's numbered notices after `after` (gap detection and catching up)."""
+        matched = self.application.read_events(subscription_id, [Subscription.NoticeMatched])
+        return [m for m in matched if m.sequence > after][:limit]
+
+    # Matching: each notice wanted by a subscription gets its next number and a lane entry, in the
+    # same transaction as the log position it was read at.
+
+    def record_matches(self, matches: Sequence[Match], position: int) -> list[UUID] | None:
+        """Record the matches found up to log `position`; the lanes that got work, or None when
+        another process had already recorded this position (then go on from the stored one)."""
+        now = self.now()
+        subscription_ids = list(dict.fromkeys(m.subscription_id for m in matches))
+        lane_keys = list(dict.fromkeys((m.subscription_id, m.person_id, m.urgent) for m in matches))
+        lane_ids = [DeliveryLane.create_id(*key) for key in lane_keys]
+        for _ in range(SAVE_ATTEMPTS):
+            found = self.application.check_out_many([*subscription_ids, *lane_ids])
+            subscriptions = {i: found[i] for i in subscription_ids}
+            lanes = {key: found.get(lane) or DeliveryLane(subscription_id=key[0], person_id=key[1], urgent=key[2])
+                     for key, lane in zip(lane_keys, lane_ids, strict=True)}
+            for match in matches:
+                subscription: Subscription = subscriptions[match.subscription_id]
+                sequence = subscription.next_sequence()
+                subscription.match(sequence=sequence, notification_id=match.notification_id,
+                                   person_id=match.person_id, kind=match.kind, urgent=match.urgent,
+                                   category=match.category, occurred_at=match.occurred_at)
+                lanes[(match.subscription_id, match.person_id, match.urgent)].queue(
+                    sequence=sequence, notification_id=match.notification_id, kind=match.kind,
+                    category=match.category, occurred_at=match.occurred_at, at=now)
+            try:
+                self.application.record(*subscriptions.values(), *lanes.values(),
+                                        trackings=[Tracking(MATCHING, position)])
+                return lane_ids
+            except IntegrityError:
+                self.application.forget([*subscription_ids, *lane_ids])
+                if self.matched_position() >= position:
+                    return None
+        raise RuntimeError("could not record webhook matches: kept conflicting")
+
+    def matched_position(self) -> int:
+        return self.application.recorder.max_tracking_id(MATCHING) or 0
+
+    # Delivery
+
+    def lane(self, lane_id: UUID) -> DeliveryLane | None:
+        try:
+            return self.application.read(lane_id)
+        except AggregateNotFoundError:
+            return None
+
+    def lanes_of(self, subscription: Subscription) -> list[DeliveryLane]:
+        ids = [DeliveryLane.create_id(subscription.id, person, urgent)
+               for person in sorted(subscription.people) for urgent in (True, False)]
+        return [lane for lane in map(self.lane, ids) if lane is not None]
+
+    def deliveries(self, subscription_id: UUID, status: str | None) -> list[Delivery]:
+        subscription = self.subscription(subscription_id)
+        items = [item for lane in self.lanes_of(subscription) for item in lane.items.values()]
+        return sorted((i for i in items if status is None or i.status == status), key=lambda i: i.sequence)
+
+    def replay(self, subscription_id: UUID, sequence: int | None, since: datetime | None) -> tuple[list[int], list[UUID]]:
+        """Requeue one delivery, or every parked one queued since a time: the sequence numbers
+        requeued and the lanes that now have work."""
+        subscription = self.subscription(subscription_id)
+        now, requeued, lanes = self.now(), [], []
+        for lane in self.lanes_of(subscription):
+            if not lane.replayable(sequence, since):
+                continue
+
+            def requeue(found: list[Any]) -> None:
+                for number in found[0].replayable(sequence, since):
+                    found[0].requeue(sequence=number, at=now)
+                    requeued.append(number)
+            self._change([lane.id], requeue)
+            lanes.append(lane.id)
+        return sorted(requeued), lanes
+
+    def refusal(self, owner: Owner, person_id: str, notification_id: str, category: str,
+                at: datetime) -> str | None:
+        """Why the owner may not be sent this notice now (None: they may), from the person's team,
+        consent directives and the notice's audience as they are at this moment."""
+        found = self.application.follower(UUID(person_id))
+        if found is None:
+            return "no such person is known here"
+        notice = next((n for n in found.due if n.notification_id == notification_id), None)
+        audience, named = (notice.audience, notice.named) if notice is not None else ("care_team", ())
+        return owner_refusal(owner, category, audience, named, found.team, found.consents.values(), at,
+                             getattr(self.application, "agency_supervisors", ()))
+
+    def notice_message(self, person_id: str, notification_id: str) -> str | None:
+        due = self.application.due_notifications(UUID(person_id)) or []
+        return next((n.message for n in due if n.notification_id == notification_id), None)
+
+    def suppress(self, lane_id: UUID, sequence: int, reason: str) -> None:
+        at = self.now()
+        self._change([lane_id], lambda found: found[0].suppress(sequence=sequence, at=at, reason=reason))
+
+    def defer(self, lane_id: UUID, sequence: int, until: datetime, reason: str) -> None:
+        self._change([lane_id], lambda found: found[0].defer(sequence=sequence, until=until, reason=reason))
+
+    def record_attempt(self, lane_id: UUID, subscription_id: UUID, sequence: int, at: datetime,
+                       outcome: AttemptOutcome, delays: tuple[float, ...], retry_after: float | None,
+                       gone: bool) -> Delivery:
+        """The attempt on the lane and what it says of the subscription (failing, recovered,
+        disabled by a 410), in one transaction. The item as it now stands."""
+        jitter = self._jitter()
+
+        def attempted(found: list[Any]) -> None:
+            lane, subscription = found
+            lane.record_attempt(sequence, at, outcome, delays, jitter, retry_after)
+            if outcome.delivered:
+                subscription.note_success(at)
+            elif gone:
+                if subscription.active:
+                    subscription.disable(reason="the receiver answered 410 Gone", at=at)
+            else:
+                subscription.note_failure(at)
+        lane, _ = self._change([lane_id, subscription_id], attempted)
+        return lane.items[sequence]
+
+    def _change(self, ids: Sequence[UUID], change: Callable[[list[Any]], None]) -> list[Any]:
+        """Change these (existing) aggregates and save them together, retried on what is stored
+        when another writer (the matcher, a replica) saved one of them meanwhile."""
+        for _ in range(SAVE_ATTEMPTS):
+            found = self.application.check_out_many(ids)
+            aggregates = [found[i] for i in ids]
+            change(aggregates)
+            try:
+                self.application.record(*aggregates)
+                return aggregates
+            except IntegrityError:
+                self.application.forget(ids)
+        raise RuntimeError("could not save: kept conflicting with other writers")
+
+
+def owns(principal: Principal, owner: Owner) -> bool:
+    """Whether `principal` manages a subscription of `owner`: the owner themselves (for an app, a
+    token of that app). Supervisors also manage every subscription (`may_manage`)."""
+    if owner.app is not None:
+        return principal.role is Role.CARE_TEAM_APP and principal.app == owner.app
+    return principal.subject == owner.subject and principal.role.value == owner.role
+
+
+def may_manage(principal: Principal, owner: Owner) -> bool:
+    return owns(principal, owner) or principal.role is Role.SUPERVISOR
+
+
+def is_staff(principal: Principal) -> bool:
+    return principal.role in STAFF
+
