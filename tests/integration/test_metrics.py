@@ -6,7 +6,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_event_flow import PHQ9_WITH_SUICIDE_RISK, register
+from tests.integration.webhook_support import CASEY, person_with_team, screen
+from tests.integration.webhook_support import start as start_for_webhooks
 from tests.support.polling import eventually
+from tests.support.receiver import receiving
 from tests.support.serving import serving
 from tests.support.sse import event_stream
 from tests.support.system import System
@@ -100,3 +103,35 @@ async def test_the_live_stream_stays_out_of_the_request_latency_figures(system: 
 
 async def _heartbeat(stream):
     return stream.heartbeats
+
+
+async def test_webhook_attempts_failures_parking_and_time_to_deliver_a_crisis(system: System):
+    intake, careplan, notifications = await start_for_webhooks(system)
+    person_id = await person_with_team(system, intake, careplan, notifications, "metrics-hook")
+    answers = iter([(500, {}, 0.0)])
+    async with receiving() as receiver, system.client(notifications) as n:
+        receiver.answer = lambda _: next(answers, (204, {}, 0.0))
+        made = await n.post("/subscriptions", headers=CASEY, json={"url": receiver.url, "kinds": ["crisis"]})
+        assert made.status_code == 201, made.text
+        await screen(system, intake, person_id)
+        await receiver.wait_for(2, "a failure, then the crisis delivered")
+
+        async def delivered():
+            samples = await scrape(n)
+            return samples if value(samples, "carecoord_webhook_attempts_total", outcome="delivered") == 1 else None
+
+        samples = await eventually(delivered, what="the delivery counted")
+        assert value(samples, "carecoord_webhook_attempts_total", urgency="urgent", outcome="failed") == 1
+        assert value(samples, "carecoord_urgent_notice_to_delivery_seconds_count", kind="crisis") == 1
+        assert value(samples, "carecoord_webhook_parked_deliveries_total") == 0
+
+        receiver.answer = lambda _: (500, {}, 0.0)  # from now on every attempt fails: parked at the end
+        await screen(system, intake, person_id)
+
+        async def parked():
+            samples = await scrape(n)
+            return samples if value(samples, "carecoord_webhook_parked_deliveries_total", urgency="urgent") == 1 else None
+
+        samples = await eventually(parked, what="the parked delivery counted")
+        assert value(samples, "carecoord_webhook_attempts_total", urgency="urgent", outcome="failed") == 1 + 4
+        assert value(samples, "carecoord_urgent_notice_to_delivery_seconds_count", kind="crisis") == 1
