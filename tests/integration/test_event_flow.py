@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from tests.support.polling import eventually
 from tests.support.system import TEST_AGENCY, System, envelope
 
@@ -84,21 +86,25 @@ async def test_a_crisis_contact_makes_an_urgent_follow_up_due_to_the_team(system
     async with (system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c,
                 system.client(notifications, "auditor") as n):
         person_id = await register(i, "crisis-1")
+        # A discharge of yesterday: its follow-up is due in six days, so no reminder or escalation
+        # of the follow-up timer joins the notices counted here.
+        discharged = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+        follow_up_due = discharged + timedelta(days=7)
         contact = {
-            "kind": "hospital_discharge", "occurred_at": "2026-11-20T16:00:00+00:00", "location": "County General",
+            "kind": "hospital_discharge", "occurred_at": discharged.isoformat(), "location": "County General",
             "responders": ["discharge nurse"], "what_helped": "sister came along", "outcome": "voluntary_hospitalization",
         }
         response = await i.post(f"/people/{person_id}/crisis-contacts", headers={"Idempotency-Key": "call-1"},
                                 json=contact)
         assert response.status_code == 201, response.text
-        assert response.json()["follow_up_due"] == "2026-11-27T16:00:00Z"
+        assert response.json()["follow_up_due"] == follow_up_due.isoformat().replace("+00:00", "Z")
         again = await i.post(f"/people/{person_id}/crisis-contacts", headers={"Idempotency-Key": "call-1"},
                              json=contact)
         assert again.status_code == 200 and again.json()["contact_id"] == response.json()["contact_id"]
 
         entries = await eventually(lambda: _when_len(timeline_of(c, person_id), 2), what="crisis on the timeline")
         assert entries[1]["kind"] == "crisis_contact"
-        assert "follow-up due 2026-11-27T16:00:00+00:00" in entries[1]["summary"]
+        assert f"follow-up due {follow_up_due.isoformat()}" in entries[1]["summary"]
 
         async def due():
             r = await n.get(f"/people/{person_id}/notifications")
