@@ -45,7 +45,8 @@ def intake_events_router(
                                              notice.audience, notice.category, notice.named)
         return with_follow_up(change, follow_up_change(payload))
 
-    consume = PersonEventConsumer(foundation.run_sync, application, change_for)
+    consume = PersonEventConsumer(foundation.run_sync, application, change_for,
+                                  observe_batch=foundation.metrics.batch_observer("consumer"))
     return follower_router(foundation, topology, consume,
                            "Every intake event about a person (some make a notification due to the care team), "
                            "careplan's care-team events (who is on that team), and its medication "
