@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
+from starlette.routing import Route
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.specification import AsyncAPI
 
@@ -22,10 +27,12 @@ from shared.http_errors import (ErrorBody, RouteStatuses, include_documented, in
                                 no_extra_statuses, refuse_control_characters_in_path)
 from shared.limits import RequestBodyLimits
 from shared.messaging import BrokerPublisher, EventSources, FailureRouting
+from shared.metrics import MetricsEndpoint, RequestMetrics, ServiceMetrics
 from shared.log_reading import log_reader
 from shared.relay import OutboxRelay, RelayPositions, Translations
 from shared.runtime import ApplicationT, Foundation, Service
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing, tracing_enabled
 from shared.tokens import TokenVerifier
 from shared.topology import ConsumerTopology
 
@@ -41,19 +48,39 @@ def build_foundation(settings: ServiceSettings, application_class: type[Applicat
         max_workers=settings.database_pool_size + settings.database_pool_overflow,
         thread_name_prefix=settings.service_name,
     )
+    metrics = ServiceMetrics(settings.service_name)
+    # FastStream's own figures per queue and handler: messages received, processed (by outcome),
+    # their duration and size, and publishes (the relay's and retries').
+    middlewares: list[Any] = [RabbitPrometheusMiddleware(registry=metrics.registry, app_name=settings.service_name,
+                                                         metrics_prefix="carecoord_broker")]
+    if configure_tracing(settings.service_name):
+        # Outermost: a delivery's consume span (continuing the publisher's `traceparent`) covers
+        # everything done with it, and each publish carries its own span's `traceparent` on.
+        middlewares.insert(0, RabbitTelemetryMiddleware())
     broker = RabbitBroker(
         settings.amqp_url,
         fail_fast=True,
         app_id=settings.service_name,
         description=f"carecoord {settings.service_name}",
         logger=None,
+        middlewares=middlewares,
     )
-    return Foundation(settings, application, executor, broker)
+    return Foundation(settings, application, executor, broker, metrics)
 
 
 def build_relay(foundation: Foundation, translations: Translations, contracts: Sequence[type[Payload]]) -> OutboxRelay:
     """The relay that publishes the service's events (those with a translation) to the broker."""
     settings, application = foundation.settings, foundation.application
+    relay_name = f"{settings.service_name}-relay"
+    published = foundation.metrics.relay_published.labels(relay_name)
+    batch_sizes = foundation.metrics.relay_batch_size.labels(relay_name)
+    position = foundation.metrics.relay_published_position.labels(relay_name)
+
+    def on_published(count: int, last: int) -> None:
+        published.inc(count)
+        batch_sizes.observe(count)
+        position.set(last)
+
     return OutboxRelay(
         source=settings.service_name,
         application=application,
@@ -63,6 +90,7 @@ def build_relay(foundation: Foundation, translations: Translations, contracts: S
         run_sync=foundation.run_sync,
         batch_size=settings.relay_batch_size,
         reader=log_reader(application, foundation.run_sync, settings.database_url),
+        on_published=on_published,
     )
 
 
@@ -81,6 +109,7 @@ def follower_router(service: Foundation, topology: ConsumerTopology, consume: Pe
     router = consumer_router(service, topology)
     sources = EventSources(service.settings.broker_user, service.settings.event_publisher)
     context = service.broker.context
+    metrics = service.metrics
 
     @router.subscriber(
         topology.inbox_queue(),
@@ -98,6 +127,9 @@ def follower_router(service: Foundation, topology: ConsumerTopology, consume: Pe
         message: RabbitMessage = context.get_local("message")
         sources.authenticate(event, message.raw_message.user_id, message.headers)
         await consume(event)
+        metrics.consumer_applied_position.labels(event.source).set(event.position)
+        metrics.consumer_lag.labels(event.source).observe(
+            max(0.0, (datetime.now(timezone.utc) - event.occurred_at).total_seconds()))
 
     return router
 
@@ -133,8 +165,14 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
     install_error_answers(app)
     app.add_middleware(RequestBodyLimits, max_bytes=service.settings.max_body_bytes,
                        timeout_seconds=service.settings.request_body_timeout)
+    app.add_middleware(RequestMetrics, metrics=service.metrics)  # outside the limits: refusals are timed too
     correlation_middleware(app)  # added last, so outermost: refusals of a body carry the id too
     app.include_router(health_router(service.readiness))
+    # Prometheus scrapes without a token: the figures carry no ids and no clinical content (see
+    # shared/metrics.py). Not a FastAPI route: kept out of the OpenAPI document, like /asyncapi.json's
+    # machinery, and documented in the README's "Operating carecoord".
+    app.router.routes.append(Route("/metrics", MetricsEndpoint(service.metrics), methods=["GET"],
+                                   include_in_schema=False))
 
     @app.get("/asyncapi.json", tags=["docs"], summary="AsyncAPI document of this service's messages",
              responses={401: {"model": ErrorBody, "description": "No bearer token, or one that is not valid"}})
@@ -142,4 +180,7 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
         return asyncapi_document(service)
 
     include_documented(app, routers, extra_statuses)
+    if tracing_enabled():
+        # A server span per request, named by route template; scrapes and probes are not traced.
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="/metrics,/healthz,/readyz")
     return app

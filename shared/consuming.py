@@ -50,11 +50,13 @@ class KeyedLocks:
 class PersonEventConsumer:
     """Turns each delivered event into a change of the person's follower, committed in groups."""
 
-    def __init__(self, run_sync: RunSync, application: FollowerApplication, change_for: ChangeFor) -> None:
+    def __init__(self, run_sync: RunSync, application: FollowerApplication, change_for: ChangeFor,
+                 observe_batch: Callable[[int], None] | None = None) -> None:
         self._change_for = change_for
         self._application = application
         self._locks = KeyedLocks()
-        self._commits: GroupCommit[UpstreamChange, bool] = GroupCommit(run_sync, application.apply_upstream_batch)
+        self._commits: GroupCommit[UpstreamChange, bool] = GroupCommit(
+            run_sync, application.apply_upstream_batch, observe_batch=observe_batch)
 
     async def __call__(self, event: AnyIntegrationEvent) -> None:
         upstream = upstream_ref(event)

@@ -24,10 +24,12 @@ class GroupCommit(Generic[Item, Result]):
         run_sync: RunSync,
         process_batch: Callable[[Sequence[Item]], Sequence[Result | Exception]],
         max_batch: int = 200,
+        observe_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._run_sync = run_sync
         self._process_batch = process_batch
         self._max_batch = max_batch
+        self._observe_batch = observe_batch  # the batch-size histogram (shared/metrics.py)
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._worker: asyncio.Task[None] | None = None
 
@@ -42,6 +44,8 @@ class GroupCommit(Generic[Item, Result]):
     async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            if self._observe_batch is not None:
+                self._observe_batch(len(batch))
             try:
                 results: Sequence[Result | Exception] = await self._run_sync(
                     self._process_batch, [item for item, _ in batch]

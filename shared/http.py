@@ -17,6 +17,7 @@ from shared.access import MissingRight, NotVisible, Principal, RecordContext, Ri
 from shared.domain import Provenance
 from shared.telemetry import correlation_id_var, usable_correlation_id, usable_traceparent
 from shared.tokens import InvalidToken, TokenVerifier
+from shared.tracing import current_traceparent
 
 CORRELATION_HEADER = "X-Correlation-Id"
 audit_log = logging.getLogger("carecoord.audit")
@@ -113,7 +114,9 @@ async def request_provenance(
         actor_id=principal.subject,
         actor_role=principal.role.value,
         correlation_id=correlation_id_var.get() or str(uuid.uuid4()),
-        traceparent=usable_traceparent(traceparent),  # a malformed one is not stored on events
+        # The request's own span when traced (a child of the caller's, if any), so the relay
+        # continues this trace when it publishes; else the caller's, if well formed.
+        traceparent=current_traceparent() or usable_traceparent(traceparent),
     )
 
 

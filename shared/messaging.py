@@ -31,6 +31,7 @@ from shared.domain import OutOfSequence, UpstreamRef
 from shared.envelope import AnyIntegrationEvent, IntegrationEvent, routing_key_for
 from shared.following import Unprocessable
 from shared.relay import Outgoing
+from shared.tracing import continuing
 from shared.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ConsumerTopology
 
 log = logging.getLogger(__name__)
@@ -81,14 +82,17 @@ class BrokerPublisher:
         event = item.event
         headers: dict[str, Any] = {"x-carecoord-type": event.type, "x-carecoord-version": event.version}
         if item.traceparent:
-            headers["traceparent"] = item.traceparent
-        await self._publishers[event.type].publish(
-            event.model_dump_json().encode(),
-            message_id=str(event.event_id),
-            correlation_id=event.correlation_id,
-            message_type=event.type,
-            headers=headers,
-        )
+            headers["traceparent"] = item.traceparent  # passed on as is when nothing is traced here
+        # The event's own trace, stored when it was recorded: a traced publish is its child span
+        # (and replaces the header with its own `traceparent`), so the trace goes on to consumers.
+        with continuing(item.traceparent):
+            await self._publishers[event.type].publish(
+                event.model_dump_json().encode(),
+                message_id=str(event.event_id),
+                correlation_id=event.correlation_id,
+                message_type=event.type,
+                headers=headers,
+            )
 
 
 def upstream_ref(event: AnyIntegrationEvent) -> UpstreamRef:

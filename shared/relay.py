@@ -146,6 +146,7 @@ class OutboxRelay(LogTailLoop):
         idle_poll_seconds: float = 1.0,
         save_interval_seconds: float = 0.25,
         reader: LogReader | None = None,
+        on_published: Callable[[int, int], None] | None = None,
     ) -> None:
         self.source = source
         self.name = f"{source}-relay"
@@ -167,6 +168,8 @@ class OutboxRelay(LogTailLoop):
         self._saved_at = -math.inf  # the first batch is written at once
         self._unsaved: int | None = None
         self._loaded = False
+        # Told (events published, new position) after each confirmed batch: the service's metrics.
+        self._on_published = on_published
         super().__init__(idle_poll_seconds)
 
     async def run(self) -> None:
@@ -212,6 +215,8 @@ class OutboxRelay(LogTailLoop):
         await self.publisher.publish_in_order(batch)
         await self._saved()
         self.position = last
+        if self._on_published is not None:
+            self._on_published(len(batch), last)
         if not save_behind:
             self._unsaved = None
             await self._positions.save(self.name, last)

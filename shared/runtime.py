@@ -19,10 +19,13 @@ from typing import Any, Generic, Protocol, TypeVar
 import uvicorn
 import uvloop
 from fastapi import FastAPI
+from opentelemetry import context as otel_context
 from faststream.rabbit import RabbitBroker
 from typing_extensions import TypeVar as TypeVarWithDefault
 
 from shared.eventstore import PostgresBatchProcessRecorder, ServiceApplication
+from shared.metrics import ServiceMetrics, queue_depth_refresher
+from shared.tracing import in_context, tracing_enabled
 from shared.relay import LogListener, OutboxRelay
 from shared.settings import ServiceSettings
 from shared.topology import ConsumerTopology, declare_publishing
@@ -52,11 +55,13 @@ class Foundation(Generic[ApplicationT]):
     the parts are built). Readiness is decided here, so the HTTP API built on it can report it."""
 
     def __init__(self, settings: ServiceSettings, application: ApplicationT, executor: ThreadPoolExecutor,
-                 broker: RabbitBroker) -> None:
+                 broker: RabbitBroker, metrics: ServiceMetrics | None = None) -> None:
         self.settings = settings
         self.application = application
         self.executor = executor
         self.broker = broker
+        self.metrics = metrics or ServiceMetrics(settings.service_name)
+        self._traced = tracing_enabled()
         self.broker_ready = asyncio.Event()  # set by Service once the broker is connected
 
     @property
@@ -66,7 +71,12 @@ class Foundation(Generic[ApplicationT]):
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run synchronous (eventsourcing) code on the bounded pool, off the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        call = functools.partial(fn, *args, **kwargs)
+        if self._traced:
+            # Executor threads do not inherit the caller's context: carry the current span over,
+            # so the database calls made there are part of the request's or delivery's trace.
+            call = functools.partial(in_context, otel_context.get_current(), call)
+        return await loop.run_in_executor(self.executor, call)
 
     async def readiness(self) -> dict[str, bool]:
         try:
@@ -100,6 +110,28 @@ class Service:
         self.log_tailers = tuple(log_tailers)  # besides the relay
         self._tasks: list[asyncio.Task[Any]] = []
         self._connecting: asyncio.Task[None] | None = None
+        self._measure_at_scrape()
+
+    def _measure_at_scrape(self) -> None:
+        """What Prometheus reads when it scrapes: the log head and relay lag, and the depth of
+        every queue the service consumes (its inboxes, retry and dead-letter queues)."""
+        metrics, relay = self.foundation.metrics, self.relay
+
+        async def log_head() -> None:
+            head = await self.run_sync(self.application.recorder.max_notification_id) or 0
+            metrics.log_head.set(head)
+            if relay is not None:
+                metrics.relay_published_position.labels(relay.name).set(relay.position)
+                metrics.relay_lag.labels(relay.name).set(max(0, head - relay.position))
+
+        metrics.refresh_with(log_head)
+        queues = [(topology.inbox_name, "inbox") for topology in self.topologies]
+        queues += [(topology.retry_name(step), "retry") for topology in self.topologies
+                   for step in range(len(topology.retry_delays))]
+        queues += [(topology.dead_letter_name, "dead_letter") for topology in self.topologies]
+        if queues:
+            metrics.refresh_with(queue_depth_refresher(
+                metrics, lambda: getattr(self.broker, "_connection", None), queues))
 
     @property
     def name(self) -> str:

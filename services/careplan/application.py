@@ -27,6 +27,7 @@ from services.careplan.domain.care_team import CareTeam, Membership
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
+from services.careplan.domain.plan_changes import PlanChanges, plan_changes
 from services.careplan.domain.reviews import NextReview, ReviewPrompt
 from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
 from services.careplan.domain.sharing import CONSENT_EVENTS, SharedRecord, directives_from, shared_record
@@ -113,7 +114,9 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
                     today: date | None = None) -> T:
         """Apply `change` to the person's care plan, starting the plan if there is none yet."""
         started_on = today or date.today()
-        return self._change(CarePlan.create_id(person_id), lambda: CarePlan.start(person_id, started_on, provenance), change)
+        return self._change_published(
+            person_id, CarePlan.create_id(person_id), lambda: CarePlan.start(person_id, started_on, provenance),
+            change, provenance)
 
     def care_plan(self, person_id: UUID) -> CarePlan | None:
         return self._stored(CarePlan.create_id(person_id))
@@ -205,8 +208,9 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
 
     def revise_safety_plan(self, person_id: UUID, sections: dict[str, list[str]], based_on_version: int,
                            written_at: datetime, provenance: Provenance) -> int:
-        return self._change(SafetyPlan.create_id(person_id), lambda: SafetyPlan(person_id, provenance),
-                            lambda plan: plan.revise(sections, based_on_version, written_at, provenance))
+        return self._change_published(person_id, SafetyPlan.create_id(person_id), lambda: SafetyPlan(person_id, provenance),
+                                      lambda plan: plan.revise(sections, based_on_version, written_at, provenance),
+                                      provenance)
 
     def safety_plan(self, person_id: UUID) -> SafetyPlan | None:
         return self._stored(SafetyPlan.create_id(person_id))
@@ -269,6 +273,28 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
                     if attempt + 1 < CHANGE_ATTEMPTS:
                         time.sleep(random.uniform(0, min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** attempt)))
             raise TooManyConflicts(f"{', '.join(map(str, aggregate_ids))} kept changing elsewhere; nothing was saved")
+
+    def _change_published(self, person_id: UUID, plan_id: UUID, start: Callable[[], Any], change: Callable[[Any], T],
+                          provenance: Provenance) -> T:
+        """`_change` for one of the person's plans, with what it changed (kinds and ids) recorded on
+        the published `PlanChanges` in the same transaction: a change that changes nothing (a
+        request repeated) records nothing there."""
+        changes_id = PlanChanges.create_id(person_id)
+
+        def apply(plan: Any, published: PlanChanges | None) -> tuple[T, list[Aggregate]]:
+            plan = plan or start()
+            outcome = change(plan)  # a domain refusal raises here, and nothing is saved
+            changes = plan_changes(plan.pending_events, plan if isinstance(plan, CarePlan) else None,
+                                   lambda: self.care_team(person_id))
+            if not changes:
+                return outcome, [plan] if plan.pending_events else []
+            if published is None:
+                published = PlanChanges.first(person_id, changes, provenance)
+            else:
+                published.record(changes, provenance)
+            return outcome, [plan, published]
+
+        return self._change_together((plan_id, changes_id), apply)
 
     def _checked_out_copy(self, aggregate_id: UUID) -> Any:
         try:

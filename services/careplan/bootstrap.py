@@ -1,5 +1,5 @@
-"""Builds careplan: the application, its relay (care-team events), its inbox consumer, the picture
-projection, its HTTP API."""
+"""Builds careplan: the application, its relay (care team, medication, crisis follow-ups, plan
+changes), its inbox consumer, the picture projection, its HTTP API."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ async def retry_later(_: Request, busy: Exception) -> Response:
 
 
 def create_service(settings: ServiceSettings | None = None) -> Service:
-    """Careplan: its application, the relay publishing care-team and medication events, the
+    """Careplan: its application, the relay publishing its published streams (translation.py), the
     consumer of intake's events, the picture projection and the HTTP API."""
     settings = settings or CareplanSettings()
     intake_events = TOPOLOGY.with_retry_delays(settings.retry_delays)

@@ -24,6 +24,7 @@ def intake_events_router(foundation: Foundation, application: CareplanApplicatio
     def change_for(upstream: UpstreamRef, payload: Payload, occurred_at: datetime) -> UpstreamChange:
         return UpstreamChange(upstream, timeline_change(upstream, payload, occurred_at))
 
-    consume = PersonEventConsumer(foundation.run_sync, application, change_for)
+    consume = PersonEventConsumer(foundation.run_sync, application, change_for,
+                                  observe_batch=foundation.metrics.batch_observer("consumer"))
     return follower_router(foundation, topology, consume,
                            "Every intake event about a person, applied to their timeline in order.")

@@ -10,6 +10,7 @@ from typing import Any
 from services.careplan.domain.care_team import CareTeam
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import FOR_PRESCRIBER, MedicationCollaboration
+from services.careplan.domain.plan_changes import PlanChanges
 from services.careplan.domain.timeline import Timeline
 from shared.domain import UpstreamRef
 from shared.contracts.base import Payload
@@ -18,6 +19,7 @@ from shared.contracts.careplan import (
     CrisisFollowUpRecordedV1,
     MedicationNoteAddedV1,
     MedicationRecordOpenedV1,
+    PlanChangedV1,
     PrescribingDecisionRecordedV1,
     TeamMemberJoinedV1,
     TeamMemberLeftV1,
@@ -107,7 +109,8 @@ def _scored_summary(payload: ScreeningScoredV1 | ScreeningCompletedV1) -> str:
     return "; ".join(parts)
 
 
-# Every event of a published stream (care team, medication collaboration, crisis follow-ups) is published:
+# Every event of a published stream (care team, medication collaboration, crisis follow-ups, plan
+# changes) is published:
 # consumers apply them by sequence, so a stream with gaps would stall.
 TRANSLATIONS: dict[type, Any] = {
     CareTeam.Formed: lambda event: CareTeamFormedV1(),
@@ -122,4 +125,8 @@ TRANSLATIONS: dict[type, Any] = {
         contact_id=event.contact_id, followed_up_on=event.followed_up_on),
     CrisisFollowUps.Recorded: lambda event: CrisisFollowUpRecordedV1(
         contact_id=event.contact_id, followed_up_on=event.followed_up_on),
+    PlanChanges.FirstChanged: lambda event: PlanChangedV1(
+        change=event.change, item_id=event.item_id, named_members=list(event.named)),
+    PlanChanges.Changed: lambda event: PlanChangedV1(
+        change=event.change, item_id=event.item_id, named_members=list(event.named)),
 }

@@ -129,7 +129,8 @@ class AgencyCommands:
         self._staff_registration_agencies = staff_registration_agencies
         # Each command travels with its access check, run in the same batch (see AccessCheck).
         self._commits: GroupCommit[tuple[Command, AccessCheck | None], Result] = GroupCommit(
-            foundation.run_sync, application.execute_checked_batch)
+            foundation.run_sync, application.execute_checked_batch,
+            observe_batch=foundation.metrics.batch_observer("commands"))
 
     async def register(self, principal: Principal, request: RegisterPersonRequest,
                        provenance: Provenance) -> tuple[PersonRegistration, bool]:

@@ -32,6 +32,7 @@ from shared.domain import Provenance, UpstreamRef
 from shared.following import Unprocessable, UpstreamChange
 from shared.runtime import Foundation
 from shared.telemetry import correlation_id_var, usable_correlation_id, usable_traceparent
+from shared.tracing import current_traceparent
 from shared.tokens import InvalidToken, TokenVerifier
 from shared.topology import COMMANDS_EXCHANGE, ConsumerTopology
 
@@ -45,7 +46,8 @@ def care_team_router(foundation: Foundation, application: IntakeApplication, top
             raise Unprocessable(f"intake does not consume {payload.event_type}")
         return change
 
-    consume = PersonEventConsumer(foundation.run_sync, application, change_for)
+    consume = PersonEventConsumer(foundation.run_sync, application, change_for,
+                                  observe_batch=foundation.metrics.batch_observer("consumer"))
     return follower_router(foundation, topology, consume, "Careplan's care-team events: who is on each person's team.")
 
 
@@ -76,7 +78,8 @@ def agency_commands_router(foundation: Foundation, commands: AgencyCommands, ver
         provenance = Provenance(
             actor_id=principal.subject, actor_role=principal.role.value,
             correlation_id=usable_correlation_id(message.correlation_id) or str(uuid.uuid4()),
-            traceparent=usable_traceparent(headers.get("traceparent")),
+            # The delivery's consume span when traced (continuing the sender's), else the sender's.
+            traceparent=current_traceparent() or usable_traceparent(headers.get("traceparent")),
         )
         correlation_id_var.set(provenance.correlation_id)
         # A redelivered message has the same id: it records nothing new.

@@ -24,10 +24,10 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
 
     @staticmethod
     def team_notice(upstream: UpstreamRef, kind: str, message: str, due_at: datetime,
-                    urgent: bool = False, audience: str = "care_team", category: str = TEAM_ONLY) -> UpstreamChange:
-        return UpstreamChange(
-            upstream, lambda due: due.notification_due(upstream, kind, audience, message, due_at, urgent, category)
-        )
+                    urgent: bool = False, audience: str = "care_team", category: str = TEAM_ONLY,
+                    named: tuple[str, ...] = ()) -> UpstreamChange:
+        return UpstreamChange(upstream, lambda due: due.notification_due(
+            upstream, kind, audience, message, due_at, urgent, category, named))
 
     @staticmethod
     def consent_noted(upstream: UpstreamRef, granted: ConsentGrantedV1) -> UpstreamChange:

@@ -14,6 +14,7 @@ from services.notifications.consumers import TOPOLOGY, intake_events_router
 from services.notifications.delivery.dispatch import WebhookDispatcher
 from services.notifications.delivery.matching import SubscriptionMatcher
 from services.notifications.delivery.settings import WebhookSettings
+from services.notifications.delivery.metrics import WebhookMetrics
 from services.notifications.domain.follow_ups import EscalationPolicy
 from services.notifications.escalation import FollowUpSchedule, FollowUpTimer
 from services.notifications.http import router as notifications_router
@@ -79,7 +80,8 @@ def webhook_parts(foundation: Foundation, application: NotificationsApplication,
     webhooks = WebhookSubscriptions(application, clock)
     webhook_settings = settings if isinstance(settings, WebhookSettings) else WebhookSettings.model_construct()
     reader = log_reader(application, foundation.run_sync, settings.database_url)
-    dispatcher = WebhookDispatcher(webhooks, webhook_settings, reader, foundation.run_sync, clock)
+    dispatcher = WebhookDispatcher(webhooks, webhook_settings, reader, foundation.run_sync, clock,
+                                   WebhookMetrics(foundation.metrics.registry))
     return SubscriptionMatcher(webhooks, reader, foundation.run_sync, dispatcher.nudge), dispatcher
 
 

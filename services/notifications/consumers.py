@@ -22,7 +22,8 @@ from shared.runtime import Foundation
 from shared.topology import ConsumerTopology
 
 TOPOLOGY = ConsumerTopology(service="notifications", bindings=(
-    "intake.#", "careplan.care_team.#", "careplan.medication.#", "careplan.crisis_follow_ups.#"))
+    "intake.#", "careplan.care_team.#", "careplan.medication.#", "careplan.crisis_follow_ups.#",
+    "careplan.plan_changes.#"))
 
 
 def intake_events_router(
@@ -41,15 +42,17 @@ def intake_events_router(
             change = application.no_notice(upstream)
         else:
             change = application.team_notice(upstream, notice.kind, notice.message, occurred_at, notice.urgent,
-                                             notice.audience, notice.category)
+                                             notice.audience, notice.category, notice.named)
         return with_follow_up(change, follow_up_change(payload))
 
-    consume = PersonEventConsumer(foundation.run_sync, application, change_for)
+    consume = PersonEventConsumer(foundation.run_sync, application, change_for,
+                                  observe_batch=foundation.metrics.batch_observer("consumer"))
     return follower_router(foundation, topology, consume,
                            "Every intake event about a person (some make a notification due to the care team), "
                            "careplan's care-team events (who is on that team), and its medication "
-                           "collaboration events (notes the prescriber must hear about), and its crisis "
-                           "follow-ups (which close a contact's escalating follow-up).")
+                           "collaboration events (notes the prescriber must hear about), its crisis "
+                           "follow-ups (which close a contact's escalating follow-up), and its plan "
+                           "changes (kinds and ids: the coordinator and the members a change names hear of them).")
 
 
 def with_follow_up(change: UpstreamChange, follow_up: Callable[[Any], None] | None) -> UpstreamChange:

@@ -9,6 +9,7 @@ from services.notifications.domain.routing import Audience
 from shared.contracts.base import Payload
 from shared.contracts.careplan import (
     MedicationNoteAddedV1,
+    PlanChangedV1,
     PrescribingDecisionRecordedV1,
 )
 from shared.contracts.intake import (
@@ -29,7 +30,19 @@ class Notice:
     # The consent category of what the notice reveals (domain/disclosure.py): who outside the
     # team may be sent it. Team-only unless a category describes it safely.
     category: str = TEAM_ONLY
+    named: tuple[str, ...] = ()  # members the audience names besides its roles (routing.recipients)
 
+
+# What a plan change was, as the team reads it in a notice: kinds only, never the plan's words.
+PLAN_CHANGE_WORDING = {
+    "goal_set": "a goal was set", "goal_progress": "progress on a goal was recorded",
+    "goal_status_changed": "a goal's status changed", "goal_sharing_marked": "the person chose how a goal is shared",
+    "person_described": "the person's strengths or preferences were updated", "support_added": "a support was added",
+    "support_ended": "a support ended", "support_sharing_marked": "the person chose how a support is shared",
+    "setback_recorded": "a setback was recorded", "plan_reviewed": "the plan was reviewed",
+    "agreement_recorded": "the person's agreement to the plan was recorded",
+    "safety_plan_revised": "the safety plan was revised",
+}
 
 # A screening's domain, as the consent category that covers what its result reveals.
 SCREENING_CATEGORIES = {"mental_health": "mental_health", "trauma": "mental_health",
@@ -64,4 +77,9 @@ def notice_for(payload: Payload) -> Notice | None:
         case PrescribingDecisionRecordedV1():
             return Notice("prescribing_decision",
                           f"A prescribing decision ({payload.decision}) was recorded: see the person's medication notes.")
+        case PlanChangedV1():
+            # Team only: a plan can hold substance-use goals, whatever the change's kind.
+            what = PLAN_CHANGE_WORDING.get(payload.change, "the plan changed")
+            return Notice("plan_changed", f"The person's care plan changed ({what}): see it with them.",
+                          audience=Audience.COORDINATOR_AND_PLAN_MEMBERS, named=tuple(payload.named_members))
     return None  # answers recorded, negative or uncertain results: nothing to interrupt the team with

@@ -1,5 +1,5 @@
 """Events careplan publishes. Routing keys: `careplan.care_team.<event>`, `careplan.medication.<event>`,
-`careplan.crisis_follow_ups.<event>`.
+`careplan.crisis_follow_ups.<event>`, `careplan.plan_changes.<event>`.
 
 Ids and kinds only: what a note says stays in careplan, for those who may read it there.
 """
@@ -80,7 +80,24 @@ class CrisisFollowUpRecordedV1(Payload):
     followed_up_on: date
 
 
+class PlanChangedV1(Payload):
+    """The person's care plan or safety plan changed: what kind of change (`goal_set`,
+    `goal_progress`, `goal_status_changed`, `goal_sharing_marked`, `person_described`,
+    `support_added`, `support_ended`, `support_sharing_marked`, `setback_recorded`,
+    `plan_reviewed`, `agreement_recorded`, `safety_plan_revised`), the id of what changed (a goal,
+    support, setback or review id, a safety plan version; None for the plan as a whole), and the
+    team members the change names (a support's provider on the team). The plans' words stay in
+    careplan."""
+
+    event_type: ClassVar[str] = "carecoord.careplan.plan_changes.changed"
+    version: ClassVar[int] = 1
+
+    change: str
+    item_id: str | None = None
+    named_members: list[str] = []
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     CareTeamFormedV1, TeamMemberJoinedV1, TeamMemberLeftV1, MedicationRecordOpenedV1, MedicationNoteAddedV1,
-    PrescribingDecisionRecordedV1, CrisisFollowUpRecordedV1,
+    PrescribingDecisionRecordedV1, CrisisFollowUpRecordedV1, PlanChangedV1,
 )

@@ -28,5 +28,5 @@ def test_the_asyncapi_document_names_every_published_contract_and_its_envelope(i
         "careplan.inbox", "careplan.care_team.formed.v1", "careplan.care_team.member_joined.v1",
         "careplan.care_team.member_left.v1", "careplan.medication.record_opened.v1",
         "careplan.medication.note_added.v1", "careplan.medication.prescribing_decision_recorded.v1",
-        "careplan.crisis_follow_ups.recorded.v1",
+        "careplan.crisis_follow_ups.recorded.v1", "careplan.plan_changes.changed.v1",
     }

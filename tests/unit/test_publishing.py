@@ -12,6 +12,7 @@ from services.careplan import translation as careplan_translations
 from services.careplan.domain.care_team import CareTeam
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import MedicationCollaboration
+from services.careplan.domain.plan_changes import PlanChanges
 from services.careplan.translation import timeline_entry
 from services.intake.application import IntakeApplication
 from services.intake.domain.person import Person
@@ -42,7 +43,8 @@ def event_classes(aggregate: type) -> set[type]:
 
 PUBLISHING_SERVICES = {
     "intake": (intake_translations.TRANSLATIONS, {Person}),
-    "careplan": (careplan_translations.TRANSLATIONS, {CareTeam, MedicationCollaboration, CrisisFollowUps}),
+    "careplan": (careplan_translations.TRANSLATIONS, {CareTeam, MedicationCollaboration, CrisisFollowUps,
+                                                       PlanChanges}),
 }
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from services.notifications.domain.routing import Audience, UnknownAudience, recipients
 from services.notifications.translation import notice_for
-from shared.contracts.careplan import MedicationNoteAddedV1
+from shared.contracts.careplan import MedicationNoteAddedV1, PlanChangedV1
 from shared.contracts.intake import ScreeningCompletedV1, UrgentScreeningResultV1
 
 TEAM = {"casey": "care_coordinator", "kim": "clinician", "dr-n": "prescriber", "np-lee": "nurse_practitioner",
@@ -42,3 +42,14 @@ def test_the_issue_s_routing_crises_to_the_team_results_to_the_coordinator_medic
     assert (urgent.audience, urgent.urgent) == ("care_team", True)
     assert (positive.audience, positive.urgent) == ("coordinator_and_plan_members", False)
     assert (question.audience, question.urgent) == ("prescribers", False)
+
+
+def test_a_plan_change_goes_to_the_coordinator_and_the_members_it_names_within_the_team_only():
+    notice = notice_for(PlanChangedV1(change="support_added", item_id="s-1", named_members=["pat", "gone"]))
+    assert (notice.kind, notice.urgent, notice.audience, notice.category) == (
+        "plan_changed", False, "coordinator_and_plan_members", "team_only")  # a plan can hold substance-use goals
+    assert notice.named == ("pat", "gone")
+    assert recipients(notice.audience, TEAM, notice.named) == {"casey", "pat"}
+    assert "s-1" not in notice.message and "support was added" in notice.message
+    unknown = notice_for(PlanChangedV1(change="a_kind_added_later"))
+    assert (unknown.kind, unknown.named) == ("plan_changed", ())

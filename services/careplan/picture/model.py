@@ -19,6 +19,7 @@ from services.careplan.domain.care_team import CareTeam
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import FOR_PRESCRIBER, MedicationCollaboration
 from services.careplan.domain.plan import CarePlan
+from services.careplan.domain.plan_changes import PlanChanges
 from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.document import Picture
@@ -263,10 +264,12 @@ NOT_SHOWN: frozenset[type] = frozenset({
     CareTeam.Created, CarePlan.Created, MedicationCollaboration.Created, SafetyPlan.Created,
     # The published copy of the plan's crisis follow-ups (shown from CarePlan.CrisisFollowedUp).
     CrisisFollowUps.FirstRecorded, CrisisFollowUps.Recorded, CrisisFollowUps.Created,
+    # The published kinds and ids of the plans' changes (shown from the plans' own events).
+    PlanChanges.FirstChanged, PlanChanges.Changed, PlanChanges.Created,
 })
 
 AGGREGATES: tuple[type[Aggregate], ...] = (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan,
-                                           CrisisFollowUps)
+                                           CrisisFollowUps, PlanChanges)
 
 
 _HANDLER_BY_CLASS: dict[type, Handler] = {

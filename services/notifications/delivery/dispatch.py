@@ -26,6 +26,7 @@ from uuid import UUID
 import httpx
 
 from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
+from services.notifications.delivery.metrics import WebhookMetrics
 from services.notifications.delivery.settings import WebhookSettings
 from services.notifications.delivery.signing import payload, signed_request
 from services.notifications.domain.delivery import PENDING, AttemptOutcome, DeliveryLane
@@ -48,8 +49,10 @@ class WebhookDispatcher:
     name = "notifications-webhook-dispatch"
 
     def __init__(self, webhooks: WebhookSubscriptions, settings: WebhookSettings, reader: LogReader,
-                 run_sync: RunSync, clock: Callable[[], float] = time.time) -> None:
+                 run_sync: RunSync, clock: Callable[[], float] = time.time,
+                 metrics: WebhookMetrics | None = None) -> None:
         self.webhooks = self._webhooks = webhooks
+        self._metrics = metrics
         self._settings = settings
         self._reader = reader
         self._run_sync = run_sync
@@ -185,8 +188,11 @@ class WebhookDispatcher:
             async with slots:
                 outcome, retry_after = await self._post(subscription.url, data, headers)
             delays = self._settings.webhook_urgent_retry_delays if head.urgent else self._settings.webhook_routine_retry_delays
+            attempted_at = webhooks.now()
             item = await self._run_sync(webhooks.record_attempt, lane_id, subscription.id, head.sequence,
-                                        webhooks.now(), outcome, delays, retry_after, outcome.status_code == 410)
+                                        attempted_at, outcome, delays, retry_after, outcome.status_code == 410)
+            if self._metrics is not None:
+                self._metrics.attempted(head, outcome, item.status, attempted_at)
             log.info("webhook attempt", extra={"subscription_id": str(subscription.id), "sequence": head.sequence,
                                                "result": outcome.result, "latency_ms": outcome.latency_ms})
             if item.status == PENDING:

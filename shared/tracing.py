@@ -1,0 +1,108 @@
+"""Traces: OpenTelemetry from the maintained instrumentations (FastAPI, FastStream, psycopg,
+asyncpg), exported over OTLP only when the standard OTEL_* variables say where to.
+
+Without them nothing is instrumented at all (no exporter, no spans, no cost per request). A
+process that installed an OpenTelemetry SDK tracer provider itself (a test with an in-memory
+exporter) is traced with it. One screening is one trace: intake's HTTP span, the relay's
+publish (which continues the trace stored with the event, since it publishes later and
+elsewhere), the broker, and each consumer's processing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from opentelemetry import context, trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_lock = threading.Lock()
+_databases_instrumented = False
+_propagator = TraceContextTextMapPropagator()
+
+
+def exporting_configured(environ: os._Environ[str] | dict[str, str] = os.environ) -> bool:
+    """Whether the standard OTEL_* variables ask for traces to be exported over OTLP."""
+    if environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False
+    if environ.get("OTEL_TRACES_EXPORTER", "otlp").lower() in {"none", ""}:
+        return False
+    return bool(environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+def configure_tracing(service_name: str) -> bool:
+    """Install the process's tracer provider once, exporting over OTLP/HTTP as the OTEL_* variables
+    say (endpoint, headers, service name, sampler); True if the process is traced."""
+    with _lock:
+        if not tracing_enabled() and exporting_configured():
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES over this default.
+            provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            trace.set_tracer_provider(provider)
+            log.info("exporting traces over OTLP")
+        enabled = tracing_enabled()
+        if enabled:
+            _instrument_databases()
+        return enabled
+
+
+def tracing_enabled() -> bool:
+    """True once an SDK tracer provider is installed (by configure_tracing or by a test)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+def _instrument_databases() -> None:
+    # Process-wide patches of the drivers, applied once: psycopg (the event store, through
+    # eventsourcing) and asyncpg (read models, relay positions, log reading).
+    global _databases_instrumented
+    if _databases_instrumented:
+        return
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+    AsyncPGInstrumentor().instrument()
+    # Statements only, never their parameters (which may be clinical content).
+    PsycopgInstrumentor().instrument(enable_commenter=False)
+    _databases_instrumented = True
+
+
+@contextmanager
+def continuing(traceparent: str | None) -> Iterator[None]:
+    """Within this block, spans continue the trace `traceparent` names (stored with an event and
+    published later by the relay); without one, the current context stands."""
+    if not traceparent:
+        yield
+        return
+    token = context.attach(_propagator.extract({"traceparent": traceparent}))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def in_context(parent: context.Context, call: Callable[[], T]) -> T:
+    """Run `call` (in another thread) with `parent` as its OpenTelemetry context."""
+    token = context.attach(parent)
+    try:
+        return call()
+    finally:
+        context.detach(token)
+
+
+def current_traceparent() -> str | None:
+    """The current span as a W3C `traceparent`, or None when nothing is traced."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
