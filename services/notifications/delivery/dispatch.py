@@ -162,7 +162,7 @@ class WebhookDispatcher:
             if head.due_at > now:
                 self._schedule(lane_id, head.due_at.timestamp())
                 return
-            subscription = await self._run_sync(webhooks.subscription_or_none, lane.subscription_id)
+            subscription = await self._run_sync(webhooks.settings_of, lane.subscription_id)
             if subscription is None or not subscription.active:
                 return  # enabling it again nudges its lanes
             quiet = subscription.quiet_hours

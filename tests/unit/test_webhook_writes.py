@@ -1,0 +1,71 @@
+"""The matcher and the dispatcher write the same lanes and subscription at once (in one process):
+they wait for each other, so neither fails for conflicting, and numbering stays gap-free."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from services.notifications.application import NotificationsApplication
+from services.notifications.domain.delivery import AttemptOutcome, lane_id
+from services.notifications.domain.subscriptions import Filters, Owner
+from services.notifications.subscriptions_app import Match, WebhookSubscriptions
+from tests.unit.conftest import application_env
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+PEOPLE = [str(uuid4()) for _ in range(4)]
+
+
+@pytest.fixture
+def webhooks(request, persistence):
+    application = NotificationsApplication(env=application_env(request, "notifications"))
+    yield WebhookSubscriptions(application, clock=NOW.timestamp, jitter=lambda: 0.0)
+    application.close()
+
+
+def matches_for(subscription_id, batch: int) -> list[Match]:
+    return [Match(subscription_id, f"notice-{batch}-{person}", person, "screening_positive", False, "team_only", NOW)
+            for person in PEOPLE]
+
+
+def test_matching_and_delivering_on_the_same_lanes_do_not_fail_each_other(webhooks):
+    subscription = webhooks.subscribe(Owner("casey", "care_coordinator"), "https://receiver.example/hook",
+                                      Filters(), "id-only", None)
+    batches = 60
+    assert webhooks.record_matches(matches_for(subscription.id, 0), 1)
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def matcher() -> None:
+        try:
+            for batch in range(1, batches):
+                assert webhooks.record_matches(matches_for(subscription.id, batch), batch + 1) is not None
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            failures.append(error)
+        finally:
+            done.set()
+
+    def dispatcher() -> None:
+        try:
+            while not done.is_set():
+                for sequence, person in enumerate(PEOPLE, start=1):
+                    webhooks.record_attempt(lane_id(subscription.id, person, False), subscription.id, sequence, NOW,
+                                            AttemptOutcome(500, None, 3), (1.0,) * 100_000, None, False)
+        except BaseException as error:  # noqa: BLE001
+            failures.append(error)
+
+    threads = [threading.Thread(target=matcher), threading.Thread(target=dispatcher)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    numbered = [event.sequence for event in webhooks.matched_events(subscription.id, 0, 10_000)]
+    assert numbered == list(range(1, batches * len(PEOPLE) + 1))
+    assert webhooks.subscription(subscription.id).events_since_start == batches * len(PEOPLE)
+    assert webhooks.matched_position() == batches
+    queued = sorted(item.sequence for item in webhooks.deliveries(subscription.id, None))
+    assert queued == numbered
