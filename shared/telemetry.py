@@ -71,3 +71,6 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request's full URL at INFO. A subscriber's webhook URL may carry a
+    # credential in its query, and the dispatcher logs each attempt itself, by subscription id.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
