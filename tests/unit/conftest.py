@@ -1,5 +1,8 @@
 import pytest
 
+from services.careplan.application import CareplanApplication
+from services.intake.application import IntakeApplication
+from services.notifications.application import NotificationsApplication
 from shared.domain import Provenance
 from shared.eventstore import ensure_schema
 from shared.settings import ServiceSettings
@@ -35,3 +38,26 @@ def application_env(request, service: str) -> dict[str, str]:
                                event_cipher_key=TEST_CIPHER_KEY)
     ensure_schema(settings)
     return settings.eventsourcing_env()
+
+
+# Each service's application on this test's persistence (both, through `persistence`).
+
+@pytest.fixture
+def intake(request, persistence):
+    application = IntakeApplication(env=application_env(request, "intake"))
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def careplan(request, persistence):
+    application = CareplanApplication(env=application_env(request, "careplan"))
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def notifications(request, persistence):
+    application = NotificationsApplication(env=application_env(request, "notifications"))
+    yield application
+    application.close()

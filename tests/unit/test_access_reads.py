@@ -7,27 +7,9 @@ from datetime import timedelta
 from uuid import uuid4
 
 import psycopg
-import pytest
 
-from services.careplan.application import CareplanApplication
-from services.notifications.application import NotificationsApplication
 from shared.following import UpstreamChange
-from tests.unit.conftest import application_env
 from tests.unit.test_following import NOW, upstream
-
-
-@pytest.fixture
-def notifications(request, persistence):
-    application = NotificationsApplication(env=application_env(request, "notifications"))
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def careplan(request, persistence):
-    application = CareplanApplication(env=application_env(request, "careplan"))
-    yield application
-    application.close()
 
 
 def test_the_team_read_from_its_events_alone_is_the_followers_team(notifications):

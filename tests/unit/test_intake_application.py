@@ -2,18 +2,10 @@ from uuid import uuid4
 
 import pytest
 
-from services.intake.application import IntakeApplication, PersonNotFound, RecordScreening, RegisterPerson
+from services.intake.application import PersonNotFound, RecordScreening, RegisterPerson
 from services.intake.domain.person import Person
 from services.intake.domain.refusals import NoAnswers
 from services.intake.domain.scoring import InvalidAnswers
-from tests.unit.conftest import application_env
-
-
-@pytest.fixture
-def intake(request, persistence):
-    application = IntakeApplication(env=application_env(request, "intake"))
-    yield application
-    application.close()
 
 
 def test_registering_the_same_agency_record_twice_returns_the_first_person(intake, provenance):

@@ -10,23 +10,14 @@ import pytest
 
 from services.intake.application import (
     CommandFailed,
-    IntakeApplication,
     RecordCrisisContact,
     RecordScreening,
     UnknownCommand,
 )
 from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.person import Person
-from tests.unit.conftest import application_env
 
 GAD7 = {f"item{n}": 1 for n in range(1, 8)}
-
-
-@pytest.fixture
-def intake(request, persistence):
-    application = IntakeApplication(env=application_env(request, "intake"))
-    yield application
-    application.close()
 
 
 def test_a_crisis_contact_whose_follow_up_would_overflow_is_refused_and_the_batch_goes_on(intake, provenance):

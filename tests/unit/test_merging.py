@@ -22,16 +22,8 @@ from services.intake.domain.person import Person
 from services.intake.domain.refusals import CannotMerge, MergedAway
 from shared.access import NotVisible, Principal, Right, Role, authorize
 from shared.domain import Provenance
-from tests.unit.conftest import application_env
 
 AT = datetime(2026, 11, 20, 22, 15, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def intake(request, persistence):
-    application = IntakeApplication(env=application_env(request, "intake"))
-    yield application
-    application.close()
 
 
 @pytest.fixture

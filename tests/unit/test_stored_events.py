@@ -9,33 +9,16 @@ from uuid import uuid4
 
 import pytest
 
-from services.careplan.application import CareplanApplication
 from services.careplan.domain.care_team import CareTeam
 from services.careplan.domain.plan import CarePlan
-from services.intake.application import IntakeApplication
 from services.intake.domain.person import Person
 from shared.domain import Provenance
 from shared.person_aggregate import NotInACommand
 from tests.support.history import store_as_recorded
-from tests.unit.conftest import application_env
 
 STORED_PROVENANCE = Provenance("agency-7", "agency_system", "corr-1")
 RESULT = {"instrument": "PHQ-9", "domain": "mental_health", "total": 15, "band": "moderately severe",
           "positive": True, "flags": [], "complete": True}
-
-
-@pytest.fixture
-def intake(request, persistence):
-    application = IntakeApplication(env=application_env(request, "intake"))
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def careplan(request, persistence):
-    application = CareplanApplication(env=application_env(request, "careplan"))
-    yield application
-    application.close()
 
 
 def test_a_persons_intake_history_stored_without_person_ids_reads_back_naming_the_person(intake, provenance):

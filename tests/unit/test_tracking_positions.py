@@ -8,19 +8,9 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-import pytest
 
-from services.careplan.application import CareplanApplication
 from shared.following import ConcurrentChange, UpstreamChange
-from tests.unit.conftest import application_env
 from tests.unit.test_following import NOW, upstream
-
-
-@pytest.fixture
-def careplan(request, persistence):
-    application = CareplanApplication(env=application_env(request, "careplan"))
-    yield application
-    application.close()
 
 
 def registered(ref) -> UpstreamChange:
