@@ -16,9 +16,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
 from services.notifications.deps import Application, ServiceFoundation
-from services.notifications.domain.follow_ups import AlreadyFollowedUp, CrisisFollowUp, NotAFollowUp
+from services.notifications.domain.follow_ups import (
+    AlreadyFollowedUp,
+    CrisisFollowUp,
+    NotAFollowUp,
+)
+from services.notifications.http import team_read
 from shared.access import Right
-from shared.http import CurrentPrincipal, authorize_request, log_read
+from shared.http import CurrentPrincipal, authorize_request
 
 
 async def clock(request: Request) -> Callable[[], float]:
@@ -58,12 +63,8 @@ router = APIRouter(prefix="/people", tags=["crisis follow-ups"])
 @router.get("/{person_id}/crisis-follow-ups", response_model=CrisisFollowUpsView)
 async def get_crisis_follow_ups(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
                                 application: Application):
-    record = await foundation.run_sync(application.record_context, person_id)
-    authorize_request(principal, Right.READ_NOTIFICATIONS, record)
-    log_read(principal, person_id, "crisis follow-ups")
-    found = await foundation.run_sync(application.crisis_follow_ups, person_id)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    found = await team_read(principal, person_id, "crisis follow-ups", foundation, application,
+                            application.crisis_follow_ups)
     return CrisisFollowUpsView(person_id=person_id, follow_ups=[CrisisFollowUpView.of(f) for f in found])
 
 
