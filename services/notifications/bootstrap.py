@@ -46,22 +46,32 @@ class NotificationsSettings(WebhookSettings):
     follow_up_timer_poll_seconds: float = 5.0
 
 
+def own_settings(settings: ServiceSettings | None) -> NotificationsSettings:
+    """Notifications' settings: those given, with notifications' own defaults for what plain
+    ServiceSettings lack (as tests and `carecoord run` may give)."""
+    if settings is None:
+        return NotificationsSettings()
+    if isinstance(settings, NotificationsSettings):
+        return settings
+    return NotificationsSettings.model_construct(**dict(settings))
+
+
 def create_service(settings: ServiceSettings | None = None, clock: Callable[[], float] = time.time) -> Service:
     """Notifications: its application, the consumer of intake's and careplan's events, the crisis
     follow-up timer (reading `clock`), the HTTP API with its live stream, and webhook delivery
     (matching notices to subscriptions, sending them; `clock` decides retry times, overlap windows
     and the failing rule). It publishes nothing yet, so it has no relay."""
-    settings = settings or NotificationsSettings()
+    settings = own_settings(settings)
     upstream_events = TOPOLOGY.with_retry_delays(settings.retry_delays)
     policy = EscalationPolicy(
-        overdue_after=getattr(settings, "crisis_follow_up_overdue_after", EscalationPolicy.overdue_after),
-        supervisors_after=getattr(settings, "crisis_follow_up_supervisors_after", EscalationPolicy.supervisors_after))
+        overdue_after=settings.crisis_follow_up_overdue_after,
+        supervisors_after=settings.crisis_follow_up_supervisors_after)
     foundation = build_foundation(settings, NotificationsApplication, {
-        "escalation_policy": policy, "agency_supervisors": getattr(settings, "agency_supervisors", ())})
+        "escalation_policy": policy, "agency_supervisors": settings.agency_supervisors})
     application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, upstream_events))
     timer = FollowUpTimer(application, FollowUpSchedule(settings.database_url, settings.schema_name), foundation.run_sync,
-                          clock, idle_poll_seconds=getattr(settings, "follow_up_timer_poll_seconds", 5.0),
+                          clock, idle_poll_seconds=settings.follow_up_timer_poll_seconds,
                           reader=log_reader(application, foundation.run_sync, settings.database_url))
     streams = stream_parts(foundation, application, settings)
     matcher, dispatcher = webhook_parts(foundation, application, settings, clock)
@@ -73,23 +83,21 @@ def create_service(settings: ServiceSettings | None = None, clock: Callable[[], 
                    log_tailers=[timer, streams, matcher, dispatcher])
 
 
-def webhook_parts(foundation: Foundation, application: NotificationsApplication, settings: ServiceSettings,
+def webhook_parts(foundation: Foundation, application: NotificationsApplication, settings: WebhookSettings,
                   clock: Callable[[], float]) -> tuple[SubscriptionMatcher, WebhookDispatcher]:
     """Webhook delivery: the matcher numbers each notice for the subscriptions that want it, the
     dispatcher sends them. One log reader (one connection) for both: max_connections is shared."""
     webhooks = WebhookSubscriptions(application, clock)
-    webhook_settings = settings if isinstance(settings, WebhookSettings) else WebhookSettings.model_construct()
     reader = log_reader(application, foundation.run_sync, settings.database_url)
-    dispatcher = WebhookDispatcher(webhooks, webhook_settings, reader, foundation.run_sync, clock,
+    dispatcher = WebhookDispatcher(webhooks, settings, reader, foundation.run_sync, clock,
                                    WebhookMetrics(foundation.metrics.registry))
     return SubscriptionMatcher(webhooks, reader, foundation.run_sync, dispatcher.nudge), dispatcher
 
 
 def stream_parts(foundation: Foundation, application: NotificationsApplication,
-                 settings: ServiceSettings) -> NoticeStreams:
+                 settings: NotificationsSettings) -> NoticeStreams:
     """The live streams: one log reader shared by every connection, woken by the service's listener."""
-    stream_settings = settings if isinstance(settings, NotificationsSettings) else NotificationsSettings.model_construct()
     return NoticeStreams(application, foundation.run_sync,
                          log_reader(application, foundation.run_sync, settings.database_url),
-                         page_size=stream_settings.stream_page_size, poll_seconds=stream_settings.stream_poll_seconds,
-                         heartbeat_seconds=stream_settings.stream_heartbeat_seconds)
+                         page_size=settings.stream_page_size, poll_seconds=settings.stream_poll_seconds,
+                         heartbeat_seconds=settings.stream_heartbeat_seconds)
