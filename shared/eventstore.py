@@ -197,6 +197,15 @@ class ServiceApplication(Application):
         self._take_snapshots(processing_event)
         self._notify(recordings)
 
+    def record_uncached(self, *aggregates: Any) -> None:
+        """Save new aggregates that no command will load again (access records), in one
+        transaction, without putting them in the aggregate cache: one per read would push the
+        people that commands work on out of it."""
+        processing_event: ProcessingEvent = ProcessingEvent()
+        for aggregate in aggregates:
+            processing_event.events.extend(aggregate.collect_events())
+        self._notify(self._record(processing_event))
+
 
 class KeyedThreadLocks:
     """A lock per key for threads, kept only while someone holds or waits for it."""

@@ -65,6 +65,8 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     # Seconds a request's whole body may take to arrive (408 after): a stalled upload holds a connection.
     request_body_timeout: float = 10.0
+    # Seconds a read waits for its access record to commit; 503 after (never answered unrecorded).
+    access_record_timeout: float = 5.0
     # Event state is encrypted at rest (AES-256-GCM). Rotation: set the new key here and the old
     # one in EVENT_CIPHER_RETIRED_KEYS (comma-separated); see docs/architecture.md.
     event_cipher_key: SecretStr | None = set_in_deployment(None)

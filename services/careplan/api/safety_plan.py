@@ -13,7 +13,8 @@ from services.careplan.application import CareplanApplication
 from services.careplan.deps import Access, Application, ServiceFoundation
 from services.careplan.domain.safety_plan import SECTIONS, InvalidSafetyPlan, Section, StaleVersion
 from shared.access import Right
-from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
+from shared.http import CurrentPrincipal, RequestProvenance, invalid_field
+from shared.recorded_reads import RecordedRead
 from shared.runtime import Foundation
 
 Items = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=30)]
@@ -54,11 +55,11 @@ async def view(foundation: Foundation, application: CareplanApplication, person_
 
 @router.get("", response_model=SafetyPlanView, summary="The current safety plan, or an earlier version")
 async def get_safety_plan(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                          application: Application, authorized: Access,
+                          application: Application, authorized: Access, read: RecordedRead,
                           version: int | None = Query(None, ge=1, description="An earlier version")):
-    await authorized(principal, Right.READ_CARE_PLAN, person_id)
-    log_read(principal, person_id, "safety plan")
-    return await view(foundation, application, person_id, version)
+    async with read.of(person_id, "safety plan"):
+        await authorized(principal, Right.READ_CARE_PLAN, person_id)
+        return await view(foundation, application, person_id, version)
 
 
 @router.put("", status_code=201, response_model=SafetyPlanView,

@@ -15,7 +15,8 @@ from services.careplan.deps import Application, Plans, ServiceFoundation
 from services.careplan.domain.sharing import SharedRecord
 from shared.access import Principal, Right, Role, check_has_right, MissingRight
 from shared.consent import CATEGORIES
-from shared.http import CurrentPrincipal, RequestProvenance, log_read
+from shared.http import CurrentPrincipal, RefusedRequest, RequestProvenance
+from shared.recorded_reads import RecordedRead
 
 
 class SharedGoal(BaseModel):
@@ -102,18 +103,18 @@ async def mark_support_sharing(person_id: UUID, support_id: str, body: MarkShari
             summary="For family, natural supports and outside agencies: what the person shares with you "
                     "(404 if nothing)")
 async def get_shared_record(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                            application: Application):
-    try:
-        check_has_right(principal, Right.READ_SHARED_RECORD)
-    except MissingRight as refusal:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
-    kind, recipient_id = recipient(principal)
-    record = await foundation.run_sync(application.shared_record, person_id, kind, recipient_id,
-                                       datetime.now(timezone.utc))
-    if record is None:  # no consent in force for this caller: as if there were no such person
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    log_read(principal, person_id, "record shared by consent")
-    return view(record)
+                            application: Application, read: RecordedRead):
+    async with read.of(person_id, "record shared by consent"):
+        try:
+            check_has_right(principal, Right.READ_SHARED_RECORD)
+        except MissingRight as refusal:
+            raise RefusedRequest(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+        kind, recipient_id = recipient(principal)
+        record = await foundation.run_sync(application.shared_record, person_id, kind, recipient_id,
+                                           datetime.now(timezone.utc))
+        if record is None:  # no consent in force for this caller: as if there were no such person
+            raise RefusedRequest(status.HTTP_404_NOT_FOUND, "not found")
+        return view(record)
 
 
 def view(record: SharedRecord) -> SharedRecordView:

@@ -12,7 +12,8 @@ from services.careplan.deps import Access, Application, ServiceFoundation
 from services.careplan.domain.medication import OnlySupervisorsAssignPrescribing
 from services.careplan.domain.care_team import NeedsConsent, NotOnTeam, TeamRole, UnknownTeamRole, check_team_role
 from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
-from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
+from shared.http import CurrentPrincipal, RequestProvenance, invalid_field
+from shared.recorded_reads import RecordedRead
 
 
 class TimelineEntryView(BaseModel):
@@ -63,28 +64,28 @@ router = APIRouter(prefix="/people", tags=["care team"])
 
 @router.get("/{person_id}/timeline", response_model=TimelineView, tags=["timeline"])
 async def get_timeline(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                       application: Application, authorized: Access):
-    await authorized(principal, Right.READ_TIMELINE, person_id)
-    log_read(principal, person_id, "care timeline")
-    entries = await foundation.run_sync(application.timeline, person_id)
-    if entries is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    return TimelineView(
-        person_id=person_id,
-        entries=[TimelineEntryView(source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
-                                   occurred_at=e.occurred_at) for e in entries],
-    )
+                       application: Application, authorized: Access, read: RecordedRead):
+    async with read.of(person_id, "care timeline"):
+        await authorized(principal, Right.READ_TIMELINE, person_id)
+        entries = await foundation.run_sync(application.timeline, person_id)
+        if entries is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        return TimelineView(
+            person_id=person_id,
+            entries=[TimelineEntryView(source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
+                                       occurred_at=e.occurred_at) for e in entries],
+        )
 
 
 @router.get("/{person_id}/team", response_model=CareTeamView)
 async def get_care_team(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                        application: Application, authorized: Access):
-    team = await authorized(principal, Right.READ_TIMELINE, person_id)
-    log_read(principal, person_id, "care team")
-    history = await foundation.run_sync(application.team_history, person_id)
-    return CareTeamView.of(person_id, team).model_copy(update={"history": [
-        MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
-        for p in history]})
+                        application: Application, authorized: Access, read: RecordedRead):
+    async with read.of(person_id, "care team"):
+        team = await authorized(principal, Right.READ_TIMELINE, person_id)
+        history = await foundation.run_sync(application.team_history, person_id)
+        return CareTeamView.of(person_id, team).model_copy(update={"history": [
+            MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
+            for p in history]})
 
 
 @router.post("/{person_id}/team", status_code=status.HTTP_201_CREATED, response_model=CareTeamView,
