@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 from uuid import UUID
 
+from eventsourcing.persistence import PersistenceError
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from shared.access import Principal
@@ -61,6 +62,12 @@ class ReadRecording:
             if outcome is not None:
                 await self._record(person_id, resource, outcome, refusal.status_code)
             raise
+        except (PersistenceError, OSError) as error:  # eventsourcing's store, or a read model's connection
+            # The store failed before anything was read: nothing to answer, and nowhere to record.
+            audit_log.error("record not read: the store is unavailable", extra={
+                "reader": self._principal.subject, "person_id": str(person_id), "record": resource,
+                "error_type": type(error).__name__})
+            raise _unavailable() from None
         await self._record(person_id, resource, Outcome.ALLOWED, status.HTTP_200_OK)
 
     async def _record(self, person_id: UUID, resource: str, outcome: Outcome, status_code: int) -> None:
@@ -70,15 +77,18 @@ class ReadRecording:
         try:
             record_id = await self._recorder.record(access)
         except AccessNotRecorded:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                "this read could not be recorded (the record store is unavailable), so it is not answered; "
-                "try again later") from None
+            raise _unavailable() from None
         # Ids and codes only, never what was read (HIPAA audit controls; the record is the store's).
         audit_log.info("record read", extra={
             "access_record_id": str(record_id), "reader": self._principal.subject,
             "reader_role": self._principal.role.value, "person_id": str(person_id), "record": resource,
             "outcome": outcome.value, "purpose_of_use": self._purpose.value})
+
+
+def _unavailable() -> HTTPException:
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                         "this read could not be recorded (the record store is unavailable), so it is not answered; "
+                         "try again later")
 
 
 def _outcome_of(refusal: HTTPException) -> Outcome | None:

@@ -134,7 +134,9 @@ async def test_with_the_database_cut_off_a_read_answers_503_and_sends_nothing(sy
     await proxy.start()
     try:
         through_proxy = isolation.database_url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}")
-        intake = await system.start("intake", database_url=through_proxy, access_record_timeout=1.0)
+        # A short wait for a connection: eventsourcing retries each failed call up to 10 times.
+        intake = await system.start("intake", database_url=through_proxy, access_record_timeout=1.0,
+                                    database_connect_timeout=1)
         async with system.client(intake, "agency_system", agency="riverside") as riverside:
             person_id = await register(riverside, "ACC-4")
             assert (await riverside.get(f"/people/{person_id}")).status_code == 200
