@@ -114,7 +114,8 @@ def _scored_summary(payload: ScreeningScoredV1 | ScreeningCompletedV1) -> str:
 # consumers apply them by sequence, so a stream with gaps would stall.
 TRANSLATIONS: dict[type, Any] = {
     CareTeam.Formed: lambda event: CareTeamFormedV1(),
-    CareTeam.MemberJoined: lambda event: TeamMemberJoinedV1(member_id=event.member_id, role=event.role),
+    CareTeam.MemberJoined: lambda event: TeamMemberJoinedV1(
+        member_id=event.member_id, role=event.role, program_id=event.program_id, program_kind=event.program_kind),
     CareTeam.MemberLeft: lambda event: TeamMemberLeftV1(member_id=event.member_id),
     MedicationCollaboration.Opened: lambda event: MedicationRecordOpenedV1(),
     MedicationCollaboration.NoteAdded: lambda event: MedicationNoteAddedV1(
