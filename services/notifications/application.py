@@ -61,13 +61,13 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
         found = self.follower(person_id)
         if found is None:
             return "no such person is known here"
-        return refusal(recipient, category, found.team, found.consents.values(), at)
+        return refusal(recipient, category, found.team, found.consents.values(), at, found.programs)
 
     def refusals(self, recipient: Principal, notices: Sequence[tuple[UUID, str]], at: datetime) -> list[str | None]:
         """`refusal` for several notices (person id, category) at once, as things are now: every
         person's team and directives brought up to date with one query, whatever the number."""
-        def facts(person: PersonNotifications) -> tuple[dict[str, str], list]:
-            return dict(person.team), list(person.consents.values())
+        def facts(person: PersonNotifications) -> tuple[dict[str, str], list, dict]:
+            return dict(person.team), list(person.consents.values()), dict(person.programs)
 
         ids = {person_id: self.follower_class.create_id(person_id=person_id) for person_id, _ in notices}
         found = self.read_current_many({follower_id: facts for follower_id in ids.values()})
@@ -75,7 +75,7 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
         for person_id, category in notices:
             known = found.get(ids[person_id])
             answers.append("no such person is known here" if known is None
-                           else refusal(recipient, category, known[0], known[1], at))
+                           else refusal(recipient, category, known[0], known[1], at, known[2]))
         return answers
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from shared.contracts.base import Payload
 
 
@@ -63,6 +65,8 @@ class MedicationNoteAddedV1(Payload):
     kind: str
     choice: str | None
     for_prescriber: bool
+    part2: bool = Field(False, description=(
+        "Written by a member of a Part 2 substance-use program (42 CFR Part 2); added within version 1"))
 
 
 class PrescribingDecisionRecordedV1(Payload):
@@ -74,6 +78,8 @@ class PrescribingDecisionRecordedV1(Payload):
     decision_id: str
     decision: str
     discussed_with_person: bool
+    part2: bool = Field(False, description=(
+        "Recorded by a member of a Part 2 substance-use program (42 CFR Part 2); added within version 1"))
 
 
 class CrisisFollowUpRecordedV1(Payload):
