@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from services.notifications.domain.disclosure import TEAM_ONLY, refusal
+from shared.part2 import may_see_part2
 from services.notifications.domain.notifications import (
     DueNotification,
     PersonNotifications,
@@ -77,6 +78,14 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
             answers.append("no such person is known here" if known is None
                            else refusal(recipient, category, known[0], known[1], at, known[2]))
         return answers
+
+    def part2_shown(self, reader: Principal, person_id: UUID, at: datetime) -> bool:
+        """Whether this reader is shown the person's Part 2 substance-use notices now (shared/part2.py):
+        not a member from another program, unless a directive names their program or the team."""
+        found = self.follower(person_id)
+        if found is None:
+            return True
+        return may_see_part2(found.programs.get(reader.subject), found.consents.values(), at)
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)

@@ -108,3 +108,37 @@ async def test_a_program_is_given_whole_or_the_request_is_refused_naming_the_fie
         no_program = await i.post(f"/people/{person_id}/consents", json={
             "recipient_kind": "program", "categories": ["substance_use"]})
         assert no_program.status_code == 422, no_program.text
+
+
+async def test_notifications_keep_substance_use_notices_from_other_programs_but_never_a_crisis(system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    notifications = await system.start_connected("notifications")
+    async with (system.client(intake, "agency_system") as i, system.client(careplan) as c,
+                system.client(notifications) as n):
+        person_id = await register(i, "part2-3")
+        await join_team(c, person_id, "casey", "care_coordinator", SUPERVISOR)
+        await join_team(c, person_id, "hana", "case_manager", SUPERVISOR,
+                        program_id="housing-first", program_kind="other")
+        for instrument, answers in (("AUDIT-C", AUDIT_C_POSITIVE), ("PHQ-9", PHQ9_SUICIDE_RISK)):
+            response = await i.post(f"/people/{person_id}/screenings", json={"instrument": instrument, "answers": answers})
+            assert response.status_code == 201, response.text
+
+        async def notices(reader: dict[str, str], ready) -> dict | None:  # noqa: ANN001
+            response = await n.get(f"/people/{person_id}/notifications", headers=reader)
+            return response.json() if response.status_code == 200 and ready(response.json()) else None
+
+        await eventually(lambda: notices(COORDINATOR, lambda v: {"screening_positive", "crisis"} <= {
+            d["kind"] for d in v["due"]} and len([d for d in v["due"] if d["kind"] == "screening_positive"]) == 2),
+            what="both positive screenings and the crisis notice for the coordinator")
+        seen = await eventually(lambda: notices(HOUSING, lambda v: v["withheld"] == 1),
+                                what="hana's program to reach notifications")
+        assert "crisis" in [d["kind"] for d in seen["due"]]  # the suicide risk reaches every member
+        assert "AUDIT-C" not in str(seen) and "PHQ-9" in str(seen)
+
+        granted = await i.post(f"/people/{person_id}/consents", json={
+            "recipient_kind": "program", "recipient_id": "housing-first", "categories": ["substance_use"]})
+        assert granted.status_code == 201, granted.text
+        consented = await eventually(lambda: notices(HOUSING, lambda v: v["withheld"] == 0),
+                                     what="the consent to reach notifications")
+        assert "AUDIT-C" in str(consented)

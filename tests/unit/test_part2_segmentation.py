@@ -99,3 +99,51 @@ def test_with_consent_the_picture_is_whole():
     view = present(picture_with_part2_records(), NOW, part2_shown=True)
     assert {s["domain"] for s in view["screenings"]} == {"substance_use", "suicide_risk"}
     assert len(view["medication_notes"]) == 2 and view["withheld"] == []
+
+
+def test_members_and_medication_notes_stored_before_programs_read_back_without_them(careplan):
+    from services.careplan.domain.medication import MedicationCollaboration
+    from shared.domain import Provenance
+    from tests.support.history import store_as_recorded
+
+    stored_by = Provenance("casey", "clinician", "corr-1")
+    person_id = uuid4()
+    team_id, record_id = CareTeam.create_id(person_id), MedicationCollaboration.create_id(person_id)
+    store_as_recorded(careplan, team_id, [
+        ("services.careplan.domain.care_team:CareTeam.Formed",
+         {"originator_topic": "services.careplan.domain.care_team:CareTeam", "person_id": person_id,
+          "provenance": stored_by}),
+        ("services.careplan.domain.care_team:CareTeam.MemberJoined",
+         {"person_id": person_id, "member_id": "casey", "role": "clinician", "provenance": stored_by}),
+    ])
+    store_as_recorded(careplan, record_id, [
+        ("services.careplan.domain.medication:MedicationCollaboration.Opened",
+         {"originator_topic": "services.careplan.domain.medication:MedicationCollaboration",
+          "person_id": person_id, "provenance": stored_by}),
+        ("services.careplan.domain.medication:MedicationCollaboration.NoteAdded",
+         {"person_id": person_id, "note_id": "n1", "kind": "person_says", "text": "fine", "medication": None,
+          "choice": None, "author_role": "clinician", "provenance": stored_by}),
+    ])
+    assert careplan.care_team(person_id) == {"casey": "clinician"} and careplan.team_programs(person_id) == {}
+    assert [e.program_id for e in careplan.events.get(team_id) if isinstance(e, CareTeam.MemberJoined)] == [None]
+    assert [note.part2 for note in careplan.medication_record(person_id).notes] == [False]
+    assert careplan.may_see_part2(person_id, "casey", NOW)
+
+
+def test_a_note_or_decision_by_a_member_of_a_part2_program_is_marked_so_and_stays_so(careplan):
+    from shared.domain import Provenance
+
+    person_id = uuid4()
+    supervisor = Provenance("sam", "supervisor", "corr-2")
+    careplan.add_team_member(person_id, "rita", "prescriber", supervisor, RECOVERY)
+    careplan.add_team_member(person_id, "hana", "case_manager", supervisor, HOUSING)
+    rita, hana = Provenance("rita", "prescriber", "corr-3"), Provenance("hana", "case_manager", "corr-4")
+    careplan.add_medication_note(person_id, "n-rita", "person_says", "methadone helps", None, None, "prescriber", rita)
+    careplan.add_medication_note(person_id, "n-hana", "help_given", "a ride", None, None, "case_manager", hana)
+    careplan.record_prescribing_decision(person_id, "d1", "dose", "methadone", "60 mg", "steady", True,
+                                         "prescriber", rita)
+    careplan.remove_team_member(person_id, "rita", supervisor)
+    record = careplan.medication_record(person_id)
+    assert [(n.note_id, n.part2) for n in record.notes] == [("n-rita", True), ("n-hana", False)]
+    assert [d.part2 for d in record.decisions] == [True]
+    assert not careplan.may_see_part2(person_id, "hana", datetime.now(timezone.utc))
