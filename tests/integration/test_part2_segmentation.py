@@ -60,6 +60,9 @@ async def test_a_member_from_another_program_sees_withheld_until_consent_names_t
         assert picture["medication_notes"] == []
         assert {(w["section"], w["count"]) for w in picture["withheld"]} == {("screenings", 1), ("medication_notes", 1)}
         assert "AUDIT-C" not in str(picture) and "uprenorphine" not in str(picture)
+        fhir = await c.get(f"/people/{person_id}/picture/fhir", headers=HOUSING)
+        assert fhir.status_code == 200 and "AUDIT" not in fhir.text and "uprenorphine" not in fhir.text
+        assert "PHQ-9" in fhir.text  # the result with its suicide-risk flag is exported
 
         timeline = (await c.get(f"/people/{person_id}/timeline", headers=HOUSING)).json()["entries"]
         kinds = [entry["kind"] for entry in timeline]

@@ -78,6 +78,13 @@ def picture_with_part2_records() -> Picture:
     }
     picture.crisis_contacts = [{"contact_id": "c1", "kind": "crisis_line_call", "occurred_at": NOW.isoformat(),
                                 "outcome": "resolved_in_community", "follow_up_due": NOW.isoformat()}]
+    picture.plan = {"started_on": "2026-01-05", "version": 1, "last_reviewed_on": "2026-01-05", "last_review": None,
+                    "agreement": None}
+    picture.review_prompts = [
+        {"reason": "positive_screening", "reference": "s-audit-before", "on": "2026-02-01", "part2": True},
+        {"reason": "positive_screening", "reference": "s-audit", "on": "2026-03-01", "part2": True},
+        {"reason": "positive_screening", "reference": "s-cssrs", "on": "2026-03-01"},
+    ]
     picture.medication_notes = [
         {"note_id": "n-bup", "kind": "person_says", "text": "buprenorphine helps", "part2": True},
         {"note_id": "n-sleep", "kind": "effects_noticed", "text": "sleeping better", "part2": False},
@@ -92,6 +99,8 @@ def test_the_picture_withholds_part2_records_and_says_so_but_never_hides_a_crisi
     assert [c["contact_id"] for c in view["crisis_contacts"]] == ["c1"]
     assert [n["note_id"] for n in view["medication_notes"]] == ["n-sleep"]
     assert {w["section"]: w["count"] for w in view["withheld"]} == {"screenings": 1, "medication_notes": 1}
+    # The withheld results still make the review due now; which results they were is not said.
+    assert view["next_review"] == {"due_on": "2026-02-01", "prompted_by": ["positive_screening:s-cssrs"]}
     assert "buprenorphine" not in str(view) and "AUDIT-C" not in str(view) and "s-audit" not in str(view)
 
 
@@ -99,6 +108,7 @@ def test_with_consent_the_picture_is_whole():
     view = present(picture_with_part2_records(), NOW, part2_shown=True)
     assert {s["domain"] for s in view["screenings"]} == {"substance_use", "suicide_risk"}
     assert len(view["medication_notes"]) == 2 and view["withheld"] == []
+    assert len(view["next_review"]["prompted_by"]) == 3
 
 
 def test_members_and_medication_notes_stored_before_programs_read_back_without_them(careplan):

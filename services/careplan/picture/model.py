@@ -83,7 +83,8 @@ def _screening_result_noted(picture: Picture, e: Any) -> None:
         "scored_at": _iso(e.occurred_at), "part2": about_substance_use(domain=e.domain),
     }
     if e.positive:
-        _prompt_review(picture, "positive_screening", e.screening_id, e.occurred_at)
+        _prompt_review(picture, "positive_screening", e.screening_id, e.occurred_at,
+                       part2=about_substance_use(domain=e.domain))
 
 
 def _crisis_contact_noted(picture: Picture, e: Any) -> None:
@@ -94,9 +95,10 @@ def _crisis_contact_noted(picture: Picture, e: Any) -> None:
     _prompt_review(picture, "crisis_contact", e.contact_id, e.occurred_at)
 
 
-def _prompt_review(picture: Picture, reason: str, reference: str, occurred_at: datetime) -> None:
+def _prompt_review(picture: Picture, reason: str, reference: str, occurred_at: datetime, part2: bool = False) -> None:
     # The day in the moment's own zone, as Timeline.review_prompts counts it.
-    picture.review_prompts.append({"reason": reason, "reference": reference, "on": occurred_at.date().isoformat()})
+    picture.review_prompts.append({"reason": reason, "reference": reference, "on": occurred_at.date().isoformat(),
+                                   **({"part2": True} if part2 else {})})
 
 
 def _drop_answered_prompts(picture: Picture, answered: list[str]) -> None:

@@ -29,7 +29,8 @@ def present(picture: Picture, now: datetime, part2_shown: bool = True) -> Json:
         return kept
 
     screenings = shown("screenings", [picture.screenings[d] for d in _domains_in_order(picture.screenings)])
-    hidden_ids = {s["screening_id"] for s in picture.screenings.values()} - {s["screening_id"] for s in screenings}
+    hidden_ids = ({s["screening_id"] for s in picture.screenings.values()} - {s["screening_id"] for s in screenings}
+                  | ({p["reference"] for p in picture.review_prompts if p.get("part2")} if not part2_shown else set()))
     positive_domains = [s["domain"] for s in screenings if s["positive"]]
     contacts = [_with_follow_up_status(contact, picture.crisis_follow_ups.get(contact["contact_id"]), now)
                 for contact in picture.crisis_contacts]
