@@ -15,6 +15,7 @@ careplan), so "as of T" is what careplan's own endpoints could have answered at 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import takewhile
@@ -37,7 +38,7 @@ from shared.consent import ConsentDirective
 
 # The person's aggregates whose events the picture folds (the published copies, CrisisFollowUps
 # and PlanChanges, repeat what the plans hold and show nothing).
-PERSON_AGGREGATES: tuple[type, ...] = (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan)
+PERSON_AGGREGATES: tuple[Any, ...] = (Timeline, CareTeam, CarePlan, MedicationCollaboration, SafetyPlan)
 
 
 class InTheFuture(ValueError):
@@ -69,7 +70,8 @@ class RecordAsOf:
 def history_up_to(application: CareplanApplication, aggregate_id: UUID, at: datetime) -> list[Any]:
     """The aggregate's stored events (decoded) that had happened by `at`: the longest prefix of its
     history whose timestamps are at or before it."""
-    return list(takewhile(lambda event: event.timestamp <= at, application.events.get(aggregate_id)))
+    stored: Iterable[Any] = application.events.get(aggregate_id)
+    return list(takewhile(lambda event: event.timestamp <= at, stored))
 
 
 def record_as_of(application: CareplanApplication, person_id: UUID, at: datetime,
