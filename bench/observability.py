@@ -11,7 +11,8 @@ both sides alike), and measures the throughput phase of bench/backbone.py:
   off: no OTEL_* variables (nothing instrumented); nobody scrapes /metrics (the counters that
        the services always keep are still counted);
   on:  traces exported over OTLP/HTTP to a local sink (a real HTTP server that accepts and
-       counts what the exporters send, as a collector would), every span sampled, and
+       counts what the exporters send, as a collector would), a --sampled share of traces
+       (the standard parentbased_traceidratio sampler; 1.0 = every trace), and
        /metrics of each service scraped every --scrape-seconds (Prometheus' default is 15 s).
 
 It prints each measurement, then the medians and the ratio on/off of throughput and of the
@@ -98,8 +99,10 @@ def otlp_sink() -> Iterator[OtlpSink]:
         sink.server_close()
 
 
-def tracing_env(sink: OtlpSink) -> dict[str, dict[str, str]]:
-    settings = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_TRACES_SAMPLER": "always_on"}
+def tracing_env(sink: OtlpSink, sampled: float) -> dict[str, dict[str, str]]:
+    # The standard sampler variables: a trace's root decides, every service follows its parent.
+    settings = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": str(sampled)}
     return {name: dict(settings, OTEL_SERVICE_NAME=f"carecoord-{name}") for name in SERVICE_NAMES}
 
 
@@ -149,7 +152,7 @@ async def measure_once(args: argparse.Namespace, services: ServiceGroup, databas
 
 
 def run_configuration(args: argparse.Namespace, observed: bool, sink: OtlpSink) -> Measurement:
-    env = tracing_env(sink) if observed else None
+    env = tracing_env(sink, args.sampled) if observed else None
     with running_services(args, env) as (isolation, services):
         measurement = asyncio.run(measure_once(args, services, isolation.database_url, observed, sink))
     if observed and measurement.exported_requests == 0:
@@ -178,11 +181,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--screenings", type=int, default=2000, help="screenings in each throughput phase")
     parser.add_argument("--pairs", type=int, default=3, help="alternating off/on pairs")
+    parser.add_argument("--sampled", type=float, default=1.0,
+                        help="share of traces sampled when on (OTEL_TRACES_SAMPLER_ARG; 1.0 = every one)")
     parser.add_argument("--scrape-seconds", type=float, default=5.0, help="how often /metrics is scraped when on")
     add_server_options(parser)
     args = parser.parse_args(argv)
     if args.screenings < 1 or args.pairs < 1 or args.scrape_seconds <= 0:
         parser.error("--screenings, --pairs and --scrape-seconds must be positive")
+    if not 0 < args.sampled <= 1:
+        parser.error("--sampled must be in (0, 1]")
     return args
 
 
