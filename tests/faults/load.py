@@ -68,6 +68,7 @@ class CommandLoad:
         self.people: list[PersonLoad] = []
         self.transport_errors = 0
         self.server_errors = 0
+        self.slowest = 0.0  # seconds from a command's first attempt to its acknowledgement
 
     async def start(self) -> None:
         """Register the people (retried like any command), then load them until stop()."""
@@ -104,8 +105,10 @@ class CommandLoad:
                 return
             number += 1
             key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{person.person_id}/{number}"))
+            began = time.monotonic()
             response = await self._until_answered(f"/people/{person.person_id}/crisis-contacts",
                                                   crisis_contact(number), idempotency_key=key)
+            self.slowest = max(self.slowest, time.monotonic() - began)
             if response is None:
                 person.unacknowledged = number
                 return

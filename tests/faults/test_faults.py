@@ -154,7 +154,8 @@ async def run_fault(system: System, stack: FaultStack, readers: Readers, label: 
             shown = await readers.shown(consumer, person.person_id) or []
             tally.add(person.person_id, person.accepted, shown, person.unacknowledged)
             tally.problems.extend(person.refused)
-        ROWS.append(Row(label, consumer, tally, recovery, load.transport_errors + load.server_errors, dead))
+        ROWS.append(Row(label, consumer, tally, recovery, load.transport_errors + load.server_errors,
+                        load.slowest, dead))
         if not tally.exact:
             failures.append(f"{label}, {consumer}: {tally}")
     stack.check_running()
