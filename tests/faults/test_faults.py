@@ -101,7 +101,9 @@ def duplicate_and_reorder(tap: list[aio_pika.abc.AbstractQueue]) -> Inject:
     async def inject(phase: Phase) -> None:
         """Copies of the events intake published for this fault's people, twice each, shuffled, put
         straight into each consumer's inbox as the dead-letter replay does (as the consumer's own
-        user, naming intake as the publisher)."""
+        user, naming intake as the publisher). Each original reached the inbox before its copies
+        (the tap and the inbox get it at once), so the copies arrive late and out of order: each
+        must be recognised as applied, whichever order it comes in."""
         events = await phase.system.drain(tap[0])
         assert events, "the tap saw none of this fault's events"
         copies = events * 2
