@@ -258,7 +258,8 @@ class WebhookSubscriptions:
         ids = [lane_id, *([subscription_id] if note_on_subscription else [])]
         starts: dict[UUID, Callable[[], Any]] = {}
         if disclosure is not None:
-            ledger_id, (recorded, provenance) = DisclosureLedger.create_id(disclosure.person_id), disclosure
+            recorded, provenance = disclosure
+            ledger_id = DisclosureLedger.create_id(recorded.person_id)
             ids.append(ledger_id)
             starts[ledger_id] = lambda: DisclosureLedger(recorded.person_id, provenance)
 

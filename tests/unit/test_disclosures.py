@@ -23,7 +23,11 @@ from services.careplan.api import shared_record
 from services.careplan.application import CareplanApplication, DisclosureNotRecorded
 from services.careplan.bootstrap import retry_later
 from services.careplan.domain.timeline import Timeline
-from shared.disclosure_api import disclosures_router
+from services.notifications.application import NotificationsApplication
+from services.notifications.domain.delivery import AttemptOutcome
+from services.notifications.domain.subscriptions import Filters, Owner
+from services.notifications.subscriptions_app import Match, WebhookSubscriptions
+from shared.disclosure_api import disclosures_router, recorded_disclosures
 from shared.disclosures import Disclosure, DisclosureLedger, accounting
 from shared.tokens import TokenSettings, TokenVerifier
 from tests.support.system import TEST_JWT_SECRET, bearer
@@ -189,3 +193,32 @@ async def test_an_auditor_and_the_person_read_the_accounting_and_nobody_else(cli
             "an agency system": bearer("agency_system")}.items()}
     assert answers == {"auditor": 200, "the person": 200, "someone else served": 404, "a clinician": 403,
                        "the aunt": 403, "an outside agency": 403, "an agency system": 403}
+
+
+@pytest.mark.parametrize(("owner", "status_code", "disclosed"), [
+    (Owner("aunt-rosa", "support_person"), 204, True),
+    (Owner("probation-officer", "outside_agency", agency="county-probation"), 200, True),
+    (Owner("aunt-rosa", "support_person"), 503, False),  # only a delivery that succeeded discloses
+    (Owner("casey", "care_coordinator"), 204, False),  # the treating team
+    (Owner("sam", "supervisor", app="team-app", members=("casey",)), 204, False),  # the team's own software
+])
+def test_a_webhook_delivered_outside_the_treating_team_is_a_disclosure(owner, status_code, disclosed):
+    application = NotificationsApplication(env=IN_MEMORY)
+    webhooks = WebhookSubscriptions(application, clock=lambda: NOW.timestamp())
+    subscription = webhooks.subscribe(owner, "https://hooks.county.example/in?token=secret", Filters(), "id-only", None)
+    person_id = uuid4()
+    [lane] = webhooks.record_matches([Match(subscription.id, "n-1", str(person_id), "crisis", True, "crisis", NOW)], 1)
+
+    webhooks.record_attempt(lane, subscription.id, 1, NOW, AttemptOutcome(status_code, None, 12), (1.0,), None, False)
+
+    found = recorded_disclosures(application, person_id)
+    application.close()
+    if not disclosed:
+        assert found == []
+        return
+    [entry] = found
+    assert (entry.channel, entry.categories, entry.parts, entry.disclosed_at) == (
+        "webhook", ("crisis",), ("notice: crisis",), NOW)
+    assert entry.recipient_address == "hooks.county.example"  # the host: never the URL, which may hold a secret
+    assert (entry.recipient_kind, entry.recipient_id) == (
+        ("outside_agency", "county-probation") if owner.role == "outside_agency" else ("named_person", "aunt-rosa"))
