@@ -48,7 +48,8 @@ class DisclosureView(BaseModel):
     service: str = Field(description="the service that disclosed it")
     disclosed_at: datetime
     recipient: RecipientView
-    channel: str = Field(description="shared_record (read through /shared) or webhook (a delivered notice)")
+    channel: str = Field(description="shared_record (read through /shared), webhook (a delivered notice) or stream "
+                                             "(a notice sent on the live stream)")
     categories: list[str] = Field(description="the consent categories disclosed")
     parts: list[str] = Field(description="what was disclosed, by name (never its content)")
     description: str

@@ -46,7 +46,7 @@ SUBSTANCE_USE = "substance_use"
 PART_2_WINDOW_YEARS = 3  # 42 CFR 2.25: disclosures made with consent, over the past 3 years
 HIPAA_WINDOW_YEARS = 6  # 45 CFR 164.528: over the past 6 years
 
-CHANNELS = ("shared_record", "webhook")
+CHANNELS = ("shared_record", "webhook", "stream")
 
 
 class UnknownPurpose(ValueError):

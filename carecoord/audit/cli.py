@@ -233,7 +233,7 @@ def disclosures_command(
 ) -> None:
     """A person's accounting of disclosures: every disclosure outside the treating team (what
     support persons and outside agencies read through /shared, notices delivered to their
-    webhooks), with date, recipient, what and why, over 6 years (45 CFR 164.528), 3 for
+    webhooks or sent on their live stream), with date, recipient, what and why, over 6 years (45 CFR 164.528), 3 for
     substance-use information (42 CFR 2.25). Read from each service over HTTP and merged."""
     if output not in FORMATS:
         raise typer.BadParameter(f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--format")

@@ -2,7 +2,7 @@
 
 Each service that discloses serves its own part at `GET /audit/people/{id}/disclosures` (careplan:
 what support persons and outside agencies read through `/shared`; notifications: notices
-delivered to their webhooks), already limited to the rules' windows. This merges them over HTTP,
+delivered to their webhooks or sent on their live stream), already limited to the rules' windows. This merges them over HTTP,
 with the caller's token (an auditor's, or the person's own), in time order, and renders them as
 JSON, CSV, or FHIR R4 AuditEvent resources shaped as IHE BALP's PrivacyDisclosure (at the
 source), in a `collection` Bundle validated by `fhir.resources` (R4B models: AuditEvent is the

@@ -31,7 +31,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain.delivery import AttemptOutcome, Delivery, DeliveryLane, webhook_id
-from services.notifications.domain.disclosure import outside_recipient, webhook_disclosure
+from services.notifications.domain.disclosure import notice_disclosure, outside_recipient
 from services.notifications.domain.subscriptions import (
     DEFAULT_ROTATION_OVERLAP, SUMMARY, Filters, Owner, QuietHours, Subscription, new_secret, owner_refusal)
 from shared.access import STAFF, Principal, Role
@@ -300,8 +300,8 @@ class WebhookSubscriptions:
         except AggregateNotFoundError:
             consents = []
         message_id = webhook_id(subscription.id, sequence)
-        disclosure = webhook_disclosure(
-            disclosure_id(message_id, len(item.history) + 1), person_id, recipient, owner.agency,
+        disclosure = notice_disclosure(
+            "webhook", disclosure_id(message_id, len(item.history) + 1), person_id, recipient, owner.agency,
             urlsplit(subscription.url).hostname, item.kind, item.category, subscription.content == SUMMARY,
             consents, at)
         # The dispatcher sends for the subscription's owner: the disclosure is attributed to it.

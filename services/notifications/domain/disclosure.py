@@ -56,17 +56,22 @@ def outside_recipient(role: str, subject: str, agency: str | None) -> tuple[str,
     return kind, agency if kind == "outside_agency" else subject
 
 
-def webhook_disclosure(disclosure_id: str, person_id: UUID, recipient: tuple[str, str | None],
-                       recipient_agency: str | None, host: str | None, kind: str, category: str, summary: bool,
-                       consents: Iterable[ConsentDirective], at: datetime) -> Disclosure:
-    """The accounting's entry for a notice delivered to an outside recipient's webhook: which
-    kind of notice and its category, whether its sentence went with it; never the sentence."""
+CHANNEL_WORDS = {"webhook": "Webhook delivery", "stream": "Live stream (Server-Sent Events)"}
+
+
+def notice_disclosure(channel: str, disclosure_id: str, person_id: UUID, recipient: tuple[str, str | None],
+                      recipient_agency: str | None, host: str | None, kind: str, category: str, summary: bool,
+                      consents: Iterable[ConsentDirective], at: datetime, purpose: str = DEFAULT_PURPOSE) -> Disclosure:
+    """The accounting's entry for a notice sent to a recipient outside the treating team (to their
+    webhook, or on their live stream): which kind of notice and its category, whether its
+    sentence went with it; never the sentence."""
     recipient_kind, recipient_id = recipient
     what = f"a '{kind.replace('_', ' ')}' notice ({category.replace('_', ' ')})"
     return Disclosure(
         disclosure_id=disclosure_id, person_id=person_id, disclosed_at=at, recipient_kind=recipient_kind,
-        recipient_id=recipient_id, recipient_agency=recipient_agency, recipient_address=host, channel="webhook",
+        recipient_id=recipient_id, recipient_agency=recipient_agency, recipient_address=host, channel=channel,
         categories=(category,), parts=(f"notice: {kind}", *(("notice summary",) if summary else ())),
-        purpose=DEFAULT_PURPOSE,
+        purpose=purpose,
         consent_directives=directives_allowing(consents, recipient_kind, recipient_id, (category,), at),
-        description=f"Webhook delivery of {what}{' with its summary sentence' if summary else ', ids and time only'}")
+        description=f"{CHANNEL_WORDS[channel]} of {what}"
+                    f"{' with its summary sentence' if summary else ', ids and time only'}")
