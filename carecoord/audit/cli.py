@@ -1,4 +1,5 @@
-"""`carecoord audit ...`: checkpoint, export, verify and prove a service's event log.
+"""`carecoord audit ...`: checkpoint, export, verify and prove a service's event log; rebuild a
+person's record in careplan as it was at a moment (`as-of`).
 
 Exit status: 0 when all is well, 1 when verification fails (what failed first is printed), 2 when
 the command could not do its work (no checkpoint yet, no such record, a malformed key)."""
@@ -233,8 +234,9 @@ def disclosures_command(
 ) -> None:
     """A person's accounting of disclosures: every disclosure outside the treating team (what
     support persons and outside agencies read through /shared, notices delivered to their
-    webhooks or sent on their live stream), with date, recipient, what and why, over 6 years (45 CFR 164.528), 3 for
-    substance-use information (42 CFR 2.25). Read from each service over HTTP and merged."""
+    webhooks or sent on their live stream), with date, recipient, what and why, over 6 years
+    (45 CFR 164.528), 3 for substance-use information (42 CFR 2.25). Read from each service over
+    HTTP and merged."""
     if output not in FORMATS:
         raise typer.BadParameter(f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     if token is None:
@@ -247,3 +249,40 @@ def disclosures_command(
     except AccountingUnavailable as error:
         _fail(f"the accounting is incomplete, so none is given: {error}")
     print(render(accounting, output))
+
+
+@app.command("as-of")
+def as_of(
+    person: Annotated[str, typer.Argument(metavar="PERSON", help="the person's id")],
+    moment: Annotated[str, typer.Argument(metavar="TIME", help="the moment, ISO 8601 with a zone "
+                                                               "(2026-12-01T09:30:00+00:00)")],
+) -> None:
+    """Print (JSON) careplan's record of a person as it was at TIME: care team, care plan, consent
+    directives, safety plan and integrated picture, rebuilt from careplan's events up to TIME, as
+    GET /audit/people/{id}/as-of answers. DATABASE_URL and EVENT_CIPHER_KEY as careplan has them."""
+    try:
+        person_id = UUID(person)
+    except ValueError:
+        raise typer.BadParameter(f"{person!r} is not a person's id (a UUID)", param_hint="PERSON") from None
+    try:
+        at = datetime.fromisoformat(moment)
+    except ValueError:
+        raise typer.BadParameter(f"{moment!r} is not an ISO 8601 time", param_hint="TIME") from None
+    if at.tzinfo is None:
+        raise typer.BadParameter("give the time with its zone (+00:00 or Z)", param_hint="TIME")
+    # Imported here: the other audit commands need none of careplan (see carecoord/cli.py).
+    from carecoord.audit.as_of import record_as_of_document
+    from carecoord.careplan_settings import NO_KEY, careplan_settings
+    from services.careplan.as_of import InTheFuture
+
+    settings = careplan_settings()
+    if settings is None:
+        _fail(NO_KEY)
+    assert settings is not None
+    try:
+        document = record_as_of_document(settings, person_id, at)
+    except InTheFuture as error:
+        raise typer.BadParameter(str(error), param_hint="TIME") from None
+    if document is None:
+        _fail(f"careplan had not heard of {person_id} by {at.isoformat()}")
+    print(json.dumps(document, indent=2))

@@ -15,14 +15,17 @@ import csv
 import io
 import json
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
-from fhir.resources.R4B.auditevent import AuditEvent
-from fhir.resources.R4B.bundle import Bundle
 
 from shared.disclosures import HIPAA_WINDOW_YEARS, PART_2_WINDOW_YEARS, PURPOSE_OF_USE_SYSTEM
+
+if TYPE_CHECKING:  # imported where used: the FHIR models take a noticeable time to import, and
+    # `carecoord token` and the other audit commands need none of them
+    from fhir.resources.R4B.auditevent import AuditEvent
+    from fhir.resources.R4B.bundle import Bundle
 
 # The services that disclose, and where `carecoord run` serves them.
 DISCLOSING_SERVICES = {"careplan": "http://127.0.0.1:8002", "notifications": "http://127.0.0.1:8003"}
@@ -99,6 +102,7 @@ def as_csv(entries: list[dict[str, Any]]) -> str:
 
 
 def as_fhir_bundle(accounting: dict[str, Any]) -> Bundle:
+    from fhir.resources.R4B.bundle import Bundle
     events = [audit_event(accounting["person_id"], entry) for entry in accounting["disclosures"]]
     return Bundle.model_validate({
         "resourceType": "Bundle", "type": "collection", "timestamp": accounting["generated_at"],
@@ -111,6 +115,7 @@ def audit_event(person_id: str, entry: dict[str, Any]) -> AuditEvent:
     ISO 21089 "disclose", the disclosing service as source agent, the recipient as destination
     agent, the patient and the data disclosed (by name) as entities, the purpose of use, and the
     consent directives that allowed it as the source agent's policies. Validated on construction."""
+    from fhir.resources.R4B.auditevent import AuditEvent
     recipient = entry["recipient"]
     agency_recipient = recipient["kind"] == "outside_agency"
     recipient_who: dict[str, Any] = {

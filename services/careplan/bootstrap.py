@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 
 from services.careplan.application import CareplanApplication, DisclosureNotRecorded, TooManyConflicts
 from services.careplan.consumers import TOPOLOGY, intake_events_router
-from services.careplan.api import medication, picture, plan, safety_plan, shared_record, team
+from services.careplan.api import as_of, medication, picture, plan, safety_plan, shared_record, team
 from shared.disclosure_api import disclosures_router
 from services.careplan.domain.medication import ScopeOfPractice
 from services.careplan.picture.projection import picture_projection
@@ -59,9 +59,10 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, intake_events))
     pictures = picture_projection(application, settings.database_url, settings.schema_name, foundation.run_sync)
-    routers = [*(api.router for api in (team, plan, medication, safety_plan, shared_record, picture)),
+    routers = [*(api.router for api in (team, plan, medication, safety_plan, shared_record, picture, as_of)),
                disclosures_router("careplan")]
     http = build_http(foundation, "careplan", routers, careplan_statuses,
-                      exception_handlers={TooManyConflicts: retry_later, DisclosureNotRecorded: retry_later}, state={"picture_store": pictures.store})
+                      exception_handlers={TooManyConflicts: retry_later, DisclosureNotRecorded: retry_later},
+                      state={"picture_store": pictures.store})
     return Service(foundation, http=http, topologies=[intake_events],
                    relay=build_relay(foundation, TRANSLATIONS, careplan_contracts.PAYLOADS), log_tailers=[pictures])
