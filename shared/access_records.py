@@ -22,41 +22,6 @@ from eventsourcing.domain import Aggregate, event
 from shared.domain import Provenance
 
 
-class PurposeOfUse(str, Enum):
-    """Why a record is read: codes of HL7 v3 PurposeOfUse (2.16.840.1.113883.1.11.20448), the
-    vocabulary IHE BALP's FHIR AuditEvent uses. A caller states it in `X-Purpose-Of-Use`;
-    treatment when they do not."""
-
-    TREAT = "TREAT"
-    ETREAT = "ETREAT"
-    COC = "COC"
-    HPAYMT = "HPAYMT"
-    HOPERAT = "HOPERAT"
-    PUBHLTH = "PUBHLTH"
-    HRESCH = "HRESCH"
-    LEGAL = "LEGAL"
-    PATRQT = "PATRQT"
-    FAMRQT = "FAMRQT"
-    PWATRNY = "PWATRNY"
-
-
-PURPOSE_MEANINGS: dict[PurposeOfUse, str] = {
-    PurposeOfUse.TREAT: "treatment",
-    PurposeOfUse.ETREAT: "emergency treatment (break the glass)",
-    PurposeOfUse.COC: "coordination of care",
-    PurposeOfUse.HPAYMT: "healthcare payment",
-    PurposeOfUse.HOPERAT: "healthcare operations",
-    PurposeOfUse.PUBHLTH: "public health",
-    PurposeOfUse.HRESCH: "healthcare research",
-    PurposeOfUse.LEGAL: "legal",
-    PurposeOfUse.PATRQT: "the person's own request",
-    PurposeOfUse.FAMRQT: "a family member's request",
-    PurposeOfUse.PWATRNY: "a power of attorney's request",
-}
-
-DEFAULT_PURPOSE = PurposeOfUse.TREAT
-
-
 class Outcome(str, Enum):
     """What the reader was answered. A refusal by 404 (outside the reader's reach, said as "not
     found" so existence does not leak) is told apart from a record that truly does not exist:
@@ -77,7 +42,7 @@ class Access:
     route: str  # the route template ("/people/{person_id}/plan"): no ids or query in it
     outcome: Outcome
     status: int  # the HTTP status answered
-    purpose: PurposeOfUse
+    purpose: str  # an HL7 v3 PurposeOfUse code (shared/disclosures.py: PURPOSES_OF_USE), TREAT by default
     provenance: Provenance  # the reader (subject, role), correlation id, traceparent
     reader_agency: str | None = None  # the token's agency claim, if any
     reader_app: str | None = None  # the token's app claim (a care-team app), if any
@@ -116,7 +81,7 @@ class AccessRecord(Aggregate):
         self.route = route
         self.outcome = Outcome(outcome)
         self.status = status
-        self.purpose = PurposeOfUse(purpose)
+        self.purpose = purpose
         self.provenance = provenance
         self.reader_agency = reader_agency
         self.reader_app = reader_app
@@ -124,9 +89,9 @@ class AccessRecord(Aggregate):
 
     @classmethod
     def of(cls, access: Access) -> AccessRecord:
-        # Enums are stored as their codes: a stored record never depends on a Python class name.
+        # The outcome is stored as its code: a stored record never depends on a Python class name.
         return cls(person_id=access.person_id, resource=access.resource, route=access.route,
-                   outcome=access.outcome.value, status=access.status, purpose=access.purpose.value,
+                   outcome=access.outcome.value, status=access.status, purpose=access.purpose,
                    provenance=access.provenance, reader_agency=access.reader_agency,
                    reader_app=access.reader_app, trace_id=access.trace_id)
 

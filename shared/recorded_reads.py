@@ -24,27 +24,36 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 
 from shared.access import Principal
 from shared.access_recording import AccessNotRecorded, AccessRecorder
-from shared.access_records import DEFAULT_PURPOSE, PURPOSE_MEANINGS, Access, Outcome, PurposeOfUse
+from shared.access_records import Access, Outcome
+from shared.disclosures import DEFAULT_PURPOSE, PURPOSES_OF_USE, UnknownPurpose, purpose_of_use
 from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RefusedRequest, RequestProvenance, audit_log
 
 PURPOSE_HEADER = "X-Purpose-Of-Use"
 
-_PURPOSE_DESCRIPTION = (
-    "Why the record is read, recorded with the read: an HL7 v3 PurposeOfUse code ("
-    + ", ".join(f"{code.value}: {meaning}" for code, meaning in PURPOSE_MEANINGS.items())
-    + f"). {DEFAULT_PURPOSE.value} when absent; any other value is refused (422 naming the header)."
-)
+async def stated_purpose(x_purpose_of_use: Annotated[str | None, Header(
+        description="Why the caller asks, recorded with the read (and with a disclosure): an HL7 v3 PurposeOfUse "
+                    "code (" + ", ".join(PURPOSES_OF_USE) + "); " + DEFAULT_PURPOSE + " when absent; any other "
+                    "value is refused (422 naming the header).")] = None) -> str:
+    try:
+        return purpose_of_use(x_purpose_of_use)
+    except UnknownPurpose as refusal:
+        raise RequestValidationError([{"type": "value_error", "loc": ("header", PURPOSE_HEADER),
+                                       "input": x_purpose_of_use, "msg": f"Value error, {refusal}"}]) from None
+
+
+StatedPurpose = Annotated[str, Depends(stated_purpose)]
 
 
 class ReadRecording:
     """The reads one request makes of person records; see the module's doc."""
 
     def __init__(self, recorder: AccessRecorder, principal: Principal, provenance: Provenance,
-                 purpose: PurposeOfUse, route: str) -> None:
+                 purpose: str, route: str) -> None:
         self._recorder = recorder
         self._principal = principal
         self._provenance = provenance
@@ -82,7 +91,7 @@ class ReadRecording:
         audit_log.info("record read", extra={
             "access_record_id": str(record_id), "reader": self._principal.subject,
             "reader_role": self._principal.role.value, "person_id": str(person_id), "record": resource,
-            "outcome": outcome.value, "purpose_of_use": self._purpose.value})
+            "outcome": outcome.value, "purpose_of_use": self._purpose})
 
 
 def _unavailable() -> HTTPException:
@@ -101,7 +110,7 @@ def _outcome_of(refusal: HTTPException) -> Outcome | None:
 
 async def recorded_read(
     request: Request, principal: CurrentPrincipal, provenance: RequestProvenance,
-    purpose: Annotated[PurposeOfUse, Header(alias=PURPOSE_HEADER, description=_PURPOSE_DESCRIPTION)] = DEFAULT_PURPOSE,
+    purpose: StatedPurpose,
 ) -> ReadRecording:
     route = request.scope.get("route")
     return ReadRecording(request.app.state.access_recorder, principal, provenance, purpose,

@@ -8,14 +8,8 @@ import uuid
 import pytest
 
 from shared.access_recording import AccessRecorder, recorded_accesses
-from shared.access_records import (
-    DEFAULT_PURPOSE,
-    PURPOSE_MEANINGS,
-    Access,
-    AccessRecord,
-    Outcome,
-    PurposeOfUse,
-)
+from shared.access_records import Access, AccessRecord, Outcome
+from shared.disclosures import DEFAULT_PURPOSE, PURPOSES_OF_USE
 from shared.domain import Provenance
 from shared.eventstore import ServiceApplication
 from shared.settings import ServiceSettings
@@ -26,7 +20,7 @@ TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def access(person_id: uuid.UUID, reader: str = "casey", outcome: Outcome = Outcome.ALLOWED,
-           purpose: PurposeOfUse = DEFAULT_PURPOSE) -> Access:
+           purpose: str = DEFAULT_PURPOSE) -> Access:
     return Access(person_id=person_id, resource="care plan", route="/people/{person_id}/plan", outcome=outcome,
                   status=200 if outcome is Outcome.ALLOWED else 404, purpose=purpose,
                   provenance=Provenance(reader, "care_coordinator", "corr-7", traceparent=TRACEPARENT),
@@ -43,14 +37,14 @@ def application():
 
 def test_a_record_is_one_event_naming_the_person_the_reader_and_why():
     person_id = uuid.uuid4()
-    record = AccessRecord.of(access(person_id, outcome=Outcome.REFUSED_404, purpose=PurposeOfUse.ETREAT))
+    record = AccessRecord.of(access(person_id, outcome=Outcome.REFUSED_404, purpose="ETREAT"))
     [recorded] = record.collect_events()
     assert isinstance(recorded, AccessRecord.Recorded) and recorded.originator_version == 1
     assert recorded.person_id == person_id  # what a person's history is indexed by
     assert (record.reader_id, record.reader_role, record.reader_agency, record.correlation_id) == (
         "casey", "care_coordinator", "north-clinic", "corr-7")
     assert (record.resource, record.route, record.outcome, record.status, record.purpose) == (
-        "care plan", "/people/{person_id}/plan", Outcome.REFUSED_404, 404, PurposeOfUse.ETREAT)
+        "care plan", "/people/{person_id}/plan", Outcome.REFUSED_404, 404, "ETREAT")
     assert record.trace_id == "0af7651916cd43dd8448eb211c80319c"
     assert record.recorded_at == recorded.timestamp
 
@@ -61,11 +55,10 @@ def test_two_reads_of_the_same_person_are_two_records_that_never_contend():
     assert first.id != second.id and first.version == second.version == 1
 
 
-def test_every_purpose_of_use_has_a_meaning_and_treatment_is_the_default():
-    assert set(PURPOSE_MEANINGS) == set(PurposeOfUse)
-    assert DEFAULT_PURPOSE is PurposeOfUse.TREAT
-    assert {"TREAT", "ETREAT", "HPAYMT", "HOPERAT", "PUBHLTH", "HRESCH", "LEGAL", "PATRQT", "COC"} <= {
-        p.value for p in PurposeOfUse}
+def test_the_purposes_a_reader_may_state_are_hl7_codes_and_treatment_is_the_default():
+    assert DEFAULT_PURPOSE == "TREAT"
+    assert {"TREAT", "ETREAT", "HPAYMT", "HOPERAT", "PUBHLTH", "HRESCH", "HLEGAL", "PATRQT", "COC"} <= set(
+        PURPOSES_OF_USE)
 
 
 def test_a_stored_record_reads_back_as_it_was(application):
@@ -73,7 +66,7 @@ def test_a_stored_record_reads_back_as_it_was(application):
     application.record_uncached(AccessRecord.of(access(person_id)), AccessRecord.of(access(uuid.uuid4())))
     [record] = recorded_accesses(application, person_id)
     assert (record.person_id, record.reader_id, record.outcome, record.purpose, record.trace_id) == (
-        person_id, "casey", Outcome.ALLOWED, PurposeOfUse.TREAT, "0af7651916cd43dd8448eb211c80319c")
+        person_id, "casey", Outcome.ALLOWED, "TREAT", "0af7651916cd43dd8448eb211c80319c")
 
 
 async def test_reads_arriving_together_are_recorded_in_fewer_transactions_than_reads(application):
