@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from services.careplan.application import CareplanApplication, TooManyConflicts
 from services.careplan.consumers import TOPOLOGY, intake_events_router
+from services.careplan.api.merged_ids import MergedRecordPaths
 from services.careplan.api import medication, picture, plan, safety_plan, shared_record, team
 from services.careplan.domain.medication import ScopeOfPractice
 from services.careplan.picture.projection import picture_projection
@@ -58,5 +59,6 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     routers = [api.router for api in (team, plan, medication, safety_plan, shared_record, picture)]
     http = build_http(foundation, "careplan", routers, careplan_statuses,
                       exception_handlers={TooManyConflicts: retry_later}, state={"picture_store": pictures.store})
+    http.add_middleware(MergedRecordPaths, foundation=foundation)  # a merged-away id serves the survivor
     return Service(foundation, http=http, topologies=[intake_events],
                    relay=build_relay(foundation, TRANSLATIONS, careplan_contracts.PAYLOADS), log_tailers=[pictures])

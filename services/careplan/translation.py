@@ -29,6 +29,8 @@ from shared.contracts.intake import (
     ConsentRevokedV1,
     CrisisContactRecordedV1,
     PersonDetailsAmendedV1,
+    PersonMergedIntoV1,
+    PersonMergedV1,
     PersonRegisteredV1,
     ScreeningCompletedV1,
     ScreeningRecordedV1,
@@ -65,6 +67,11 @@ def timeline_change(upstream: UpstreamRef, payload: Payload, occurred_at: dateti
             details = {field: getattr(payload, field) for field in payload.changed
                        if field in ("preferred_name", "pronouns", "preferred_language")}
             return lambda timeline: timeline.note_person(upstream, kind, summary, occurred_at, details)
+        case PersonMergedV1():
+            return lambda timeline: timeline.note_duplicate_merged(upstream, summary, occurred_at,
+                                                                   str(payload.duplicate_id))
+        case PersonMergedIntoV1():
+            return lambda timeline: timeline.note_merged_into(upstream, summary, occurred_at, str(payload.survivor_id))
     return lambda timeline: timeline.add_entry(upstream, kind, summary, occurred_at)
 
 
@@ -89,6 +96,10 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
             return "consent_granted", f"Consent: {recipient} may see {', '.join(payload.categories)}"
         case ConsentRevokedV1():
             return "consent_revoked", f"Consent {payload.directive_id} revoked"
+        case PersonMergedV1():
+            return "person_merged", f"Record {payload.duplicate_id} ({payload.duplicate_agency}) merged into this one"
+        case PersonMergedIntoV1():
+            return "person_merged_into", f"Merged into record {payload.survivor_id}"
         case UrgentScreeningResultV1():
             return "urgent_screening_result", f"Urgent: {payload.instrument} shows suicide risk ({', '.join(payload.flags)})"
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type
@@ -115,6 +126,8 @@ def _scored_summary(payload: ScreeningScoredV1 | ScreeningCompletedV1) -> str:
 TRANSLATIONS: dict[type, Any] = {
     CareTeam.Formed: lambda event: CareTeamFormedV1(),
     CareTeam.MemberJoined: lambda event: TeamMemberJoinedV1(member_id=event.member_id, role=event.role),
+    CareTeam.MemberJoinedThroughMerge: lambda event: TeamMemberJoinedV1(
+        member_id=event.member_id, role=event.role, joined_through_merge_of=event.duplicate_id),
     CareTeam.MemberLeft: lambda event: TeamMemberLeftV1(member_id=event.member_id),
     MedicationCollaboration.Opened: lambda event: MedicationRecordOpenedV1(),
     MedicationCollaboration.NoteAdded: lambda event: MedicationNoteAddedV1(

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
 
 from shared.contracts.base import Payload
 
@@ -27,6 +30,8 @@ class TeamMemberJoinedV1(Payload):
 
     member_id: str
     role: str
+    joined_through_merge_of: UUID | None = Field(
+        default=None, description="Set when they came from a duplicate record's team as intake merged the two")
 
 
 class TeamMemberLeftV1(Payload):

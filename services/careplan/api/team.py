@@ -16,6 +16,8 @@ from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_
 
 
 class TimelineEntryView(BaseModel):
+    record_id: UUID | None = Field(None, description="The record the entry came from (after a merge, "
+                                                     "the survivor's or a duplicate's)")
     source: str
     sequence: int
     kind: str
@@ -38,6 +40,8 @@ class AddTeamMember(BaseModel):
 class TeamMemberView(BaseModel):
     member_id: str
     role: str
+    joined_through_merge_of: UUID | None = Field(
+        None, description="The duplicate record whose team they were on, when they joined as intake merged it")
 
 
 class MembershipView(BaseModel):
@@ -52,10 +56,17 @@ class CareTeamView(BaseModel):
     members: list[TeamMemberView]
     history: list[MembershipView] | None = Field(
         None, description="Who was on the team in which role, joined and left over time (on GET)")
+    coordinators_to_choose_from: list[str] = Field(
+        [], description="More than one care coordinator (as after a merge): both stay until a supervisor "
+                        "keeps one, by changing the others' role or removing them")
 
     @classmethod
-    def of(cls, person_id: UUID, team: dict[str, str]) -> CareTeamView:
-        return cls(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
+    def of(cls, person_id: UUID, team: dict[str, str], through_merge: dict[str, str] | None = None) -> CareTeamView:
+        through = through_merge or {}
+        coordinators = sorted(m for m, r in team.items() if r == "care_coordinator")
+        return cls(person_id=person_id, members=[
+            TeamMemberView(member_id=m, role=r, joined_through_merge_of=through.get(m)) for m, r in team.items()],
+            coordinators_to_choose_from=coordinators if len(coordinators) > 1 else [])
 
 
 router = APIRouter(prefix="/people", tags=["care team"])
@@ -64,15 +75,15 @@ router = APIRouter(prefix="/people", tags=["care team"])
 @router.get("/{person_id}/timeline", response_model=TimelineView, tags=["timeline"])
 async def get_timeline(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
                        application: Application, authorized: Access):
-    await authorized(principal, Right.READ_TIMELINE, person_id)
+    records = await authorized.records(principal, Right.READ_TIMELINE, person_id)
     log_read(principal, person_id, "care timeline")
-    entries = await foundation.run_sync(application.timeline, person_id)
+    entries = await foundation.run_sync(application.merged_timeline, records)
     if entries is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
     return TimelineView(
         person_id=person_id,
-        entries=[TimelineEntryView(source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
-                                   occurred_at=e.occurred_at) for e in entries],
+        entries=[TimelineEntryView(record_id=record, source=e.source, sequence=e.sequence, kind=e.kind,
+                                   summary=e.summary, occurred_at=e.occurred_at) for record, e in entries],
     )
 
 
@@ -82,7 +93,8 @@ async def get_care_team(person_id: UUID, principal: CurrentPrincipal, foundation
     team = await authorized(principal, Right.READ_TIMELINE, person_id)
     log_read(principal, person_id, "care team")
     history = await foundation.run_sync(application.team_history, person_id)
-    return CareTeamView.of(person_id, team).model_copy(update={"history": [
+    through_merge = await foundation.run_sync(application.joined_through_merge, person_id)
+    return CareTeamView.of(person_id, team, through_merge).model_copy(update={"history": [
         MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
         for p in history]})
 

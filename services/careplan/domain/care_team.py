@@ -63,6 +63,7 @@ class CareTeam(PersonAggregate):
         Formed: ClassVar[type[Any]]
         MemberJoined: ClassVar[type[Any]]
         MemberLeft: ClassVar[type[Any]]
+        MemberJoinedThroughMerge: ClassVar[type[Any]]
 
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
@@ -72,6 +73,9 @@ class CareTeam(PersonAggregate):
     def __init__(self, person_id: UUID, provenance: Provenance) -> None:
         self.person_id = person_id
         self.members: dict[str, str] = {}
+        # Members who came onto this team from a duplicate's team when intake merged the two
+        # records: member -> the duplicate's id, until they leave or their role is changed by hand.
+        self.joined_through_merge: dict[str, str] = {}
 
     @command
     def add_member(self, member_id: str, role: str, provenance: Provenance, consented: bool = False) -> bool:
@@ -94,10 +98,45 @@ class CareTeam(PersonAggregate):
             raise NotOnTeam(f"{member_id} is not on this care team")
         self._member_left(member_id)
 
+    @command
+    def join_from_merged_team(self, duplicate_id: str, duplicate_team: dict[str, str], provenance: Provenance) -> bool:
+        """The merge rule for two teams: the survivor's team becomes the union of both. Someone on
+        both keeps their role here (the survivor's record stays current); everyone else joins in
+        their role on the duplicate's team, recorded as joined through the merge. Two coordinators
+        both stay: a supervisor chooses one (see `coordinators_to_choose_from`). False: nothing new."""
+        joined = False
+        for member_id, role in duplicate_team.items():
+            if member_id not in self.members:
+                self._member_joined_through_merge(member_id, role, duplicate_id)
+                joined = True
+        return joined
+
+    @command
+    def leave_with_undone_merge(self, duplicate_id: str, provenance: Provenance) -> list[str]:
+        """Undoing a merge: those who joined through it, and are still on the team as they joined,
+        leave (they stay on the duplicate's own team). Whoever was added after the merge stays."""
+        leaving = [member for member, through in self.joined_through_merge.items() if through == duplicate_id]
+        for member_id in leaving:
+            self._member_left(member_id)
+        return leaving
+
+    def coordinators_to_choose_from(self) -> list[str]:
+        """More than one care coordinator (as after merging two records): a supervisor keeps one
+        by changing the others' role or removing them. Empty when there is nothing to choose."""
+        coordinators = sorted(member for member, role in self.members.items() if role == "care_coordinator")
+        return coordinators if len(coordinators) > 1 else []
+
     @event("MemberJoined")
     def _member_joined(self, member_id: str, role: str) -> None:
         self.members[member_id] = role
+        self.joined_through_merge.pop(member_id, None)  # their place on the team is now by hand
+
+    @event("MemberJoinedThroughMerge")
+    def _member_joined_through_merge(self, member_id: str, role: str, duplicate_id: str) -> None:
+        self.members[member_id] = role
+        self.joined_through_merge[member_id] = duplicate_id
 
     @event("MemberLeft")
     def _member_left(self, member_id: str) -> None:
         del self.members[member_id]
+        self.joined_through_merge.pop(member_id, None)

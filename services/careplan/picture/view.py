@@ -46,6 +46,7 @@ def present(picture: Picture, now: datetime) -> Json:
         # Two or more domains whose latest result is positive.
         "co_occurring_needs": len(positive_domains) >= 2,
         "goals": [goal for goal in picture.goals.values() if goal["status"] == "active"],
+        "carried_over_goals": picture.carried_over_goals,
         "supports": [support for support in picture.supports.values() if support["ended_because"] is None],
         "strengths": picture.strengths,
         "preferences": picture.preferences or None,
