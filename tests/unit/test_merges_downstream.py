@@ -186,3 +186,56 @@ def test_the_latest_screening_in_each_domain_wins_across_records():
                     NOON)
     assert [(s["total"], s["record_id"]) for s in shown["screenings"]] == [(9, str(duplicate))]
     assert date.fromisoformat(shown["screenings"][0]["scored_at"][:10]) == date(2026, 2, 5)
+
+
+# -- notifications: a notice about either record is decided as about one person --------------------
+
+
+class Notifications:
+    def __init__(self, application) -> None:  # noqa: ANN001
+        self.app = application
+        self._positions = count(1)
+        self._sequences: dict[tuple[UUID, str], int] = {}
+
+    def apply(self, person_id: UUID, payload: Payload, stream: str = "intake.person") -> UpstreamRef:
+        from services.notifications.consumers import change_for as notifications_change  # noqa: PLC0415
+        key = (person_id, stream)
+        self._sequences[key] = self._sequences.get(key, 0) + 1
+        upstream = UpstreamRef(stream.split(".")[0], stream, next(self._positions), str(uuid4()), payload.event_type,
+                               str(person_id), self._sequences[key], "corr-merge")
+        assert self.app.apply_change(notifications_change(self.app)(upstream, payload, NOON))
+        return upstream
+
+
+def test_notifications_decides_a_notice_about_either_record_with_the_survivors_team_and_both_consents(notifications):
+    from shared.access import Principal, Role  # noqa: PLC0415
+    from shared.contracts.careplan import TeamMemberJoinedV1  # noqa: PLC0415
+    from shared.contracts.intake import ConsentGrantedV1  # noqa: PLC0415
+
+    n = Notifications(notifications)
+    survivor, duplicate = uuid4(), uuid4()
+    for person in (survivor, duplicate):
+        n.apply(person, PersonRegisteredV1(agency="a", agency_person_id=str(person), preferred_name="Noor"))
+    n.apply(survivor, TeamMemberJoinedV1(member_id="alex", role="care_coordinator"), "careplan.care_team")
+    n.apply(duplicate, TeamMemberJoinedV1(member_id="robin", role="clinician"), "careplan.care_team")
+    n.apply(duplicate, ConsentGrantedV1(directive_id="d1", recipient_kind="named_person", recipient_id="sister",
+                                        categories=["general"], starts_at=NOON, expires_at=None))
+    in_flight = n.apply(duplicate, screening())  # a positive screening of the duplicate's
+    alex = Principal("alex", Role.CARE_COORDINATOR)
+    sister = Principal("sister", Role.SUPPORT_PERSON)
+    assert notifications.refusals(alex, [(duplicate, "mental_health")], NOON) == ["not on the person's care team"]
+    assert notifications.refusals(sister, [(survivor, "general")], NOON) == [
+        "no consent directive of the person shares general information with this recipient now"]
+
+    n.apply(survivor, intake_merged := Intake.merged(duplicate))
+    n.apply(survivor, TeamMemberJoinedV1(member_id="robin", role="clinician", joined_through_merge_of=duplicate),
+            "careplan.care_team")
+    n.apply(duplicate, PersonMergedIntoV1(survivor_id=survivor))
+    assert intake_merged.duplicate_id == duplicate
+    assert notifications.refusals(alex, [(duplicate, "mental_health")], NOON) == [None], (
+        "the duplicate's notice reaches the survivor's (union) team")
+    assert notifications.refusals(sister, [(survivor, "general")], NOON) == [None], (
+        "consent the person gave on either record holds for the merged one")
+    assert [d.notification_id for d in notifications.due_notifications_of_person(survivor)
+            if d.kind == "screening_positive"] == [in_flight.event_id]
+    assert notifications.survivor_of(duplicate) == survivor
