@@ -31,6 +31,7 @@ from shared.contracts.intake import (
     PersonDetailsAmendedV1,
     PersonMergedIntoV1,
     PersonMergedV1,
+    PersonMergeUndoneV1,
     PersonRegisteredV1,
     ScreeningCompletedV1,
     ScreeningRecordedV1,
@@ -72,6 +73,9 @@ def timeline_change(upstream: UpstreamRef, payload: Payload, occurred_at: dateti
                                                                    str(payload.duplicate_id))
         case PersonMergedIntoV1():
             return lambda timeline: timeline.note_merged_into(upstream, summary, occurred_at, str(payload.survivor_id))
+        case PersonMergeUndoneV1():
+            return lambda timeline: timeline.note_merge_undone(upstream, summary, occurred_at, str(payload.survivor_id),
+                                                               str(payload.duplicate_id))
     return lambda timeline: timeline.add_entry(upstream, kind, summary, occurred_at)
 
 
@@ -100,6 +104,8 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
             return "person_merged", f"Record {payload.duplicate_id} ({payload.duplicate_agency}) merged into this one"
         case PersonMergedIntoV1():
             return "person_merged_into", f"Merged into record {payload.survivor_id}"
+        case PersonMergeUndoneV1():
+            return "merge_undone", f"Merge of record {payload.duplicate_id} into {payload.survivor_id} undone"
         case UrgentScreeningResultV1():
             return "urgent_screening_result", f"Urgent: {payload.instrument} shows suicide risk ({', '.join(payload.flags)})"
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type

@@ -15,7 +15,7 @@ from services.notifications.follow_up_changes import follow_up_change
 from services.notifications.translation import notice_for
 from shared.consuming import ChangeFor, PersonEventConsumer, team_change
 from shared.contracts.base import Payload
-from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1, PersonMergedIntoV1, PersonMergedV1
+from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1, PersonMergedIntoV1, PersonMergedV1, PersonMergeUndoneV1
 from shared.domain import UpstreamRef
 from shared.following import UpstreamChange
 from shared.runtime import Foundation
@@ -43,6 +43,9 @@ def change_for(application: NotificationsApplication) -> ChangeFor:
             case PersonMergedIntoV1():
                 return UpstreamChange(upstream, lambda person: person.note_merged_into(
                     upstream, str(payload.survivor_id)))
+            case PersonMergeUndoneV1():
+                return UpstreamChange(upstream, lambda person: person.note_merge_undone(
+                    upstream, str(payload.survivor_id), str(payload.duplicate_id)))
         notice = notice_for(payload)
         if notice is None:
             change = application.no_notice(upstream)

@@ -239,3 +239,74 @@ def test_notifications_decides_a_notice_about_either_record_with_the_survivors_t
     assert [d.notification_id for d in notifications.due_notifications_of_person(survivor)
             if d.kind == "screening_positive"] == [in_flight.event_id]
     assert notifications.survivor_of(duplicate) == survivor
+
+
+# -- undoing a wrong merge -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def intake_application(request, persistence):  # noqa: ANN001 - `intake` here is intake's events, fed to careplan
+    from services.intake.application import IntakeApplication  # noqa: PLC0415
+    from tests.unit.conftest import application_env  # noqa: PLC0415
+
+    application = IntakeApplication(env=application_env(request, "intake"))
+    yield application
+    application.close()
+
+
+def test_intake_undoes_a_merge_once_with_a_reason_and_the_records_stand_alone_again(intake_application):
+    from services.intake.application import MergePeople, RegisterPerson, UndoMerge  # noqa: PLC0415
+    from services.intake.domain.refusals import CannotMerge, UnknownMerge  # noqa: PLC0415
+
+    intake = intake_application
+    merger = Provenance("alex", "care_coordinator", "corr-undo")
+    undoer = Provenance("sam", "supervisor", "corr-undo-2")
+    north = intake.execute(RegisterPerson("north", "N-1", "Noor", None, merger)).person_id
+    south = intake.execute(RegisterPerson("south", "S-1", "Noor", None, merger)).person_id
+    merged = intake.execute(MergePeople(north, south, "same phone", merger))
+    assert merged.merge_id is not None and intake.duplicate_of_merge(north, merged.merge_id) == south
+
+    with pytest.raises(CannotMerge):
+        intake.execute(UndoMerge(north, south, merged.merge_id, "  ", undoer))
+    with pytest.raises(UnknownMerge):
+        intake.execute(UndoMerge(north, south, uuid4(), "wrong", undoer))
+    undone = intake.execute(UndoMerge(north, south, merged.merge_id, "different birth dates", undoer))
+    again = intake.execute(UndoMerge(north, south, merged.merge_id, "said twice", undoer))
+    assert (undone.created, again.created) == (True, False)
+    assert undone.agency_identities == [("north", "N-1")]
+    assert intake.get_person(south).merged_into is None and intake.get_person(north).merged_duplicates == {}
+    assert intake.execute(RegisterPerson("south", "S-1", "Noor", None, merger)).person_id == south, (
+        "the duplicate's agency record answers to it again")
+
+    remerged = intake.execute(MergePeople(north, south, "same person after all", merger))
+    assert remerged.created and remerged.merge_id != merged.merge_id, "merged again: another merge"
+    assert [(e["what"], e["by"], e["reason"]) for e in intake.merge_history(north)] == [
+        ("merged_in", "alex", "same phone"), ("merge_undone", "sam", "different birth dates"),
+        ("merged_in", "alex", "same person after all")]
+    assert [e["merge_id"] for e in intake.merge_history(north)] == [merged.merge_id, merged.merge_id,
+                                                                     remerged.merge_id]
+
+
+def test_careplan_splits_what_it_joined_and_keeps_what_was_added_after_the_merge_with_the_survivor(careplan, intake):
+    from shared.contracts.intake import PersonMergeUndoneV1  # noqa: PLC0415
+
+    survivor, duplicate = intake.register("north"), intake.register("south")
+    careplan.add_team_member(survivor, "alex", "care_coordinator", LEAD)
+    careplan.add_team_member(duplicate, "robin", "clinician", LEAD)
+    intake.publish(duplicate, screening())
+    intake.publish(survivor, intake.merged(duplicate))
+    intake.publish(duplicate, PersonMergedIntoV1(survivor_id=survivor))
+    careplan.add_team_member(careplan.survivor_of(duplicate), "dana", "peer_specialist", LEAD)  # after the merge
+    intake.publish(survivor, screening("trauma"))  # after the merge, on the survivor
+
+    undone = PersonMergeUndoneV1(merge_id=uuid4(), survivor_id=survivor, duplicate_id=duplicate)
+    intake.publish(survivor, undone)
+    intake.publish(duplicate, undone)
+
+    assert careplan.care_team(survivor) == {"alex": "care_coordinator", "dana": "peer_specialist"}
+    assert careplan.care_team(duplicate) == {"robin": "clinician"}
+    assert (careplan.survivor_of(duplicate), careplan.records_of(survivor)) == (duplicate, [survivor])
+    kinds = {(str(r), e.kind) for r, e in careplan.merged_timeline(careplan.records_of(survivor))}
+    assert (str(survivor), "screening_scored") in kinds and all(r == str(survivor) for r, _ in kinds)
+    back = [e.kind for _, e in careplan.merged_timeline(careplan.records_of(duplicate))]
+    assert back.count("screening_scored") == 1 and back[-1] == "merge_undone"
