@@ -125,3 +125,69 @@ async def _when_due(notifications, person_id: str, kind: str, reader: str = COOR
         return None
     body = response.json()
     return body if any(d["kind"] == kind for d in body["due"]) else None
+
+
+async def test_undoing_a_wrong_merge_restores_both_sides_and_the_access_matrix(system: System):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    notifications = await system.start_connected("notifications")
+    async with system.client(intake) as i:
+        survivor = await _register(i, NORTH_AGENCY, TEST_AGENCY, "N-undo")
+        duplicate = await _register(i, SOUTH_AGENCY, SOUTH, "S-undo")
+    await _on_teams(system, intake, careplan, COORDINATOR, "care_coordinator", survivor, duplicate)
+    await _on_teams(system, intake, careplan, "robin", "clinician", duplicate)
+    await _on_teams(system, intake, careplan, "dana", "clinician", survivor)
+    async with system.client(intake) as i:
+        assert (await i.post(f"/people/{duplicate}/screenings", headers=SOUTH_AGENCY,
+                             json={"instrument": "GAD-7", "answers": GAD7_POSITIVE})).status_code == 201
+    await eventually(lambda: _when_due(notifications, duplicate, "screening_positive"), what="the duplicate's notice")
+    before = await _access(system, careplan, notifications, survivor, duplicate)
+
+    async with system.client(intake, "care_coordinator", COORDINATOR) as alex:
+        merged = (await alex.post(f"/people/{survivor}/merges",
+                                  json={"duplicate_id": duplicate, "reason": "same phone"})).json()
+    async with system.client(careplan, "clinician", "robin") as robin:
+        async def robin_sees_the_survivor():
+            return (await robin.get(f"/people/{duplicate}/picture")).json().get("person_id") == survivor or None
+        await eventually(robin_sees_the_survivor, what="the merge followed at careplan")
+    async with system.client(careplan, "supervisor", "sam") as sam:  # added after the merge: stays with the survivor
+        assert (await sam.post(f"/people/{survivor}/team",
+                               json={"member_id": "kai", "role": "peer_specialist"})).status_code == 201
+
+    undo = f"/people/{survivor}/merges/{merged['merge_id']}/undo"
+    async with (system.client(intake, "clinician", "dana") as dana, system.client(intake, "clinician", "robin") as robin,
+                system.client(intake, "care_coordinator", COORDINATOR) as alex):
+        assert (await dana.post(undo, json={"reason": "not the same"})).status_code == 403, "the right to merge"
+        blank = await alex.post(undo, json={"reason": ""})
+        assert blank.status_code == 422 and blank.json()["detail"][0]["loc"] == ["body", "reason"]
+        unknown = await alex.post(f"/people/{survivor}/merges/{duplicate}/undo", json={"reason": "x"})
+        assert unknown.status_code == 404
+        undone = await alex.post(undo, json={"reason": "different birth dates"})
+        repeated = await alex.post(undo, json={"reason": "said twice"})
+        assert (undone.status_code, repeated.status_code) == (201, 200), undone.text
+        assert undone.json()["agency_identities"] == [{"agency": TEST_AGENCY, "agency_person_id": "N-undo"}]
+        assert robin  # robin is a clinician: no right to merge or undo at intake
+
+    async with system.client(intake, "auditor") as auditor:
+        history = (await auditor.get(f"/people/{survivor}")).json()["merge_history"]
+        assert [(h["what"], h["by"], h["merge_id"]) for h in history] == [
+            ("merged_in", COORDINATOR, merged["merge_id"]), ("merge_undone", COORDINATOR, merged["merge_id"])]
+        assert (await auditor.get(f"/people/{duplicate}")).json()["merged_into"] is None
+
+    async with system.client(careplan, "care_coordinator", COORDINATOR) as c:
+        async def split():
+            team = (await c.get(f"/people/{survivor}/team")).json()
+            members = {m["member_id"] for m in team["members"]}
+            return team if "robin" not in members and "kai" in members else None
+        team = await eventually(split, what="careplan splitting the teams")
+        assert {m["member_id"] for m in team["members"]} == {COORDINATOR, "dana", "kai"}
+        back = (await c.get(f"/people/{duplicate}/timeline")).json()
+        assert back["person_id"] == duplicate and back["entries"][-1]["kind"] == "merge_undone"
+        assert {e["record_id"] for e in back["entries"]} == {duplicate}
+
+    async def restored():
+        after = await _access(system, careplan, notifications, survivor, duplicate)
+        return after if after == before else None
+    after = await eventually(restored, what="the access matrix as before the merge")
+    assert after[("robin (duplicate's team)", "survivor")] == (404, 404, 404)
+    assert after[("robin (duplicate's team)", "duplicate")] == (200, 200, 200)
