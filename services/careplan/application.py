@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from datetime import date, datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -118,6 +118,7 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
         """Who was on the team in which role, from when until when (None: still on it)."""
         periods: list[Membership] = []
         for event in self.events.get(CareTeam.create_id(person_id)):
+            event = cast(Any, event)  # the team's events; which ones is checked below
             joined = isinstance(event, (CareTeam.MemberJoined, CareTeam.MemberJoinedThroughMerge))
             if joined or isinstance(event, CareTeam.MemberLeft):
                 periods = [p if p.member_id != event.member_id or p.left_at else p.ended(event.timestamp)

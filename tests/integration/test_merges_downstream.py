@@ -60,6 +60,10 @@ async def test_a_merge_is_followed_by_careplan_and_notifications_for_everyone_wh
             set_goal = await alex.post(f"/people/{person}/plan/goals",
                                        json={"goal_id": goal, "in_own_words": words, "indicators": []})
             assert set_goal.status_code == 201, set_goal.text
+        for person, sign in ((survivor, "Not sleeping"), (duplicate, "Skipping meals")):  # the duplicate's is newer
+            written = await alex.put(f"/people/{person}/safety-plan",
+                                     json={"based_on_version": 0, "sections": {"warning_signs": [sign]}})
+            assert written.status_code == 201, written.text
 
     # Before the merge, each record is its own team's.
     await eventually(lambda: _when_due(notifications, duplicate, "screening_positive"), what="the duplicate's notice")
@@ -90,6 +94,13 @@ async def test_a_merge_is_followed_by_careplan_and_notifications_for_everyone_wh
         assert [(g["in_own_words"], g["record_id"]) for g in picture["carried_over_goals"]] == [
             ("See my sister on Sundays", duplicate)]
         assert [(s["instrument"], s["record_id"]) for s in picture["screenings"]] == [("GAD-7", duplicate)]
+
+        safety = (await c.get(f"/people/{survivor}/safety-plan")).json()
+        assert (safety["record_id"], safety["sections"]["warning_signs"]) == (duplicate, ["Skipping meals"]), (
+            "the newest safety plan is current")
+        assert safety["versions_by_record"] == {survivor: 1, duplicate: 1}
+        earlier = (await c.get(f"/people/{duplicate}/safety-plan", params={"record": survivor, "version": 1})).json()
+        assert (earlier["record_id"], earlier["sections"]["warning_signs"]) == (survivor, ["Not sleeping"])
 
         timeline = (await c.get(f"/people/{duplicate}/timeline")).json()
         assert timeline["person_id"] == survivor

@@ -13,10 +13,12 @@ HTTP layer resolves ids, before routing, so every route (reads and writes) follo
 
 from __future__ import annotations
 
+from typing import cast
 from uuid import UUID
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.careplan.application import CareplanApplication
 from shared.runtime import Foundation
 
 PREFIX = "/people/"
@@ -38,7 +40,8 @@ class MergedRecordPaths:
             person_id = UUID(head)
         except ValueError:
             return scope  # not an id: the route answers 422 as before
-        survivor = await self._foundation.run_sync(self._foundation.application.survivor_of, person_id)
+        application = cast(CareplanApplication, self._foundation.application)
+        survivor = await self._foundation.run_sync(application.survivor_of, person_id)
         if survivor == person_id:
             return scope
         path = f"{PREFIX}{survivor}" + (f"/{rest}" if rest or scope["path"].endswith("/") else "")

@@ -65,7 +65,7 @@ class CareTeamView(BaseModel):
         through = through_merge or {}
         coordinators = sorted(m for m, r in team.items() if r == "care_coordinator")
         return cls(person_id=person_id, members=[
-            TeamMemberView(member_id=m, role=r, joined_through_merge_of=through.get(m)) for m, r in team.items()],
+            TeamMemberView(member_id=m, role=r, joined_through_merge_of=UUID(through[m]) if m in through else None) for m, r in team.items()],
             coordinators_to_choose_from=coordinators if len(coordinators) > 1 else [])
 
 
