@@ -100,18 +100,29 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
             self.follower_class.create_id(person_id=person_id))
 
     def survivor_of(self, person_id: UUID) -> UUID:
-        """The record that stands for this person now (itself unless intake merged it away)."""
+        """The record that stands for this person now (itself unless intake merged it away), from
+        the merge events alone: deciding it reads nothing else of a record the caller may not see."""
         for _ in range(16):  # a chain of merges, followed to its end
-            found = self._facts_of(person_id)
-            if found is None or found[2] is None:
+            merged_into: str | None = None
+            for noted in self.follower_events(person_id, "MergedAway", "MergeUndoneNoted"):
+                if type(noted).__name__ == "MergedAway":
+                    merged_into = noted.survivor_id
+                elif noted.duplicate_id == str(person_id):
+                    merged_into = None
+            if merged_into is None:
                 return person_id
-            person_id = UUID(found[2])
+            person_id = UUID(merged_into)
         return person_id
 
     def records_of(self, person_id: UUID) -> list[UUID]:
-        """This record and those merged into it, survivor first."""
-        found = self._facts_of(person_id)
-        return [person_id, *(UUID(d) for d in (found[3] if found else []))]
+        """This record and those merged into it, survivor first (from the merge events alone)."""
+        duplicates: list[str] = []
+        for noted in self.follower_events(person_id, "DuplicateMergedIn", "MergeUndoneNoted"):
+            if type(noted).__name__ == "DuplicateMergedIn":
+                duplicates.append(noted.duplicate_id)
+            elif noted.duplicate_id in duplicates:
+                duplicates.remove(noted.duplicate_id)
+        return [person_id, *(UUID(duplicate) for duplicate in duplicates)]
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)
