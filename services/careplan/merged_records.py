@@ -84,7 +84,8 @@ class MergedRecords:
                 return []
             provenance = _merge_provenance(upstream)
             team = self._team_to_change(UUID(upstream.person_id), provenance)
-            changed = team.join_from_merged_team(str(duplicate_id), dict(duplicate_team.members), provenance)
+            changed = team.join_from_merged_team(str(duplicate_id), dict(duplicate_team.members), provenance,
+                                                 dict(duplicate_team.programs))
             return [team] if changed or team.pending_events else []
         return merge
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from services.notifications.domain.disclosure import TEAM_ONLY, refusal
+from shared.part2 import may_see_part2
 from services.notifications.domain.notifications import (
     DueNotification,
     PersonNotifications,
@@ -73,31 +75,41 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
             if known is None:
                 answers.append("no such person is known here")
                 continue
-            team, consents = self.as_one_person(known)
-            answers.append(refusal(recipient, category, team, consents, at))
+            team, consents, programs = self.as_one_person(known)
+            answers.append(refusal(recipient, category, team, consents, at, programs))
         return answers
 
-    def as_one_person(self, known: PersonFacts) -> tuple[dict[str, str], list[ConsentDirective]]:
-        """The team and consent directives that decide a notice about this record, merges
-        followed: a record merged away is decided with its survivor's team (the union, from
-        careplan), and every record of the person contributes its directives (each holds as the
-        person gave it, revocations included). A record no merge touched is decided alone."""
-        team, consents, merged_into, duplicates = known
+    def part2_shown(self, reader: Principal, person_id: UUID, at: datetime) -> bool:
+        """Whether this reader is shown the person's Part 2 substance-use notices now (shared/part2.py):
+        not a member from another program, unless a directive names their program or the team."""
+        found = self._facts_of(person_id)
+        if found is None:
+            return True
+        _, consents, programs = self.as_one_person(found)
+        return may_see_part2(programs.get(reader.subject), consents, at)
+
+    def as_one_person(self, known: PersonFacts) -> tuple[dict[str, str], list[ConsentDirective], dict[str, Any]]:
+        """The team (with its members' programs) and consent directives that decide a notice about
+        this record, merges followed: a record merged away is decided with its survivor's team
+        (the union, from careplan), and every record of the person contributes its directives
+        (each holds as the person gave it, revocations included). A record no merge touched is
+        decided alone."""
+        team, consents, merged_into, duplicates, programs = known
         if merged_into is None and not duplicates:
-            return team, consents
+            return team, consents, programs
         survivor = self._facts_of(UUID(merged_into)) if merged_into else None
         if survivor is not None:
-            team, duplicates = survivor[0], [*survivor[3], *duplicates]
+            team, programs, duplicates = survivor[0], survivor[4], [*survivor[3], *duplicates]
             consents = [*survivor[1], *consents]
         for duplicate in duplicates:
             other = self._facts_of(UUID(duplicate))
             if other is not None:
                 consents += [c for c in other[1] if c not in consents]
-        return team, consents
+        return team, consents, programs
 
     def _facts_of(self, person_id: UUID) -> PersonFacts | None:
-        return self.read_current_many({self.follower_class.create_id(person_id=person_id): person_facts}).get(
-            self.follower_class.create_id(person_id=person_id))
+        follower_id = self.follower_class.create_id(person_id=person_id)
+        return self.read_current_many({follower_id: person_facts}).get(follower_id)
 
     def survivor_of(self, person_id: UUID) -> UUID:
         """The record that stands for this person now (itself unless intake merged it away), from
@@ -137,9 +149,11 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
         return due if len(found) == 1 else sorted(due, key=lambda notice: notice.due_at)
 
 
-# A person's team, consent directives, the record they were merged into, and records merged into theirs.
-PersonFacts = tuple[dict[str, str], list[ConsentDirective], str | None, list[str]]
+# A person's team, consent directives, the record they were merged into, records merged into
+# theirs, and the team's members' programs (shared/part2.py).
+PersonFacts = tuple[dict[str, str], list[ConsentDirective], str | None, list[str], dict[str, Any]]
 
 
 def person_facts(person: PersonNotifications) -> PersonFacts:
-    return dict(person.team), list(person.consents.values()), person.merged_into, list(person.merged_duplicates)
+    return (dict(person.team), list(person.consents.values()), person.merged_into, list(person.merged_duplicates),
+            dict(person.programs))

@@ -224,9 +224,9 @@ class WebhookSubscriptions:
                 application.follower_class.create_id(person_id=UUID(person_id)), facts)
         except AggregateNotFoundError:
             return "no such person is known here"
-        team, consents = application.as_one_person(known)  # merges followed (the survivor's team)
+        team, consents, programs = application.as_one_person(known)  # merges followed (the survivor's team)
         return owner_refusal(owner, category, audience, named, team, consents, at,
-                             getattr(application, "agency_supervisors", ()))
+                             getattr(application, "agency_supervisors", ()), programs)
 
     def notice_message(self, person_id: str, notification_id: str) -> str | None:
         due = self.application.due_notifications(UUID(person_id)) or []

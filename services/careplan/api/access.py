@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from uuid import UUID
 
 from services.careplan.application import CareplanApplication
@@ -38,6 +39,11 @@ class TeamAccess:
         authorize_request(principal, right, RecordContext(person_id, frozenset(team),
                                                           also_person_ids=frozenset(found[1:])))
         return team, found
+
+    async def may_see_part2(self, principal: Principal, person_id: UUID) -> bool:
+        """Whether this (authorized) reader is shown the person's Part 2 records now (shared/part2.py)."""
+        return await self._foundation.run_sync(self._application.may_see_part2, person_id, principal.subject,
+                                               datetime.now(timezone.utc))
 
 
 def acting_role(principal: Principal, team: dict[str, str]) -> str:
