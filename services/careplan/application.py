@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
@@ -31,9 +31,11 @@ from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.plan_changes import PlanChanges, plan_changes
 from services.careplan.domain.reviews import NextReview, ReviewPrompt
 from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
-from services.careplan.domain.sharing import CONSENT_EVENTS, SharedRecord, directives_from, shared_record
+from services.careplan.domain.sharing import (
+    CONSENT_EVENTS, SharedRecord, directives_from, shared_record, shared_record_disclosure)
 from services.careplan.domain.timeline import Timeline, TimelineEntry
 from shared.consent import ConsentDirective, categories_allowed
+from shared.disclosures import DisclosureLedger
 from shared.domain import Provenance, UpstreamRef
 from shared.eventstore import KeyedThreadLocks
 from shared.part2 import Program, made_by_part2, may_see_part2
@@ -52,6 +54,13 @@ MAX_BACKOFF = 0.5
 class TooManyConflicts(Exception):
     """Other replicas kept changing the aggregate while this command tried to: nothing was saved,
     and the same command may be sent again shortly."""
+
+    retry_after_seconds = 1
+
+
+class DisclosureNotRecorded(Exception):
+    """A disclosure could not be recorded in the accounting, so nothing was disclosed; the same
+    request may be sent again shortly."""
 
     retry_after_seconds = 1
 
@@ -198,6 +207,25 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
         due = plan.next_review(timeline.review_prompts()).due_on if plan is not None else None
         return shared_record(timeline, plan, safety.current if safety else None, due, recipient_kind,
                              recipient_id, at)
+
+    def disclose_shared_record(self, person_id: UUID, recipient_kind: str, recipient_id: str | None,
+                               recipient_agency: str | None, purpose: str, provenance: Provenance,
+                               at: datetime) -> SharedRecord | None:
+        """`shared_record`, recorded in the person's accounting of disclosures before it is
+        returned: what cannot be recorded is not disclosed (DisclosureNotRecorded)."""
+        record = self.shared_record(person_id, recipient_kind, recipient_id, at)
+        if record is None:
+            return None
+        disclosure = shared_record_disclosure(record, str(uuid4()), self._consents(person_id).values(),
+                                              recipient_kind, recipient_id, recipient_agency, purpose, at)
+        try:
+            self._change(DisclosureLedger.create_id(person_id), lambda: DisclosureLedger(person_id, provenance),
+                         lambda ledger: ledger.record(disclosure, provenance))
+        except TooManyConflicts:
+            raise
+        except Exception as error:  # the database away, a pool exhausted: nothing leaves unrecorded
+            raise DisclosureNotRecorded(f"the disclosure could not be recorded ({type(error).__name__})") from error
+        return record
 
     def _consents(self, person_id: UUID) -> dict[str, ConsentDirective]:
         return directives_from(self.follower_events(person_id, *CONSENT_EVENTS))

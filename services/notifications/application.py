@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from services.notifications.domain.disclosure import TEAM_ONLY, refusal
+from eventsourcing.persistence import IntegrityError
+
+from services.notifications.domain.disclosure import TEAM_ONLY, notice_disclosure, outside_recipient, refusal
 from shared.part2 import may_see_part2
 from services.notifications.domain.notifications import (
     DueNotification,
@@ -17,8 +19,12 @@ from services.notifications.follow_up_use_cases import CrisisFollowUpUseCases
 from shared.access import Principal, RecordContext
 from shared.consent import ConsentDirective
 from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
-from shared.domain import UpstreamRef
+from shared.disclosures import DisclosureLedger
+from shared.domain import Provenance, UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
+
+
+DISCLOSURE_SAVE_ATTEMPTS = 8
 
 
 class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[PersonNotifications]):
@@ -78,6 +84,31 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
             team, consents, programs = self.as_one_person(known)
             answers.append(refusal(recipient, category, team, consents, at, programs))
         return answers
+
+    def record_streamed_disclosure(self, recipient: Principal, person_id: UUID, kind: str, category: str,
+                                   purpose: str, at: datetime) -> None:
+        """A notice about to be sent on the live stream of a support person or an outside agency,
+        recorded in the person's accounting of disclosures first (nothing for the treating team).
+        A failure raises, and the notice is not sent (the client resumes from its last id)."""
+        outside = outside_recipient(recipient.role.value, recipient.subject, recipient.agency)
+        if outside is None:
+            return
+        follower_id = self.follower_class.create_id(person_id=person_id)
+        consents = self.read_current_many({follower_id: lambda person: list(person.consents.values())})
+        disclosure = notice_disclosure("stream", str(uuid4()), person_id, outside, recipient.agency, None, kind,
+                                       category, False, consents.get(follower_id, []), at, purpose)
+        provenance = Provenance(actor_id=recipient.subject, actor_role=recipient.role.value,
+                                correlation_id=disclosure.disclosure_id)
+        ledger_id = DisclosureLedger.create_id(person_id)
+        for _ in range(DISCLOSURE_SAVE_ATTEMPTS):  # another writer of the ledger (a delivery) may come first
+            ledger = self.check_out_many([ledger_id]).get(ledger_id) or DisclosureLedger(person_id, provenance)
+            ledger.record(disclosure, provenance)
+            try:
+                self.record(ledger)
+                return
+            except IntegrityError:
+                self.forget([ledger_id])
+        raise RuntimeError("could not record a disclosure: the ledger kept changing")
 
     def part2_shown(self, reader: Principal, person_id: UUID, at: datetime) -> bool:
         """Whether this reader is shown the person's Part 2 substance-use notices now (shared/part2.py):
