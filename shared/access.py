@@ -56,6 +56,7 @@ class Right(StrEnum):
     FOLLOW_UP_CRISIS = "record crisis follow-ups"
     READ_SHARED_RECORD = "read what a person shares by consent"
     MANAGE_SUBSCRIPTIONS = "manage webhook subscriptions"
+    READ_AUDIT_HISTORY = "read a person's audit history"
 
 
 # Which roles hold each right at all; whose records they may use it on is decided by `check_may_see`.
@@ -89,6 +90,9 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     # Each for their own subscriptions (what they are sent is decided at each send); supervisors
     # also register care-team apps' subscriptions and operate everyone's.
     Right.MANAGE_SUBSCRIPTIONS: frozenset({Role.SUPPORT_PERSON, Role.OUTSIDE_AGENCY, Role.CARE_TEAM_APP} | STAFF),
+    # Every event about a person, each service's part (shared/history_http.py): auditors, and the
+    # person their own, without what the agency marks staff-internal.
+    Right.READ_AUDIT_HISTORY: frozenset({Role.AUDITOR, Role.PERSON}),
 }
 
 

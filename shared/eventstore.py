@@ -5,6 +5,7 @@ application (aggregate cache, group-committed batches with their trackings), its
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from eventsourcing.persistence import JSONTranscoder, Tracking
 from eventsourcing.postgres import PostgresFactory
 
 from shared.batch_recorders import POPOBatchProcessRecorder, PostgresBatchProcessRecorder
+from shared.person_index import HistoryFilter, index_entries
 from shared.settings import ServiceSettings
 from shared.topics import stored_topics
 from shared.transcodings import TRANSCODINGS
@@ -196,6 +198,21 @@ class ServiceApplication(Application):
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
+
+    def _record(self, processing_event: ProcessingEvent) -> Any:
+        """Every save passes here (`save` and `record`): the events go to the recorder with the
+        person each is about, which it indexes in the same statement (shared/person_index.py).
+        An aggregate added later (access records, disclosures) is indexed with no work of its
+        own as long as its events name the person."""
+        processing_event.saved_kwargs["person_index"] = index_entries(processing_event.events,
+                                                                      processing_event.aggregates)
+        return super()._record(processing_event)
+
+    def person_history(self, query: HistoryFilter) -> list[tuple[int, datetime, str, Any]]:
+        """One page of a person's events as stored here, decrypted: (position, time, topic as
+        stored, domain event)."""
+        return [(position, occurred_at, stored.topic, self.mapper.to_domain_event(stored))
+                for position, occurred_at, stored in self.recorder.select_person_history(query)]
 
 
 class KeyedThreadLocks:
