@@ -9,10 +9,17 @@ import io
 import json
 from datetime import datetime, timezone
 
+import uuid
+
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from carecoord.cli import app
+from services.intake.application import IntakeApplication
+from services.intake.bootstrap import IntakeSettings
+from shared.domain import Provenance
+from shared.eventstore import ensure_schema
 from tests.integration.test_event_flow import PHQ9_WITH_SUICIDE_RISK, register
 from tests.support.polling import eventually
 from tests.support.system import TEST_CIPHER_KEY, System, bearer
@@ -183,3 +190,33 @@ async def test_the_person_reads_their_own_history_without_staff_internal_details
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "cursor"]
     for client in clients.values():
         await client.aclose()
+
+
+def test_events_stored_before_the_index_are_indexed_by_a_one_off_pass(isolation, history_cli):
+    settings = IntakeSettings(database_url=isolation.database_url, event_cipher_key=TEST_CIPHER_KEY)
+    ensure_schema(settings)
+    intake = IntakeApplication(env=settings.eventsourcing_env())
+    provenance = Provenance("agency-7", "agency_system", "corr-before")
+    try:
+        people = [intake.register_person("north", f"before-{n}", f"Person {n}", None, provenance) for n in range(3)]
+        for person in people * 2:
+            intake.record_screening(person.person_id, uuid.uuid4(), "GAD-7", {"item1": 1}, provenance)
+    finally:
+        intake.close()
+    person_id = str(people[1].person_id)
+    indexed = history_cli(person_id, "-f", "jsonl", "-s", "intake")
+    # As a store from before the index: no rows, and the marker at its last position.
+    with psycopg.connect(isolation.database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM intake.person_events")
+        conn.execute("UPDATE intake.person_events_backfill SET indexed_from = "
+                     "(SELECT max(notification_id) FROM intake.intake_events)")
+    assert history_cli(person_id, "-f", "jsonl", "-s", "intake") == ""
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["audit", "index-history", "--service", "intake"])
+    assert result.exit_code == 0, result.output
+    assert "indexed 9 events" in result.stdout
+    assert history_cli(person_id, "-f", "jsonl", "-s", "intake") == indexed
+    assert len(indexed.splitlines()) == 3
+    again = runner.invoke(app, ["audit", "index-history", "--service", "intake"])
+    assert again.exit_code == 0 and "indexed 0 events" in again.stdout
