@@ -208,11 +208,20 @@ class ServiceApplication(Application):
                                                                       processing_event.aggregates)
         return super()._record(processing_event)
 
-    def person_history(self, query: HistoryFilter) -> list[tuple[int, datetime, str, Any]]:
-        """One page of a person's events as stored here, decrypted: (position, time, topic as
-        stored, domain event)."""
-        return [(position, occurred_at, stored.topic, self.mapper.to_domain_event(stored))
+    def person_history(self, query: HistoryFilter) -> list[tuple[int, datetime, UUID, int, str, bytes]]:
+        """One page of a person's events as stored here, decrypted (the state's JSON, see
+        shared/person_history.py): (position, time, aggregate id, version, topic, plaintext)."""
+        return [(position, occurred_at, stored.originator_id, stored.originator_version, stored.topic,
+                 self.plaintext(stored.state))
                 for position, occurred_at, stored in self.recorder.select_person_history(query)]
+
+    def plaintext(self, state: bytes) -> bytes:
+        """A stored state decrypted (and decompressed), as the mapper does before decoding it."""
+        if self.mapper.cipher is not None:
+            state = self.mapper.cipher.decrypt(state)
+        if self.mapper.compressor is not None:
+            state = self.mapper.compressor.decompress(state)
+        return state
 
 
 class KeyedThreadLocks:

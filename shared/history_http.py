@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.access import Principal, RecordContext, Right, Role
 from shared.http import CurrentPrincipal, authorize_request, log_read
-from shared.person_history import as_seen_by_person, history_line
+from shared.person_history import as_seen_by_person, decode_state, history_line
 from shared.person_index import HistoryFilter
 from shared.runtime import Foundation
 
@@ -64,8 +64,9 @@ def read_page(foundation: Foundation, principal: Principal, query: HistoryFilter
     service = settings.service_name
     rows = application.person_history(query)
     items = []
-    for position, occurred_at, topic, event in rows:
-        line = history_line(service, position, occurred_at, event, topic)
+    for position, occurred_at, originator_id, version, topic, plaintext in rows:
+        line = history_line(service, position, occurred_at, originator_id, version, topic, decode_state(plaintext),
+                            query.person_id)
         if principal.role is Role.PERSON:
             line = as_seen_by_person(line, query.person_id, settings.history_internal_types,
                                      settings.history_internal_fields)

@@ -19,12 +19,29 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from carecoord.audit.history import service_mapper
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, StoredEvent, UUIDAsHex
+from eventsourcing.utils import Environment
+from shared.cipher import RotatingAESCipher
 from shared.person_index import BACKFILL, PERSON_EVENTS, person_of
 from shared.settings import ServiceSettings
+from shared.transcodings import TRANSCODINGS
+
+# Decoded into domain events (their upcasters name the person on intake's oldest events): importing
+# the applications registers every domain class and every former topic stored events may carry.
+import services.careplan.application  # noqa: E402,F401  isort: skip
+import services.intake.application  # noqa: E402,F401  isort: skip
+import services.notifications.application  # noqa: E402,F401  isort: skip
 
 PAGE = 2000
+
+
+def service_mapper(settings: ServiceSettings) -> Mapper:
+    """How the service's application decrypts and decodes its events (shared/eventstore.py)."""
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), *(t() for t in TRANSCODINGS)):
+        transcoder.register(transcoding)
+    env = Environment(settings.service_name, settings.eventsourcing_env())
+    return Mapper(transcoder=transcoder, cipher=RotatingAESCipher(env))
 
 
 class NoIndex(Exception):

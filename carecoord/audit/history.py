@@ -13,29 +13,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from pydantic import SecretStr
 
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, StoredEvent, UUIDAsHex
 from eventsourcing.utils import Environment
 
 from carecoord.audit.keys import SERVICES
 from carecoord.dev import kept_dev_value
 from shared.cipher import RotatingAESCipher
-from shared.person_history import history_line
+from shared.person_history import decode_state, history_line
 from shared.person_index import HistoryFilter, history_parameters, history_statement
 from shared.settings import ServiceSettings
-from shared.transcodings import TRANSCODINGS
-
-# What each service's events are: importing the applications registers every domain class and
-# every former topic its stored events may carry.
-import services.careplan.application  # noqa: E402,F401  isort: skip
-import services.intake.application  # noqa: E402,F401  isort: skip
-import services.notifications.application  # noqa: E402,F401  isort: skip
 
 PAGE = 1000
 Line = dict[str, Any]
@@ -56,22 +50,13 @@ def service_settings(service: str) -> ServiceSettings:
     return ServiceSettings(**values)
 
 
-def service_mapper(settings: ServiceSettings) -> Mapper:
-    """How the service's application decrypts and decodes its events (shared/eventstore.py)."""
-    transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), *(t() for t in TRANSCODINGS)):
-        transcoder.register(transcoding)
-    env = Environment(settings.service_name, settings.eventsourcing_env())
-    return Mapper(transcoder=transcoder, cipher=RotatingAESCipher(env))
-
-
 class ServiceHistory:
     """A person's history in one service's store, read a page at a time by position."""
 
     def __init__(self, conn: psycopg.Connection, settings: ServiceSettings) -> None:
         self.conn = conn
         self.service = settings.service_name
-        self.mapper = service_mapper(settings)
+        self.cipher = RotatingAESCipher(Environment(self.service, settings.eventsourcing_env()))
         self.schema = settings.schema_name
         self._statement = history_statement(settings.schema_name, f"{self.service}_events")
 
@@ -85,22 +70,30 @@ class ServiceHistory:
             cursor.execute(self._statement, history_parameters(query), prepare=True)
             return cursor.fetchall()
 
-    def line(self, row: Sequence[Any]) -> tuple[datetime, Line]:
+    def line(self, row: Sequence[Any], person_id: UUID) -> tuple[datetime, Line]:
         position, occurred_at, originator_id, version, topic, state = row
-        event = self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
-        return occurred_at, history_line(self.service, position, occurred_at, event, topic)
+        plaintext = self.cipher.decrypt(bytes(state))
+        return occurred_at, history_line(self.service, position, occurred_at, originator_id, version, topic,
+                                         decode_state(plaintext), person_id)
 
     def lines(self, query: HistoryFilter) -> Iterator[tuple[datetime, Line]]:
-        """Every matching line, by position, a page (`query.limit`) in memory at a time."""
-        after = query.after
-        while True:
-            page = self.rows(HistoryFilter(query.person_id, after, query.since, query.until, query.types,
+        """Every matching line, by position, a page (`query.limit`) in memory at a time (two while
+        the next is fetched on a thread: PostgreSQL works while this one is decoded)."""
+        def page_after(after: int) -> list[tuple]:
+            return self.rows(HistoryFilter(query.person_id, after, query.since, query.until, query.types,
                                            query.limit))
-            for row in page:
-                yield self.line(row)
-            if len(page) < query.limit:
-                return
-            after = page[-1][0]
+
+        with ThreadPoolExecutor(1, thread_name_prefix="history-prefetch") as pool:
+            pending = pool.submit(page_after, query.after)
+            while True:
+                page = pending.result()
+                full = len(page) == query.limit
+                if full:
+                    pending = pool.submit(page_after, page[-1][0])
+                for row in page:
+                    yield self.line(row, query.person_id)
+                if not full:
+                    return
 
 
 @contextmanager

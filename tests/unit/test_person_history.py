@@ -3,13 +3,15 @@ it, what the person sees of their own, and the merge of several services' stream
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from carecoord.audit.merging import merge_histories
 from shared.domain import Provenance, UpstreamRef
-from shared.person_history import as_seen_by_person, history_line
+from shared.envelope import stable_event_id
+from shared.person_history import as_seen_by_person, decode_state, history_line
 from shared.person_index import HistoryFilter, person_of
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
@@ -23,8 +25,8 @@ def test_each_event_is_indexed_under_its_person_and_read_back_by_position_with_f
         intake.record_screening(person.person_id, uuid4(), "GAD-7", {"item1": 1}, provenance)
 
     def history(**given):
-        return [(event.originator_id, type(event).__qualname__, position)
-                for position, _, _, event in intake.person_history(HistoryFilter(sam.person_id, **given))]
+        return [(originator_id, topic.partition(":")[2], position)
+                for position, _, originator_id, _, topic, _ in intake.person_history(HistoryFilter(sam.person_id, **given))]
 
     whole = history()
     assert [name for _, name, _ in whole] == ["Person.Registered", "Person.ScreeningCompleted",
@@ -34,7 +36,7 @@ def test_each_event_is_indexed_under_its_person_and_read_back_by_position_with_f
     assert positions == sorted(positions)
     assert history(after=positions[0], limit=1) == whole[1:2]
     assert history(types=("ScreeningCompleted",)) == whole[1:] == history(types=("Person.ScreeningCompleted",))
-    times = [at for _, at, _, _ in intake.person_history(HistoryFilter(sam.person_id))]
+    times = [row[1] for row in intake.person_history(HistoryFilter(sam.person_id))]
     assert history(since=times[1]) == whole[1:] and history(until=times[1]) == whole[:1]
 
 
@@ -47,19 +49,31 @@ def test_the_person_of_an_event_is_its_own_its_upstream_events_or_its_aggregates
     assert person_of(SimpleNamespace(person_id="not-one-of-our-ids")) is None
 
 
-def _event(**fields):
-    return SimpleNamespace(originator_id=PERSON, originator_version=3, timestamp=T0, person_id=PERSON, **fields)
+def _line(service, position, topic, **state):
+    return history_line(service, position, T0, PERSON, 3, topic, {"timestamp": T0.isoformat(), **state}, PERSON)
+
+
+def test_a_stored_state_decodes_to_the_plain_fields_it_was_recorded_with(intake, provenance):
+    sam = intake.register_person("north", "1", "Sam", None, provenance)
+    screening_id = uuid4()
+    intake.record_screening(sam.person_id, screening_id, "GAD-7", {"item1": 1}, provenance)
+    *_, (position, at, originator_id, version, topic, plaintext) = intake.person_history(HistoryFilter(sam.person_id))
+    line = history_line("intake", position, at, originator_id, version, topic, decode_state(plaintext), sam.person_id)
+    assert line["data"]["screening_id"] == str(screening_id) and line["data"]["answers"] == {"item1": 1}
+    assert (line["actor_id"], line["actor_role"], line["correlation_id"]) == ("agency-7", "agency_system", "corr-1")
+    assert line["event_id"] == str(stable_event_id("intake", originator_id, version))
+    assert json.loads(json.dumps(line)) == line  # plain JSON all through
 
 
 def test_a_line_names_the_actor_or_for_what_a_service_did_itself_the_cause():
-    line = history_line("intake", 12, T0, _event(provenance=Provenance("casey", "care_coordinator", "corr-1"),
-                                                  fingerprint="abc", answers={"item1": 1}),
-                        "services.intake.domain.person:Person.ScreeningCompleted")
+    line = _line("intake", 12, "services.intake.domain.person:Person.ScreeningCompleted",
+                 provenance=Provenance("casey", "care_coordinator", "corr-1").as_dict(), fingerprint="abc",
+                 answers={"item1": 1})
     assert (line["type"], line["actor_id"], line["actor_role"], line["correlation_id"], line["caused_by"]) == (
         "Person.ScreeningCompleted", "casey", "care_coordinator", "corr-1", None)
     assert line["data"] == {"fingerprint": "abc", "answers": {"item1": 1}}
     cause = UpstreamRef("intake", "intake.person", 12, line["event_id"], "carecoord.intake.x", str(PERSON), 3, "corr-1")
-    effect = history_line("careplan", 5, T0, _event(upstream=cause), "m:Timeline.EntryAdded")
+    effect = _line("careplan", 5, "m:Timeline.EntryAdded", upstream=cause.as_dict())
     assert (effect["actor_id"], effect["actor_role"], effect["correlation_id"], effect["causation_id"]) == (
         "careplan", "service", "corr-1", line["event_id"])
     assert effect["caused_by"]["source"] == "intake" and effect["caused_by"]["position"] == 12
@@ -72,7 +86,7 @@ def test_a_line_names_the_actor_or_for_what_a_service_did_itself_the_cause():
     assert as_seen_by_person(own, PERSON, [], [])["actor_id"] == str(PERSON)  # type: ignore[index]
 
 
-def _line(service: str, position: int, seconds: float, cause: tuple[str, int] | None = None):
+def _at(service: str, position: int, seconds: float, cause: tuple[str, int] | None = None):
     caused_by = {"source": cause[0], "position": cause[1], "event_id": "e", "type": "t"} if cause else None
     return T0 + timedelta(seconds=seconds), {"service": service, "position": position, "caused_by": caused_by}
 
@@ -82,39 +96,36 @@ def _merged(**streams):
 
 
 def test_the_merge_is_in_time_order():
-    assert _merged(intake=[_line("intake", 1, 0), _line("intake", 4, 3)],
-                   careplan=[_line("careplan", 2, 1), _line("careplan", 9, 5)],
-                   notifications=[_line("notifications", 1, 2)]) == [
+    assert _merged(intake=[_at("intake", 1, 0), _at("intake", 4, 3)],
+                   careplan=[_at("careplan", 2, 1), _at("careplan", 9, 5)],
+                   notifications=[_at("notifications", 1, 2)]) == [
         ("intake", 1), ("careplan", 2), ("notifications", 1), ("intake", 4), ("careplan", 9)]
 
 
 def test_an_effect_stamped_before_its_cause_waits_for_it_and_its_service_keeps_its_order():
     # Careplan's clock is behind: its effect of intake#5 is stamped before intake#5 itself.
-    assert _merged(intake=[_line("intake", 1, 0), _line("intake", 5, 10)],
-                   careplan=[_line("careplan", 3, 8, cause=("intake", 5)), _line("careplan", 4, 9)]) == [
+    assert _merged(intake=[_at("intake", 1, 0), _at("intake", 5, 10)],
+                   careplan=[_at("careplan", 3, 8, cause=("intake", 5)), _at("careplan", 4, 9)]) == [
         ("intake", 1), ("intake", 5), ("careplan", 3), ("careplan", 4)]
 
 
 def test_an_effect_whose_cause_is_not_in_the_history_is_listed_by_time():
     # intake#5 is left out (a filter): once intake has passed position 5, careplan's line goes.
-    assert _merged(intake=[_line("intake", 1, 0), _line("intake", 6, 20)],
-                   careplan=[_line("careplan", 3, 8, cause=("intake", 5))]) == [
+    assert _merged(intake=[_at("intake", 1, 0), _at("intake", 6, 20)],
+                   careplan=[_at("careplan", 3, 8, cause=("intake", 5))]) == [
         ("intake", 1), ("careplan", 3), ("intake", 6)]
     # Intake is not merged at all.
-    assert _merged(careplan=[_line("careplan", 3, 8, cause=("intake", 5))]) == [("careplan", 3)]
+    assert _merged(careplan=[_at("careplan", 3, 8, cause=("intake", 5))]) == [("careplan", 3)]
     # Until intake has passed the cause's position, the cause may still come: the effect waits
     # (here behind a later intake line: causes first is the rule, time order the preference).
-    assert _merged(intake=[_line("intake", 1, 30)], careplan=[_line("careplan", 3, 8, cause=("intake", 5))]) == [
+    assert _merged(intake=[_at("intake", 1, 30)], careplan=[_at("careplan", 3, 8, cause=("intake", 5))]) == [
         ("intake", 1), ("careplan", 3)]
 
 
 def test_causes_across_services_in_both_directions():
     # careplan#2 (a team) -> intake#3 (intake's team view) -> ... intake#4 (a screening) -> careplan#5
-    assert _merged(intake=[_line("intake", 3, 1, cause=("careplan", 2)), _line("intake", 4, 2)],
-                   careplan=[_line("careplan", 2, 1.5), _line("careplan", 5, 1.9, cause=("intake", 4))]) == [
+    assert _merged(intake=[_at("intake", 3, 1, cause=("careplan", 2)), _at("intake", 4, 2)],
+                   careplan=[_at("careplan", 2, 1.5), _at("careplan", 5, 1.9, cause=("intake", 4))]) == [
         ("careplan", 2), ("intake", 3), ("intake", 4), ("careplan", 5)]
 
 
-def test_lines_are_uuid_strings():
-    line = history_line("intake", 1, T0, _event(provenance=Provenance("a", "agency_system", "c")), "m:Person.X")
-    assert UUID(line["event_id"]) and line["person_id"] == str(PERSON)
