@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 FORMATS = ("table", "jsonl", "csv")
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps with options makes one per call
 CSV_COLUMNS = ("occurred_at", "service", "position", "type", "actor_id", "actor_role", "correlation_id",
                "causation_id", "caused_by", "event_id", "aggregate_id", "aggregate_version", "person_id", "data")
 # The table's columns and widths; the event's fields are left to the other formats.
@@ -33,14 +34,14 @@ def write_history(lines: Iterable[dict[str, Any]], out: TextIO, form: str) -> in
     count = 0
     if form == "jsonl":
         for line in lines:
-            out.write(json.dumps(line, separators=(",", ":")) + "\n")
+            out.write(_ENCODER.encode(line) + "\n")
             count += 1
     elif form == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for line in lines:
             writer.writerow([_caused_by(line) if column == "caused_by"
-                             else json.dumps(line["data"], separators=(",", ":")) if column == "data"
+                             else _ENCODER.encode(line["data"]) if column == "data"
                              else "" if line.get(column) is None else line[column] for column in CSV_COLUMNS])
             count += 1
     elif form == "table":
