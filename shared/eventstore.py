@@ -208,7 +208,7 @@ class ServiceApplication(Application):
                                                                       processing_event.aggregates)
         return super()._record(processing_event)
 
-    def person_history(self, query: HistoryFilter) -> list[tuple[int, datetime, UUID, int, str, bytes]]:
+    def person_history(self, query: HistoryFilter) -> list[tuple[int, datetime, Any, int, str, bytes]]:
         """One page of a person's events as stored here, decrypted (the state's JSON, see
         shared/person_history.py): (position, time, aggregate id, version, topic, plaintext)."""
         return [(position, occurred_at, stored.originator_id, stored.originator_version, stored.topic,

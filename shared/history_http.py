@@ -65,14 +65,13 @@ def read_page(foundation: Foundation, principal: Principal, query: HistoryFilter
     rows = application.person_history(query)
     items = []
     for position, occurred_at, originator_id, version, topic, plaintext in rows:
-        line = history_line(service, position, occurred_at, originator_id, version, topic, decode_state(plaintext),
-                            query.person_id)
-        if principal.role is Role.PERSON:
+        line: dict[str, Any] | None = history_line(service, position, occurred_at, originator_id, version, topic,
+                                                   decode_state(plaintext), query.person_id)
+        if line is not None and principal.role is Role.PERSON:
             line = as_seen_by_person(line, query.person_id, settings.history_internal_types,
                                      settings.history_internal_fields)
-            if line is None:
-                continue
-        items.append(HistoryLine.model_validate(line))
+        if line is not None:
+            items.append(HistoryLine.model_validate(line))
     next_cursor = str(rows[-1][0]) if len(rows) == query.limit else None
     return HistoryPage(person_id=query.person_id, service=service, items=items, next_cursor=next_cursor)
 

@@ -14,6 +14,7 @@ running meanwhile. Memory: one page, plus the person of each aggregate created i
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -77,7 +78,7 @@ def backfill_index(settings: ServiceSettings, progress: Callable[[int, int], Non
                     break
                 people, positions, times = [], [], []
                 for position, originator_id, version, topic, state in rows:
-                    event = mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
+                    event: Any = mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
                     person = person_of(event) or creators.get(originator_id)
                     if person is not None and version == 1:
                         creators[originator_id] = person
