@@ -1,5 +1,6 @@
 """`carecoord audit ...`: checkpoint, export, verify and prove a service's event log; a person's
-history across the services (`history`, and `index-history` for events stored before the index).
+history across the services (`history`, and `index-history` for events stored before the index);
+rebuild a person's record in careplan as it was at a moment (`as-of`).
 
 Exit status: 0 when all is well, 1 when verification fails (what failed first is printed), 2 when
 the command could not do its work (no checkpoint yet, no such record, a malformed key)."""
@@ -9,32 +10,32 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
-from uuid import UUID
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Iterator
+from uuid import UUID
 
 import psycopg
 import typer
 from rich.console import Console
 
-from carecoord.audit.backfill import NoIndex, backfill_index
 from carecoord.audit.checkpointing import CheckpointRefused, make_checkpoint
 from carecoord.audit.history import PAGE as HISTORY_PAGE
 from carecoord.audit.history import service_histories, service_settings
 from carecoord.audit.history_output import FORMATS, write_history
 from carecoord.audit.keys import SERVICES, AuditSettings
 from carecoord.audit.proving import NothingToProve, Target, check_proofs, prove, prove_consistency
-from carecoord.audit.store import AuditStore
 from carecoord.audit.merging import merge_histories
+from carecoord.audit.store import AuditStore
 from carecoord.audit.verification import verify_log
-from shared.person_index import HistoryFilter
 from carecoord.progress import positions_progress, report_to
 from shared.checkpoints import CheckpointError, NoteSigner
+from shared.person_index import HistoryFilter
 
 app = typer.Typer(name="audit", help="Checkpoint, verify and prove each service's event log (RFC 9162, C2SP "
-                                     "signed checkpoints); a person's history across the services.", add_completion=False, pretty_exceptions_enable=False,
+                                     "signed checkpoints); a person's history across the services; a record as of a "
+                                     "moment.", add_completion=False, pretty_exceptions_enable=False,
                   no_args_is_help=True)
 
 Service = Annotated[str, typer.Option("--service", "-s", help=f"whose log: one of {', '.join(SERVICES)}")]
@@ -263,9 +264,48 @@ def _aware(moment: datetime | None) -> datetime | None:
 def index_history(service: Service = "intake") -> None:
     """Add the events stored before the person index existed to it (one-off; safe to repeat)."""
     _check_service(service)
+    # Imported here: it decodes every service's domain events, which the other commands never do.
+    
     try:
         with positions_progress(Console(stderr=True)) as progress:
             added = backfill_index(service_settings(service), report_to(progress, f"indexing {service}"))
     except NoIndex as error:
         _fail(str(error))
     print(f"indexed {_count(added, 'event')} of {service} stored before the person index")
+
+
+@app.command("as-of")
+def as_of(
+    person: Annotated[str, typer.Argument(metavar="PERSON", help="the person's id")],
+    moment: Annotated[str, typer.Argument(metavar="TIME", help="the moment, ISO 8601 with a zone "
+                                                               "(2026-12-01T09:30:00+00:00)")],
+) -> None:
+    """Print (JSON) careplan's record of a person as it was at TIME: care team, care plan, consent
+    directives, safety plan and integrated picture, rebuilt from careplan's events up to TIME, as
+    GET /audit/people/{id}/as-of answers. DATABASE_URL and EVENT_CIPHER_KEY as careplan has them."""
+    try:
+        person_id = UUID(person)
+    except ValueError:
+        raise typer.BadParameter(f"{person!r} is not a person's id (a UUID)", param_hint="PERSON") from None
+    try:
+        at = datetime.fromisoformat(moment)
+    except ValueError:
+        raise typer.BadParameter(f"{moment!r} is not an ISO 8601 time", param_hint="TIME") from None
+    if at.tzinfo is None:
+        raise typer.BadParameter("give the time with its zone (+00:00 or Z)", param_hint="TIME")
+    # Imported here: the other audit commands need none of careplan (see carecoord/cli.py).
+    from carecoord.audit.as_of import record_as_of_document
+    from carecoord.careplan_settings import NO_KEY, careplan_settings
+    from services.careplan.as_of import InTheFuture
+
+    settings = careplan_settings()
+    if settings is None:
+        _fail(NO_KEY)
+    assert settings is not None
+    try:
+        document = record_as_of_document(settings, person_id, at)
+    except InTheFuture as error:
+        raise typer.BadParameter(str(error), param_hint="TIME") from None
+    if document is None:
+        _fail(f"careplan had not heard of {person_id} by {at.isoformat()}")
+    print(json.dumps(document, indent=2))

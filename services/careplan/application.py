@@ -23,7 +23,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
 from services.careplan.plan_use_cases import CarePlanUseCases
-from services.careplan.domain.care_team import CareTeam, Membership
+from services.careplan.domain.care_team import CareTeam, Membership, memberships
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
@@ -35,6 +35,7 @@ from services.careplan.domain.timeline import Timeline, TimelineEntry
 from shared.consent import ConsentDirective, categories_allowed
 from shared.domain import Provenance, UpstreamRef
 from shared.eventstore import KeyedThreadLocks
+from shared.part2 import Program, made_by_part2, may_see_part2
 from shared.following import FollowerApplication, UpstreamChange
 
 T = TypeVar("T")
@@ -80,13 +81,14 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
 
     # -- the care team -----------------------------------------------------------------------------
 
-    def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> bool:
-        """Add someone to the team (or change their role): checked before anything is loaded."""
+    def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance,
+                        program: Program | None = None) -> bool:
+        """Add someone to the team (or change their role or program): checked before anything is loaded."""
         self.scope_of_practice.check_may_assign(role, provenance.actor_role)
         consented = bool(categories_allowed(
             self._consents(person_id).values(), "named_person", member_id, datetime.now(timezone.utc)))
         return self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
-                            lambda team: team.add_member(member_id, role, provenance, consented))
+                            lambda team: team.add_member(member_id, role, provenance, consented, program))
 
     def remove_team_member(self, person_id: UUID, member_id: str, provenance: Provenance) -> None:
         self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
@@ -97,16 +99,23 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         team = self._stored(CareTeam.create_id(person_id))
         return dict(team.members) if team else {}
 
+    def team_programs(self, person_id: UUID) -> dict[str, Program]:
+        """Member id -> the program they work in, for members who gave one."""
+        team = self._stored(CareTeam.create_id(person_id))
+        return dict(team.programs) if team else {}
+
+    def may_see_part2(self, person_id: UUID, reader_id: str, at: datetime) -> bool:
+        """Whether this reader (on the team, or the person, an auditor...) may see the person's
+        Part 2 records now (shared/part2.py): only a member from another program may not, unless
+        a directive in force names their program or the team."""
+        program = self.team_programs(person_id).get(reader_id)
+        if program is None or program.is_part2:
+            return True  # decided without reading the consents
+        return may_see_part2(program, self._consents(person_id).values(), at)
+
     def team_history(self, person_id: UUID) -> list[Membership]:
         """Who was on the team in which role, from when until when (None: still on it)."""
-        periods: list[Membership] = []
-        for event in self.events.get(CareTeam.create_id(person_id)):
-            if isinstance(event, (CareTeam.MemberJoined, CareTeam.MemberLeft)):
-                periods = [p if p.member_id != event.member_id or p.left_at else p.ended(event.timestamp)
-                           for p in periods]
-            if isinstance(event, CareTeam.MemberJoined):
-                periods.append(Membership(event.member_id, event.role, event.timestamp))
-        return periods
+        return memberships(self.events.get(CareTeam.create_id(person_id)))
 
     # -- the care plan -----------------------------------------------------------------------------
 
@@ -184,17 +193,24 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
 
     def add_medication_note(self, person_id: UUID, note_id: str, kind: str, text: str, medication: str | None,
                             choice: str | None, author_role: str, provenance: Provenance) -> bool:
+        part2 = self._made_by_part2(person_id, provenance)
         return self._change_medication(person_id, provenance, lambda record: record.add_note(
-            note_id, kind, text, medication, choice, author_role, provenance))
+            note_id, kind, text, medication, choice, author_role, provenance, part2=part2))
 
     def record_prescribing_decision(self, person_id: UUID, decision_id: str, decision: str, medication: str,
                                     dose: str | None, rationale: str, discussed_with_person: bool,
                                     author_role: str, provenance: Provenance) -> bool:
         # Checked before anything is loaded or started: a refusal leaves no trace in the record.
         self.scope_of_practice.check_may_prescribe(author_role)
+        part2 = self._made_by_part2(person_id, provenance)
         return self._change_medication(person_id, provenance, lambda record: record.record_decision(
             decision_id, decision, medication, dose, rationale, discussed_with_person, author_role,
-            self.scope_of_practice, provenance))
+            self.scope_of_practice, provenance, part2=part2))
+
+    def _made_by_part2(self, person_id: UUID, provenance: Provenance) -> bool:
+        """A note or decision is a Part 2 record when its author is on the team for a Part 2
+        program as they write it (marked on the record: it stays so if they later leave)."""
+        return made_by_part2(self.team_programs(person_id).get(provenance.actor_id))
 
     def medication_record(self, person_id: UUID) -> MedicationCollaboration | None:
         return self._stored(MedicationCollaboration.create_id(person_id))

@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from services.notifications.domain.disclosure import TEAM_ONLY, refusal
+from shared.part2 import may_see_part2
 from services.notifications.domain.notifications import (
     DueNotification,
     PersonNotifications,
@@ -61,13 +62,13 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
         found = self.follower(person_id)
         if found is None:
             return "no such person is known here"
-        return refusal(recipient, category, found.team, found.consents.values(), at)
+        return refusal(recipient, category, found.team, found.consents.values(), at, found.programs)
 
     def refusals(self, recipient: Principal, notices: Sequence[tuple[UUID, str]], at: datetime) -> list[str | None]:
         """`refusal` for several notices (person id, category) at once, as things are now: every
         person's team and directives brought up to date with one query, whatever the number."""
-        def facts(person: PersonNotifications) -> tuple[dict[str, str], list]:
-            return dict(person.team), list(person.consents.values())
+        def facts(person: PersonNotifications) -> tuple[dict[str, str], list, dict]:
+            return dict(person.team), list(person.consents.values()), dict(person.programs)
 
         ids = {person_id: self.follower_class.create_id(person_id=person_id) for person_id, _ in notices}
         found = self.read_current_many({follower_id: facts for follower_id in ids.values()})
@@ -75,8 +76,16 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
         for person_id, category in notices:
             known = found.get(ids[person_id])
             answers.append("no such person is known here" if known is None
-                           else refusal(recipient, category, known[0], known[1], at))
+                           else refusal(recipient, category, known[0], known[1], at, known[2]))
         return answers
+
+    def part2_shown(self, reader: Principal, person_id: UUID, at: datetime) -> bool:
+        """Whether this reader is shown the person's Part 2 substance-use notices now (shared/part2.py):
+        not a member from another program, unless a directive names their program or the team."""
+        found = self.follower(person_id)
+        if found is None:
+            return True
+        return may_see_part2(found.programs.get(reader.subject), found.consents.values(), at)
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)

@@ -214,18 +214,18 @@ class WebhookSubscriptions:
                 at: datetime) -> str | None:
         """Why the owner may not be sent this notice now (None: they may), from the person's team,
         consent directives and the notice's audience as they are at this moment."""
-        def facts(person: Any) -> tuple[str, tuple[str, ...], dict[str, str], list[Any]]:
+        def facts(person: Any) -> tuple[str, tuple[str, ...], dict[str, str], list[Any], dict[str, Any]]:
             notice = next((n for n in person.due if n.notification_id == notification_id), None)
             audience, named = (notice.audience, tuple(notice.named)) if notice is not None else ("care_team", ())
-            return audience, named, dict(person.team), list(person.consents.values())
+            return audience, named, dict(person.team), list(person.consents.values()), dict(person.programs)
         application = self.application
         try:  # the kept copy brought up to date, not a replay of the person's whole history
-            audience, named, team, consents = application.read_current(
+            audience, named, team, consents, programs = application.read_current(
                 application.follower_class.create_id(person_id=UUID(person_id)), facts)
         except AggregateNotFoundError:
             return "no such person is known here"
         return owner_refusal(owner, category, audience, named, team, consents, at,
-                             getattr(application, "agency_supervisors", ()))
+                             getattr(application, "agency_supervisors", ()), programs)
 
     def notice_message(self, person_id: str, notification_id: str) -> str | None:
         due = self.application.due_notifications(UUID(person_id)) or []
