@@ -265,7 +265,8 @@ def index_history(service: Service = "intake") -> None:
     """Add the events stored before the person index existed to it (one-off; safe to repeat)."""
     _check_service(service)
     # Imported here: it decodes every service's domain events, which the other commands never do.
-    
+    from carecoord.audit.backfill import NoIndex, backfill_index
+
     try:
         with positions_progress(Console(stderr=True)) as progress:
             added = backfill_index(service_settings(service), report_to(progress, f"indexing {service}"))
