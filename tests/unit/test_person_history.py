@@ -129,3 +129,30 @@ def test_causes_across_services_in_both_directions():
         ("careplan", 2), ("intake", 3), ("intake", 4), ("careplan", 5)]
 
 
+
+
+def test_a_persons_webhook_deliveries_are_in_their_history(request, persistence):
+    """A lane's opening names the person, its queued items and attempts do not: they are indexed
+    under the person the lane was opened for, with no work of the lane's own."""
+    from services.notifications.application import NotificationsApplication
+    from services.notifications.domain.delivery import AttemptOutcome, lane_id
+    from services.notifications.domain.subscriptions import Filters, Owner
+    from services.notifications.subscriptions_app import Match, WebhookSubscriptions
+    from tests.unit.conftest import application_env
+
+    application = NotificationsApplication(env=application_env(request, "notifications"))
+    try:
+        webhooks = WebhookSubscriptions(application, clock=T0.timestamp, jitter=lambda: 0.0)
+        subscription = webhooks.subscribe(Owner("casey", "care_coordinator"), "https://receiver.example/hook",
+                                          Filters(), "id-only", None)
+        person, other = uuid4(), uuid4()
+        webhooks.record_matches([Match(subscription.id, f"notice-{who}", str(who), "screening_positive", False,
+                                       "team_only", T0) for who in (person, other)], 1)
+        webhooks.record_attempt(lane_id(subscription.id, str(person), False), subscription.id, 1, T0,
+                                AttemptOutcome(200, None, 3), (1.0,), None, False)
+        types = [topic.partition(":")[2] for *_, topic, _ in application.person_history(HistoryFilter(person))]
+    finally:
+        application.close()
+    assert "DeliveryLane.Opened" in types and "DeliveryLane.Queued" in types and "DeliveryLane.Attempted" in types
+    assert "Subscription.NoticeMatched" in types  # the subscription's event names the person
+    assert "Subscription.Created" not in types  # about no one person
