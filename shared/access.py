@@ -58,6 +58,7 @@ class Right(StrEnum):
     READ_RECORD_AS_OF = "read a record as it was at a past moment"
     MANAGE_SUBSCRIPTIONS = "manage webhook subscriptions"
     READ_AUDIT_HISTORY = "read a person's audit history"
+    READ_DISCLOSURES = "read accountings of disclosures"
 
 
 # Which roles hold each right at all; whose records they may use it on is decided by `check_may_see`.
@@ -97,6 +98,8 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     # Every event about a person, each service's part (shared/history_http.py): auditors, and the
     # person their own, without what the agency marks staff-internal.
     Right.READ_AUDIT_HISTORY: frozenset({Role.AUDITOR, Role.PERSON}),
+    # The accounting of disclosures (45 CFR 164.528, 42 CFR 2.25): the person's own, and auditors'.
+    Right.READ_DISCLOSURES: frozenset({Role.AUDITOR, Role.PERSON}),
 }
 
 
@@ -130,6 +133,8 @@ class RecordContext:
     registered_by: str | None = None  # the agency that registered the person, where known
     # Agencies whose records of the same person were merged into this one: they see it too.
     also_registered_by: frozenset[str] = frozenset()
+    # Records of the same person merged into this one: the person's token for any of them reads it.
+    also_person_ids: frozenset[UUID] = frozenset()
 
 
 def check_has_right(principal: Principal, right: Right) -> None:
@@ -142,7 +147,7 @@ def check_may_see(principal: Principal, record: RecordContext) -> None:
     if principal.role is Role.AUDITOR:
         return
     if principal.role is Role.PERSON:
-        if principal.person_id == record.person_id:
+        if principal.person_id == record.person_id or principal.person_id in record.also_person_ids:
             return
     elif principal.role is Role.AGENCY_SYSTEM:
         if principal.agency is not None and (principal.agency == record.registered_by

@@ -16,12 +16,13 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
+from services.careplan.merged_records import MergedRecords
 from services.careplan.plan_use_cases import CarePlanUseCases
 from services.careplan.domain.care_team import CareTeam, Membership, memberships
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
@@ -30,9 +31,11 @@ from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.plan_changes import PlanChanges, plan_changes
 from services.careplan.domain.reviews import NextReview, ReviewPrompt
 from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
-from services.careplan.domain.sharing import CONSENT_EVENTS, SharedRecord, directives_from, shared_record
+from services.careplan.domain.sharing import (
+    CONSENT_EVENTS, SharedRecord, directives_from, shared_record, shared_record_disclosure)
 from services.careplan.domain.timeline import Timeline, TimelineEntry
 from shared.consent import ConsentDirective, categories_allowed
+from shared.disclosures import DisclosureLedger
 from shared.domain import Provenance, UpstreamRef
 from shared.eventstore import KeyedThreadLocks
 from shared.part2 import Program, made_by_part2, may_see_part2
@@ -55,7 +58,14 @@ class TooManyConflicts(Exception):
     retry_after_seconds = 1
 
 
-class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
+class DisclosureNotRecorded(Exception):
+    """A disclosure could not be recorded in the accounting, so nothing was disclosed; the same
+    request may be sent again shortly."""
+
+    retry_after_seconds = 1
+
+
+class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[Timeline]):
     name = "Careplan"
     follower_class = Timeline
 
@@ -79,6 +89,17 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         found = self.follower(person_id)
         return None if found is None else list(found.entries)
 
+    def merged_timeline(self, records: list[UUID]) -> list[tuple[UUID, TimelineEntry]] | None:
+        """The timelines of a survivor and the records merged into it (`records_of`), as one, in
+        time order, each entry with the record it came from (None: the survivor has none)."""
+        timelines = [(record, self.timeline(record)) for record in records]
+        if timelines[0][1] is None:
+            return None
+        entries = [(record, entry) for record, found in timelines for entry in found or []]
+        if len(records) == 1:
+            return entries  # one record: in the order careplan applied them, as always
+        return sorted(entries, key=lambda pair: pair[1].occurred_at)  # stable: each record's order stays
+
     # -- the care team -----------------------------------------------------------------------------
 
     def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance,
@@ -98,6 +119,11 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         """Member id -> role, as stored now (empty if no team was formed)."""
         team = self._stored(CareTeam.create_id(person_id))
         return dict(team.members) if team else {}
+
+    def joined_through_merge(self, person_id: UUID) -> dict[str, str]:
+        """Member id -> the duplicate record whose team they came from when intake merged it."""
+        team = self._stored(CareTeam.create_id(person_id))
+        return dict(team.joined_through_merge) if team else {}
 
     def team_programs(self, person_id: UUID) -> dict[str, Program]:
         """Member id -> the program they work in, for members who gave one."""
@@ -181,6 +207,25 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         due = plan.next_review(timeline.review_prompts()).due_on if plan is not None else None
         return shared_record(timeline, plan, safety.current if safety else None, due, recipient_kind,
                              recipient_id, at)
+
+    def disclose_shared_record(self, person_id: UUID, recipient_kind: str, recipient_id: str | None,
+                               recipient_agency: str | None, purpose: str, provenance: Provenance,
+                               at: datetime) -> SharedRecord | None:
+        """`shared_record`, recorded in the person's accounting of disclosures before it is
+        returned: what cannot be recorded is not disclosed (DisclosureNotRecorded)."""
+        record = self.shared_record(person_id, recipient_kind, recipient_id, at)
+        if record is None:
+            return None
+        disclosure = shared_record_disclosure(record, str(uuid4()), self._consents(person_id).values(),
+                                              recipient_kind, recipient_id, recipient_agency, purpose, at)
+        try:
+            self._change(DisclosureLedger.create_id(person_id), lambda: DisclosureLedger(person_id, provenance),
+                         lambda ledger: ledger.record(disclosure, provenance))
+        except TooManyConflicts:
+            raise
+        except Exception as error:  # the database away, a pool exhausted: nothing leaves unrecorded
+            raise DisclosureNotRecorded(f"the disclosure could not be recorded ({type(error).__name__})") from error
+        return record
 
     def _consents(self, person_id: UUID) -> dict[str, ConsentDirective]:
         return directives_from(self.follower_events(person_id, *CONSENT_EVENTS))

@@ -141,11 +141,12 @@ class NoticeStreams:
             raise BeyondTheLog(f"{last_event_id} is past the end of the notification log ({end})")
         return last_event_id
 
-    async def follow(self, recipient: Principal, after: int, until: float | None = None
+    async def follow(self, recipient: Principal, after: int, until: float | None = None, purpose: str = "TREAT"
                      ) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
         """The notices recorded after `after` that `recipient` may be sent, each decided as it
         leaves, until `until` (seconds since the epoch: when the caller's token expires; the client
-        reconnects with a fresh one) or the client goes."""
+        reconnects with a fresh one) or the client goes. To a support person or an outside agency
+        each is a disclosure, recorded (with `purpose`) before it is sent."""
         with self._news() as news:
             position = after
             while (left := math.inf if until is None else until - self._clock().timestamp()) > 0:
@@ -153,14 +154,14 @@ class NoticeStreams:
                 notifications, read_to = await self._reader.read(position, self._page_size, NOTICE_TOPICS)
                 if notifications:
                     notices = await self._run_sync(self._decode, notifications)
-                    async for sent in self._send(recipient, notices):
+                    async for sent in self._send(recipient, notices, purpose):
                         yield sent
                 position = read_to
                 if len(notifications) < self._page_size:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(news.wait(), timeout=min(self._poll_seconds, left))
 
-    async def _send(self, recipient: Principal, notices: Sequence[StreamedNotice]
+    async def _send(self, recipient: Principal, notices: Sequence[StreamedNotice], purpose: str
                     ) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
         loop = asyncio.get_running_loop()
         pending = list(notices)
@@ -173,6 +174,10 @@ class NoticeStreams:
                     pending = pending[index:]
                     break
                 if refusal is None:
+                    if recipient.role not in STAFF:  # outside the treating team: accounted for first
+                        await self._run_sync(self._application.record_streamed_disclosure, recipient,
+                                             notice.person_id, notice.document["kind"], notice.category, purpose,
+                                             self._clock())
                     yield notice, notice.for_recipient(recipient)
             else:
                 pending = []

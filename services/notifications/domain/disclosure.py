@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from uuid import UUID
 
 from shared.access import STAFF, Principal, Role
 from shared.consent import CATEGORIES, ConsentDirective, categories_allowed
+from shared.disclosures import DEFAULT_PURPOSE, Disclosure, directives_allowing
 from shared.part2 import SUBSTANCE_USE, Program, may_see_part2
 
 # For a notice no consent category describes safely (a medication question may be about
@@ -57,3 +59,34 @@ def refusal(recipient: Principal, category: str, team: Mapping[str, str], consen
     if category not in categories_allowed(consents, kind, recipient_id, at):
         return f"no consent directive of the person shares {category} information with this recipient now"
     return None
+
+
+def outside_recipient(role: str, subject: str, agency: str | None) -> tuple[str, str | None] | None:
+    """(recipient kind, id) in consent directives' terms for a recipient outside the treating
+    team (a support person, an outside agency); None for anyone else (staff, care-team apps):
+    what reaches them is not a disclosure to account for."""
+    kind = OUTSIDE_RECIPIENT_KINDS.get(Role(role))
+    if kind is None:
+        return None
+    return kind, agency if kind == "outside_agency" else subject
+
+
+CHANNEL_WORDS = {"webhook": "Webhook delivery", "stream": "Live stream (Server-Sent Events)"}
+
+
+def notice_disclosure(channel: str, disclosure_id: str, person_id: UUID, recipient: tuple[str, str | None],
+                      recipient_agency: str | None, host: str | None, kind: str, category: str, summary: bool,
+                      consents: Iterable[ConsentDirective], at: datetime, purpose: str = DEFAULT_PURPOSE) -> Disclosure:
+    """The accounting's entry for a notice sent to a recipient outside the treating team (to their
+    webhook, or on their live stream): which kind of notice and its category, whether its
+    sentence went with it; never the sentence."""
+    recipient_kind, recipient_id = recipient
+    what = f"a '{kind.replace('_', ' ')}' notice ({category.replace('_', ' ')})"
+    return Disclosure(
+        disclosure_id=disclosure_id, person_id=person_id, disclosed_at=at, recipient_kind=recipient_kind,
+        recipient_id=recipient_id, recipient_agency=recipient_agency, recipient_address=host, channel=channel,
+        categories=(category,), parts=(f"notice: {kind}", *(("notice summary",) if summary else ())),
+        purpose=purpose,
+        consent_directives=directives_allowing(consents, recipient_kind, recipient_id, (category,), at),
+        description=f"{CHANNEL_WORDS[channel]} of {what}"
+                    f"{' with its summary sentence' if summary else ', ids and time only'}")
