@@ -1,5 +1,6 @@
-"""How fast `carecoord audit verify` reads a service's log, against reading the same rows alone,
-and whether its memory stays flat as the log grows.
+"""How fast `carecoord audit verify` reads a service's log, and `carecoord audit history` a
+person's history, each against reading the same rows alone, and whether their memory stays flat
+as the log grows.
 
     .venv/bin/python bench/audit.py                      # 200,000 events (about a minute, mostly making the log)
     .venv/bin/python bench/audit.py --events 1000000     # longer
@@ -12,6 +13,13 @@ server-side cursor, rows fetched and dropped) and `verify` (the same rows hashed
 the tree's root compared at both checkpoints), three times each, alternating, best of each; and the peak of Python's
 heap (tracemalloc) while verifying the log at `--small` events and at `--events`.
 Targets: verify at least 0.5x the raw read rate; peak at `--events` within 10% of the peak at `--small`.
+
+History: every row of the log is indexed under one person (the copies keep their states, so each
+decrypts and decodes as the real event it copies). The raw read is the history's own paged query
+(the person index joined to the log, by position, `--page` rows a query) with rows fetched and
+dropped; the history is what `carecoord audit history PERSON --service intake --format jsonl`
+does: the same pages decrypted, decoded into domain events, made into lines, merged and written
+as JSON lines (to /dev/null). Same targets.
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from carecoord.audit.checkpointing import make_checkpoint  # noqa: E402
+from carecoord.audit.history import ServiceHistory  # noqa: E402
+from carecoord.audit.history_output import write_history  # noqa: E402
+from carecoord.audit.merging import merge_histories  # noqa: E402
 from carecoord.audit.store import AuditStore  # noqa: E402
 from carecoord.audit.verification import verify_log  # noqa: E402
 from services.intake.application import IntakeApplication  # noqa: E402
@@ -39,6 +50,7 @@ from shared.checkpoints import NoteSigner  # noqa: E402
 from shared.cipher import new_key  # noqa: E402
 from shared.domain import Provenance  # noqa: E402
 from shared.eventstore import ensure_schema  # noqa: E402
+from shared.person_index import HistoryFilter  # noqa: E402
 
 ORIGIN = "bench.local/intake"
 SAMPLE_PEOPLE = 150  # each: registered, two screenings (three real events)
@@ -49,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=200_000, help="events in the log (default 200,000)")
     parser.add_argument("--small", type=int, default=50_000, help="the smaller log whose peak memory is compared "
                                                                   "(default 50,000)")
+    parser.add_argument("--page", type=int, default=1000, help="history rows per query (the CLI's default)")
     parser.add_argument("--postgres-url", default=os.environ.get("CARECOORD_TEST_POSTGRES_URL",
                                                                  "postgresql://postgres@127.0.0.1:5432/postgres"))
     return parser.parse_args(argv)
@@ -66,9 +79,8 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def record_sample(database_url: str) -> int:
+def record_sample(database_url: str, settings: IntakeSettings) -> int:
     """Real events, through intake's application: what the copies are made of."""
-    settings = IntakeSettings(database_url=database_url, event_cipher_key=new_key())
     ensure_schema(settings)
     intake = IntakeApplication(env=settings.eventsourcing_env())
     provenance = Provenance("bench-agency", "agency_system", "bench-audit")
@@ -94,6 +106,53 @@ def grow_log(database_url: str, to: int) -> None:
             "JOIN sample ON sample.n = g %% %(sample)s ORDER BY g",
             {"sample": SAMPLE_PEOPLE * 3, "count": to - have})
         conn.execute("VACUUM ANALYZE intake.intake_events")
+
+
+def index_everything(database_url: str, person: uuid.UUID) -> None:
+    """Every row of the log in the person's history (see the module's doc)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO intake.person_events (person_id, position, occurred_at) "
+                     "SELECT %s, notification_id, now() FROM intake.intake_events ON CONFLICT DO NOTHING", (person,))
+        conn.execute("VACUUM ANALYZE intake.person_events")
+
+
+def history_reader(conn: psycopg.Connection, settings: IntakeSettings) -> ServiceHistory:
+    return ServiceHistory(conn, settings)
+
+
+def timed_raw_history(database_url: str, settings: IntakeSettings, person: uuid.UUID, page: int) -> tuple[int, float]:
+    with read_only(database_url) as conn:
+        reader = history_reader(conn, settings)
+        started = time.perf_counter()
+        count, after = 0, 0
+        while rows := reader.rows(HistoryFilter(person, after, limit=page)):
+            count += len(rows)
+            after = rows[-1][0]
+            if len(rows) < page:
+                break
+        return count, time.perf_counter() - started
+
+
+def run_history(database_url: str, settings: IntakeSettings, person: uuid.UUID, page: int) -> int:
+    with read_only(database_url) as conn, open(os.devnull, "w") as sink:
+        reader = history_reader(conn, settings)
+        return write_history(merge_histories({"intake": reader.lines(HistoryFilter(person, limit=page))}), sink,
+                             "jsonl")
+
+
+def timed_history(database_url: str, settings: IntakeSettings, person: uuid.UUID, page: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    count = run_history(database_url, settings, person, page)
+    return count, time.perf_counter() - started
+
+
+def peak_history_memory(database_url: str, settings: IntakeSettings, person: uuid.UUID, page: int) -> int:
+    tracemalloc.start()
+    try:
+        run_history(database_url, settings, person, page)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def read_only(database_url: str) -> psycopg.Connection:
@@ -143,15 +202,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.events < args.small or args.small < SAMPLE_PEOPLE * 3:
         raise SystemExit("--events must be at least --small, and --small at least the sample")
     signer = NoteSigner.generate("bench-audit")
+    person = uuid.uuid4()
     name, url = create_database(args.postgres_url)
+    settings = IntakeSettings(database_url=url, event_cipher_key=new_key())
     print(f"database {name}")
     try:
-        sample = record_sample(url)
+        sample = record_sample(url, settings)
         print(f"recorded {sample} real events through intake's application")
         grow_log(url, args.small)
         size, seconds = checkpoint(url, signer)
         print(f"checkpoint at {size:,}: {seconds:.1f} s ({size / seconds:,.0f} events/s, leaf hashes kept)")
         small_peak = peak_verify_memory(url, signer)
+        index_everything(url, person)
+        history_small_peak = peak_history_memory(url, settings, person, args.page)
 
         grow_log(url, args.events)
         size, seconds = checkpoint(url, signer)
@@ -162,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
             raw.append(timed_raw_read(url))
             verified.append(timed_verify(url, signer))
         large_peak = peak_verify_memory(url, signer)
+        index_everything(url, person)
+        raw_history, histories = [], []
+        for _ in range(3):
+            raw_history.append(timed_raw_history(url, settings, person, args.page))
+            histories.append(timed_history(url, settings, person, args.page))
+        history_large_peak = peak_history_memory(url, settings, person, args.page)
     finally:
         drop_database(args.postgres_url, name)
 
@@ -177,8 +246,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak memory at {args.small:>9,} events {small_peak / 1e6:>9.2f} MB (Python heap, tracemalloc)")
     print(f"peak memory at {args.events:>9,} events {large_peak / 1e6:>9.2f} MB   "
           f"{growth:+.1%} (target within 10%)")
+    raw_history_rate = max(count / seconds for count, seconds in raw_history)
+    history_rate = max(count / seconds for count, seconds in histories)
+    history_ratio, history_growth = history_rate / raw_history_rate, history_large_peak / history_small_peak - 1
+    print(f"history: raw read (same rows)  {raw_history_rate:>12,.0f} rows/s   "
+          f"({', '.join(f'{s:.2f} s' for _, s in raw_history)})")
+    print(f"history (jsonl)                {history_rate:>12,.0f} rows/s   "
+          f"({', '.join(f'{s:.2f} s' for _, s in histories)})  = {history_ratio:.2f}x the raw read (target >= 0.5x)")
+    print(f"history peak at {args.small:>9,} events {history_small_peak / 1e6:>8.2f} MB (Python heap, tracemalloc)")
+    print(f"history peak at {args.events:>9,} events {history_large_peak / 1e6:>8.2f} MB   "
+          f"{history_growth:+.1%} (target within 10%)")
+    if {count for count, _ in histories} != {args.events}:
+        raise SystemExit(f"the history listed {histories[0][0]} events, not {args.events}")
     met = ratio >= 0.5 and abs(growth) <= 0.10
-    print("targets met" if met else "TARGETS MISSED")
+    history_met = history_ratio >= 0.5 and abs(history_growth) <= 0.10
+    print(f"verify: {'targets met' if met else 'TARGETS MISSED'}; "
+          f"history: {'targets met' if history_met else 'TARGETS MISSED'}")
+    met = met and history_met
     return 0 if met else 1
 
 

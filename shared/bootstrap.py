@@ -23,6 +23,7 @@ from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
 from shared.envelope import AnyIntegrationEvent
 from shared.eventstore import ensure_schema
+from shared.history_http import router as history_router
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
 from shared.http_errors import (ErrorBody, RouteStatuses, include_documented, install_error_answers,
                                 no_extra_statuses, refuse_control_characters_in_path)
@@ -185,6 +186,8 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
         return asyncapi_document(service)
 
     include_documented(app, routers, extra_statuses)
+    # Every service serves its own part of a person's history, from its own store.
+    include_documented(app, [history_router])
     if tracing_enabled():
         # A server span per request, named by route template; scrapes and probes are not traced.
         FastAPIInstrumentor.instrument_app(app, excluded_urls="/metrics,/healthz,/readyz")

@@ -5,6 +5,7 @@ application (aggregate cache, group-committed batches with their trackings), its
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from eventsourcing.persistence import JSONTranscoder, Tracking
 from eventsourcing.postgres import PostgresFactory
 
 from shared.batch_recorders import POPOBatchProcessRecorder, PostgresBatchProcessRecorder
+from shared.person_index import HistoryFilter, index_entries
 from shared.settings import ServiceSettings
 from shared.topics import stored_topics
 from shared.transcodings import TRANSCODINGS
@@ -205,6 +207,30 @@ class ServiceApplication(Application):
         for aggregate in aggregates:
             processing_event.events.extend(aggregate.collect_events())
         self._notify(self._record(processing_event))
+
+    def _record(self, processing_event: ProcessingEvent) -> Any:
+        """Every save passes here (`save` and `record`): the events go to the recorder with the
+        person each is about, which it indexes in the same statement (shared/person_index.py).
+        An aggregate added later (access records, disclosures) is indexed with no work of its
+        own as long as its events name the person."""
+        processing_event.saved_kwargs["person_index"] = index_entries(processing_event.events,
+                                                                      processing_event.aggregates)
+        return super()._record(processing_event)
+
+    def person_history(self, query: HistoryFilter) -> list[tuple[int, datetime, Any, int, str, bytes]]:
+        """One page of a person's events as stored here, decrypted (the state's JSON, see
+        shared/person_history.py): (position, time, aggregate id, version, topic, plaintext)."""
+        return [(position, occurred_at, stored.originator_id, stored.originator_version, stored.topic,
+                 self.plaintext(stored.state))
+                for position, occurred_at, stored in self.recorder.select_person_history(query)]
+
+    def plaintext(self, state: bytes) -> bytes:
+        """A stored state decrypted (and decompressed), as the mapper does before decoding it."""
+        if self.mapper.cipher is not None:
+            state = self.mapper.cipher.decrypt(state)
+        if self.mapper.compressor is not None:
+            state = self.mapper.compressor.decompress(state)
+        return state
 
 
 class KeyedThreadLocks:

@@ -74,6 +74,11 @@ class ServiceSettings(BaseSettings):
     # one in EVENT_CIPHER_RETIRED_KEYS (comma-separated); see docs/architecture.md.
     event_cipher_key: SecretStr | None = set_in_deployment(None)
     event_cipher_retired_keys: SecretStr | None = None
+    # What the agency marks staff-internal in a person's own history (GET /audit/people/{id}/history
+    # with the `person` role): event types left out (`Person.X` or `X`) and event fields dropped.
+    # Staff ids are always reduced to their role there (shared/person_history.py).
+    history_internal_types: tuple[str, ...] = ("UpstreamEventUnprocessable",)
+    history_internal_fields: tuple[str, ...] = ("fingerprint",)
 
     def __init__(self, **values: Any) -> None:
         name = values.get("service_name") or os.environ.get("SERVICE_NAME") or type(self).model_fields["service_name"].default

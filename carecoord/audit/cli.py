@@ -1,5 +1,7 @@
-"""`carecoord audit ...`: checkpoint, export, verify and prove a service's event log; rebuild a
-person's record in careplan as it was at a moment (`as-of`).
+"""`carecoord audit ...`: checkpoint, export, verify and prove a service's event log; a person's
+history across the services (`history`, and `index-history` for events stored before the index);
+rebuild a person's record in careplan as it was at a moment (`as-of`); a person's accounting of
+disclosures (`disclosures`).
 
 Exit status: 0 when all is well, 1 when verification fails (what failed first is printed), 2 when
 the command could not do its work (no checkpoint yet, no such record, a malformed key)."""
@@ -11,7 +13,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Iterator
 from uuid import UUID
@@ -22,16 +24,24 @@ from rich.console import Console
 
 from carecoord.audit.disclosures import DISCLOSING_SERVICES, FORMATS, AccountingUnavailable, fetch_accounting, render
 from carecoord.audit.checkpointing import CheckpointRefused, make_checkpoint
+from carecoord.audit.history import PAGE as HISTORY_PAGE
+from carecoord.audit.history import service_histories, service_settings
+from carecoord.audit.history_output import FORMATS as HISTORY_FORMATS
+from carecoord.audit.history_output import write_history
 from carecoord.audit.keys import SERVICES, AuditSettings
 from carecoord.audit.proving import NothingToProve, Target, check_proofs, prove, prove_consistency
+from carecoord.audit.merging import merge_histories
 from carecoord.audit.store import AuditStore
 from carecoord.audit.verification import verify_log
 from carecoord.dev import dev_token, kept_dev_value
 from carecoord.progress import positions_progress, report_to
 from shared.checkpoints import CheckpointError, NoteSigner
+from shared.person_index import HistoryFilter
 
 app = typer.Typer(name="audit", help="Checkpoint, verify and prove each service's event log (RFC 9162, C2SP "
-                                     "signed checkpoints); a person's accounting of disclosures.", add_completion=False, pretty_exceptions_enable=False,
+                                     "signed checkpoints); a person's history across the services; a record as of a "
+                                     "moment; a person's accounting of disclosures.", add_completion=False,
+                  pretty_exceptions_enable=False,
                   no_args_is_help=True)
 
 Service = Annotated[str, typer.Option("--service", "-s", help=f"whose log: one of {', '.join(SERVICES)}")]
@@ -216,6 +226,59 @@ def key(name: Annotated[str, typer.Option(help="the key's name in signature line
     signer = NoteSigner.generate(name)
     print(signer.text())
     print(f"verifier key (AUDIT_VERIFIER_KEY): {signer.verifier().vkey()}", file=sys.stderr)
+
+
+@app.command()
+def history(
+    person: Annotated[str, typer.Argument(metavar="PERSON", help="the person's id")],
+    form: Annotated[str, typer.Option("--format", "-f", help="table, jsonl or csv")] = "table",
+    services: Annotated[list[str] | None, typer.Option("--service", "-s", help="only this service's events "
+                                                                                "(repeatable; default all three)")] = None,
+    since: Annotated[datetime | None, typer.Option(help="events at or after this time (ISO 8601; UTC if no zone)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="events before this time")] = None,
+    types: Annotated[list[str] | None, typer.Option("--type", "-t", help="only this event type (repeatable): "
+                                                                         "Person.ScreeningCompleted or ScreeningCompleted")] = None,
+    page_size: Annotated[int, typer.Option(min=1, max=10_000, help="events read per query")] = HISTORY_PAGE,
+) -> None:
+    """Every event about a person in intake, careplan and notifications, decrypted, in time order
+    (an effect never before its cause), with actor, role, service and correlation id."""
+    try:
+        person_id = UUID(person)
+    except ValueError:
+        raise typer.BadParameter(f"{person!r} is not a person's id (a UUID)", param_hint="PERSON") from None
+    if form not in HISTORY_FORMATS:
+        raise typer.BadParameter(f"{form!r} is not one of {', '.join(HISTORY_FORMATS)}", param_hint="--format")
+    chosen = list(dict.fromkeys(services or SERVICES))
+    for service in chosen:
+        _check_service(service)
+    query = HistoryFilter(person_id, 0, _aware(since), _aware(until), tuple(types or ()), page_size)
+    with service_histories(chosen) as histories:
+        missing = [service for service, reader in histories.items() if not reader.has_index()]
+        if missing:
+            _fail(f"no person index in {', '.join(missing)} yet: start the service once with this version "
+                  f"(and run `carecoord audit index-history` for events stored before)")
+        written = write_history(merge_histories({s: r.lines(query) for s, r in histories.items()}),
+                                sys.stdout, form)
+    print(f"{_count(written, 'event')} about {person_id}", file=sys.stderr)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+@app.command("index-history")
+def index_history(service: Service = "intake") -> None:
+    """Add the events stored before the person index existed to it (one-off; safe to repeat)."""
+    _check_service(service)
+    # Imported here: it decodes every service's domain events, which the other commands never do.
+    from carecoord.audit.backfill import NoIndex, backfill_index
+
+    try:
+        with positions_progress(Console(stderr=True)) as progress:
+            added = backfill_index(service_settings(service), report_to(progress, f"indexing {service}"))
+    except NoIndex as error:
+        _fail(str(error))
+    print(f"indexed {_count(added, 'event')} of {service} stored before the person index")
 
 
 @app.command("disclosures")

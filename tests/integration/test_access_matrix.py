@@ -58,6 +58,9 @@ def expected(endpoint: str, caller: str) -> int:
         # Whoever may be sent notices at all connects; each notice is decided as it is sent
         # (tests/integration/test_notice_stream.py). Nobody else is sent care notifications.
         return 403 if caller in ("agency", "other_agency", "auditor", "person", "care_team_app") else 200
+    if endpoint.startswith("history_"):
+        # A person's audit history: auditors, and the person their own; nobody else, for their role.
+        return 200 if caller in ("auditor", "person") else 403
     if caller == "care_team_app":
         return 403  # it holds no other right
     if endpoint == "shared":
@@ -266,6 +269,8 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "subscription_replay": ("notifications", "POST", f"{subscription}/replay", lambda _: {"sequence": 1}),
         "subscription_events": ("notifications", "GET", f"{subscription}/events?after=0", None),
         "subscription_delete": ("notifications", "DELETE", subscription, None),
+        **{f"history_{name}": (name, "GET", f"/audit/people/{person_id}/history", None)
+           for name in ("intake", "careplan", "notifications")},
         "revoke_consent": ("intake", "POST", f"/people/{person_id}/consents/{directive_id}/revocation",
                            lambda _: {}),
         "remove_member": ("careplan", "DELETE", f"/people/{person_id}/team/case_manager-on-team", None),

@@ -74,6 +74,13 @@ async def test_a_read_a_403_and_a_404_each_leave_exactly_one_record_before_the_a
         assert summary(not_found) == ("auditor-1", "auditor", "intake record", ROUTE, "not_found", 404, "TREAT")
         assert len(await records_of(intake, person_id)) == 3
 
+        # The person's history lists the reads of their record (the index keys on `person_id`).
+        history = await riverside.get(f"/people/{person_id}", headers=bearer("auditor", "auditor-1"))
+        assert history.status_code == 200
+        page = await riverside.get(f"/audit/people/{person_id}/history", headers=bearer("auditor", "auditor-1"))
+        assert page.status_code == 200, page.text
+        assert sum("AccessRecord" in str(item) for item in page.json()["items"]) == 4
+
 
 async def test_the_purpose_of_use_is_recorded_and_an_unknown_one_is_refused_naming_the_header(system: System):
     intake = await system.start("intake")

@@ -1,0 +1,118 @@
+"""One stored event as a line of a person's history: who did it (actor and role), where (service,
+position), what it belongs to (correlation id) and what caused it (causation: the upstream event
+it applies, when there is one), with the event's own fields, decrypted.
+
+Plain Python over domain events; the HTTP route (shared/history_http.py) and the auditor's CLI
+(carecoord/audit/history.py) both build their lines here, so they say the same thing.
+
+Attribution: an event recorded by a command names its actor (`provenance`). An event a service
+recorded because another event reached it (a follower's: `upstream`) was done by the service
+itself (actor = the service, role `service`); its correlation id is the upstream event's, and its
+cause is that event (`caused_by`: source, position, event id). Anything else (a webhook lane's
+attempts) is the service's own doing, with no correlation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from shared.envelope import EVENT_ID_NAMESPACE
+from shared.person_index import event_type
+
+SERVICE_ROLE = "service"
+# Attributes shown as the line's own columns, not among the event's fields.
+_COLUMNS = frozenset({"originator_id", "originator_version", "timestamp", "provenance", "upstream", "person_id",
+                      "class_version"})
+_NAMESPACE = EVENT_ID_NAMESPACE.bytes
+
+
+def _untag(obj: dict[str, Any]) -> Any:
+    """eventsourcing's transcoded values (`{"_type_": name, "_data_": data}`) as plain JSON: a
+    UUID as its usual string, every other type (times, dates, decimals, provenance, upstream
+    references) as the data it was stored as, which is already plain."""
+    kind = obj.get("_type_")
+    if kind is None or "_data_" not in obj or len(obj) != 2:
+        return obj
+    data = obj["_data_"]
+    if kind == "uuid_hex":
+        return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
+    return data
+
+
+_DECODER = json.JSONDecoder(object_hook=_untag)  # made once: json.loads with a hook makes one per call
+
+
+def decode_state(plaintext: bytes) -> dict[str, Any]:
+    """A stored event's state, decrypted, as the plain fields it was recorded with.
+
+    Not through the domain classes (eventsourcing's mapper): a history shows the event as it was
+    recorded, needs no class that may have changed since, and this is the bulk of a history's
+    time (decoding into objects and back cost several times as much as this)."""
+    state: dict[str, Any] = _DECODER.decode(plaintext.decode())
+    return state
+
+
+def event_id(service: str, originator_id: UUID, version: int) -> str:
+    """`shared/envelope.py: stable_event_id`, as a string, without building UUID objects."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE + f"{service}/{originator_id}/{version}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def history_line(service: str, position: int, occurred_at: datetime, originator_id: UUID, version: int,
+                 topic: str, state: dict[str, Any], person_id: UUID) -> dict[str, Any]:
+    """The line of one stored event (its `state` from `decode_state`; its type read from the
+    stored topic, so an event class renamed since keeps the name it was recorded under)."""
+    provenance = state.get("provenance")
+    upstream = state.get("upstream")
+    caused_by = None
+    if provenance is not None:
+        actor_id, actor_role = provenance["actor_id"], provenance["actor_role"]
+        correlation_id, causation_id = provenance["correlation_id"], provenance.get("causation_id")
+    elif upstream is not None:
+        actor_id, actor_role = service, SERVICE_ROLE
+        correlation_id, causation_id = upstream["correlation_id"], upstream["event_id"]
+        caused_by = {"source": upstream["source"], "position": upstream["position"],
+                     "event_id": upstream["event_id"], "type": upstream["event_type"]}
+    else:
+        actor_id, actor_role, correlation_id, causation_id = service, SERVICE_ROLE, None, None
+    return {
+        "occurred_at": occurred_at.isoformat(),
+        "service": service,
+        "position": position,
+        "type": event_type(topic),
+        "event_id": event_id(service, originator_id, version),
+        "aggregate_id": str(originator_id),
+        "aggregate_version": version,
+        "person_id": str(person_id),
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "caused_by": caused_by,
+        "data": {name: value for name, value in state.items() if name not in _COLUMNS},
+    }
+
+
+def as_seen_by_person(line: dict[str, Any], person_id: UUID, internal_types: Iterable[str],
+                      internal_fields: Iterable[str]) -> dict[str, Any] | None:
+    """The line as the person it is about reads it, or None when the agency marks its type
+    staff-internal. Staff-internal details, minimally: the event types and fields the agency
+    lists (settings HISTORY_INTERNAL_TYPES, HISTORY_INTERNAL_FIELDS), and who on the staff did
+    it: the person sees the role that acted, not the staff member's id (their own id, a
+    service's or an agency system's stays)."""
+    types = set(internal_types)
+    if line["type"] in types or line["type"].rsplit(".", 1)[-1] in types:
+        return None
+    fields = set(internal_fields)
+    seen = {**line, "data": {name: value for name, value in line["data"].items() if name not in fields}}
+    if line["actor_role"] not in ("person", SERVICE_ROLE, "agency_system") and line["actor_id"] != str(person_id):
+        seen["actor_id"] = None
+    return seen
