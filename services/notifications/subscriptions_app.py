@@ -183,6 +183,13 @@ class WebhookSubscriptions:
         except AggregateNotFoundError:
             return None
 
+    def lane_head(self, lane_id: UUID) -> LaneHead | None:
+        """The lane's next item as stored now (None: no such lane), for the dispatcher."""
+        try:
+            return self.application.read_current(lane_id, lane_head)
+        except AggregateNotFoundError:
+            return None
+
     def lanes_of(self, subscription: Subscription) -> list[DeliveryLane]:
         ids = [DeliveryLane.create_id(subscription.id, person, urgent)
                for person in sorted(subscription.people) for urgent in (True, False)]
@@ -304,8 +311,23 @@ def detached_subscription(subscription: Subscription) -> Subscription:
 
 def detached_lane(lane: DeliveryLane) -> DeliveryLane:
     found = copy.copy(lane)
-    found.items = dict(lane.items)
+    found.items, found.pending = dict(lane.items), set(lane.pending)
     return found
+
+
+@dataclass(frozen=True)
+class LaneHead:
+    """What the dispatcher needs of a lane: whose it is, and its next item (None: nothing pending)."""
+
+    subscription_id: UUID
+    person_id: str
+    urgent: bool
+    head: Delivery | None
+
+
+def lane_head(lane: DeliveryLane) -> LaneHead:
+    """Without copying the lane's items (every item it ever had): the head is immutable."""
+    return LaneHead(lane.subscription_id, lane.person_id, lane.urgent, lane.head())
 
 
 def owns(principal: Principal, owner: Owner) -> bool:

@@ -29,6 +29,7 @@ from uuid import UUID
 import httpx
 
 from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
+from services.notifications.delivery.due_lanes import DueLanes
 from services.notifications.delivery.metrics import WebhookMetrics
 from services.notifications.delivery.settings import WebhookSettings
 from services.notifications.delivery.signing import payload, signed_request
@@ -86,8 +87,9 @@ class WebhookDispatcher:
         self._run_sync = run_sync
         self._clock = clock
         self._policy = AddressPolicy(settings.webhook_allow_loopback_http, settings.webhook_allow_private_networks)
-        self._due: dict[UUID, float] = {}  # lane -> when to look at it next (seconds since the epoch)
+        self._due = DueLanes()  # lane -> when to look at it next; only the due ones are ever visited
         self._running: dict[UUID, asyncio.Task[None]] = {}
+        self._again: set[UUID] = set()  # lanes that became due while their worker ran
         self._slots: dict[tuple[UUID, bool], asyncio.Semaphore] = {}
         self._news = asyncio.Event()  # the log has new lane events
         self._kick = asyncio.Event()  # a lane became due, or a worker finished
@@ -121,7 +123,7 @@ class WebhookDispatcher:
             await self._reader.close()
 
     def _schedule(self, lane: UUID, at: float) -> None:
-        self._due[lane] = min(at, self._due.get(lane, at))
+        self._due.schedule(lane, at)
         self._kick.set()
 
     async def _discover(self) -> None:
@@ -154,15 +156,17 @@ class WebhookDispatcher:
                 await asyncio.sleep(1.0)
 
     async def _dispatch_due(self) -> None:
-        """Start a worker for every lane now due; wait until the next is due or news arrives."""
+        """Start a worker for every lane now due, urgent ones first; wait until the next is due
+        or news arrives. Lanes not due are never looked at (a heap of due times)."""
         self._kick.clear()
         now = self._clock()
-        for lane, due in list(self._due.items()):
-            if due <= now and lane not in self._running:
-                del self._due[lane]
+        for lane in self._due.pop_due(now):
+            if lane in self._running:
+                self._again.add(lane)  # its worker may have read the lane before this work came
+            else:
                 self._running[lane] = asyncio.create_task(self._work(lane), name=f"webhook-lane-{lane}")
-        waiting = [due for lane, due in self._due.items() if lane not in self._running]
-        timeout = min([IDLE_CHECK, *(max(due - now, 0.01) for due in waiting)])
+        next_due = self._due.next_due()
+        timeout = IDLE_CHECK if next_due is None else min(IDLE_CHECK, max(next_due - now, 0.01))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._kick.wait(), timeout=timeout)
 
@@ -176,6 +180,9 @@ class WebhookDispatcher:
             self._schedule(lane_id, self._clock() + 5.0)
         finally:
             self._running.pop(lane_id, None)
+            if lane_id in self._again:
+                self._again.discard(lane_id)
+                self._due.schedule(lane_id, self._clock())
             self._kick.set()
 
     async def _send_lane(self, lane_id: UUID) -> None:
@@ -215,10 +222,11 @@ class WebhookDispatcher:
         (deferred for quiet hours, suppressed for the owner's access as it is now)."""
         webhooks = self._webhooks
         while True:
-            lane = webhooks.lane(lane_id)
-            head = lane.head() if lane is not None else None
+            lane = webhooks.lane_head(lane_id)
+            head = lane.head if lane is not None else None
             if lane is None or head is None:
                 return Later(None)
+            self._due.learn(lane_id, lane.urgent)  # a set's add or discard: safe from the pool's thread
             now = webhooks.now()
             if head.due_at > now:
                 return Later(head.due_at.timestamp())
