@@ -63,6 +63,15 @@ class Match:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class RecordedMatches:
+    """The lanes that got work, and the log positions of the lane events that gave it to them
+    (the dispatcher, told in-process, need not look at those again when it reads the log)."""
+
+    lanes: list[UUID]
+    positions: list[int]
+
+
 class WebhookSubscriptions:
     def __init__(self, application: NotificationsApplication, clock: Callable[[], float] = time.time,
                  jitter: Callable[[], float] = lambda: random.uniform(-1, 1)) -> None:
@@ -136,7 +145,7 @@ class WebhookSubscriptions:
     # Matching: each notice wanted by a subscription gets its next number and a lane entry, in the
     # same transaction as the log position it was read at.
 
-    def record_matches(self, matches: Sequence[Match], position: int) -> list[UUID] | None:
+    def record_matches(self, matches: Sequence[Match], position: int) -> RecordedMatches | None:
         """Record the matches found up to log `position`; the lanes that got work, or None when
         another process had already recorded this position (then go on from the stored one)."""
         now = self.now()
@@ -147,7 +156,7 @@ class WebhookSubscriptions:
             return self._record_matches(matches, position, now, subscription_ids, lane_keys, lane_ids)
 
     def _record_matches(self, matches: Sequence[Match], position: int, now: datetime, subscription_ids: list[UUID],
-                        lane_keys: list[tuple[UUID, str, bool]], lane_ids: list[UUID]) -> list[UUID] | None:
+                        lane_keys: list[tuple[UUID, str, bool]], lane_ids: list[UUID]) -> RecordedMatches | None:
         for _ in range(SAVE_ATTEMPTS):
             found = self.application.check_out_many([*subscription_ids, *lane_ids])
             subscriptions = {i: found[i] for i in subscription_ids}
@@ -163,9 +172,11 @@ class WebhookSubscriptions:
                     sequence=sequence, notification_id=match.notification_id, kind=match.kind,
                     category=match.category, occurred_at=match.occurred_at, at=now)
             try:
-                self.application.record(*subscriptions.values(), *lanes.values(),
-                                        trackings=[Tracking(MATCHING, position)])
-                return lane_ids
+                recordings = self.application.record(*subscriptions.values(), *lanes.values(),
+                                                     trackings=[Tracking(MATCHING, position)])
+                in_lanes = set(lane_ids)
+                return RecordedMatches(lane_ids, [recording.notification.id for recording in recordings
+                                                  if recording.domain_event.originator_id in in_lanes])
             except IntegrityError:
                 self.application.forget([*subscription_ids, *lane_ids])
                 if self.matched_position() >= position:
