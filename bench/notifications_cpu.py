@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+
+import asyncpg
 import json
 import os
 import sys
@@ -53,6 +55,18 @@ def thread_cpu(pid: int) -> dict[str, float]:
     return split
 
 
+async def table_stats(database_url: str) -> dict[str, tuple[int, int]]:
+    """Per table of notifications: index scans (about one per query reading it) and rows inserted.
+    Counted by PostgreSQL, so unlike CPU seconds they do not depend on the neighbours."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch("SELECT relname, idx_scan, n_tup_ins FROM pg_stat_user_tables "
+                                      "WHERE schemaname = 'notifications'")
+    finally:
+        await connection.close()
+    return {row["relname"]: (row["idx_scan"] or 0, row["n_tup_ins"] or 0) for row in rows}
+
+
 def read_samples(path: Path) -> Counter:
     try:
         return Counter(json.loads(path.read_text()))
@@ -78,7 +92,8 @@ def summarise(samples: Counter, top: int = 30) -> str:
     return "\n".join(lines)
 
 
-async def measure(args: argparse.Namespace, services, sample_file: Path | None) -> None:
+async def measure(args: argparse.Namespace, isolation, services, sample_file: Path | None,
+                  count_file: Path | None = None) -> None:
     expectations = Expectations()
     intake = IntakeClients(services.by_name["intake"].url)
     caseload = Caseload(intake, services)
@@ -107,6 +122,8 @@ async def measure(args: argparse.Namespace, services, sample_file: Path | None) 
 
             count = round(args.rate * args.seconds)
             routine_before, stream_before = fast.routine, stream.events
+            tables_before = await table_stats(isolation.database_url)
+            counts_before = read_samples(count_file) if count_file else Counter()
             snapshot, threads_before = cpu.snapshot(), thread_cpu(pid)
             samples_before = read_samples(sample_file) if sample_file else Counter()
             started = time.perf_counter()
@@ -126,6 +143,16 @@ async def measure(args: argparse.Namespace, services, sample_file: Path | None) 
                   f"other threads {(threads_after['threads'] - threads_before['threads']) * per_1000:.2f}); "
                   f"of which idle-rate {idle / args.idle_seconds * took * per_1000:.2f}")
             print("  per 1,000 notices: " + ", ".join(f"{name} {seconds * per_1000:.2f}" for name, seconds in used.items()))
+            await asyncio.sleep(11.0)  # PostgreSQL 15 flushes an idle backend's statistics within 10 s
+            if count_file:
+                counted = read_samples(count_file) - counts_before
+                print("  per notice, counted in notifications: " + ", ".join(
+                    f"{name} {value / max(sent, 1):.2f}" for name, value in sorted(counted.items())))
+            tables_after = await table_stats(isolation.database_url)
+            print("  per notice, by PostgreSQL: " + ", ".join(
+                f"{table} {(after[0] - tables_before.get(table, (0, 0))[0]) / max(sent, 1):.2f} index scans "
+                f"{(after[1] - tables_before.get(table, (0, 0))[1]) / max(sent, 1):.2f} rows inserted"
+                for table, after in sorted(tables_after.items()) if after != tables_before.get(table)))
             if sample_file:
                 samples = read_samples(sample_file) - samples_before
                 print(summarise(samples, args.top))
@@ -146,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=100)
     parser.add_argument("--sample", action="store_true", help="sample notifications' stacks (costs it some CPU)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--count", action="store_true",
+                        help="count notifications' pool hops and database statements (cheap, exact)")
+    parser.add_argument("--profile-main", metavar="PATH",
+                        help="cProfile notifications' main thread (the event loop), stats written to PATH at its exit")
     add_server_options(parser)
     args = parser.parse_args(argv)
     prepare_benchmark_process()
@@ -154,8 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample:
         sample_file = Path(tempfile.mkdtemp()) / "notifications-samples.json"
         env |= {"PYTHONPATH": str(REPO_ROOT / "bench" / "sampling"), "CARECOORD_SAMPLE_FILE": str(sample_file)}
-    with running_services(args, {"notifications": env}) as (_, services):
-        asyncio.run(measure(args, services, sample_file))
+    count_file = None
+    if args.count:
+        count_file = Path(tempfile.mkdtemp()) / "notifications-counts.json"
+        env |= {"PYTHONPATH": str(REPO_ROOT / "bench" / "sampling"), "CARECOORD_COUNT_FILE": str(count_file)}
+    if args.profile_main:
+        env |= {"PYTHONPATH": str(REPO_ROOT / "bench" / "sampling"), "CARECOORD_PROFILE_MAIN": args.profile_main}
+    with running_services(args, {"notifications": env}) as (isolation, services):
+        asyncio.run(measure(args, isolation, services, sample_file, count_file))
     return 0
 
 

@@ -64,3 +64,67 @@ def _sample(path: str, interval: float) -> None:
 if _FILE:
     threading.Thread(target=_sample, args=(_FILE, float(os.environ.get("CARECOORD_SAMPLE_INTERVAL", "0.005"))),
                      daemon=True, name="sampler").start()
+
+
+# CARECOORD_PROFILE_MAIN=path: cProfile the main thread (the event loop: its callbacks are short,
+# so the sampler above puts their CPU on the loop's idle frame), written to `path` at exit.
+_MAIN = os.environ.get("CARECOORD_PROFILE_MAIN")
+if _MAIN:
+    import atexit
+    import cProfile
+
+    _profile = cProfile.Profile()
+
+    def _dump() -> None:
+        _profile.disable()
+        _profile.dump_stats(_MAIN)
+
+    atexit.register(_dump)
+    _profile.enable()
+
+
+# CARECOORD_COUNT_FILE=path: count hops to thread pools and statements sent by psycopg (the
+# eventsourcing side) and asyncpg (the log readers), written to `path` (JSON) every second.
+# Counts do not depend on how busy the machine is, unlike CPU seconds.
+_COUNT = os.environ.get("CARECOORD_COUNT_FILE")
+if _COUNT:
+    import concurrent.futures
+
+    _counts: Counter = Counter()
+    _submit = concurrent.futures.ThreadPoolExecutor.submit
+
+    def _counted_submit(self, fn, /, *args, **kwargs):
+        _counts["pool hops"] += 1
+        return _submit(self, fn, *args, **kwargs)
+
+    concurrent.futures.ThreadPoolExecutor.submit = _counted_submit  # type: ignore[method-assign]
+
+    def _patch_later() -> None:
+        """psycopg and asyncpg are imported by the service after this module: patch them then."""
+        import importlib
+        psycopg = importlib.import_module("psycopg")
+        execute = psycopg.Cursor.execute
+
+        def counted_execute(self, *args, **kwargs):
+            _counts["psycopg statements"] += 1
+            return execute(self, *args, **kwargs)
+
+        psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign]
+        asyncpg_pool = importlib.import_module("asyncpg.pool")
+        fetch = asyncpg_pool.Pool.fetch
+
+        async def counted_fetch(self, *args, **kwargs):
+            _counts["asyncpg fetches"] += 1
+            return await fetch(self, *args, **kwargs)
+
+        asyncpg_pool.Pool.fetch = counted_fetch  # type: ignore[method-assign]
+
+    def _write_counts() -> None:
+        while True:
+            time.sleep(1.0)
+            with open(_COUNT + ".tmp", "w") as out:
+                json.dump(_counts, out)
+            os.replace(_COUNT + ".tmp", _COUNT)
+
+    _patch_later()
+    threading.Thread(target=_write_counts, daemon=True, name="counter").start()

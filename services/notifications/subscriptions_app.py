@@ -174,9 +174,8 @@ class WebhookSubscriptions:
             try:
                 recordings = self.application.record(*subscriptions.values(), *lanes.values(),
                                                      trackings=[Tracking(MATCHING, position)])
-                in_lanes = set(lane_ids)
                 return RecordedMatches(lane_ids, [recording.notification.id for recording in recordings
-                                                  if recording.domain_event.originator_id in in_lanes])
+                                                  if isinstance(recording.domain_event, DeliveryLane.Queued)])
             except IntegrityError:
                 self.application.forget([*subscription_ids, *lane_ids])
                 if self.matched_position() >= position:
