@@ -6,10 +6,11 @@
     carecoord docs           write the OpenAPI and AsyncAPI documents under docs/
     carecoord token ROLE     print a development token (HS256, JWT_DEV_SECRET) for a role
     carecoord key            print a new key for encrypting events at rest (EVENT_CIPHER_KEY)
-    carecoord rebuild-picture
+    carecoord rebuild-picture [--from-scratch]
                              rebuild careplan's integrated pictures from its events (safe while
-                             the services run)
-    carecoord audit ...      checkpoint, export, verify and prove each service's event log
+                             the services run; a stopped rebuild resumes where it stopped)
+    carecoord audit ...      checkpoint, export, verify and prove each service's event log;
+                             `audit as-of PERSON TIME`: careplan's record of a person as it was then
     carecoord dead-letters list SERVICE
     carecoord dead-letters replay SERVICE (--id ID ... | --all)
                              what a consumer parked and why; send it back once the cause is fixed
@@ -89,15 +90,19 @@ def key() -> None:
 
 
 @app.command("rebuild-picture")
-def rebuild_picture_command() -> None:
+def rebuild_picture_command(
+    from_scratch: Annotated[bool, typer.Option("--from-scratch", help="start over, even if a rebuild was "
+                                                                      "stopped half-way")] = False,
+) -> None:
     """Rebuild careplan's integrated pictures from its events (safe while the services run).
 
-    A progress bar on stderr shows the positions replayed, their rate and the time left."""
+    A progress bar on stderr shows the positions replayed, their rate and the time left. A rebuild
+    that was stopped (Ctrl-C, killed) goes on from where it stopped when started again."""
     # Building the services takes a second of imports; `carecoord token`, often run inside
     # `$(...)`, should not wait for them.
     from carecoord.rebuild import rebuild_picture
 
-    _exit_with(rebuild_picture())
+    _exit_with(rebuild_picture(from_scratch))
 
 
 def main(argv: list[str] | None = None) -> int:

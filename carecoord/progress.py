@@ -30,10 +30,18 @@ def positions_progress(console: Console, get_time: Callable[[], float] | None = 
 
 
 def report_to(progress: Progress, description: str) -> Callable[[int, int], None]:
-    """A callback (position reached, position to reach) that moves a new bar of `progress`."""
+    """A callback (position reached, position to reach) that moves a new bar of `progress`. The
+    first report sets where the bar starts (a resumed rebuild starts part-way), so the rate and
+    the time left count only what this run does."""
     task = progress.add_task(description, total=None)
+    started = False
 
     def report(position: int, last: int) -> None:
-        progress.update(task, total=last, completed=position)
+        nonlocal started
+        if not started:
+            started = True
+            progress.reset(task, total=last, completed=position)
+        else:
+            progress.update(task, total=last, completed=position)
 
     return report

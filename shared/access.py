@@ -55,6 +55,7 @@ class Right(StrEnum):
     REVISE_SAFETY_PLAN = "revise safety plans"
     FOLLOW_UP_CRISIS = "record crisis follow-ups"
     READ_SHARED_RECORD = "read what a person shares by consent"
+    READ_RECORD_AS_OF = "read a record as it was at a past moment"
     MANAGE_SUBSCRIPTIONS = "manage webhook subscriptions"
 
 
@@ -86,6 +87,9 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     Right.FOLLOW_UP_CRISIS: frozenset(STAFF),
     # Whose record, and which parts, is decided by consent directives, not by the care team.
     Right.READ_SHARED_RECORD: frozenset({Role.SUPPORT_PERSON, Role.OUTSIDE_AGENCY}),
+    # Auditing: the record rebuilt as it stood at a moment. Auditors, and the person their own;
+    # the team works from the record as it is now.
+    Right.READ_RECORD_AS_OF: frozenset({Role.AUDITOR, Role.PERSON}),
     # Each for their own subscriptions (what they are sent is decided at each send); supervisors
     # also register care-team apps' subscriptions and operate everyone's.
     Right.MANAGE_SUBSCRIPTIONS: frozenset({Role.SUPPORT_PERSON, Role.OUTSIDE_AGENCY, Role.CARE_TEAM_APP} | STAFF),

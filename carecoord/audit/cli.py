@@ -1,4 +1,5 @@
-"""`carecoord audit ...`: checkpoint, export, verify and prove a service's event log.
+"""`carecoord audit ...`: checkpoint, export, verify and prove a service's event log; rebuild a
+person's record in careplan as it was at a moment (`as-of`).
 
 Exit status: 0 when all is well, 1 when verification fails (what failed first is printed), 2 when
 the command could not do its work (no checkpoint yet, no such record, a malformed key)."""
@@ -9,8 +10,10 @@ import json
 import sys
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Iterator
+from uuid import UUID
 
 import psycopg
 import typer
@@ -210,3 +213,40 @@ def key(name: Annotated[str, typer.Option(help="the key's name in signature line
     signer = NoteSigner.generate(name)
     print(signer.text())
     print(f"verifier key (AUDIT_VERIFIER_KEY): {signer.verifier().vkey()}", file=sys.stderr)
+
+
+@app.command("as-of")
+def as_of(
+    person: Annotated[str, typer.Argument(metavar="PERSON", help="the person's id")],
+    moment: Annotated[str, typer.Argument(metavar="TIME", help="the moment, ISO 8601 with a zone "
+                                                               "(2026-12-01T09:30:00+00:00)")],
+) -> None:
+    """Print (JSON) careplan's record of a person as it was at TIME: care team, care plan, consent
+    directives, safety plan and integrated picture, rebuilt from careplan's events up to TIME, as
+    GET /audit/people/{id}/as-of answers. DATABASE_URL and EVENT_CIPHER_KEY as careplan has them."""
+    try:
+        person_id = UUID(person)
+    except ValueError:
+        raise typer.BadParameter(f"{person!r} is not a person's id (a UUID)", param_hint="PERSON") from None
+    try:
+        at = datetime.fromisoformat(moment)
+    except ValueError:
+        raise typer.BadParameter(f"{moment!r} is not an ISO 8601 time", param_hint="TIME") from None
+    if at.tzinfo is None:
+        raise typer.BadParameter("give the time with its zone (+00:00 or Z)", param_hint="TIME")
+    # Imported here: the other audit commands need none of careplan (see carecoord/cli.py).
+    from carecoord.audit.as_of import record_as_of_document
+    from carecoord.careplan_settings import NO_KEY, careplan_settings
+    from services.careplan.as_of import InTheFuture
+
+    settings = careplan_settings()
+    if settings is None:
+        _fail(NO_KEY)
+    assert settings is not None
+    try:
+        document = record_as_of_document(settings, person_id, at)
+    except InTheFuture as error:
+        raise typer.BadParameter(str(error), param_hint="TIME") from None
+    if document is None:
+        _fail(f"careplan had not heard of {person_id} by {at.isoformat()}")
+    print(json.dumps(document, indent=2))

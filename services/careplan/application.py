@@ -23,7 +23,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
 from services.careplan.plan_use_cases import CarePlanUseCases
-from services.careplan.domain.care_team import CareTeam, Membership
+from services.careplan.domain.care_team import CareTeam, Membership, memberships
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
@@ -99,14 +99,7 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
 
     def team_history(self, person_id: UUID) -> list[Membership]:
         """Who was on the team in which role, from when until when (None: still on it)."""
-        periods: list[Membership] = []
-        for event in self.events.get(CareTeam.create_id(person_id)):
-            if isinstance(event, (CareTeam.MemberJoined, CareTeam.MemberLeft)):
-                periods = [p if p.member_id != event.member_id or p.left_at else p.ended(event.timestamp)
-                           for p in periods]
-            if isinstance(event, CareTeam.MemberJoined):
-                periods.append(Membership(event.member_id, event.role, event.timestamp))
-        return periods
+        return memberships(self.events.get(CareTeam.create_id(person_id)))
 
     # -- the care plan -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 
 from services.careplan.application import CareplanApplication, TooManyConflicts
 from services.careplan.consumers import TOPOLOGY, intake_events_router
-from services.careplan.api import medication, picture, plan, safety_plan, shared_record, team
+from services.careplan.api import as_of, medication, picture, plan, safety_plan, shared_record, team
 from services.careplan.domain.medication import ScopeOfPractice
 from services.careplan.picture.projection import picture_projection
 from services.careplan.translation import TRANSLATIONS
@@ -55,7 +55,7 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, intake_events))
     pictures = picture_projection(application, settings.database_url, settings.schema_name, foundation.run_sync)
-    routers = [api.router for api in (team, plan, medication, safety_plan, shared_record, picture)]
+    routers = [api.router for api in (team, plan, medication, safety_plan, shared_record, picture, as_of)]
     http = build_http(foundation, "careplan", routers, careplan_statuses,
                       exception_handlers={TooManyConflicts: retry_later}, state={"picture_store": pictures.store})
     return Service(foundation, http=http, topologies=[intake_events],

@@ -63,6 +63,8 @@ def expected(endpoint: str, caller: str) -> int:
         return 403
     if caller in OUTSIDERS:
         return 403  # no right to anything else, whatever the consent
+    if endpoint == "as_of":
+        return 200 if caller in ("auditor", "person") else 403  # auditing: not the team's, nor the agency's
     if endpoint == "register":
         if caller == "other_agency":
             return 403  # registers for its own agency only
@@ -203,6 +205,8 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "team": ("careplan", "GET", f"/people/{person_id}/team", None),
         "picture": ("careplan", "GET", f"/people/{person_id}/picture", None),
         "picture_fhir": ("careplan", "GET", f"/people/{person_id}/picture/fhir", None),
+        "as_of": ("careplan", "GET", f"/audit/people/{person_id}/as-of?at={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
+                  None),
         "add_member": ("careplan", "POST", f"/people/{person_id}/team",
                        lambda _: {"member_id": "care_coordinator-on-team", "role": "care_coordinator"}),
         "notifications": ("notifications", "GET", f"/people/{person_id}/notifications", None),

@@ -95,3 +95,26 @@ def test_audit_key_prints_a_signing_key_and_its_verifier_key(runner):
     vkey = result.stderr.strip().rsplit(" ", 1)[1]
     assert NoteVerifier.from_vkey(vkey).vkey() == vkey
     assert signer.verifier().vkey() == vkey and vkey.startswith("county-audit+")
+
+
+def test_a_resumed_rebuilds_progress_counts_only_its_own_work():
+    now = [0.0]
+    shown = io.StringIO()
+    console = Console(file=shown, width=120, force_terminal=False)
+    progress = picture_progress(console, get_time=lambda: now[0])
+    report = report_to(progress, "rebuilding pictures")
+    for second, position in enumerate((600, 700, 800)):  # resumed at 600: 100 positions a second since
+        now[0] = float(second)
+        report(position, 1000)
+    console.print(progress.get_renderable())
+    assert " 800/1000 " in shown.getvalue() and "100 positions/s" in shown.getvalue()
+    assert "eta 0:00:02" in shown.getvalue()
+
+
+def test_audit_as_of_refuses_what_is_not_a_person_or_a_moment_with_its_zone(runner):
+    for argv, named in ((["not-a-uuid", "2026-12-01T09:30:00+00:00"], "PERSON"),
+                        ([str(uuid4()), "yesterday"], "TIME"),
+                        ([str(uuid4()), "2026-12-01T09:30:00"], "TIME")):
+        result = runner.invoke(app, ["audit", "as-of", *argv])
+        assert result.exit_code == 2, result.output
+        assert named in result.stderr, result.stderr

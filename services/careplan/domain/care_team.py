@@ -6,6 +6,7 @@ published (carecoord.careplan.care_team.*) and every service keeps its own view 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
@@ -56,6 +57,19 @@ class Membership:
 
     def ended(self, at: datetime) -> Membership:
         return replace(self, left_at=at)
+
+
+def memberships(team_events: Iterable[Any]) -> list[Membership]:
+    """Who was on the team in which role, from when until when (None: still on it), from the care
+    team's events in order (all of them: the team now; those up to a moment: the team then)."""
+    periods: list[Membership] = []
+    for event in team_events:
+        if isinstance(event, (CareTeam.MemberJoined, CareTeam.MemberLeft)):
+            periods = [p if p.member_id != event.member_id or p.left_at else p.ended(event.timestamp)
+                       for p in periods]
+        if isinstance(event, CareTeam.MemberJoined):
+            periods.append(Membership(event.member_id, event.role, event.timestamp))
+    return periods
 
 
 class CareTeam(PersonAggregate):

@@ -8,9 +8,13 @@ first takes a transaction-level advisory lock and checks the stored position is 
 the batch was read after (compare-and-set): two replicas, or a replica and a rebuild, never
 apply a batch twice; the one that finds the position moved goes on from the stored one.
 
-A rebuild takes the same lock for one transaction in which it clears the pictures and the
-position and replays the log: readers see the old pictures until it commits, and live projectors
-wait (retrying each second) and then go on from where it stopped.
+A rebuild replays the log into a shadow table (`pictures_rebuild`), a batch per transaction with
+its own position (`picture-rebuild` in the same position table), so that a rebuild that was
+stopped (killed, a lost connection) and started again goes on from where it stopped. Meanwhile the
+live projectors keep the live table up to date and readers see it. At the end the rebuild takes
+the live projectors' lock for one transaction that replaces the live pictures with the shadow's,
+sets the live position to where the replay stopped and empties the shadow: live projectors then
+find the position moved and apply what was recorded since onto the rebuilt pictures.
 
 Each picture is one document, encrypted with the application's cipher: it holds clinical text.
 """
@@ -40,6 +44,10 @@ from shared.topics import stored_topics
 Progress = Callable[[int, int], None]  # (position reached, position to reach)
 
 
+class RebuildRunning(Exception):
+    """Another rebuild of the same pictures is under way (one at a time: they share the shadow)."""
+
+
 def picture_event_classes() -> list[type]:
     """The domain event classes the picture shows (the projector reads only their topics)."""
     return list(SHOWN)
@@ -49,13 +57,15 @@ class PictureStore:
     """The pictures (one encrypted document per person) and the projection's position, in the
     service's schema. The pool is opened on first use (the projector or an HTTP read)."""
 
-    def __init__(self, dsn: str, schema: str, cipher: Cipher | None, name: str = "picture") -> None:
+    def __init__(self, dsn: str, schema: str, cipher: Cipher | None, name: str = "picture",
+                 table: str = "pictures") -> None:
         if cipher is None:
             raise ValueError("pictures hold clinical text and are stored encrypted: the application needs a cipher")
         self._dsn = dsn
+        self._schema = schema
         self._cipher = cipher
         self.name = name
-        self._pictures = f'"{schema}".pictures'
+        self._pictures = f'"{schema}".{table}'
         self._positions = f'"{schema}".picture_position'
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
@@ -83,6 +93,10 @@ class PictureStore:
             await pool.close()
             raise
         return pool
+
+    def shadow(self) -> PictureStore:
+        """The store a rebuild replays into (its own table and position), then swaps in."""
+        return PictureStore(self._dsn, self._schema, self._cipher, f"{self.name}-rebuild", "pictures_rebuild")
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -115,6 +129,16 @@ class PictureStore:
     async def clear(self, conn: asyncpg.Connection) -> None:
         await conn.execute(f"DELETE FROM {self._pictures}")
         await self.save_position(conn, 0)
+
+    async def replace_with(self, conn: asyncpg.Connection, rebuilt: PictureStore, position: int) -> None:
+        """This store's pictures become `rebuilt`'s, as of `position`; `rebuilt` is emptied and its
+        position forgotten (the next rebuild starts from zero). Copied rather than renamed: readers
+        keep reading the old rows until this commits, and no cached statement names a moved table."""
+        await conn.execute(f"DELETE FROM {self._pictures}")
+        await conn.execute(f"INSERT INTO {self._pictures} (person_id, document) "
+                           f"SELECT person_id, document FROM {rebuilt._pictures}")
+        await self.save_position(conn, position)
+        await rebuilt.clear(conn)
 
     async def fold_into(self, conn: asyncpg.Connection, events: Iterable[Any]) -> None:
         """Fold decoded events, in order, into the stored pictures of the people they are about."""
@@ -218,26 +242,50 @@ class PictureProjection(LogTailLoop):
                 total += applied
         return total
 
-    async def rebuild(self, progress: Progress | None = None) -> int:
-        """Clear the pictures and the position and replay the log from zero, in one transaction
-        (safe while services run: see the module's doc). The number of events replayed."""
-        last = await self._run_sync(self._application.recorder.max_notification_id) or 0
+    async def rebuild(self, progress: Progress | None = None, from_scratch: bool = False) -> int:
+        """Replay the log into the shadow table, from where an earlier rebuild stopped (or from zero:
+        `from_scratch`, or when none stopped half-way), then swap it in (see the module's doc). Safe
+        while services run; one rebuild at a time (RebuildRunning). The number of events replayed
+        by this call."""
+        await self.store.pool()  # the live tables exist before anything is swapped into them
+        shadow = self.store.shadow()
+        try:
+            async with (await shadow.pool()).acquire() as conn:
+                # Held for the whole rebuild, on this connection: a second rebuild is refused at once.
+                if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", shadow.name):
+                    raise RebuildRunning(f"another rebuild of {self.store.name}s is under way")
+                try:
+                    return await self._rebuild_into(conn, shadow, progress, from_scratch)
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", shadow.name)
+        finally:
+            await shadow.close()
+
+    async def _rebuild_into(self, conn: asyncpg.Connection, shadow: PictureStore, progress: Progress | None,
+                            from_scratch: bool) -> int:
+        if from_scratch:
+            async with conn.transaction():
+                await shadow.clear(conn)
+        position = await shadow.stored_position(conn)
+        last = max(position, await self._run_sync(self._application.recorder.max_notification_id) or 0)
         replayed = 0
-        pool = await self.store.pool()
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.name)  # waits out a live batch
-            await self.store.clear(conn)
-            position = 0
+        if progress is not None:
+            progress(position, last)
+        while position < last:
+            batch, read_to = await self._read(position, self._batch_size, last)
+            # Each batch commits with the shadow's position: a rebuild stopped here goes on from it.
+            async with conn.transaction():
+                await shadow.fold_into(conn, (domain_event for _, domain_event in batch))
+                await shadow.save_position(conn, read_to)
+            position = read_to
+            replayed += len(batch)
             if progress is not None:
                 progress(position, last)
-            while position < last:
-                batch, position = await self._read(position, self._batch_size, last)
-                await self.store.fold_into(conn, (domain_event for _, domain_event in batch))
-                replayed += len(batch)
-                if progress is not None:
-                    progress(position, last)
-            # Everything up to `last` is in; what was recorded since is the live projectors' job.
-            await self.store.save_position(conn, last)
+        # Everything up to `last` is in the shadow; what was recorded since is the live projectors'
+        # job, from `last` on, once the rebuilt pictures replace theirs.
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.name)  # waits out a live batch
+            await self.store.replace_with(conn, shadow, last)
         if progress is not None:
             progress(last, last)
         return replayed
@@ -260,15 +308,17 @@ def picture_projection(application: CareplanApplication, dsn: str, schema: str, 
                              reader=log_reader(application, run_sync, dsn))
 
 
-async def rebuild_pictures(settings: ServiceSettings, progress: Progress | None = None) -> int:
-    """Rebuild every picture from zero with an application of its own (`carecoord rebuild-picture`;
-    services may be running meanwhile). The number of events replayed."""
+async def rebuild_pictures(settings: ServiceSettings, progress: Progress | None = None,
+                           from_scratch: bool = False) -> int:
+    """Rebuild every picture with an application of its own (`carecoord rebuild-picture`; services
+    may be running meanwhile), going on from where a stopped rebuild stopped unless `from_scratch`.
+    The number of events replayed by this call."""
     ensure_schema(settings)
     application = CareplanApplication(env=settings.eventsourcing_env())
     try:
         projection = picture_projection(application, settings.database_url, settings.schema_name, asyncio.to_thread)
         try:
-            return await projection.rebuild(progress)
+            return await projection.rebuild(progress, from_scratch)
         finally:
             await projection.close()
     finally:
