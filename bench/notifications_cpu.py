@@ -175,8 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--count", action="store_true",
                         help="count notifications' pool hops and database statements (cheap, exact)")
-    parser.add_argument("--profile-main", metavar="PATH",
-                        help="cProfile notifications' main thread (the event loop), stats written to PATH at its exit")
     add_server_options(parser)
     args = parser.parse_args(argv)
     prepare_benchmark_process()
@@ -189,8 +187,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.count:
         count_file = Path(tempfile.mkdtemp()) / "notifications-counts.json"
         env |= {"PYTHONPATH": str(REPO_ROOT / "bench" / "sampling"), "CARECOORD_COUNT_FILE": str(count_file)}
-    if args.profile_main:
-        env |= {"PYTHONPATH": str(REPO_ROOT / "bench" / "sampling"), "CARECOORD_PROFILE_MAIN": args.profile_main}
     with running_services(args, {"notifications": env}) as (isolation, services):
         asyncio.run(measure(args, isolation, services, sample_file, count_file))
     return 0

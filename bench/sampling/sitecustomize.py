@@ -1,9 +1,14 @@
-"""A stack sampler for a service process, for bench/notifications_cpu.py (py-spy is not installed
-here). On PYTHONPATH, with CARECOORD_SAMPLE_FILE set, it samples every thread's Python stack every
-CARECOORD_SAMPLE_INTERVAL seconds (default 0.005) and writes the folded stacks' counts to that file
-(JSON) every second. Stacks whose innermost frame is a wait (an idle pool thread, the event loop
-in its selector) are counted as idle. Wall-clock samples taken when the sampler gets the GIL: a
-rough split of where the process works, not exact CPU."""
+"""Measuring aids for a service process, for bench/notifications_cpu.py (py-spy is not installed
+here). Python imports this module at start when its directory is on PYTHONPATH; it does nothing
+unless asked by environment variable:
+
+- CARECOORD_SAMPLE_FILE=path: a stack sampler. Every CARECOORD_SAMPLE_INTERVAL seconds (default
+  0.005) each thread's CPU time since the last sample is put on the Python stack it has then; the
+  stacks' CPU microseconds are written to `path` (JSON) every second. Biased: frames that release
+  the GIL (system calls) are over-weighted, and the event loop's short callbacks land on its idle
+  frame (uvloop's C code).
+- CARECOORD_COUNT_FILE=path: counts of pool hops and database statements (see below).
+"""
 
 import json
 import os
@@ -13,8 +18,6 @@ import time
 from collections import Counter
 
 _FILE = os.environ.get("CARECOORD_SAMPLE_FILE")
-IDLE_FUNCTIONS = {"wait", "_worker", "select", "poll", "run_forever", "run_until_complete", "_run_once",
-                  "get", "sleep", "epoll", "acquire"}
 
 
 def _frames(frame):
@@ -64,23 +67,6 @@ def _sample(path: str, interval: float) -> None:
 if _FILE:
     threading.Thread(target=_sample, args=(_FILE, float(os.environ.get("CARECOORD_SAMPLE_INTERVAL", "0.005"))),
                      daemon=True, name="sampler").start()
-
-
-# CARECOORD_PROFILE_MAIN=path: cProfile the main thread (the event loop: its callbacks are short,
-# so the sampler above puts their CPU on the loop's idle frame), written to `path` at exit.
-_MAIN = os.environ.get("CARECOORD_PROFILE_MAIN")
-if _MAIN:
-    import atexit
-    import cProfile
-
-    _profile = cProfile.Profile()
-
-    def _dump() -> None:
-        _profile.disable()
-        _profile.dump_stats(_MAIN)
-
-    atexit.register(_dump)
-    _profile.enable()
 
 
 # CARECOORD_COUNT_FILE=path: count hops to thread pools and statements sent by psycopg (the
