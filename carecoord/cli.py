@@ -10,7 +10,8 @@
                              rebuild careplan's integrated pictures from its events (safe while
                              the services run; a stopped rebuild resumes where it stopped)
     carecoord audit ...      checkpoint, export, verify and prove each service's event log;
-                             `audit as-of PERSON TIME`: careplan's record of a person as it was then
+                             `audit as-of PERSON TIME`: careplan's record of a person as it was then;
+                             `audit disclosures PERSON`: the person's accounting of disclosures
     carecoord dead-letters list SERVICE
     carecoord dead-letters replay SERVICE (--id ID ... | --all)
                              what a consumer parked and why; send it back once the cause is fixed

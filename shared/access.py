@@ -57,6 +57,7 @@ class Right(StrEnum):
     READ_SHARED_RECORD = "read what a person shares by consent"
     READ_RECORD_AS_OF = "read a record as it was at a past moment"
     MANAGE_SUBSCRIPTIONS = "manage webhook subscriptions"
+    READ_DISCLOSURES = "read accountings of disclosures"
 
 
 # Which roles hold each right at all; whose records they may use it on is decided by `check_may_see`.
@@ -93,6 +94,8 @@ RIGHTS: dict[Right, frozenset[Role]] = {
     # Each for their own subscriptions (what they are sent is decided at each send); supervisors
     # also register care-team apps' subscriptions and operate everyone's.
     Right.MANAGE_SUBSCRIPTIONS: frozenset({Role.SUPPORT_PERSON, Role.OUTSIDE_AGENCY, Role.CARE_TEAM_APP} | STAFF),
+    # The accounting of disclosures (45 CFR 164.528, 42 CFR 2.25): the person's own, and auditors'.
+    Right.READ_DISCLOSURES: frozenset({Role.AUDITOR, Role.PERSON}),
 }
 
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, get_args
 
-RECIPIENT_KINDS = ("care_team", "named_person", "outside_agency")
+# `program`: the care-team members of one program (recipient_id = the program's id), for
+# substance-use records within a team that spans programs (shared/part2.py).
+RECIPIENT_KINDS = ("care_team", "named_person", "outside_agency", "program")
 Category = Literal["general", "mental_health", "substance_use", "crisis"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 

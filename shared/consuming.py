@@ -79,7 +79,8 @@ def team_change(upstream: UpstreamRef, payload: Payload) -> UpstreamChange | Non
         case CareTeamFormedV1():
             return UpstreamChange(upstream, lambda f: f.care_team_formed(upstream))
         case TeamMemberJoinedV1():
-            return UpstreamChange(upstream, lambda f: f.team_member_joined(upstream, payload.member_id, payload.role))
+            return UpstreamChange(upstream, lambda f: f.team_member_joined(
+                upstream, payload.member_id, payload.role, payload.program_id, payload.program_kind))
         case TeamMemberLeftV1():
             return UpstreamChange(upstream, lambda f: f.team_member_left(upstream, payload.member_id))
     return None

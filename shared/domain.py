@@ -74,9 +74,17 @@ class UpstreamRef:
     person_id: str
     sequence: int
     correlation_id: str
+    # W3C traceparent of the delivery that applied it (its consume span), when traced: what the
+    # follower's service does later because of this event can continue that trace, as the relay
+    # continues a request's (Provenance.traceparent).
+    traceparent: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)  # strings and ints only: see Provenance.as_dict
+        # Strings and ints only: see Provenance.as_dict. Without a trace, stored as before.
+        data = dict(self.__dict__)
+        if data["traceparent"] is None:
+            del data["traceparent"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UpstreamRef:

@@ -14,6 +14,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from shared.domain import UpstreamRef, check_next_in_sequence
+from shared.part2 import Program
 from shared.topics import register_former_topic
 
 
@@ -82,20 +83,28 @@ class TeamFollower(PersonFollower):
     def __init__(self, person_id: UUID) -> None:
         super().__init__(person_id)
         self.team: dict[str, str] = {}
+        self.programs: dict[str, Program] = {}  # member id -> their program, where one was given
 
     @event("CareTeamFormed")
     def care_team_formed(self, upstream: UpstreamRef) -> None:
         self._advance(upstream)
 
     @event("TeamMemberJoined")
-    def team_member_joined(self, upstream: UpstreamRef, member_id: str, role: str) -> None:
+    def team_member_joined(self, upstream: UpstreamRef, member_id: str, role: str,
+                           program_id: str | None = None, program_kind: str | None = None) -> None:
+        # Events stored before programs existed decode with the defaults: no program recorded.
         self._advance(upstream)
         self.team[member_id] = role
+        if program_id is not None and program_kind is not None:
+            self.programs[member_id] = Program(program_id, program_kind)
+        else:
+            self.programs.pop(member_id, None)
 
     @event("TeamMemberLeft")
     def team_member_left(self, upstream: UpstreamRef, member_id: str) -> None:
         self._advance(upstream)
         self.team.pop(member_id, None)
+        self.programs.pop(member_id, None)
 
 
 # Stored events name their class by topic, and these classes were first defined in

@@ -31,7 +31,7 @@ from shared.domain import OutOfSequence, UpstreamRef
 from shared.envelope import AnyIntegrationEvent, IntegrationEvent, routing_key_for
 from shared.following import Unprocessable
 from shared.relay import Outgoing
-from shared.tracing import continuing
+from shared.tracing import continuing, current_traceparent
 from shared.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ConsumerTopology
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ def upstream_ref(event: AnyIntegrationEvent) -> UpstreamRef:
         person_id=str(event.person_id),
         sequence=event.person_sequence,
         correlation_id=event.correlation_id,
+        traceparent=current_traceparent(),  # called in the delivery's task: its consume span
     )
 
 

@@ -7,6 +7,7 @@ the command could not do its work (no checkpoint yet, no such record, a malforme
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -19,16 +20,18 @@ import psycopg
 import typer
 from rich.console import Console
 
+from carecoord.audit.disclosures import DISCLOSING_SERVICES, FORMATS, AccountingUnavailable, fetch_accounting, render
 from carecoord.audit.checkpointing import CheckpointRefused, make_checkpoint
 from carecoord.audit.keys import SERVICES, AuditSettings
 from carecoord.audit.proving import NothingToProve, Target, check_proofs, prove, prove_consistency
 from carecoord.audit.store import AuditStore
 from carecoord.audit.verification import verify_log
+from carecoord.dev import dev_token, kept_dev_value
 from carecoord.progress import positions_progress, report_to
 from shared.checkpoints import CheckpointError, NoteSigner
 
 app = typer.Typer(name="audit", help="Checkpoint, verify and prove each service's event log (RFC 9162, C2SP "
-                                     "signed checkpoints).", add_completion=False, pretty_exceptions_enable=False,
+                                     "signed checkpoints); a person's accounting of disclosures.", add_completion=False, pretty_exceptions_enable=False,
                   no_args_is_help=True)
 
 Service = Annotated[str, typer.Option("--service", "-s", help=f"whose log: one of {', '.join(SERVICES)}")]
@@ -213,6 +216,39 @@ def key(name: Annotated[str, typer.Option(help="the key's name in signature line
     signer = NoteSigner.generate(name)
     print(signer.text())
     print(f"verifier key (AUDIT_VERIFIER_KEY): {signer.verifier().vkey()}", file=sys.stderr)
+
+
+@app.command("disclosures")
+def disclosures_command(
+    person: Annotated[UUID, typer.Argument(help="the person's id")],
+    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                   help="only disclosures on or after this day (YYYY-MM-DD)")] = None,
+    output: Annotated[str, typer.Option("--format", "-f", help="json, csv, or fhir (AuditEvents, IHE BALP)")] = "json",
+    token: Annotated[str | None, typer.Option(envvar="CARECOORD_TOKEN", show_envvar=True,
+                                              help="an auditor's bearer token, or the person's own "
+                                                   "(default: a development auditor token)")] = None,
+    careplan: Annotated[str, typer.Option(envvar="CAREPLAN_URL", help="careplan's base URL")] =
+        DISCLOSING_SERVICES["careplan"],
+    notifications: Annotated[str, typer.Option(envvar="NOTIFICATIONS_URL", help="notifications' base URL")] =
+        DISCLOSING_SERVICES["notifications"],
+) -> None:
+    """A person's accounting of disclosures: every disclosure outside the treating team (what
+    support persons and outside agencies read through /shared, notices delivered to their
+    webhooks or sent on their live stream), with date, recipient, what and why, over 6 years
+    (45 CFR 164.528), 3 for substance-use information (42 CFR 2.25). Read from each service over
+    HTTP and merged."""
+    if output not in FORMATS:
+        raise typer.BadParameter(f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    if token is None:
+        if not (os.environ.get("JWT_DEV_SECRET") or kept_dev_value("JWT_DEV_SECRET")):
+            _fail("no token: give --token (or CARECOORD_TOKEN), an auditor's or the person's own")
+        token = dev_token("auditor")
+    try:
+        accounting = fetch_accounting(person, token, since.date() if since else None,
+                                      {"careplan": careplan, "notifications": notifications})
+    except AccountingUnavailable as error:
+        _fail(f"the accounting is incomplete, so none is given: {error}")
+    print(render(accounting, output))
 
 
 @app.command("as-of")

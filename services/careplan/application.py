@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
@@ -30,11 +30,14 @@ from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.plan_changes import PlanChanges, plan_changes
 from services.careplan.domain.reviews import NextReview, ReviewPrompt
 from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
-from services.careplan.domain.sharing import CONSENT_EVENTS, SharedRecord, directives_from, shared_record
+from services.careplan.domain.sharing import (
+    CONSENT_EVENTS, SharedRecord, directives_from, shared_record, shared_record_disclosure)
 from services.careplan.domain.timeline import Timeline, TimelineEntry
 from shared.consent import ConsentDirective, categories_allowed
+from shared.disclosures import DisclosureLedger
 from shared.domain import Provenance, UpstreamRef
 from shared.eventstore import KeyedThreadLocks
+from shared.part2 import Program, made_by_part2, may_see_part2
 from shared.following import FollowerApplication, UpstreamChange
 
 T = TypeVar("T")
@@ -50,6 +53,13 @@ MAX_BACKOFF = 0.5
 class TooManyConflicts(Exception):
     """Other replicas kept changing the aggregate while this command tried to: nothing was saved,
     and the same command may be sent again shortly."""
+
+    retry_after_seconds = 1
+
+
+class DisclosureNotRecorded(Exception):
+    """A disclosure could not be recorded in the accounting, so nothing was disclosed; the same
+    request may be sent again shortly."""
 
     retry_after_seconds = 1
 
@@ -80,13 +90,14 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
 
     # -- the care team -----------------------------------------------------------------------------
 
-    def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance) -> bool:
-        """Add someone to the team (or change their role): checked before anything is loaded."""
+    def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance,
+                        program: Program | None = None) -> bool:
+        """Add someone to the team (or change their role or program): checked before anything is loaded."""
         self.scope_of_practice.check_may_assign(role, provenance.actor_role)
         consented = bool(categories_allowed(
             self._consents(person_id).values(), "named_person", member_id, datetime.now(timezone.utc)))
         return self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
-                            lambda team: team.add_member(member_id, role, provenance, consented))
+                            lambda team: team.add_member(member_id, role, provenance, consented, program))
 
     def remove_team_member(self, person_id: UUID, member_id: str, provenance: Provenance) -> None:
         self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
@@ -96,6 +107,20 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         """Member id -> role, as stored now (empty if no team was formed)."""
         team = self._stored(CareTeam.create_id(person_id))
         return dict(team.members) if team else {}
+
+    def team_programs(self, person_id: UUID) -> dict[str, Program]:
+        """Member id -> the program they work in, for members who gave one."""
+        team = self._stored(CareTeam.create_id(person_id))
+        return dict(team.programs) if team else {}
+
+    def may_see_part2(self, person_id: UUID, reader_id: str, at: datetime) -> bool:
+        """Whether this reader (on the team, or the person, an auditor...) may see the person's
+        Part 2 records now (shared/part2.py): only a member from another program may not, unless
+        a directive in force names their program or the team."""
+        program = self.team_programs(person_id).get(reader_id)
+        if program is None or program.is_part2:
+            return True  # decided without reading the consents
+        return may_see_part2(program, self._consents(person_id).values(), at)
 
     def team_history(self, person_id: UUID) -> list[Membership]:
         """Who was on the team in which role, from when until when (None: still on it)."""
@@ -166,6 +191,25 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         return shared_record(timeline, plan, safety.current if safety else None, due, recipient_kind,
                              recipient_id, at)
 
+    def disclose_shared_record(self, person_id: UUID, recipient_kind: str, recipient_id: str | None,
+                               recipient_agency: str | None, purpose: str, provenance: Provenance,
+                               at: datetime) -> SharedRecord | None:
+        """`shared_record`, recorded in the person's accounting of disclosures before it is
+        returned: what cannot be recorded is not disclosed (DisclosureNotRecorded)."""
+        record = self.shared_record(person_id, recipient_kind, recipient_id, at)
+        if record is None:
+            return None
+        disclosure = shared_record_disclosure(record, str(uuid4()), self._consents(person_id).values(),
+                                              recipient_kind, recipient_id, recipient_agency, purpose, at)
+        try:
+            self._change(DisclosureLedger.create_id(person_id), lambda: DisclosureLedger(person_id, provenance),
+                         lambda ledger: ledger.record(disclosure, provenance))
+        except TooManyConflicts:
+            raise
+        except Exception as error:  # the database away, a pool exhausted: nothing leaves unrecorded
+            raise DisclosureNotRecorded(f"the disclosure could not be recorded ({type(error).__name__})") from error
+        return record
+
     def _consents(self, person_id: UUID) -> dict[str, ConsentDirective]:
         return directives_from(self.follower_events(person_id, *CONSENT_EVENTS))
 
@@ -177,17 +221,24 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
 
     def add_medication_note(self, person_id: UUID, note_id: str, kind: str, text: str, medication: str | None,
                             choice: str | None, author_role: str, provenance: Provenance) -> bool:
+        part2 = self._made_by_part2(person_id, provenance)
         return self._change_medication(person_id, provenance, lambda record: record.add_note(
-            note_id, kind, text, medication, choice, author_role, provenance))
+            note_id, kind, text, medication, choice, author_role, provenance, part2=part2))
 
     def record_prescribing_decision(self, person_id: UUID, decision_id: str, decision: str, medication: str,
                                     dose: str | None, rationale: str, discussed_with_person: bool,
                                     author_role: str, provenance: Provenance) -> bool:
         # Checked before anything is loaded or started: a refusal leaves no trace in the record.
         self.scope_of_practice.check_may_prescribe(author_role)
+        part2 = self._made_by_part2(person_id, provenance)
         return self._change_medication(person_id, provenance, lambda record: record.record_decision(
             decision_id, decision, medication, dose, rationale, discussed_with_person, author_role,
-            self.scope_of_practice, provenance))
+            self.scope_of_practice, provenance, part2=part2))
+
+    def _made_by_part2(self, person_id: UUID, provenance: Provenance) -> bool:
+        """A note or decision is a Part 2 record when its author is on the team for a Part 2
+        program as they write it (marked on the record: it stays so if they later leave)."""
+        return made_by_part2(self.team_programs(person_id).get(provenance.actor_id))
 
     def medication_record(self, person_id: UUID) -> MedicationCollaboration | None:
         return self._stored(MedicationCollaboration.create_id(person_id))

@@ -6,9 +6,10 @@ from __future__ import annotations
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from services.careplan.application import CareplanApplication, TooManyConflicts
+from services.careplan.application import CareplanApplication, DisclosureNotRecorded, TooManyConflicts
 from services.careplan.consumers import TOPOLOGY, intake_events_router
 from services.careplan.api import as_of, medication, picture, plan, safety_plan, shared_record, team
+from shared.disclosure_api import disclosures_router
 from services.careplan.domain.medication import ScopeOfPractice
 from services.careplan.picture.projection import picture_projection
 from services.careplan.translation import TRANSLATIONS
@@ -34,13 +35,16 @@ def careplan_statuses(route: APIRoute) -> dict[int, str | None]:
     methods = route.methods or set()
     if methods & {"POST", "PUT", "DELETE"} and route.dependant.path_params:
         statuses[503] = "Other replicas kept changing the same record: nothing was saved; retry after Retry-After"
+    if route.path.endswith("/shared"):
+        statuses[503] = "The disclosure could not be recorded in the accounting of disclosures: nothing was shown"
     if route.path.endswith("/safety-plan") and "PUT" in methods:
         statuses.update({409: "Someone revised the safety plan since the version this one is based on", 200: None})
     return statuses
 
 
 async def retry_later(_: Request, busy: Exception) -> Response:
-    """503 with Retry-After, from whichever route's write lost every race and saved nothing."""
+    """503 with Retry-After, from whichever route's write lost every race and saved nothing, or
+    whose disclosure could not be recorded and was not made."""
     return EncodableJSONResponse({"detail": str(busy)}, status_code=503,
                                  headers={"Retry-After": str(TooManyConflicts.retry_after_seconds)})
 
@@ -55,8 +59,10 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     application = foundation.application
     foundation.broker.include_router(intake_events_router(foundation, application, intake_events))
     pictures = picture_projection(application, settings.database_url, settings.schema_name, foundation.run_sync)
-    routers = [api.router for api in (team, plan, medication, safety_plan, shared_record, picture, as_of)]
+    routers = [*(api.router for api in (team, plan, medication, safety_plan, shared_record, picture, as_of)),
+               disclosures_router("careplan")]
     http = build_http(foundation, "careplan", routers, careplan_statuses,
-                      exception_handlers={TooManyConflicts: retry_later}, state={"picture_store": pictures.store})
+                      exception_handlers={TooManyConflicts: retry_later, DisclosureNotRecorded: retry_later},
+                      state={"picture_store": pictures.store})
     return Service(foundation, http=http, topologies=[intake_events],
                    relay=build_relay(foundation, TRANSLATIONS, careplan_contracts.PAYLOADS), log_tailers=[pictures])

@@ -114,13 +114,16 @@ def _scored_summary(payload: ScreeningScoredV1 | ScreeningCompletedV1) -> str:
 # consumers apply them by sequence, so a stream with gaps would stall.
 TRANSLATIONS: dict[type, Any] = {
     CareTeam.Formed: lambda event: CareTeamFormedV1(),
-    CareTeam.MemberJoined: lambda event: TeamMemberJoinedV1(member_id=event.member_id, role=event.role),
+    CareTeam.MemberJoined: lambda event: TeamMemberJoinedV1(
+        member_id=event.member_id, role=event.role, program_id=event.program_id, program_kind=event.program_kind),
     CareTeam.MemberLeft: lambda event: TeamMemberLeftV1(member_id=event.member_id),
     MedicationCollaboration.Opened: lambda event: MedicationRecordOpenedV1(),
     MedicationCollaboration.NoteAdded: lambda event: MedicationNoteAddedV1(
-        note_id=event.note_id, kind=event.kind, choice=event.choice, for_prescriber=event.kind in FOR_PRESCRIBER),
+        note_id=event.note_id, kind=event.kind, choice=event.choice, for_prescriber=event.kind in FOR_PRESCRIBER,
+        part2=event.part2),
     MedicationCollaboration.PrescribingDecisionRecorded: lambda event: PrescribingDecisionRecordedV1(
-        decision_id=event.decision_id, decision=event.decision, discussed_with_person=event.discussed_with_person),
+        decision_id=event.decision_id, decision=event.decision, discussed_with_person=event.discussed_with_person,
+        part2=event.part2),
     CrisisFollowUps.FirstRecorded: lambda event: CrisisFollowUpRecordedV1(
         contact_id=event.contact_id, followed_up_on=event.followed_up_on),
     CrisisFollowUps.Recorded: lambda event: CrisisFollowUpRecordedV1(

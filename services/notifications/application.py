@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from services.notifications.domain.disclosure import TEAM_ONLY, refusal
+from eventsourcing.persistence import IntegrityError
+
+from services.notifications.domain.disclosure import TEAM_ONLY, notice_disclosure, outside_recipient, refusal
+from shared.part2 import may_see_part2
 from services.notifications.domain.notifications import (
     DueNotification,
     PersonNotifications,
@@ -14,8 +17,12 @@ from services.notifications.domain.notifications import (
 from services.notifications.follow_up_use_cases import CrisisFollowUpUseCases
 from shared.access import Principal, RecordContext
 from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
-from shared.domain import UpstreamRef
+from shared.disclosures import DisclosureLedger
+from shared.domain import Provenance, UpstreamRef
 from shared.following import FollowerApplication, UpstreamChange
+
+
+DISCLOSURE_SAVE_ATTEMPTS = 8
 
 
 class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[PersonNotifications]):
@@ -61,13 +68,13 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
         found = self.follower(person_id)
         if found is None:
             return "no such person is known here"
-        return refusal(recipient, category, found.team, found.consents.values(), at)
+        return refusal(recipient, category, found.team, found.consents.values(), at, found.programs)
 
     def refusals(self, recipient: Principal, notices: Sequence[tuple[UUID, str]], at: datetime) -> list[str | None]:
         """`refusal` for several notices (person id, category) at once, as things are now: every
         person's team and directives brought up to date with one query, whatever the number."""
-        def facts(person: PersonNotifications) -> tuple[dict[str, str], list]:
-            return dict(person.team), list(person.consents.values())
+        def facts(person: PersonNotifications) -> tuple[dict[str, str], list, dict]:
+            return dict(person.team), list(person.consents.values()), dict(person.programs)
 
         ids = {person_id: self.follower_class.create_id(person_id=person_id) for person_id, _ in notices}
         found = self.read_current_many({follower_id: facts for follower_id in ids.values()})
@@ -75,8 +82,41 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
         for person_id, category in notices:
             known = found.get(ids[person_id])
             answers.append("no such person is known here" if known is None
-                           else refusal(recipient, category, known[0], known[1], at))
+                           else refusal(recipient, category, known[0], known[1], at, known[2]))
         return answers
+
+    def record_streamed_disclosure(self, recipient: Principal, person_id: UUID, kind: str, category: str,
+                                   purpose: str, at: datetime) -> None:
+        """A notice about to be sent on the live stream of a support person or an outside agency,
+        recorded in the person's accounting of disclosures first (nothing for the treating team).
+        A failure raises, and the notice is not sent (the client resumes from its last id)."""
+        outside = outside_recipient(recipient.role.value, recipient.subject, recipient.agency)
+        if outside is None:
+            return
+        follower_id = self.follower_class.create_id(person_id=person_id)
+        consents = self.read_current_many({follower_id: lambda person: list(person.consents.values())})
+        disclosure = notice_disclosure("stream", str(uuid4()), person_id, outside, recipient.agency, None, kind,
+                                       category, False, consents.get(follower_id, []), at, purpose)
+        provenance = Provenance(actor_id=recipient.subject, actor_role=recipient.role.value,
+                                correlation_id=disclosure.disclosure_id)
+        ledger_id = DisclosureLedger.create_id(person_id)
+        for _ in range(DISCLOSURE_SAVE_ATTEMPTS):  # another writer of the ledger (a delivery) may come first
+            ledger = self.check_out_many([ledger_id]).get(ledger_id) or DisclosureLedger(person_id, provenance)
+            ledger.record(disclosure, provenance)
+            try:
+                self.record(ledger)
+                return
+            except IntegrityError:
+                self.forget([ledger_id])
+        raise RuntimeError("could not record a disclosure: the ledger kept changing")
+
+    def part2_shown(self, reader: Principal, person_id: UUID, at: datetime) -> bool:
+        """Whether this reader is shown the person's Part 2 substance-use notices now (shared/part2.py):
+        not a member from another program, unless a directive names their program or the team."""
+        found = self.follower(person_id)
+        if found is None:
+            return True
+        return may_see_part2(found.programs.get(reader.subject), found.consents.values(), at)
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)

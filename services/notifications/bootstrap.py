@@ -20,6 +20,7 @@ from services.notifications.escalation import FollowUpSchedule, FollowUpTimer
 from services.notifications.http import router as notifications_router
 from services.notifications.stream import NoticeStreams
 from services.notifications.stream_http import router as stream_router
+from shared.disclosure_api import disclosures_router
 from services.notifications.subscriptions_app import WebhookSubscriptions
 from shared.bootstrap import build_foundation, build_http
 from shared.log_reading import log_reader
@@ -76,7 +77,8 @@ def create_service(settings: ServiceSettings | None = None, clock: Callable[[], 
     streams = stream_parts(foundation, application, settings)
     matcher, dispatcher = webhook_parts(foundation, application, settings, clock)
     http = build_http(foundation, "notifications",
-                      [notifications_router, crisis_follow_ups_router, stream_router, subscriptions_router],
+                      [notifications_router, crisis_follow_ups_router, stream_router, subscriptions_router,
+                       disclosures_router("notifications")],
                       state={"clock": clock, "notice_streams": streams, "webhooks": dispatcher.webhooks,
                              "webhook_dispatch": dispatcher})
     return Service(foundation, http=http, topologies=[upstream_events],

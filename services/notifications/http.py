@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.notifications.application import NotificationsApplication
 from services.notifications.deps import Application, ServiceFoundation
+from services.notifications.domain.disclosure import PART2_CATEGORIES
 from shared.access import Principal, Right
 from shared.http import CurrentPrincipal, authorize_request, log_read
 from shared.runtime import Foundation
@@ -44,6 +45,9 @@ class DueNotificationView(BaseModel):
 class DueNotificationsView(BaseModel):
     person_id: UUID
     due: list[DueNotificationView]
+    withheld: int = Field(0, description=(
+        "How many notices about a Part 2 program's substance-use records are withheld from this reader, a "
+        "member from another program, until the person's consent names their program or the care team"))
 
 
 router = APIRouter(prefix="/people", tags=["notifications"])
@@ -54,8 +58,13 @@ async def get_due_notifications(person_id: UUID, principal: CurrentPrincipal, fo
                                 application: Application):
     due = await team_read(principal, person_id, "due notifications", foundation, application,
                           application.due_notifications)
+    if not await foundation.run_sync(application.part2_shown, principal, person_id, datetime.now(timezone.utc)):
+        shown = [n for n in due if n.category not in PART2_CATEGORIES]
+    else:
+        shown = due
     return DueNotificationsView(
         person_id=person_id,
         due=[DueNotificationView(notification_id=n.notification_id, kind=n.kind, audience=n.audience,
-                                 message=n.message, due_at=n.due_at, urgent=n.urgent) for n in due],
+                                 message=n.message, due_at=n.due_at, urgent=n.urgent) for n in shown],
+        withheld=len(due) - len(shown),
     )

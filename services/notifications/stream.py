@@ -141,11 +141,12 @@ class NoticeStreams:
             raise BeyondTheLog(f"{last_event_id} is past the end of the notification log ({end})")
         return last_event_id
 
-    async def follow(self, recipient: Principal, after: int, until: float | None = None
+    async def follow(self, recipient: Principal, after: int, until: float | None = None, purpose: str = "TREAT"
                      ) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
         """The notices recorded after `after` that `recipient` may be sent, each decided as it
         leaves, until `until` (seconds since the epoch: when the caller's token expires; the client
-        reconnects with a fresh one) or the client goes."""
+        reconnects with a fresh one) or the client goes. To a support person or an outside agency
+        each is a disclosure, recorded (with `purpose`) before it is sent."""
         with self._news() as news:
             position = after
             while (left := math.inf if until is None else until - self._clock().timestamp()) > 0:
@@ -156,7 +157,7 @@ class NoticeStreams:
                     # contends for the GIL: at 100 notices/s, pages hold one or two).
                     decided_at = asyncio.get_running_loop().time()
                     notices, refusals = await self._run_sync(self._decode_and_decide, recipient, notifications)
-                    async for sent in self._send(recipient, notices, (decided_at, refusals)):
+                    async for sent in self._send(recipient, notices, (decided_at, refusals), purpose):
                         yield sent
                 position = read_to
                 if len(notifications) < self._page_size:
@@ -164,7 +165,8 @@ class NoticeStreams:
                         await asyncio.wait_for(news.wait(), timeout=min(self._poll_seconds, left))
 
     async def _send(self, recipient: Principal, notices: Sequence[StreamedNotice],
-                    decided: tuple[float, list[str | None]]) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
+                    decided: tuple[float, list[str | None]], purpose: str
+                    ) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
         """Send what `recipient` may be sent of `notices`, given the decisions taken at a time (by
         the loop's clock); what is still unsent once they are too old is decided again."""
         loop = asyncio.get_running_loop()
@@ -180,6 +182,10 @@ class NoticeStreams:
                     pending, decided_at = pending[index:], None
                     break
                 if refusal is None:
+                    if recipient.role not in STAFF:  # outside the treating team: accounted for first
+                        await self._run_sync(self._application.record_streamed_disclosure, recipient,
+                                             notice.person_id, notice.document["kind"], notice.category, purpose,
+                                             self._clock())
                     yield notice, notice.for_recipient(recipient)
             else:
                 pending = []

@@ -11,13 +11,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Depends, Header, HTTPException, status
 from fastapi.exceptions import RequestValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from services.notifications.deps import Streams, TokenExpiry
 from services.notifications.stream import BeyondTheLog, may_follow
 from shared.access import Principal
+from shared.disclosure_api import stated_purpose
 from shared.http import CurrentPrincipal, audit_log
 from shared.http_errors import ErrorBody
 from shared.log_reading import NO_STOP
@@ -44,6 +45,7 @@ router = APIRouter(tags=["notifications"])
 )
 async def stream_notices(
     principal: CurrentPrincipal, streams: Streams, token_expires: TokenExpiry,
+    purpose: Annotated[str, Depends(stated_purpose)],
     last_event_id: Annotated[int | None, Header(
         alias=LAST_EVENT_ID, ge=0, le=NO_STOP,
         description="Resume after this position (the `id` of the last event received; 0: from the "
@@ -63,12 +65,13 @@ async def stream_notices(
     audit_log.info("notice stream opened", extra={"reader": principal.subject, "reader_role": principal.role.value,
                                                    "after": after})
     # The stream is answered on the caller's token, so it ends when the token expires.
-    return EventSourceResponse(_events(streams, principal, after, token_expires), ping=streams.heartbeat_seconds,
-                               send_timeout=streams.send_timeout_seconds)
+    return EventSourceResponse(_events(streams, principal, after, token_expires, purpose),
+                               ping=streams.heartbeat_seconds, send_timeout=streams.send_timeout_seconds)
 
 
-async def _events(streams: Streams, principal: Principal, after: int, until: float) -> AsyncIterator[ServerSentEvent]:
-    async for notice, document in streams.follow(principal, after, until):
+async def _events(streams: Streams, principal: Principal, after: int, until: float,
+                  purpose: str) -> AsyncIterator[ServerSentEvent]:
+    async for notice, document in streams.follow(principal, after, until, purpose):
         # Each notice sent is a disclosure about one person: who received which, ids only.
         audit_log.info("notice streamed", extra={"reader": principal.subject, "reader_role": principal.role.value,
                                                  "person_id": str(notice.person_id), "position": notice.position})

@@ -19,20 +19,24 @@ import contextlib
 import copy
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.notifications.application import NotificationsApplication
-from services.notifications.domain.delivery import AttemptOutcome, Delivery, DeliveryLane
+from services.notifications.domain.delivery import AttemptOutcome, Delivery, DeliveryLane, webhook_id
+from services.notifications.domain.disclosure import notice_disclosure, outside_recipient
 from services.notifications.domain.subscriptions import (
-    DEFAULT_ROTATION_OVERLAP, Filters, Owner, QuietHours, Subscription, new_secret, owner_refusal)
+    DEFAULT_ROTATION_OVERLAP, SUMMARY, Filters, Owner, QuietHours, Subscription, new_secret, owner_refusal)
 from shared.access import STAFF, Principal, Role
+from shared.disclosures import Disclosure, DisclosureLedger, disclosure_id
+from shared.domain import Provenance
 from shared.eventstore import KeyedThreadLocks
 from shared.topics import stored_topics
 
@@ -231,18 +235,18 @@ class WebhookSubscriptions:
                 at: datetime) -> str | None:
         """Why the owner may not be sent this notice now (None: they may), from the person's team,
         consent directives and the notice's audience as they are at this moment."""
-        def facts(person: Any) -> tuple[str, tuple[str, ...], dict[str, str], list[Any]]:
+        def facts(person: Any) -> tuple[str, tuple[str, ...], dict[str, str], list[Any], dict[str, Any]]:
             notice = next((n for n in person.due if n.notification_id == notification_id), None)
             audience, named = (notice.audience, tuple(notice.named)) if notice is not None else ("care_team", ())
-            return audience, named, dict(person.team), list(person.consents.values())
+            return audience, named, dict(person.team), list(person.consents.values()), dict(person.programs)
         application = self.application
         try:  # the kept copy brought up to date, not a replay of the person's whole history
-            audience, named, team, consents = application.read_current(
+            audience, named, team, consents, programs = application.read_current(
                 application.follower_class.create_id(person_id=UUID(person_id)), facts)
         except AggregateNotFoundError:
             return "no such person is known here"
         return owner_refusal(owner, category, audience, named, team, consents, at,
-                             getattr(application, "agency_supervisors", ()))
+                             getattr(application, "agency_supervisors", ()), programs)
 
     def notice_message(self, person_id: str, notification_id: str) -> str | None:
         due = self.application.due_notifications(UUID(person_id)) or []
@@ -258,40 +262,81 @@ class WebhookSubscriptions:
     def record_attempt(self, lane_id: UUID, subscription_id: UUID, sequence: int, at: datetime,
                        outcome: AttemptOutcome, delays: tuple[float, ...], retry_after: float | None,
                        gone: bool) -> Delivery:
-        """The attempt on the lane and what it says of the subscription (failing, recovered,
-        disabled by a 410), in one transaction. The item as it now stands."""
+        """The attempt on the lane, what it says of the subscription (failing, recovered,
+        disabled by a 410) and, for a delivery to a recipient outside the treating team, the
+        disclosure in the person's accounting: in one transaction."""
         jitter = self._jitter()
         subscription = self.settings_of(subscription_id)
-        if outcome.delivered and (subscription is None or subscription.failing_since is None):
-            # Nothing to note on the subscription: the lane alone, so that a delivery never
-            # takes the subscription out of the matcher's hands.
-            [lane] = self._change([lane_id], lambda found: found[0].record_attempt(
-                sequence, at, outcome, delays, jitter, retry_after))
-            return lane.items[sequence]
+        disclosure = self._disclosure(lane_id, subscription, sequence, at) if outcome.delivered else None
+        note_on_subscription = not outcome.delivered or (subscription is not None
+                                                         and subscription.failing_since is not None)
+        # Nothing to note on the subscription: it is left out, so that a delivery never takes it
+        # out of the matcher's hands.
+        ids = [lane_id, *([subscription_id] if note_on_subscription else [])]
+        starts: dict[UUID, Callable[[], Any]] = {}
+        if disclosure is not None:
+            recorded, provenance = disclosure
+            ledger_id = DisclosureLedger.create_id(recorded.person_id)
+            ids.append(ledger_id)
+            starts[ledger_id] = lambda: DisclosureLedger(recorded.person_id, provenance)
 
         def attempted(found: list[Any]) -> None:
-            lane, subscription = found
+            lane = found[0]
             lane.record_attempt(sequence, at, outcome, delays, jitter, retry_after)
-            if outcome.delivered:
-                subscription.note_success(at)
-            elif gone:
-                if subscription.active:
-                    subscription.disable(reason="the receiver answered 410 Gone", at=at)
-            else:
-                subscription.note_failure(at)
-        lane, _ = self._change([lane_id, subscription_id], attempted)
+            if note_on_subscription:
+                subscription = found[1]
+                if outcome.delivered:
+                    subscription.note_success(at)
+                elif gone:
+                    if subscription.active:
+                        subscription.disable(reason="the receiver answered 410 Gone", at=at)
+                else:
+                    subscription.note_failure(at)
+            if disclosure is not None:
+                found[-1].record(disclosure[0], disclosure[1])
+        lane, *_ = self._change(ids, attempted, starts)
         return lane.items[sequence]
 
-    def _change(self, ids: Sequence[UUID], change: Callable[[list[Any]], None]) -> list[Any]:
-        """Change these (existing) aggregates and save them together, retried on what is stored
-        when another writer (a replica) saved one of them meanwhile."""
-        with self._holding(ids):
-            return self._change_held(ids, change)
+    def _disclosure(self, lane_id: UUID, subscription: Subscription | None, sequence: int,
+                    at: datetime) -> tuple[Disclosure, Provenance] | None:
+        """What a successful delivery discloses, when it went outside the treating team (a support
+        person's or an outside agency's subscription), with whom to attribute it to."""
+        if subscription is None:
+            return None
+        owner = subscription.owner
+        recipient = outside_recipient(owner.role, owner.subject, owner.agency) if owner.app is None else None
+        lane = self.lane(lane_id)
+        if recipient is None or lane is None or sequence not in lane.items:
+            return None
+        item = lane.items[sequence]
+        person_id = UUID(lane.person_id)
+        application = self.application
+        try:
+            consents = application.read_current(application.follower_class.create_id(person_id=person_id),
+                                                lambda person: list(person.consents.values()))
+        except AggregateNotFoundError:
+            consents = []
+        message_id = webhook_id(subscription.id, sequence)
+        disclosure = notice_disclosure(
+            "webhook", disclosure_id(message_id, len(item.history) + 1), person_id, recipient, owner.agency,
+            urlsplit(subscription.url).hostname, item.kind, item.category, subscription.content == SUMMARY,
+            consents, at)
+        # The dispatcher sends for the subscription's owner: the disclosure is attributed to it.
+        return disclosure, Provenance(actor_id=f"subscription:{subscription.id}", actor_role="webhook_dispatcher",
+                                      correlation_id=message_id)
 
-    def _change_held(self, ids: Sequence[UUID], change: Callable[[list[Any]], None]) -> list[Any]:
+    def _change(self, ids: Sequence[UUID], change: Callable[[list[Any]], None],
+                starts: Mapping[UUID, Callable[[], Any]] | None = None) -> list[Any]:
+        """Change these aggregates and save them together, retried on what is stored when another
+        writer (a replica) saved one of them meanwhile. They exist, except those `starts` makes."""
+        with self._holding(ids):
+            return self._change_held(ids, change, starts or {})
+
+    def _change_held(self, ids: Sequence[UUID], change: Callable[[list[Any]], None],
+                     starts: Mapping[UUID, Callable[[], Any]]) -> list[Any]:
         for _ in range(SAVE_ATTEMPTS):
             found = self.application.check_out_many(ids)
-            aggregates = [found[i] for i in ids]
+            aggregates = [found[i] if i in found or i not in starts else starts[i]() for i in ids]
             change(aggregates)
             try:
                 self.application.record(*aggregates)

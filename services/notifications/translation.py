@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.notifications.domain.disclosure import TEAM_ONLY
+from services.notifications.domain.disclosure import TEAM_ONLY, TEAM_ONLY_PART2
 from services.notifications.domain.routing import Audience
 from shared.contracts.base import Payload
 from shared.contracts.careplan import (
@@ -73,10 +73,12 @@ def notice_for(payload: Payload) -> Notice | None:
             about = ("The person made a choice about their medication" if payload.kind == "person_choice"
                      else "There is a question about the person's medication")
             return Notice("medication_note_for_prescriber",
-                          f"{about}: read the collaboration note and talk it over with them.", audience=Audience.PRESCRIBERS)
+                          f"{about}: read the collaboration note and talk it over with them.", audience=Audience.PRESCRIBERS,
+                          category=TEAM_ONLY_PART2 if payload.part2 else TEAM_ONLY)
         case PrescribingDecisionRecordedV1():
             return Notice("prescribing_decision",
-                          f"A prescribing decision ({payload.decision}) was recorded: see the person's medication notes.")
+                          f"A prescribing decision ({payload.decision}) was recorded: see the person's medication notes.",
+                          category=TEAM_ONLY_PART2 if payload.part2 else TEAM_ONLY)
         case PlanChangedV1():
             # Team only: a plan can hold substance-use goals, whatever the change's kind.
             what = PLAN_CHANGE_WORDING.get(payload.change, "the plan changed")

@@ -7,7 +7,9 @@ Ids and kinds only: what a note says stays in careplan, for those who may read i
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from shared.contracts.base import Payload
 
@@ -20,13 +22,20 @@ class CareTeamFormedV1(Payload):
 
 
 class TeamMemberJoinedV1(Payload):
-    """Someone joined the person's care team, or their role on it changed."""
+    """Someone joined the person's care team, or their role or program on it changed.
+
+    `program_id` and `program_kind` (added within version 1, both or neither): the program the
+    member works in; `part2` for a substance-use program under 42 CFR Part 2. Members from
+    another program are sent substance-use information only as the person's consent names their
+    program or the care team. None: no program recorded (the team is the treating program)."""
 
     event_type: ClassVar[str] = "carecoord.careplan.care_team.member_joined"
     version: ClassVar[int] = 1
 
     member_id: str
     role: str
+    program_id: str | None = None
+    program_kind: Literal["part2", "other"] | None = None
 
 
 class TeamMemberLeftV1(Payload):
@@ -56,6 +65,8 @@ class MedicationNoteAddedV1(Payload):
     kind: str
     choice: str | None
     for_prescriber: bool
+    part2: bool = Field(False, description=(
+        "Written by a member of a Part 2 substance-use program (42 CFR Part 2); added within version 1"))
 
 
 class PrescribingDecisionRecordedV1(Payload):
@@ -67,6 +78,8 @@ class PrescribingDecisionRecordedV1(Payload):
     decision_id: str
     decision: str
     discussed_with_person: bool
+    part2: bool = Field(False, description=(
+        "Recorded by a member of a Part 2 substance-use program (42 CFR Part 2); added within version 1"))
 
 
 class CrisisFollowUpRecordedV1(Payload):

@@ -147,13 +147,15 @@ class ConsentGrantedV1(Payload):
     """The person consented to share these categories with this recipient, from `starts_at`.
 
     Substance-use information is covered only when `substance_use` is named (42 CFR Part 2).
+    `program` (added within version 1): the care-team members of the program `recipient_id`,
+    who otherwise see no substance-use records of a Part 2 program they are not in.
     """
 
     event_type: ClassVar[str] = "carecoord.intake.consent_granted"
     version: ClassVar[int] = 1
 
     directive_id: str
-    recipient_kind: Literal["care_team", "named_person", "outside_agency"]
+    recipient_kind: Literal["care_team", "named_person", "outside_agency", "program"]
     recipient_id: str | None
     categories: list[ConsentCategory]
     starts_at: datetime

@@ -78,15 +78,16 @@ class RecordCrisisContactRequest(BaseModel):
 
 class GrantConsentRequest(BaseModel):
     # The schema says what the rule (services/intake/domain/consent.py) enforces: a named person
-    # or an outside agency is named by recipient_id.
+    # an outside agency or a program is named by recipient_id.
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "if": {"properties": {"recipient_kind": {"enum": ["named_person", "outside_agency"]}}},
+        "if": {"properties": {"recipient_kind": {"enum": ["named_person", "outside_agency", "program"]}}},
         "then": {"required": ["recipient_id"], "properties": {"recipient_id": {"type": "string", "minLength": 1}}},
     })
 
-    recipient_kind: Literal["care_team", "named_person", "outside_agency"]
+    recipient_kind: Literal["care_team", "named_person", "outside_agency", "program"]
     recipient_id: str | None = Field(None, min_length=1, max_length=200, pattern=IDENTIFIER_PATTERN,
-                                     description="Who, unless the recipient is the care team")
+                                     description="Who, unless the recipient is the care team: a person's or an agency's id, "
+                                                 "or for `program` the program's id (its care-team members)")
     categories: list[ConsentCategory] = Field(
         min_length=1, max_length=4, description="substance_use is covered only when named (42 CFR Part 2)")
     starts_at: BoundedDateTime | None = Field(None, description="Default: now")

@@ -51,6 +51,9 @@ def expected(endpoint: str, caller: str) -> int:
         return 200
     if endpoint.startswith("subscription"):
         return expected_of_subscriptions(endpoint, caller)
+    if endpoint.startswith("disclosures"):
+        # The accounting of disclosures: auditors', and the person's own; no other role's at all.
+        return 200 if caller in ("auditor", "person") else 403
     if endpoint == "stream":
         # Whoever may be sent notices at all connects; each notice is decided as it is sent
         # (tests/integration/test_notice_stream.py). Nobody else is sent care notifications.
@@ -215,6 +218,8 @@ async def test_every_endpoint_gives_each_caller_exactly_what_the_rules_say(syste
         "acknowledge_follow_up": ("notifications", "POST",
                                   f"/people/{person_id}/crisis-follow-ups/no-such-contact/acknowledgements", None),
         "shared": ("careplan", "GET", f"/people/{person_id}/shared", None),
+        "disclosures_careplan": ("careplan", "GET", f"/audit/people/{person_id}/disclosures", None),
+        "disclosures_notifications": ("notifications", "GET", f"/audit/people/{person_id}/disclosures", None),
         "goal": ("careplan", "POST", f"/people/{person_id}/plan/goals",
                  lambda caller: {"goal_id": f"goal-of-{caller}", "in_own_words": "Feel at home again",
                                  "indicators": ["good days"]}),

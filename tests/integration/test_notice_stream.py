@@ -165,6 +165,12 @@ async def test_consent_and_team_membership_decide_each_notice_as_it_is_sent(syst
             assert [e.data["person_id"] for e in casey.events] == [person_id] * 3 + [other_id]
         for stream in (aunt, casey, robin):
             check_ids(stream)
+        # What the aunt was sent is in each person's accounting of disclosures; the team's is not.
+        for someone in (person_id, other_id):
+            listed = await n.get(f"/audit/people/{someone}/disclosures", headers=bearer("auditor", "ada"))
+            assert [(e["channel"], e["recipient"]["id"], e["parts"], e["consent_directives"])
+                    for e in listed.json()["disclosures"]] == [
+                ("stream", "aunt-with-consent", ["notice: crisis_follow_up"], [directives[someone]])]
 
 
 async def test_refusals_at_connect_answer_before_any_stream_starts(system: System):

@@ -1,11 +1,13 @@
 """One trace follows a screening: intake's HTTP call, the relay's publish (later, from the event
-log), the broker, and careplan's processing of it. The services run in this test's process and
-share its tracer provider, which records spans in memory."""
+log), the broker, and careplan's processing of it, which careplan's follower event records; and
+one follows what careplan publishes on to notifications. The services run in this test's process
+and share its tracer provider, which records spans in memory."""
 
 from __future__ import annotations
 
 import json
 import logging
+from uuid import UUID
 
 import pytest
 from opentelemetry import trace
@@ -13,10 +15,12 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from services.careplan.domain.timeline import Timeline
 from shared.telemetry import JsonFormatter
 from tests.integration.test_event_flow import PHQ9_WITH_SUICIDE_RISK, register, timeline_of
 from tests.support.polling import eventually
-from tests.support.system import System
+from tests.support.system import System, bearer
+from tests.support.teams import join_team
 
 
 class _Recording(SpanProcessor):
@@ -78,6 +82,47 @@ async def test_one_trace_follows_a_screening_from_intake_through_the_relay_to_ca
     # The database calls of the request are in the trace too (psycopg, under eventsourcing).
     assert any(s.context.trace_id == http.context.trace_id and s.kind is SpanKind.CLIENT
                for s in spans.get_finished_spans())
+
+
+async def test_careplans_follower_events_keep_the_delivery_trace_and_its_publishes_reach_notifications_in_one(
+        system: System, spans: InMemorySpanExporter):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    await system.start_connected("notifications")
+
+    async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
+        person_id = await register(i)
+        await eventually(lambda: timeline_of(c, person_id), what="careplan applied the registration")
+    # Intake consumes care-team events too: stopped, so that notifications is the only consumer left.
+    await system.stop(intake)
+    async with system.client(careplan) as c:
+        await join_team(c, person_id, "casey", "care_coordinator", bearer("supervisor", "sam-supervisor"))
+
+    def traces_of(name: str) -> list[int]:
+        return [s.context.trace_id for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER and s.name == name]
+
+    # The registration's delivery to careplan is recorded with its trace on the timeline's event.
+    [registration_trace] = traces_of("POST /people")
+    stored = await careplan.run_sync(careplan.application.repository.event_store.get,
+                                     Timeline.create_id(UUID(person_id)))
+    [noted] = [e for e in stored if getattr(e, "upstream", None) and e.upstream.event_type.endswith("person_registered")]
+    assert noted.upstream.traceparent is not None
+    assert int(noted.upstream.traceparent.split("-")[1], 16) == registration_trace
+
+    # What careplan publishes (the member who joined) is consumed by notifications in the request's trace.
+    async def member_joined_trace():
+        found = traces_of("POST /people/{person_id}/team")
+        if not found:
+            return None
+        same = [s for s in spans.get_finished_spans() if s.context.trace_id == found[-1]]
+        published = [s.name for s in same if s.kind is SpanKind.PRODUCER]
+        consumed = [s for s in same if s.kind is SpanKind.CONSUMER
+                    and s.attributes.get("messaging.rabbitmq.destination.routing_key") == "careplan.care_team.member_joined"]
+        return (published, consumed) if consumed else None
+
+    published, consumed = await eventually(member_joined_trace, what="one trace from careplan to notifications")
+    assert "carecoord.events.careplan.care_team.member_joined publish" in published
+    assert all(s.parent is not None for s in consumed)
 
 
 async def _at_least(awaitable, n):

@@ -10,10 +10,11 @@ from uuid import uuid4
 import pytest
 
 from services.notifications.application import NotificationsApplication
-from services.notifications.domain.disclosure import TEAM_ONLY, refusal
+from services.notifications.domain.disclosure import TEAM_ONLY, TEAM_ONLY_PART2, refusal
 from shared.access import Principal, Role
 from shared.consent import ConsentDirective
 from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
+from shared.part2 import Program
 from tests.unit.conftest import IN_MEMORY
 from tests.unit.test_following import upstream
 
@@ -55,6 +56,29 @@ def test_team_only_notices_and_non_care_roles_are_never_sent_outside():
     assert refusal(AUNT, TEAM_ONLY, {}, [everything], NOW) is not None
     assert refusal(Principal("audit", Role.AUDITOR), "general", {"audit": "auditor"}, [], NOW) is not None
     assert refusal(Principal("sys", Role.AGENCY_SYSTEM, agency="a"), "general", {}, [], NOW) is not None
+
+
+HOUSING = Principal("hana", Role.CARE_COORDINATOR)
+SPANNING_TEAM = {"casey": "clinician", "hana": "care_coordinator"}
+PROGRAMS = {"casey": Program("recovery-clinic", "part2"), "hana": Program("housing-first", "other")}
+
+
+@pytest.mark.parametrize(("recipient", "category", "directives", "sent"), [
+    (HOUSING, "substance_use", [], False),  # another program, no consent
+    (HOUSING, TEAM_ONLY_PART2, [], False),  # a Part 2 program's medication note or decision
+    (HOUSING, "substance_use", [shares("program", "housing-first", "substance_use")], True),
+    (HOUSING, TEAM_ONLY_PART2, [shares("care_team", None, "substance_use")], True),
+    (HOUSING, "substance_use", [shares("program", "primary-care", "substance_use")], False),
+    (HOUSING, "crisis", [], True),  # a crisis is never withheld
+    (HOUSING, TEAM_ONLY, [], True),
+    (HOUSING, "mental_health", [], True),
+    (CLINICIAN, "substance_use", [], True),  # in the Part 2 program
+    (CLINICIAN, TEAM_ONLY_PART2, [], True),
+    (AUNT, TEAM_ONLY_PART2, [shares("named_person", "aunt-ro", "substance_use")], False),  # never outside the team
+])
+def test_within_a_team_spanning_programs_substance_use_reaches_other_programs_by_consent(
+        recipient, category, directives, sent):
+    assert (refusal(recipient, category, SPANNING_TEAM, directives, NOW, PROGRAMS) is None) is sent
 
 
 @pytest.fixture

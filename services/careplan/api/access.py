@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from uuid import UUID
 
 from services.careplan.application import CareplanApplication
@@ -21,6 +22,11 @@ class TeamAccess:
         team = await self._foundation.run_sync(self._application.care_team, person_id)
         authorize_request(principal, right, RecordContext(person_id, frozenset(team)))
         return team
+
+    async def may_see_part2(self, principal: Principal, person_id: UUID) -> bool:
+        """Whether this (authorized) reader is shown the person's Part 2 records now (shared/part2.py)."""
+        return await self._foundation.run_sync(self._application.may_see_part2, person_id, principal.subject,
+                                               datetime.now(timezone.utc))
 
 
 def acting_role(principal: Principal, team: dict[str, str]) -> str:

@@ -55,7 +55,9 @@ def as_of_view(record: RecordAsOf) -> RecordAsOfView:
     """The record in the live endpoints' shapes."""
     person_id, at = record.person_id, record.at
     team = CareTeamView.of(person_id, record.team).model_copy(update={"history": [
-        MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
+        MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at,
+                       program_id=p.program.program_id if p.program else None,
+                       program_kind=p.program.kind if p.program else None)
         for p in record.team_history]})
     safety = record.safety_plan
     return RecordAsOfView(

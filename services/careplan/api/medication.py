@@ -4,6 +4,7 @@ decisions by prescribing roles only."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Response, status
@@ -20,7 +21,7 @@ from services.careplan.domain.medication import (
     OutsideScopeOfPractice,
     PersonChoice,
 )
-from shared.access import Right
+from shared.access import Principal, Right
 from shared.contracts.fields import Identifier
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
 from shared.runtime import Foundation
@@ -64,6 +65,7 @@ class NoteView(BaseModel):
     medication: str | None
     choice: str | None
     author_role: str
+    part2: bool = Field(False, description="Written by a member of a Part 2 substance-use program (42 CFR Part 2)")
 
 
 class DecisionView(BaseModel):
@@ -74,33 +76,43 @@ class DecisionView(BaseModel):
     rationale: str
     discussed_with_person: bool
     prescriber_role: str
+    part2: bool = Field(False, description="Recorded by a member of a Part 2 substance-use program (42 CFR Part 2)")
 
 
 class MedicationView(BaseModel):
     person_id: UUID
     notes: list[NoteView]
     decisions: list[DecisionView]
+    withheld: int = Field(0, description=(
+        "How many notes and decisions of a Part 2 program are withheld from this reader, a member from "
+        "another program, until the person's consent names their program or the care team"))
 
     @classmethod
-    def of(cls, record: MedicationCollaboration) -> MedicationView:
+    def of(cls, record: MedicationCollaboration, part2_shown: bool = True) -> MedicationView:
+        notes = [n for n in record.notes if part2_shown or not n.part2]
+        decisions = [d for d in record.decisions if part2_shown or not d.part2]
         return cls(
             person_id=record.person_id,
             notes=[NoteView(note_id=n.note_id, kind=n.kind, text=n.text, medication=n.medication, choice=n.choice,
-                            author_role=n.author_role) for n in record.notes],
+                            author_role=n.author_role, part2=n.part2) for n in notes],
             decisions=[DecisionView(decision_id=d.decision_id, decision=d.decision, medication=d.medication,
                                     dose=d.dose, rationale=d.rationale, discussed_with_person=d.discussed_with_person,
-                                    prescriber_role=d.prescriber_role) for d in record.decisions],
+                                    prescriber_role=d.prescriber_role, part2=d.part2) for d in decisions],
+            withheld=len(record.notes) + len(record.decisions) - len(notes) - len(decisions),
         )
 
 
 router = APIRouter(prefix="/people/{person_id}/medication", tags=["medication collaboration"])
 
 
-async def view(foundation: Foundation, application: CareplanApplication, person_id: UUID) -> MedicationView:
+async def view(foundation: Foundation, application: CareplanApplication, person_id: UUID,
+               reader: Principal) -> MedicationView:
     record = await foundation.run_sync(application.medication_record, person_id)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    return MedicationView.of(record)
+    part2_shown = await foundation.run_sync(application.may_see_part2, person_id, reader.subject,
+                                            datetime.now(timezone.utc))
+    return MedicationView.of(record, part2_shown)
 
 
 @router.get("", response_model=MedicationView, summary="Collaboration notes and prescribing decisions")
@@ -108,7 +120,7 @@ async def get_medication(person_id: UUID, principal: CurrentPrincipal, foundatio
                          application: Application, authorized: Access):
     await authorized(principal, Right.READ_CARE_PLAN, person_id)
     log_read(principal, person_id, "medication collaboration")
-    return await view(foundation, application, person_id)
+    return await view(foundation, application, person_id, principal)
 
 
 @router.post("/notes", status_code=201, response_model=MedicationView,
@@ -125,7 +137,7 @@ async def add_note(person_id: UUID, body: AddNote, provenance: RequestProvenance
         raise invalid_field(error.field, error.message) from None
     if not added:
         response.status_code = status.HTTP_200_OK
-    return await view(foundation, application, person_id)
+    return await view(foundation, application, person_id, principal)
 
 
 @router.post("/decisions", status_code=201, response_model=MedicationView,
@@ -148,4 +160,4 @@ async def record_decision(person_id: UUID, body: RecordDecision, provenance: Req
         raise invalid_field(error.field, error.message) from None
     if not recorded:
         response.status_code = status.HTTP_200_OK
-    return await view(foundation, application, person_id)
+    return await view(foundation, application, person_id, principal)

@@ -4,10 +4,11 @@ FHIR R4 export. Served from the picture read model (services/careplan/picture/).
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.careplan.api.access import TeamAccess
 from services.careplan.api.medication import DecisionView, NoteView
@@ -21,6 +22,19 @@ from shared.http import CurrentPrincipal, log_read
 FHIR_JSON = "application/fhir+json"
 
 
+def part2_mark() -> Any:  # Any, as Field itself, to stand as a field default
+    return Field(False, description="A Part 2 substance-use record (42 CFR Part 2): a screening result on "
+                                    "substance use, or plan text marked as substance-use information")
+
+
+class WithheldView(BaseModel):
+    """Records left out for this reader: that they exist, never what they are."""
+
+    section: str = Field(description="screenings, goals, supports, medication_notes or prescribing_decisions")
+    count: int
+    reason: str
+
+
 class ScreeningView(BaseModel):
     domain: str
     instrument: str
@@ -31,6 +45,7 @@ class ScreeningView(BaseModel):
     flags: list[str]
     complete: bool
     scored_at: datetime
+    part2: bool = part2_mark()
 
 
 class IndicatorValueView(BaseModel):
@@ -47,6 +62,7 @@ class GoalView(BaseModel):
     indicators: list[str]
     latest_values: dict[str, IndicatorValueView]
     set_at: datetime
+    part2: bool = part2_mark()
 
 
 class SupportView(BaseModel):
@@ -55,6 +71,7 @@ class SupportView(BaseModel):
     description: str
     provided_by: str
     since: datetime
+    part2: bool = part2_mark()
 
 
 class PreferencesView(BaseModel):
@@ -155,6 +172,10 @@ class PictureView(BaseModel):
     plan: PlanView | None
     next_review: NextReviewView | None
     updated_at: datetime | None
+    withheld: list[WithheldView] = Field(default_factory=list, description=(
+        "Part 2 substance-use records withheld from this reader, a member from another program, until the "
+        "person's consent names their program or the care team (empty otherwise). Crisis contacts and "
+        "suicide-risk results are never withheld."))
 
 
 router = APIRouter(prefix="/people", tags=["integrated picture"])
@@ -167,7 +188,7 @@ async def presented(pictures: PictureStore, authorized: TeamAccess, principal: P
     picture = await pictures.get(person_id)
     if picture is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    return present(picture, datetime.now(timezone.utc))
+    return present(picture, datetime.now(timezone.utc), await authorized.may_see_part2(principal, person_id))
 
 
 @router.get("/{person_id}/picture", response_model=PictureView,

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.careplan.api.plan import SHARING_CATEGORY, SharingCategory
@@ -15,6 +17,7 @@ from services.careplan.deps import Application, Plans, ServiceFoundation
 from services.careplan.domain.sharing import SharedRecord
 from shared.access import Principal, Right, Role, check_has_right, MissingRight
 from shared.consent import CATEGORIES
+from shared.disclosure_api import stated_purpose
 from shared.http import CurrentPrincipal, RequestProvenance, log_read
 
 
@@ -76,6 +79,8 @@ def recipient(principal: Principal) -> tuple[str, str | None]:
     return "named_person", principal.subject
 
 
+StatedPurpose = Annotated[str, Depends(stated_purpose)]
+
 router = APIRouter(prefix="/people", tags=["shared by consent"])
 
 
@@ -101,15 +106,18 @@ async def mark_support_sharing(person_id: UUID, support_id: str, body: MarkShari
 @router.get("/{person_id}/shared", response_model=SharedRecordView, response_model_exclude_none=False,
             summary="For family, natural supports and outside agencies: what the person shares with you "
                     "(404 if nothing)")
-async def get_shared_record(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                            application: Application):
+async def get_shared_record(person_id: UUID, principal: CurrentPrincipal, provenance: RequestProvenance,
+                            purpose: StatedPurpose, foundation: ServiceFoundation, application: Application):
+    """Each answer is a disclosure outside the treating team: it is recorded in the person's
+    accounting of disclosures (`GET /audit/people/{id}/disclosures`) before it is sent, with the
+    purpose stated in `X-Purpose-Of-Use`; if it cannot be recorded, 503 and nothing is shown."""
     try:
         check_has_right(principal, Right.READ_SHARED_RECORD)
     except MissingRight as refusal:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
     kind, recipient_id = recipient(principal)
-    record = await foundation.run_sync(application.shared_record, person_id, kind, recipient_id,
-                                       datetime.now(timezone.utc))
+    record = await foundation.run_sync(application.disclose_shared_record, person_id, kind, recipient_id,
+                                       principal.agency, purpose, provenance, datetime.now(timezone.utc))
     if record is None:  # no consent in force for this caller: as if there were no such person
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
     log_read(principal, person_id, "record shared by consent")

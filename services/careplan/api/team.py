@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from uuid import UUID
+
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,15 +14,21 @@ from services.careplan.deps import Access, Application, ServiceFoundation
 from services.careplan.domain.medication import OnlySupervisorsAssignPrescribing
 from services.careplan.domain.care_team import NeedsConsent, NotOnTeam, TeamRole, UnknownTeamRole, check_team_role
 from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
+from shared.contracts.fields import Identifier
 from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
+from shared.part2 import Program, UnknownProgramKind, check_program
 
 
 class TimelineEntryView(BaseModel):
     source: str
     sequence: int
-    kind: str
+    kind: str = Field(description="What happened; `withheld` when the entry is withheld from this reader")
     summary: str
     occurred_at: datetime
+    withheld: bool = Field(False, description=(
+        "A substance-use record of a Part 2 program (42 CFR Part 2) that this reader, a member from "
+        "another program, may see only once the person's consent names their program or the care team: "
+        "kind and summary then say only that something is withheld, never what"))
 
 
 class TimelineView(BaseModel):
@@ -33,11 +41,19 @@ class AddTeamMember(BaseModel):
 
     member_id: str = Field(min_length=1, max_length=200, description="The member's user id (token subject)")
     role: TeamRole = Field(description="The member's role on this person's team")
+    program_id: Identifier | None = Field(None, description=(
+        "The program the member works in on this team (given with program_kind)"))
+    program_kind: Literal["part2", "other"] | None = Field(None, description=(
+        "`part2`: a substance-use program under 42 CFR Part 2; `other`: members from it see the person's "
+        "substance-use records only as their consent names the program or the care team. "
+        "None: no program (the team is the treating program)"))
 
 
 class TeamMemberView(BaseModel):
     member_id: str
     role: str
+    program_id: str | None = None
+    program_kind: str | None = None
 
 
 class MembershipView(BaseModel):
@@ -45,6 +61,8 @@ class MembershipView(BaseModel):
     role: str
     joined_at: datetime
     left_at: datetime | None
+    program_id: str | None = None
+    program_kind: str | None = None
 
 
 class CareTeamView(BaseModel):
@@ -54,8 +72,11 @@ class CareTeamView(BaseModel):
         None, description="Who was on the team in which role, joined and left over time (on GET)")
 
     @classmethod
-    def of(cls, person_id: UUID, team: dict[str, str]) -> CareTeamView:
-        return cls(person_id=person_id, members=[TeamMemberView(member_id=m, role=r) for m, r in team.items()])
+    def of(cls, person_id: UUID, team: dict[str, str], programs: dict[str, Program] | None = None) -> CareTeamView:
+        programs = programs or {}
+        return cls(person_id=person_id, members=[
+            TeamMemberView(member_id=m, role=r, program_id=programs[m].program_id if m in programs else None,
+                           program_kind=programs[m].kind if m in programs else None) for m, r in team.items()])
 
 
 router = APIRouter(prefix="/people", tags=["care team"])
@@ -69,11 +90,17 @@ async def get_timeline(person_id: UUID, principal: CurrentPrincipal, foundation:
     entries = await foundation.run_sync(application.timeline, person_id)
     if entries is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    return TimelineView(
-        person_id=person_id,
-        entries=[TimelineEntryView(source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
-                                   occurred_at=e.occurred_at) for e in entries],
-    )
+    part2_shown = await foundation.run_sync(application.may_see_part2, person_id, principal.subject,
+                                            datetime.now(timezone.utc))
+    return TimelineView(person_id=person_id, entries=[
+        TimelineEntryView(source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
+                          occurred_at=e.occurred_at) if part2_shown or not e.part2 else
+        TimelineEntryView(source=e.source, sequence=e.sequence, kind="withheld", summary=WITHHELD_SUMMARY,
+                          occurred_at=e.occurred_at, withheld=True)
+        for e in entries])
+
+
+WITHHELD_SUMMARY = "Withheld: a Part 2 substance-use record; it is shown once the person's consent names your program"
 
 
 @router.get("/{person_id}/team", response_model=CareTeamView)
@@ -82,8 +109,11 @@ async def get_care_team(person_id: UUID, principal: CurrentPrincipal, foundation
     team = await authorized(principal, Right.READ_TIMELINE, person_id)
     log_read(principal, person_id, "care team")
     history = await foundation.run_sync(application.team_history, person_id)
-    return CareTeamView.of(person_id, team).model_copy(update={"history": [
-        MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at)
+    programs = await foundation.run_sync(application.team_programs, person_id)
+    return CareTeamView.of(person_id, team, programs).model_copy(update={"history": [
+        MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at,
+                       program_id=p.program.program_id if p.program else None,
+                       program_kind=p.program.kind if p.program else None)
         for p in history]})
 
 
@@ -100,21 +130,26 @@ async def add_team_member(
         check_team_role(body.role)
     except UnknownTeamRole as error:
         raise invalid_field("role", str(error)) from None
+    try:
+        program = check_program(body.program_id, body.program_kind)
+    except UnknownProgramKind as error:
+        raise invalid_field("program_kind" if body.program_id else "program_id", str(error)) from None
     await authorized(principal, Right.MANAGE_TEAM, person_id)
     if not await foundation.run_sync(application.follows, person_id):
         # Only intake registers people: a team for anyone else would be a record of no one.
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
     try:
         changed = await foundation.run_sync(application.add_team_member, person_id, body.member_id, body.role,
-                                            provenance)
+                                            provenance, program)
     except (NeedsConsent, OnlySupervisorsAssignPrescribing) as refusal:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
     team = await foundation.run_sync(application.care_team, person_id)
     if not may_read_team(principal, person_id, team):
-        return CareTeamView.of(person_id, {body.member_id: body.role})
+        return CareTeamView.of(person_id, {body.member_id: body.role},
+                               {body.member_id: program} if program else None)
     if not changed:
         response.status_code = status.HTTP_200_OK
-    return CareTeamView.of(person_id, team)
+    return CareTeamView.of(person_id, team, await foundation.run_sync(application.team_programs, person_id))
 
 
 @router.delete("/{person_id}/team/{member_id}", status_code=status.HTTP_204_NO_CONTENT,

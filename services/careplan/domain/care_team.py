@@ -15,6 +15,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from shared.domain import Provenance
+from shared.part2 import Program, check_program
 from shared.person_aggregate import PersonAggregate, command
 
 CARE_TEAM_NAMESPACE = UUID("3b0f8f61-1a52-4c8e-9d7a-5e2c4b1f0a77")
@@ -54,6 +55,7 @@ class Membership:
     role: str
     joined_at: datetime
     left_at: datetime | None = None
+    program: Program | None = None  # the program they work in on this team (shared/part2.py)
 
     def ended(self, at: datetime) -> Membership:
         return replace(self, left_at=at)
@@ -68,15 +70,30 @@ def memberships(team_events: Iterable[Any]) -> list[Membership]:
             periods = [p if p.member_id != event.member_id or p.left_at else p.ended(event.timestamp)
                        for p in periods]
         if isinstance(event, CareTeam.MemberJoined):
-            periods.append(Membership(event.member_id, event.role, event.timestamp))
+            periods.append(Membership(event.member_id, event.role, event.timestamp,
+                                      program=check_program(event.program_id, event.program_kind)))
     return periods
 
 
 class CareTeam(PersonAggregate):
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         Formed: ClassVar[type[Any]]
-        MemberJoined: ClassVar[type[Any]]
         MemberLeft: ClassVar[type[Any]]
+
+    class MemberJoined(PersonAggregate.Event):
+        """Joined, or changed role or program. Version 2 adds the member's program (None: none given)."""
+
+        member_id: str
+        role: str
+        program_id: str | None
+        program_kind: str | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Members staffed before programs existed: none recorded (they see what the team saw).
+            state["program_id"] = None
+            state["program_kind"] = None
 
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
@@ -86,20 +103,24 @@ class CareTeam(PersonAggregate):
     def __init__(self, person_id: UUID, provenance: Provenance) -> None:
         self.person_id = person_id
         self.members: dict[str, str] = {}
+        self.programs: dict[str, Program] = {}  # member id -> program, for members who gave one
 
     @command
-    def add_member(self, member_id: str, role: str, provenance: Provenance, consented: bool = False) -> bool:
-        """Add someone to the team (or change their role). False if nothing changed.
+    def add_member(self, member_id: str, role: str, provenance: Provenance, consented: bool = False,
+                   program: Program | None = None) -> bool:
+        """Add someone to the team (or change their role or program). False if nothing changed.
 
         `consented`: a consent directive in force names this member (needed for family and supports).
+        `program`: the program they work in (shared/part2.py); None: none recorded.
         """
         check_team_role(role)
         if role == FAMILY_OR_SUPPORT and not consented:
             raise NeedsConsent(f"{member_id} joins as family or natural support only with the person's consent: "
                                "record a consent directive naming them first")
-        if self.members.get(member_id) == role:
+        if self.members.get(member_id) == role and self.programs.get(member_id) == program:
             return False
-        self._member_joined(member_id, role)
+        self._member_joined(member_id, role, program.program_id if program else None,
+                            program.kind if program else None)
         return True
 
     @command
@@ -108,10 +129,18 @@ class CareTeam(PersonAggregate):
             raise NotOnTeam(f"{member_id} is not on this care team")
         self._member_left(member_id)
 
-    @event("MemberJoined")
-    def _member_joined(self, member_id: str, role: str) -> None:
+    @event(MemberJoined)
+    def _member_joined(self, member_id: str, role: str, program_id: str | None, program_kind: str | None) -> None:
         self.members[member_id] = role
+        if program_id is not None and program_kind is not None:
+            self.programs[member_id] = Program(program_id, program_kind)
+        else:
+            self.programs.pop(member_id, None)
 
     @event("MemberLeft")
     def _member_left(self, member_id: str) -> None:
         del self.members[member_id]
+        self.programs.pop(member_id, None)
+
+    def program_of(self, member_id: str) -> Program | None:
+        return self.programs.get(member_id)

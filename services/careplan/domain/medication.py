@@ -91,6 +91,7 @@ class CollaborationNote:
     medication: str | None
     choice: str | None
     author_role: str
+    part2: bool = False  # written by a member of a Part 2 program (shared/part2.py)
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,45 @@ class PrescribingDecision:
     rationale: str
     discussed_with_person: bool
     prescriber_role: str
+    part2: bool = False  # recorded by a member of a Part 2 program (shared/part2.py)
 
 
 class MedicationCollaboration(PersonAggregate):
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         Opened: ClassVar[type[Any]]
-        NoteAdded: ClassVar[type[Any]]
-        PrescribingDecisionRecorded: ClassVar[type[Any]]
+
+    class NoteAdded(PersonAggregate.Event):
+        """Version 2 adds `part2`: the note was written by a member of a Part 2 program."""
+
+        note_id: str
+        kind: str
+        text: str
+        medication: str | None
+        choice: str | None
+        author_role: str
+        part2: bool
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["part2"] = False  # written before programs were recorded on the team
+
+    class PrescribingDecisionRecorded(PersonAggregate.Event):
+        """Version 2 adds `part2`: the decision was recorded by a member of a Part 2 program."""
+
+        decision_id: str
+        decision: str
+        medication: str
+        dose: str | None
+        rationale: str
+        discussed_with_person: bool
+        author_role: str
+        part2: bool
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["part2"] = False
 
     @staticmethod
     def create_id(person_id: UUID, **_: object) -> UUID:
@@ -122,8 +155,9 @@ class MedicationCollaboration(PersonAggregate):
 
     @command
     def add_note(self, note_id: str, kind: str, text: str, medication: str | None, choice: str | None,
-                 author_role: str, provenance: Provenance) -> bool:
-        """Any team member (or the person) adds a note. False if this note id is already recorded."""
+                 author_role: str, provenance: Provenance, part2: bool = False) -> bool:
+        """Any team member (or the person) adds a note. False if this note id is already recorded.
+        `part2`: its author writes as a member of a Part 2 program (shared/part2.py)."""
         if not note_id.strip():
             raise InvalidNote("note_id", "must not be empty")
         if any(note.note_id == note_id for note in self.notes):
@@ -136,18 +170,18 @@ class MedicationCollaboration(PersonAggregate):
             raise InvalidNote("choice", f"a person's choice is one of: {', '.join(PERSON_CHOICES)}")
         if kind != "person_choice" and choice is not None:
             raise InvalidNote("choice", "only a person_choice note records a choice")
-        self._note_added(note_id, kind, text, medication, choice, author_role)
+        self._note_added(note_id, kind, text, medication, choice, author_role, part2)
         return True
 
-    @event("NoteAdded")
+    @event(NoteAdded)
     def _note_added(self, note_id: str, kind: str, text: str, medication: str | None, choice: str | None,
-                    author_role: str) -> None:
-        self.notes.append(CollaborationNote(note_id, kind, text, medication, choice, author_role))
+                    author_role: str, part2: bool) -> None:
+        self.notes.append(CollaborationNote(note_id, kind, text, medication, choice, author_role, part2))
 
     @command
     def record_decision(self, decision_id: str, decision: str, medication: str, dose: str | None,
                         rationale: str, discussed_with_person: bool, author_role: str, scope: ScopeOfPractice,
-                        provenance: Provenance) -> bool:
+                        provenance: Provenance, part2: bool = False) -> bool:
         """A prescribing decision, by a prescribing role only. False if this decision id is recorded."""
         scope.check_may_prescribe(author_role)  # before anything else: a refusal records nothing
         if not decision_id.strip():
@@ -163,11 +197,11 @@ class MedicationCollaboration(PersonAggregate):
         if not rationale.strip():
             raise InvalidNote("rationale", "must not be empty")
         self._decision_recorded(decision_id, decision, medication, dose, rationale, discussed_with_person,
-                                author_role)
+                                author_role, part2)
         return True
 
-    @event("PrescribingDecisionRecorded")
+    @event(PrescribingDecisionRecorded)
     def _decision_recorded(self, decision_id: str, decision: str, medication: str, dose: str | None,
-                           rationale: str, discussed_with_person: bool, author_role: str) -> None:
+                           rationale: str, discussed_with_person: bool, author_role: str, part2: bool) -> None:
         self.decisions.append(PrescribingDecision(decision_id, decision, medication, dose, rationale,
-                                                  discussed_with_person, author_role))
+                                                  discussed_with_person, author_role, part2))

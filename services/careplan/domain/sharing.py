@@ -21,7 +21,8 @@ from uuid import UUID
 from services.careplan.domain.plan import CarePlan, Goal, Support
 from services.careplan.domain.safety_plan import SafetyPlanVersion
 from services.careplan.domain.timeline import CrisisContact, ScreeningResult, Timeline
-from shared.consent import ConsentDirective, categories_allowed
+from shared.consent import CATEGORIES, ConsentDirective, categories_allowed
+from shared.disclosures import Disclosure, directives_allowing
 
 # The consent category each screening domain's results fall under.
 SCREENING_CATEGORY = {
@@ -90,3 +91,39 @@ def shared_record(timeline: Timeline, plan: CarePlan | None, safety_plan: Safety
         # The people a person asks for help are often the ones they share their safety plan with.
         safety_plan=safety_plan if crisis else None,
     )
+
+
+# The parts of a shared record, by the names the accounting of disclosures lists them under.
+PART_NAMES = (("preferred_name", "preferred name"), ("goals", "goals"), ("supports", "supports"),
+              ("next_review_on", "next review date"), ("screening_results", "screening results"),
+              ("crisis_contacts", "crisis contacts"), ("safety_plan", "safety plan"))
+
+
+def disclosed_parts(record: SharedRecord) -> tuple[str, ...]:
+    """What of the record the recipient was actually shown: parts present and not empty."""
+    shown = []
+    for attribute, name in PART_NAMES:
+        value = getattr(record, attribute)
+        if value is None or (isinstance(value, tuple) and not value):
+            continue
+        if isinstance(value, tuple):
+            name = f"{name} ({len(value)})"
+        shown.append(name)
+    return tuple(shown)
+
+
+def shared_record_disclosure(record: SharedRecord, disclosure_id: str, directives: Iterable[ConsentDirective],
+                             recipient_kind: str, recipient_id: str | None, recipient_agency: str | None,
+                             purpose: str, at: datetime) -> Disclosure:
+    """The accounting's entry for showing `record` to this recipient: names of parts and categories,
+    never their content. Showing nothing but which categories are shared still discloses that
+    the person has a record here, so it is an entry too."""
+    categories = tuple(c for c in CATEGORIES if c in record.categories)
+    parts = disclosed_parts(record)
+    shown = ", ".join(parts) if parts else "that a record exists, and which categories are shared"
+    return Disclosure(
+        disclosure_id=disclosure_id, person_id=record.person_id, disclosed_at=at, recipient_kind=recipient_kind,
+        recipient_id=recipient_id, recipient_agency=recipient_agency, recipient_address=None,
+        channel="shared_record", categories=categories, parts=parts, purpose=purpose,
+        consent_directives=directives_allowing(directives, recipient_kind, recipient_id, categories, at),
+        description=f"Care record shared by consent ({', '.join(c.replace('_', ' ') for c in categories)}): {shown}")

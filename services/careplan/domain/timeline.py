@@ -18,6 +18,7 @@ from services.careplan.domain.reviews import ReviewPrompt
 from shared.consent import ConsentDirective
 from shared.domain import UpstreamRef
 from shared.followers import PersonFollower
+from shared.part2 import about_substance_use
 
 # The domains intake's screenings speak to, in the order the team sees them.
 SCREENING_DOMAINS = ("mental_health", "substance_use", "trauma", "suicide_risk")
@@ -30,6 +31,8 @@ class TimelineEntry:
     kind: str
     summary: str
     occurred_at: datetime
+    # About substance use (shared/part2.py): shown to members from another program only by consent.
+    part2: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,10 @@ class Timeline(PersonFollower):
     @event("EntryAdded")
     def add_entry(self, upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime) -> None:
         self._advance(upstream)
-        self._append(upstream, kind, summary, occurred_at)
+        # A screening's answers (the older `screening_recorded`) say what they are about only by
+        # the instrument, which their summary starts with (translation.timeline_entry).
+        part2 = kind == "screening_recorded" and about_substance_use(instrument=summary.split(" ", 1)[0])
+        self._append(upstream, kind, summary, occurred_at, part2)
 
     @event("PersonNamed")
     def note_person(self, upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime,
@@ -93,7 +99,7 @@ class Timeline(PersonFollower):
                               screening_id: str, instrument: str, domain: str, total: int | None, band: str | None,
                               positive: bool | None, flags: list[str], complete: bool) -> None:
         self._advance(upstream)
-        self._append(upstream, "screening_scored", summary, occurred_at)
+        self._append(upstream, "screening_scored", summary, occurred_at, about_substance_use(domain=domain))
         self.screenings.append(ScreeningResult(screening_id, instrument, domain, total, band, positive,
                                                tuple(flags), complete, occurred_at))
 
@@ -134,8 +140,9 @@ class Timeline(PersonFollower):
         prompts += [ReviewPrompt("crisis_contact", c.contact_id, _day(c.occurred_at)) for c in self.crisis_contacts]
         return prompts
 
-    def _append(self, upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime) -> None:
-        self.entries.append(TimelineEntry(upstream.source, upstream.sequence, kind, summary, occurred_at))
+    def _append(self, upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime,
+                part2: bool = False) -> None:
+        self.entries.append(TimelineEntry(upstream.source, upstream.sequence, kind, summary, occurred_at, part2))
 
 
 def _day(moment: datetime) -> date:

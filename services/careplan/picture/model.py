@@ -23,6 +23,7 @@ from services.careplan.domain.plan_changes import PlanChanges
 from services.careplan.domain.safety_plan import SafetyPlan
 from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.document import Picture
+from shared.part2 import about_substance_use
 from shared.topics import recorded_as
 
 RECENT = 10  # medication notes, prescribing decisions and setbacks kept in the picture
@@ -79,10 +80,11 @@ def _screening_result_noted(picture: Picture, e: Any) -> None:
     picture.screenings[e.domain] = {
         "screening_id": e.screening_id, "instrument": e.instrument, "domain": e.domain, "total": e.total,
         "band": e.band, "positive": e.positive, "flags": list(e.flags), "complete": e.complete,
-        "scored_at": _iso(e.occurred_at),
+        "scored_at": _iso(e.occurred_at), "part2": about_substance_use(domain=e.domain),
     }
     if e.positive:
-        _prompt_review(picture, "positive_screening", e.screening_id, e.occurred_at)
+        _prompt_review(picture, "positive_screening", e.screening_id, e.occurred_at,
+                       part2=about_substance_use(domain=e.domain))
 
 
 def _crisis_contact_noted(picture: Picture, e: Any) -> None:
@@ -93,9 +95,10 @@ def _crisis_contact_noted(picture: Picture, e: Any) -> None:
     _prompt_review(picture, "crisis_contact", e.contact_id, e.occurred_at)
 
 
-def _prompt_review(picture: Picture, reason: str, reference: str, occurred_at: datetime) -> None:
+def _prompt_review(picture: Picture, reason: str, reference: str, occurred_at: datetime, part2: bool = False) -> None:
     # The day in the moment's own zone, as Timeline.review_prompts counts it.
-    picture.review_prompts.append({"reason": reason, "reference": reference, "on": occurred_at.date().isoformat()})
+    picture.review_prompts.append({"reason": reason, "reference": reference, "on": occurred_at.date().isoformat(),
+                                   **({"part2": True} if part2 else {})})
 
 
 def _drop_answered_prompts(picture: Picture, answered: list[str]) -> None:
@@ -129,6 +132,7 @@ def _goal_set(picture: Picture, e: Any) -> None:
         "goal_id": e.goal_id, "in_own_words": e.in_own_words, "team_restatement": e.team_restatement,
         "life_domain": e.life_domain, "indicators": list(e.indicators), "status": "active", "status_why": None,
         "latest_values": {}, "set_at": _iso(e.timestamp),
+        "part2": about_substance_use(category=getattr(e, "sharing_category", None)),
     }
 
 
@@ -154,7 +158,17 @@ def _support_added(picture: Picture, e: Any) -> None:
     picture.supports[e.support_id] = {
         "support_id": e.support_id, "life_domain": e.life_domain, "description": e.description,
         "provided_by": e.provided_by, "since": _iso(e.timestamp), "ended_because": None,
+        "part2": about_substance_use(category=getattr(e, "sharing_category", None)),
     }
+
+
+def _goal_sharing_marked(picture: Picture, e: Any) -> None:
+    # Marked as substance-use information (or no longer): a Part 2 record from now on (shared/part2.py).
+    picture.goals[e.goal_id]["part2"] = about_substance_use(category=e.sharing_category)
+
+
+def _support_sharing_marked(picture: Picture, e: Any) -> None:
+    picture.supports[e.support_id]["part2"] = about_substance_use(category=e.sharing_category)
 
 
 def _support_ended(picture: Picture, e: Any) -> None:
@@ -196,6 +210,7 @@ def _note_added(picture: Picture, e: Any) -> None:
     picture.medication_notes.append({
         "note_id": e.note_id, "kind": e.kind, "text": e.text, "medication": e.medication, "choice": e.choice,
         "author_role": e.author_role, "for_prescriber": e.kind in FOR_PRESCRIBER, "added_at": _iso(e.timestamp),
+        "part2": e.part2,
     })
     del picture.medication_notes[:-RECENT]
 
@@ -204,7 +219,7 @@ def _decision_recorded(picture: Picture, e: Any) -> None:
     picture.prescribing_decisions.append({
         "decision_id": e.decision_id, "decision": e.decision, "medication": e.medication, "dose": e.dose,
         "rationale": e.rationale, "discussed_with_person": e.discussed_with_person,
-        "prescriber_role": e.author_role, "decided_at": _iso(e.timestamp),
+        "prescriber_role": e.author_role, "decided_at": _iso(e.timestamp), "part2": e.part2,
     })
     del picture.prescribing_decisions[:-RECENT]
 
@@ -245,9 +260,9 @@ SHOWN: dict[type, Handler] = {
     CarePlan.Reviewed: _reviewed,
     CarePlan.AgreementRecorded: _agreement_recorded,
     CarePlan.CrisisFollowedUp: _crisis_followed_up,
-    # What may be shared outside the team changes nothing the team sees.
-    CarePlan.GoalSharingMarked: _nothing,
-    CarePlan.SupportSharingMarked: _nothing,
+    # What may be shared outside the team; marked substance use, a Part 2 record within it.
+    CarePlan.GoalSharingMarked: _goal_sharing_marked,
+    CarePlan.SupportSharingMarked: _support_sharing_marked,
     MedicationCollaboration.Opened: _nothing,
     MedicationCollaboration.NoteAdded: _note_added,
     MedicationCollaboration.PrescribingDecisionRecorded: _decision_recorded,

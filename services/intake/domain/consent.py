@@ -20,7 +20,7 @@ def check_directive(recipient_kind: str, recipient_id: str | None, categories: l
     if recipient_kind not in RECIPIENT_KINDS:
         raise InvalidConsent("recipient_kind", f"unknown kind {recipient_kind!r}; known: {', '.join(RECIPIENT_KINDS)}")
     if recipient_kind != "care_team" and not recipient_id:
-        raise InvalidConsent("recipient_id", "a named person or outside agency must be named")
+        raise InvalidConsent("recipient_id", "a named person, outside agency or program must be named")
     if not categories:
         raise InvalidConsent("categories", "name at least one category")
     unknown = [category for category in categories if category not in CATEGORIES]

@@ -26,6 +26,7 @@ from services.notifications.domain.routing import recipients
 from shared.access import STAFF, Principal, Role
 from shared.consent import ConsentDirective
 from shared.domain import InvalidField
+from shared.part2 import Program
 
 ROUTINE, URGENT = "routine", "urgent"
 URGENCIES = (ROUTINE, URGENT)
@@ -256,7 +257,7 @@ def principals_of(owner: Owner) -> list[Principal]:
 
 def owner_refusal(owner: Owner, category: str, audience: str, named: Iterable[str], team: Mapping[str, str],
                   consents: Iterable[ConsentDirective], at: datetime,
-                  agency_supervisors: Iterable[str] = ()) -> str | None:
+                  agency_supervisors: Iterable[str] = (), programs: Mapping[str, Program] | None = None) -> str | None:
     """Why `owner` may not be sent this notice now (None: they may). Staff must be on the team
     (disclosure.refusal) and among those the notice's audience names now (routing.recipients: a
     medication question goes to prescribers, an escalation to the coordinator); support persons
@@ -265,7 +266,7 @@ def owner_refusal(owner: Owner, category: str, audience: str, named: Iterable[st
     consents = list(consents)
     reasons: list[str] = []
     for principal in principals_of(owner):
-        reason = refusal(principal, category, team, consents, at)
+        reason = refusal(principal, category, team, consents, at, programs)
         if reason is None and principal.role in STAFF and principal.subject not in recipients(
                 audience, team, named, agency_supervisors=agency_supervisors):
             reason = f"the notice is for the {audience.replace('_', ' ')}, not this member"
