@@ -67,13 +67,18 @@ class Match:
     occurred_at: datetime
 
 
-@dataclass(frozen=True)
-class RecordedMatches:
-    """The lanes that got work, and the log positions of the lane events that gave it to them
-    (the dispatcher, told in-process, need not look at those again when it reads the log)."""
+class RecordedMatches(list[UUID]):
+    """The lanes that got work (a list of them, as `record_matches` always returned), and the log
+    positions of the lane events that gave it to them: the dispatcher, told in-process, need not
+    look at those again when it reads the log."""
 
-    lanes: list[UUID]
-    positions: list[int]
+    def __init__(self, lanes: Iterable[UUID], positions: list[int]) -> None:
+        super().__init__(lanes)
+        self.positions = positions
+
+    @property
+    def lanes(self) -> list[UUID]:
+        return list(self)
 
 
 class WebhookSubscriptions:
