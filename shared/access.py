@@ -129,6 +129,8 @@ class RecordContext:
     registered_by: str | None = None  # the agency that registered the person, where known
     # Agencies whose records of the same person were merged into this one: they see it too.
     also_registered_by: frozenset[str] = frozenset()
+    # Records of the same person merged into this one: the person's token for any of them reads it.
+    also_person_ids: frozenset[UUID] = frozenset()
 
 
 def check_has_right(principal: Principal, right: Right) -> None:
@@ -141,7 +143,7 @@ def check_may_see(principal: Principal, record: RecordContext) -> None:
     if principal.role is Role.AUDITOR:
         return
     if principal.role is Role.PERSON:
-        if principal.person_id == record.person_id:
+        if principal.person_id == record.person_id or principal.person_id in record.also_person_ids:
             return
     elif principal.role is Role.AGENCY_SYSTEM:
         if principal.agency is not None and (principal.agency == record.registered_by

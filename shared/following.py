@@ -40,6 +40,10 @@ class UpstreamChange:
 
     upstream: UpstreamRef
     change: Callable[[Any], Any]
+    # Other aggregates the change records on, saved in the same transaction as the follower and
+    # the tracking (careplan's merge of two care teams): given the changed follower, it returns
+    # them changed. They are loaded afresh for each attempt, so a refused save leaves no trace.
+    alongside: Callable[[Any], Sequence[Any]] | None = None
 
 
 # Per item of a batch: True applied, False already applied (a duplicate), or why it was not.
@@ -72,11 +76,13 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         people = [UUID(item.upstream.person_id) for item in items]
         failed: dict[int, Exception] = {}
         outcomes: list[Outcome] | None = None
+        alongside: list[Any] = []
         while outcomes is None:  # each pass fails one more item, or ends
             followers = self._check_out_followers(people)
+            alongside = []
             outcomes = outcomes_until_a_failure(
                 list(zip(people, items, strict=True)),
-                lambda pair: self._apply(followers[pair[0]], pair[1]), failed, lambda _, error: error)
+                lambda pair: self._apply(followers[pair[0]], pair[1], alongside), failed, lambda _, error: error)
         trackings = [Tracking(item.upstream.source, item.upstream.position)
                      for item, outcome in zip(items, outcomes, strict=True) if outcome is True]
         if not trackings:
@@ -84,12 +90,12 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
             # are dropped rather than put back; the next event for these people reloads them.
             return outcomes
         try:
-            self.record(*followers.values(), trackings=trackings)
+            self.record(*followers.values(), *alongside, trackings=trackings)
         except IntegrityError:
             # A duplicate tracking, or another writer saved one of these followers, in which
             # case our cached copy is stale: reload them from the store. (Checked out, they are
             # not in the cache now; forgetting also drops any copy loaded there meanwhile.)
-            self.forget(follower.id for follower in followers.values())
+            self.forget([*(follower.id for follower in followers.values()), *(other.id for other in alongside)])
             if len(items) == 1:
                 return [self._settle_conflict(items[0])]
             return [failed[index] if index in failed else self.apply_upstream_batch([item])[0]
@@ -142,7 +148,7 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
             followers[person_id] = found if found is not None else self.follower_class(person_id=person_id)
         return followers
 
-    def _apply(self, follower: FollowerT, item: UpstreamChange) -> Outcome:
+    def _apply(self, follower: FollowerT, item: UpstreamChange, alongside: list[Any]) -> Outcome:
         try:
             follower.check_next(item.upstream)
         except AlreadyApplied:
@@ -150,6 +156,8 @@ class FollowerApplication(ServiceApplication, Generic[FollowerT]):
         except OutOfSequence as error:
             return error
         item.change(follower)
+        if item.alongside is not None:
+            alongside.extend(item.alongside(follower))
         return True
 
     def _settle_conflict(self, item: UpstreamChange) -> Outcome:

@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
+from services.careplan.merged_records import MergedRecords
 from services.careplan.plan_use_cases import CarePlanUseCases
 from services.careplan.domain.care_team import CareTeam, Membership, memberships
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
@@ -64,7 +65,7 @@ class DisclosureNotRecorded(Exception):
     retry_after_seconds = 1
 
 
-class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
+class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[Timeline]):
     name = "Careplan"
     follower_class = Timeline
 
@@ -88,6 +89,17 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         found = self.follower(person_id)
         return None if found is None else list(found.entries)
 
+    def merged_timeline(self, records: list[UUID]) -> list[tuple[UUID, TimelineEntry]] | None:
+        """The timelines of a survivor and the records merged into it (`records_of`), as one, in
+        time order, each entry with the record it came from (None: the survivor has none)."""
+        timelines = [(record, self.timeline(record)) for record in records]
+        if timelines[0][1] is None:
+            return None
+        entries = [(record, entry) for record, found in timelines for entry in found or []]
+        if len(records) == 1:
+            return entries  # one record: in the order careplan applied them, as always
+        return sorted(entries, key=lambda pair: pair[1].occurred_at)  # stable: each record's order stays
+
     # -- the care team -----------------------------------------------------------------------------
 
     def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance,
@@ -107,6 +119,11 @@ class CareplanApplication(CarePlanUseCases, FollowerApplication[Timeline]):
         """Member id -> role, as stored now (empty if no team was formed)."""
         team = self._stored(CareTeam.create_id(person_id))
         return dict(team.members) if team else {}
+
+    def joined_through_merge(self, person_id: UUID) -> dict[str, str]:
+        """Member id -> the duplicate record whose team they came from when intake merged it."""
+        team = self._stored(CareTeam.create_id(person_id))
+        return dict(team.joined_through_merge) if team else {}
 
     def team_programs(self, person_id: UUID) -> dict[str, Program]:
         """Member id -> the program they work in, for members who gave one."""

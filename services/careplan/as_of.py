@@ -33,6 +33,7 @@ from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, 
 from services.careplan.domain.timeline import Timeline
 from services.careplan.picture.document import Json
 from services.careplan.picture.model import fold
+from services.careplan.picture.merged import combine
 from services.careplan.picture.view import present
 from shared.consent import ConsentDirective
 
@@ -59,6 +60,7 @@ class RecordAsOf:
     person_id: UUID
     at: datetime
     team: dict[str, str]  # member id -> role
+    joined_through_merge: dict[str, str]  # member id -> the duplicate record they came from
     team_history: list[Membership]
     plan: CarePlan | None
     next_review: NextReview | None
@@ -95,12 +97,15 @@ def record_as_of(application: CareplanApplication, person_id: UUID, at: datetime
     return RecordAsOf(
         person_id=person_id, at=at,
         team=dict(team.members) if team is not None else {},
+        joined_through_merge=dict(team.joined_through_merge) if team is not None else {},
         team_history=memberships(histories[CareTeam]),
         plan=plan,
         next_review=plan.next_review(timeline.review_prompts()) if plan is not None else None,
         safety_plan=_safety_plan(safety, timeline),
         consents=list(timeline.consents.values()),
-        picture=present(picture, at),
+        # This record's own picture, its entries tagged as the live read tags them (records merged
+        # into it are not combined into a past moment: each is asked for by its own id).
+        picture=present(combine(picture), at),
     )
 
 

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from services.careplan.application import CareplanApplication, DisclosureNotRecorded, TooManyConflicts
 from services.careplan.consumers import TOPOLOGY, intake_events_router
+from services.careplan.api.merged_ids import MergedRecordPaths
 from services.careplan.api import as_of, medication, picture, plan, safety_plan, shared_record, team
 from shared.disclosure_api import disclosures_router
 from services.careplan.domain.medication import ScopeOfPractice
@@ -64,5 +65,6 @@ def create_service(settings: ServiceSettings | None = None) -> Service:
     http = build_http(foundation, "careplan", routers, careplan_statuses,
                       exception_handlers={TooManyConflicts: retry_later, DisclosureNotRecorded: retry_later},
                       state={"picture_store": pictures.store})
+    http.add_middleware(MergedRecordPaths, foundation=foundation)  # a merged-away id serves the survivor
     return Service(foundation, http=http, topologies=[intake_events],
                    relay=build_relay(foundation, TRANSLATIONS, careplan_contracts.PAYLOADS), log_tailers=[pictures])

@@ -29,6 +29,9 @@ from shared.contracts.intake import (
     ConsentRevokedV1,
     CrisisContactRecordedV1,
     PersonDetailsAmendedV1,
+    PersonMergedIntoV1,
+    PersonMergedV1,
+    PersonMergeUndoneV1,
     PersonRegisteredV1,
     ScreeningCompletedV1,
     ScreeningRecordedV1,
@@ -65,6 +68,14 @@ def timeline_change(upstream: UpstreamRef, payload: Payload, occurred_at: dateti
             details = {field: getattr(payload, field) for field in payload.changed
                        if field in ("preferred_name", "pronouns", "preferred_language")}
             return lambda timeline: timeline.note_person(upstream, kind, summary, occurred_at, details)
+        case PersonMergedV1():
+            return lambda timeline: timeline.note_duplicate_merged(upstream, summary, occurred_at,
+                                                                   str(payload.duplicate_id))
+        case PersonMergedIntoV1():
+            return lambda timeline: timeline.note_merged_into(upstream, summary, occurred_at, str(payload.survivor_id))
+        case PersonMergeUndoneV1():
+            return lambda timeline: timeline.note_merge_undone(upstream, summary, occurred_at, str(payload.survivor_id),
+                                                               str(payload.duplicate_id))
     return lambda timeline: timeline.add_entry(upstream, kind, summary, occurred_at)
 
 
@@ -89,6 +100,12 @@ def timeline_entry(payload: Payload) -> tuple[str, str]:
             return "consent_granted", f"Consent: {recipient} may see {', '.join(payload.categories)}"
         case ConsentRevokedV1():
             return "consent_revoked", f"Consent {payload.directive_id} revoked"
+        case PersonMergedV1():
+            return "person_merged", f"Record {payload.duplicate_id} ({payload.duplicate_agency}) merged into this one"
+        case PersonMergedIntoV1():
+            return "person_merged_into", f"Merged into record {payload.survivor_id}"
+        case PersonMergeUndoneV1():
+            return "merge_undone", f"Merge of record {payload.duplicate_id} into {payload.survivor_id} undone"
         case UrgentScreeningResultV1():
             return "urgent_screening_result", f"Urgent: {payload.instrument} shows suicide risk ({', '.join(payload.flags)})"
     return payload.event_type.rsplit(".", 1)[-1], payload.event_type
@@ -116,6 +133,9 @@ TRANSLATIONS: dict[type, Any] = {
     CareTeam.Formed: lambda event: CareTeamFormedV1(),
     CareTeam.MemberJoined: lambda event: TeamMemberJoinedV1(
         member_id=event.member_id, role=event.role, program_id=event.program_id, program_kind=event.program_kind),
+    CareTeam.MemberJoinedThroughMerge: lambda event: TeamMemberJoinedV1(
+        member_id=event.member_id, role=event.role, program_id=event.program_id, program_kind=event.program_kind,
+        joined_through_merge_of=event.duplicate_id),
     CareTeam.MemberLeft: lambda event: TeamMemberLeftV1(member_id=event.member_id),
     MedicationCollaboration.Opened: lambda event: MedicationRecordOpenedV1(),
     MedicationCollaboration.NoteAdded: lambda event: MedicationNoteAddedV1(

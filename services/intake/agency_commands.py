@@ -33,6 +33,7 @@ from services.intake.application import (
     MergePeople,
     MergeReceipt,
     PersonNotFound,
+    UndoMerge,
     RecordCrisisContact,
     RecordScreening,
     RegisterPerson,
@@ -42,7 +43,7 @@ from services.intake.application import (
 )
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
-from services.intake.domain.refusals import CannotMerge, IdempotencyKeyReused, MergedAway
+from services.intake.domain.refusals import CannotMerge, IdempotencyKeyReused, MergedAway, UnknownMerge
 from services.intake.domain.scoring import InvalidAnswers
 from shared.access import (
     MayNotRegister,
@@ -62,6 +63,7 @@ from shared.contracts.intake_commands import (
     DetailsAmended,
     GrantConsentRequest,
     MergePeopleRequest,
+    MergeUndone,
     PeopleMerged,
     PersonRegistration,
     RecordCrisisContactRequest,
@@ -70,6 +72,7 @@ from shared.contracts.intake_commands import (
     RevokeConsentRequest,
     ScreeningRecorded,
     ScreeningResultView,
+    UndoMergeRequest,
 )
 from shared.domain import Provenance
 from shared.group_commit import GroupCommit
@@ -227,12 +230,31 @@ class AgencyCommands:
                                          check)
         except CannotMerge as invalid:
             raise _invalid(["body", invalid.field], invalid.message) from None
+        assert receipt.merge_id is not None  # a merge that stands has its id
         merged = PeopleMerged(
-            survivor_id=receipt.survivor_id, duplicate_id=receipt.duplicate_id, reason=receipt.reason,
+            merge_id=receipt.merge_id, survivor_id=receipt.survivor_id, duplicate_id=receipt.duplicate_id, reason=receipt.reason,
             agency_identities=[AgencyIdentity(agency=agency, agency_person_id=record)
                                for agency, record in receipt.agency_identities],
         )
         return merged, receipt.created
+
+    async def undo_merge(self, principal: Principal, survivor_id: UUID, merge_id: UUID, request: UndoMergeRequest,
+                         provenance: Provenance) -> tuple[MergeUndone, bool]:
+        """Undo a merge into the survivor; the caller must see both records (else 404, as for a
+        merge that does not exist)."""
+        self._check_right(principal, Right.MERGE_PEOPLE)
+        try:
+            duplicate_id = await self._foundation.run_sync(self._application.duplicate_of_merge, survivor_id, merge_id)
+            receipt = await self._submit(UndoMerge(survivor_id, duplicate_id, merge_id, request.reason, provenance),
+                                         self._check(principal, Right.MERGE_PEOPLE, survivor_id, duplicate_id))
+        except (PersonNotFound, UnknownMerge):
+            raise Refused(404, "not found") from None
+        except CannotMerge as invalid:
+            raise _invalid(["body", invalid.field], invalid.message) from None
+        undone = MergeUndone(merge_id=merge_id, survivor_id=survivor_id, duplicate_id=duplicate_id,
+                             agency_identities=[AgencyIdentity(agency=agency, agency_person_id=record)
+                                                for agency, record in receipt.agency_identities])
+        return undone, receipt.created
 
     # What each command returns, for the type checker; `_submit` itself runs any of them.
     @overload
@@ -246,7 +268,7 @@ class AgencyCommands:
     @overload
     async def _submit(self, command: GrantConsent | RevokeConsent, check: AccessCheck | None = None) -> ConsentReceipt: ...
     @overload
-    async def _submit(self, command: MergePeople, check: AccessCheck | None = None) -> MergeReceipt: ...
+    async def _submit(self, command: MergePeople | UndoMerge, check: AccessCheck | None = None) -> MergeReceipt: ...
     async def _submit(self, command: Command, check: AccessCheck | None = None) -> Result:
         """Run a command addressed to one person: 404 if there is none or the caller may not see it,
         403 if the caller's role lacks the right, 409 if merged into another."""

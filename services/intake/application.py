@@ -33,11 +33,12 @@ from services.intake.commands import (
     Result,
     RevokeConsent,
     ScreeningReceipt,
+    UndoMerge,
     UnknownCommand,
     command_failed,
 )
 from services.intake.domain.care_team_view import CareTeamView
-from services.intake.domain.person import Person
+from services.intake.domain.person import Person, merge_id_of
 from services.intake.domain.refusals import MergedAway
 from services.intake.domain.scoring import Answer, ScoringSettings
 from services.intake.handlers import HANDLERS, REFUSALS, Batch, standing
@@ -50,7 +51,7 @@ __all__ = [  # the commands are part of the application's interface
     "AccessCheck", "AmendDetails", "Amendment", "Command", "CommandFailed", "ConsentReceipt", "CrisisContactReceipt",
     "GrantConsent", "IntakeApplication", "MergePeople", "MergeReceipt", "PersonNotFound", "RecordCrisisContact",
     "RecordScreening", "RegisterPerson", "Registration", "Result", "RevokeConsent", "ScreeningReceipt",
-    "UnknownCommand",
+    "UndoMerge", "UnknownCommand",
 ]
 
 # Another process saved the same person meanwhile: reload and run the batch again.
@@ -89,12 +90,41 @@ class IntakeApplication(FollowerApplication[CareTeamView]):
     @overload
     def execute(self, command: GrantConsent | RevokeConsent) -> ConsentReceipt: ...
     @overload
-    def execute(self, command: MergePeople) -> MergeReceipt: ...
+    def execute(self, command: MergePeople | UndoMerge) -> MergeReceipt: ...
     def execute(self, command: Command) -> Result:
         outcome = self.execute_batch([command])[0]
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    def merge_history(self, person_id: UUID) -> list[dict[str, Any]]:
+        """Every merge and undo on this record, with who did it (for auditors and the team)."""
+        merges: dict[UUID, int] = {}
+        history: list[dict[str, Any]] = []
+        kinds = (Person.DuplicateMerged, Person.MergedInto, Person.MergeUndone, Person.Unmerged)
+        for event in self.read_events(person_id, kinds):
+            entry = {"reason": event.reason, "by": event.provenance.actor_id, "by_role": event.provenance.actor_role,
+                     "at": event.timestamp, "merge_id": getattr(event, "merge_id", None)}
+            if isinstance(event, Person.DuplicateMerged):
+                times = merges[event.duplicate_id] = merges.get(event.duplicate_id, -1) + 1
+                entry.update(what="merged_in", other_record=event.duplicate_id,
+                             merge_id=merge_id_of(person_id, event.duplicate_id, times))
+            elif isinstance(event, Person.MergedInto):
+                entry.update(what="merged_into", other_record=event.survivor_id)
+            elif isinstance(event, Person.MergeUndone):
+                entry.update(what="merge_undone", other_record=event.duplicate_id)
+            else:
+                entry.update(what="unmerged", other_record=event.survivor_id)
+            history.append(entry)
+        return history
+
+    def duplicate_of_merge(self, survivor_id: UUID, merge_id: UUID) -> UUID:
+        """Which record a merge into `survivor_id` joined (PersonNotFound / UnknownMerge: 404)."""
+        try:
+            survivor: Person = self.read(survivor_id)
+        except AggregateNotFoundError:
+            raise PersonNotFound(f"no person {survivor_id}") from None
+        return survivor.duplicate_of_merge(merge_id)
 
     def execute_batch(self, commands: Sequence[Command]) -> list[Result | Exception]:
         """Run the commands against each person's current state and save what they changed in one

@@ -115,8 +115,17 @@ class MergePeople:
     provenance: Provenance
 
 
+@dataclass(frozen=True)
+class UndoMerge:
+    survivor_id: UUID
+    duplicate_id: UUID  # looked up from the merge's id before the batch, so access covers both
+    merge_id: UUID
+    reason: str
+    provenance: Provenance
+
+
 Command = (RegisterPerson | AmendDetails | RecordScreening | RecordCrisisContact | GrantConsent | RevokeConsent
-           | MergePeople)
+           | MergePeople | UndoMerge)
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,7 @@ class MergeReceipt:
     reason: str  # as first recorded
     agency_identities: list[tuple[str, str]]  # all the survivor answers to now
     created: bool
+    merge_id: UUID | None = None  # of the merge that stands (None only for an undo's receipt)
 
 
 Result = Registration | Amendment | ScreeningReceipt | CrisisContactReceipt | ConsentReceipt | MergeReceipt
@@ -194,6 +204,6 @@ def command_failed(command: Command, error: Exception) -> CommandFailed:
 def _person_ids(command: Command) -> tuple[UUID, ...]:
     if isinstance(command, RegisterPerson):
         return (Person.create_id(command.agency, command.agency_person_id),)
-    if isinstance(command, MergePeople):
+    if isinstance(command, (MergePeople, UndoMerge)):
         return command.survivor_id, command.duplicate_id
     return (command.person_id,)

@@ -30,17 +30,25 @@ from services.intake.commands import (
     Result,
     RevokeConsent,
     ScreeningReceipt,
+    UndoMerge,
 )
 from services.intake.domain.consent import InvalidConsent
 from services.intake.domain.crisis import InvalidCrisisContact
 from services.intake.domain.person import Person
-from services.intake.domain.refusals import CannotMerge, IdempotencyKeyReused, MergedAway, NoAnswers, UnknownDetail
+from services.intake.domain.refusals import (
+    CannotMerge,
+    IdempotencyKeyReused,
+    MergedAway,
+    NoAnswers,
+    UnknownDetail,
+    UnknownMerge,
+)
 from services.intake.domain.scoring import InvalidAnswers, ScoringSettings
 
 # A command refused for its own content: the others in its batch go ahead. Every rule raises
 # before its command changes anything, so a refused command leaves its people as they were.
 REFUSALS = (PersonNotFound, UnknownDetail, InvalidAnswers, NoAnswers, InvalidCrisisContact, InvalidConsent,
-            CannotMerge, MergedAway, IdempotencyKeyReused)
+            CannotMerge, MergedAway, IdempotencyKeyReused, UnknownMerge)
 
 
 # How long a chain of merges (A into B, later B into C) is followed to the record that now stands.
@@ -85,7 +93,14 @@ def merge(command: MergePeople, batch: Batch) -> MergeReceipt:
     survivor, duplicate = batch.existing(command.survivor_id), batch.existing(command.duplicate_id)
     created = survivor.merge_duplicate(duplicate, command.reason, command.provenance)
     return MergeReceipt(survivor.id, duplicate.id, survivor.merged_duplicates[duplicate.id],
-                        list(survivor.agency_identities), created)
+                        list(survivor.agency_identities), created, survivor.current_merge_of(duplicate.id))
+
+
+def undo_merge(command: UndoMerge, batch: Batch) -> MergeReceipt:
+    """Split a wrong merge again; both records are saved in the batch's one transaction."""
+    survivor, duplicate = batch.existing(command.survivor_id), batch.existing(command.duplicate_id)
+    created = survivor.undo_merge(duplicate, command.merge_id, command.reason, command.provenance)
+    return MergeReceipt(survivor.id, duplicate.id, command.reason, list(survivor.agency_identities), created)
 
 
 def register(command: RegisterPerson, batch: Batch) -> Registration:
@@ -156,4 +171,5 @@ HANDLERS: dict[type, Handler] = {
     GrantConsent: consent,
     RevokeConsent: consent,
     MergePeople: merge,
+    UndoMerge: undo_merge,
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, TypeVar
 from uuid import UUID
 
@@ -21,6 +21,7 @@ from shared.contracts.intake_commands import (
     DetailsAmended,
     GrantConsentRequest,
     MergePeopleRequest,
+    MergeUndone,
     PeopleMerged,
     PersonRegistration,
     RecordCrisisContactRequest,
@@ -28,6 +29,7 @@ from shared.contracts.intake_commands import (
     RegisterPersonRequest,
     RevokeConsentRequest,
     ScreeningRecorded,
+    UndoMergeRequest,
 )
 from shared.http import CurrentPrincipal, RequestProvenance, log_read
 
@@ -35,6 +37,16 @@ T = TypeVar("T")
 IdempotencyKey = Annotated[str | None, Header(
     max_length=200, description="The same key and request record once (200 on a repeat); the key with another "
                                 "request: 422")]
+
+
+class MergeEventView(BaseModel):
+    what: str = Field(description="merged_in, merged_into, merge_undone (survivor side), unmerged (duplicate side)")
+    other_record: UUID
+    merge_id: UUID | None = Field(description="Known on the survivor's side and on undos")
+    reason: str
+    by: str
+    by_role: str
+    at: datetime
 
 
 class PersonSummary(BaseModel):
@@ -51,6 +63,9 @@ class PersonSummary(BaseModel):
     merged_duplicates: list[UUID] = Field(description="Records merged into this one (their histories are kept there)")
     merged_into: UUID | None = Field(
         description="Set when this record was merged into another: it records nothing new, address that one")
+    merge_history: list[MergeEventView] = Field(
+        [], description="Every merge into or out of this record and every undo, in order, with who did it and why")
+
 
 
 async def _answer(outcome: Awaitable[tuple[T, bool]], response: Response) -> T:
@@ -125,6 +140,16 @@ async def merge_people(survivor_id: UUID, body: MergePeopleRequest, principal: C
     return await _answer(commands.merge_people(principal, survivor_id, body, provenance), response)
 
 
+@router.post("/{survivor_id}/merges/{merge_id}/undo", status_code=status.HTTP_201_CREATED, response_model=MergeUndone,
+             summary="Undo a wrong merge: both records stand alone again (200 if already undone)",
+             description="Care coordinators and supervisors who see both records, with a reason. Intake splits "
+                         "the records; careplan and notifications split what they joined (each entry back to its "
+                         "record; what was added to the survivor after the merge stays with it).")
+async def undo_merge(survivor_id: UUID, merge_id: UUID, body: UndoMergeRequest, principal: CurrentPrincipal,
+                     commands: Commands, provenance: RequestProvenance, response: Response):
+    return await _answer(commands.undo_merge(principal, survivor_id, merge_id, body, provenance), response)
+
+
 @router.get("/{person_id}", response_model=PersonSummary)
 async def get_person(person_id: UUID, principal: CurrentPrincipal, commands: Commands,
                      foundation: ServiceFoundation, application: Application):
@@ -142,5 +167,7 @@ async def get_person(person_id: UUID, principal: CurrentPrincipal, commands: Com
         agency_identities=[AgencyIdentity(agency=agency, agency_person_id=record)
                            for agency, record in person.agency_identities],
         merged_duplicates=list(person.merged_duplicates), merged_into=person.merged_into,
+        merge_history=[MergeEventView(**entry) for entry in await foundation.run_sync(
+            application.merge_history, person_id)],
     )
 

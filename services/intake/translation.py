@@ -13,6 +13,7 @@ from shared.contracts.intake import (
     CrisisContactRecordedV1,
     PersonDetailsAmendedV1,
     PersonMergedIntoV1,
+    PersonMergeUndoneV1,
     PersonMergedV1,
     PersonRegisteredV1,
     ScreeningCompletedV1,
@@ -86,4 +87,9 @@ TRANSLATIONS = {
         also_known_as=[AgencyIdentity(**identity) for identity in event.also_known_as],
     ),
     Person.MergedInto: lambda event: PersonMergedIntoV1(survivor_id=event.survivor_id),
+    # Ids only, on both streams: the reason for the undo stays at intake too.
+    Person.MergeUndone: lambda event: PersonMergeUndoneV1(
+        merge_id=event.merge_id, survivor_id=event.originator_id, duplicate_id=event.duplicate_id),
+    Person.Unmerged: lambda event: PersonMergeUndoneV1(
+        merge_id=event.merge_id, survivor_id=event.survivor_id, duplicate_id=event.originator_id),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
@@ -16,6 +17,7 @@ from services.notifications.domain.notifications import (
 )
 from services.notifications.follow_up_use_cases import CrisisFollowUpUseCases
 from shared.access import Principal, RecordContext
+from shared.consent import ConsentDirective
 from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
 from shared.disclosures import DisclosureLedger
 from shared.domain import Provenance, UpstreamRef
@@ -65,24 +67,22 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
     def refusal(self, recipient: Principal, person_id: UUID, category: str, at: datetime) -> str | None:
         """Why `recipient` may not be sent a notice of this category about the person now (None:
         they may), from the team and the consent directives as they are at this moment."""
-        found = self.follower(person_id)
-        if found is None:
-            return "no such person is known here"
-        return refusal(recipient, category, found.team, found.consents.values(), at, found.programs)
+        return self.refusals(recipient, [(person_id, category)], at)[0]
 
     def refusals(self, recipient: Principal, notices: Sequence[tuple[UUID, str]], at: datetime) -> list[str | None]:
         """`refusal` for several notices (person id, category) at once, as things are now: every
-        person's team and directives brought up to date with one query, whatever the number."""
-        def facts(person: PersonNotifications) -> tuple[dict[str, str], list, dict]:
-            return dict(person.team), list(person.consents.values()), dict(person.programs)
-
+        person's team and directives brought up to date with one query, whatever the number (and
+        one more for people intake merged: see `as_one_person`)."""
         ids = {person_id: self.follower_class.create_id(person_id=person_id) for person_id, _ in notices}
-        found = self.read_current_many({follower_id: facts for follower_id in ids.values()})
+        found = self.read_current_many({follower_id: person_facts for follower_id in ids.values()})
         answers: list[str | None] = []
         for person_id, category in notices:
             known = found.get(ids[person_id])
-            answers.append("no such person is known here" if known is None
-                           else refusal(recipient, category, known[0], known[1], at, known[2]))
+            if known is None:
+                answers.append("no such person is known here")
+                continue
+            team, consents, programs = self.as_one_person(known)
+            answers.append(refusal(recipient, category, team, consents, at, programs))
         return answers
 
     def record_streamed_disclosure(self, recipient: Principal, person_id: UUID, kind: str, category: str,
@@ -113,11 +113,78 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
     def part2_shown(self, reader: Principal, person_id: UUID, at: datetime) -> bool:
         """Whether this reader is shown the person's Part 2 substance-use notices now (shared/part2.py):
         not a member from another program, unless a directive names their program or the team."""
-        found = self.follower(person_id)
+        found = self._facts_of(person_id)
         if found is None:
             return True
-        return may_see_part2(found.programs.get(reader.subject), found.consents.values(), at)
+        _, consents, programs = self.as_one_person(found)
+        return may_see_part2(programs.get(reader.subject), consents, at)
+
+    def as_one_person(self, known: PersonFacts) -> tuple[dict[str, str], list[ConsentDirective], dict[str, Any]]:
+        """The team (with its members' programs) and consent directives that decide a notice about
+        this record, merges followed: a record merged away is decided with its survivor's team
+        (the union, from careplan), and every record of the person contributes its directives
+        (each holds as the person gave it, revocations included). A record no merge touched is
+        decided alone."""
+        team, consents, merged_into, duplicates, programs = known
+        if merged_into is None and not duplicates:
+            return team, consents, programs
+        survivor = self._facts_of(UUID(merged_into)) if merged_into else None
+        if survivor is not None:
+            team, programs, duplicates = survivor[0], survivor[4], [*survivor[3], *duplicates]
+            consents = [*survivor[1], *consents]
+        for duplicate in duplicates:
+            other = self._facts_of(UUID(duplicate))
+            if other is not None:
+                consents += [c for c in other[1] if c not in consents]
+        return team, consents, programs
+
+    def _facts_of(self, person_id: UUID) -> PersonFacts | None:
+        follower_id = self.follower_class.create_id(person_id=person_id)
+        return self.read_current_many({follower_id: person_facts}).get(follower_id)
+
+    def survivor_of(self, person_id: UUID) -> UUID:
+        """The record that stands for this person now (itself unless intake merged it away), from
+        the merge events alone: deciding it reads nothing else of a record the caller may not see."""
+        for _ in range(16):  # a chain of merges, followed to its end
+            merged_into: str | None = None
+            for noted in self.follower_events(person_id, "MergedAway", "MergeUndoneNoted"):
+                if type(noted).__name__ == "MergedAway":
+                    merged_into = noted.survivor_id
+                elif noted.duplicate_id == str(person_id):
+                    merged_into = None
+            if merged_into is None:
+                return person_id
+            person_id = UUID(merged_into)
+        return person_id
+
+    def records_of(self, person_id: UUID) -> list[UUID]:
+        """This record and those merged into it, survivor first (from the merge events alone)."""
+        duplicates: list[str] = []
+        for noted in self.follower_events(person_id, "DuplicateMergedIn", "MergeUndoneNoted"):
+            if type(noted).__name__ == "DuplicateMergedIn":
+                duplicates.append(noted.duplicate_id)
+            elif noted.duplicate_id in duplicates:
+                duplicates.remove(noted.duplicate_id)
+        return [person_id, *(UUID(duplicate) for duplicate in duplicates)]
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)
         return None if found is None else list(found.due)
+
+    def due_notifications_of_person(self, person_id: UUID) -> list[DueNotification] | None:
+        """What is due about this record and those merged into it, in time order (None: unknown)."""
+        found = [self.due_notifications(record) for record in self.records_of(person_id)]
+        if found[0] is None:
+            return None
+        due = [notice for notices in found for notice in notices or []]
+        return due if len(found) == 1 else sorted(due, key=lambda notice: notice.due_at)
+
+
+# A person's team, consent directives, the record they were merged into, records merged into
+# theirs, and the team's members' programs (shared/part2.py).
+PersonFacts = tuple[dict[str, str], list[ConsentDirective], str | None, list[str], dict[str, Any]]
+
+
+def person_facts(person: PersonNotifications) -> PersonFacts:
+    return (dict(person.team), list(person.consents.values()), person.merged_into, list(person.merged_duplicates),
+            dict(person.programs))

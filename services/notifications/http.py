@@ -56,14 +56,17 @@ router = APIRouter(prefix="/people", tags=["notifications"])
 @router.get("/{person_id}/notifications", response_model=DueNotificationsView)
 async def get_due_notifications(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
                                 application: Application):
-    due = await team_read(principal, person_id, "due notifications", foundation, application,
-                          application.due_notifications)
-    if not await foundation.run_sync(application.part2_shown, principal, person_id, datetime.now(timezone.utc)):
+    # A record intake merged away answers with its survivor's: both records' notices, decided by
+    # the survivor's team (the union of both, from careplan).
+    survivor = await foundation.run_sync(application.survivor_of, person_id)
+    due = await team_read(principal, survivor, "due notifications", foundation, application,
+                          application.due_notifications_of_person)
+    if not await foundation.run_sync(application.part2_shown, principal, survivor, datetime.now(timezone.utc)):
         shown = [n for n in due if n.category not in PART2_CATEGORIES]
     else:
         shown = due
     return DueNotificationsView(
-        person_id=person_id,
+        person_id=survivor,
         due=[DueNotificationView(notification_id=n.notification_id, kind=n.kind, audience=n.audience,
                                  message=n.message, due_at=n.due_at, urgent=n.urgent) for n in shown],
         withheld=len(due) - len(shown),

@@ -29,7 +29,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from services.notifications.application import NotificationsApplication
+from services.notifications.application import NotificationsApplication, person_facts
 from services.notifications.domain.delivery import AttemptOutcome, Delivery, DeliveryLane, webhook_id
 from services.notifications.domain.disclosure import notice_disclosure, outside_recipient
 from services.notifications.domain.subscriptions import (
@@ -240,16 +240,17 @@ class WebhookSubscriptions:
                 at: datetime) -> str | None:
         """Why the owner may not be sent this notice now (None: they may), from the person's team,
         consent directives and the notice's audience as they are at this moment."""
-        def facts(person: Any) -> tuple[str, tuple[str, ...], dict[str, str], list[Any], dict[str, Any]]:
+        def facts(person: Any) -> tuple[str, tuple[str, ...], Any]:
             notice = next((n for n in person.due if n.notification_id == notification_id), None)
             audience, named = (notice.audience, tuple(notice.named)) if notice is not None else ("care_team", ())
-            return audience, named, dict(person.team), list(person.consents.values()), dict(person.programs)
+            return audience, named, person_facts(person)
         application = self.application
         try:  # the kept copy brought up to date, not a replay of the person's whole history
-            audience, named, team, consents, programs = application.read_current(
+            audience, named, known = application.read_current(
                 application.follower_class.create_id(person_id=UUID(person_id)), facts)
         except AggregateNotFoundError:
             return "no such person is known here"
+        team, consents, programs = application.as_one_person(known)  # merges followed (the survivor's team)
         return owner_refusal(owner, category, audience, named, team, consents, at,
                              getattr(application, "agency_supervisors", ()), programs)
 

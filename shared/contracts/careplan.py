@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import ClassVar, Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -36,6 +37,8 @@ class TeamMemberJoinedV1(Payload):
     role: str
     program_id: str | None = None
     program_kind: Literal["part2", "other"] | None = None
+    joined_through_merge_of: UUID | None = Field(
+        default=None, description="Set when they came from a duplicate record's team as intake merged the two")
 
 
 class TeamMemberLeftV1(Payload):

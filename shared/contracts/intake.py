@@ -204,8 +204,20 @@ class PersonMergedIntoV1(Payload):
     survivor_id: UUID
 
 
+class PersonMergeUndoneV1(Payload):
+    """On both records' streams: intake undid the merge of `duplicate_id` into `survivor_id` (it was
+    wrong). Each record stands alone again; the duplicate's agency records answer to it again."""
+
+    event_type: ClassVar[str] = "carecoord.intake.person_merge_undone"
+    version: ClassVar[int] = 1
+
+    merge_id: UUID
+    survivor_id: UUID
+    duplicate_id: UUID
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PersonRegisteredV1, PersonDetailsAmendedV1, ScreeningCompletedV1, ScreeningRecordedV1, ScreeningScoredV1,
     UrgentScreeningResultV1, CrisisContactRecordedV1,
-    ConsentGrantedV1, ConsentRevokedV1, PersonMergedV1, PersonMergedIntoV1,
+    ConsentGrantedV1, ConsentRevokedV1, PersonMergedV1, PersonMergedIntoV1, PersonMergeUndoneV1,
 )

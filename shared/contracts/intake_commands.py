@@ -115,9 +115,25 @@ class MergePeopleRequest(BaseModel):
 
 
 class PeopleMerged(BaseModel):
+    merge_id: UUID = Field(description="This merge's id: undo it with POST /people/{survivor_id}/merges/{merge_id}/undo")
     survivor_id: UUID
     duplicate_id: UUID
     reason: str = Field(description="As recorded by the first merge of this pair")
+    agency_identities: list[AgencyIdentity] = Field(description="Every agency record the survivor answers to now")
+
+
+class UndoMergeRequest(BaseModel):
+    """Undo a wrong merge: both records stand alone again, each with its own history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000, description="Why the merge was wrong (kept at intake)")
+
+
+class MergeUndone(BaseModel):
+    merge_id: UUID
+    survivor_id: UUID
+    duplicate_id: UUID
     agency_identities: list[AgencyIdentity] = Field(description="Every agency record the survivor answers to now")
 
 

@@ -38,7 +38,7 @@ async def test_someone_who_may_not_read_the_team_learns_only_what_they_changed(s
         added = await c.post(team, headers=SUPERVISOR_ELSEWHERE, json={"member_id": "kim", "role": "clinician"})
         assert added.status_code == 201
         assert added.json()["members"] == [{"member_id": "kim", "role": "clinician", "program_id": None,
-                                            "program_kind": None}]  # not casey
+                                            "program_kind": None, "joined_through_merge_of": None}]  # not casey
         # Asking again answers the same: whether kim was already on the team is not theirs to know.
         again = await c.post(team, headers=SUPERVISOR_ELSEWHERE, json={"member_id": "kim", "role": "clinician"})
         assert (again.status_code, again.json()) == (added.status_code, added.json())

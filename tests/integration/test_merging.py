@@ -65,8 +65,9 @@ async def test_a_coordinator_merges_two_agencies_records_and_both_histories_stay
         merged = await alex.post(f"/people/{survivor}/merges", json=body)
         again = await alex.post(f"/people/{survivor}/merges", json={**body, "reason": "said twice"})
         assert (merged.status_code, again.status_code) == (201, 200), merged.text
+        assert merged.json()["merge_id"] == again.json()["merge_id"]
         assert merged.json() == again.json() == {
-            "survivor_id": survivor, "duplicate_id": duplicate, "reason": "same name, birth date and phone",
+            "merge_id": merged.json()["merge_id"], "survivor_id": survivor, "duplicate_id": duplicate, "reason": "same name, birth date and phone",
             "agency_identities": [{"agency": TEST_AGENCY, "agency_person_id": "N-1"},
                                   {"agency": SOUTH, "agency_person_id": "S-1"}],
         }
@@ -113,7 +114,7 @@ async def test_a_coordinator_merges_two_agencies_records_and_both_histories_stay
         duplicate, 3, {"survivor_id": survivor})
     assert on_survivor["actor"] == on_duplicate["actor"] == {"id": COORDINATOR, "role": "care_coordinator"}
 
-    # Careplan applies both (its generic entry for intake events it has no summary for): nothing waits on a gap.
+    # Careplan applies both (tests/integration/test_merges_downstream.py: what it makes of them): nothing waits on a gap.
     async with system.client(careplan, "auditor") as c:
         await eventually(lambda: _when_len(timeline_of(c, duplicate), 3), what="the duplicate's merge at careplan")
         await eventually(lambda: _when_len(timeline_of(c, survivor), 3), what="the survivor's merge at careplan")

@@ -18,7 +18,8 @@ def test_the_asyncapi_document_names_every_published_contract_and_its_envelope(i
         "intake.person_registered.v1", "intake.person_details_amended.v1", "intake.screening_completed.v1",
         "intake.screening_recorded.v1", "intake.screening_scored.v1",
         "intake.urgent_screening_result.v1", "intake.crisis_contact_recorded.v1", "intake.consent_granted.v1",
-        "intake.consent_revoked.v1", "intake.person_merged.v1", "intake.person_merged_into.v1", "intake.inbox",
+        "intake.consent_revoked.v1", "intake.person_merged.v1", "intake.person_merged_into.v1",
+        "intake.person_merge_undone.v1", "intake.inbox",
         "intake.commands",
     }
     envelope = intake["components"]["schemas"]["IntegrationEvent[ScreeningRecordedV1]"]

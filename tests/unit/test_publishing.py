@@ -71,8 +71,10 @@ def test_the_check_sees_every_event_an_aggregate_records(provenance):
     team = CareTeam(uuid4(), provenance)
     team.add_member("clinician-1", "clinician", provenance)
     team.remove_member("clinician-1", provenance)
+    team.join_from_merged_team(str(uuid4()), {"coordinator-2": "care_coordinator"}, provenance)
     recorded = {type(event) for event in team.collect_events()}
-    assert recorded == event_classes(CareTeam) == {CareTeam.Formed, CareTeam.MemberJoined, CareTeam.MemberLeft}
+    assert recorded == event_classes(CareTeam) == {CareTeam.Formed, CareTeam.MemberJoined, CareTeam.MemberLeft,
+                                                   CareTeam.MemberJoinedThroughMerge}
 
 
 def test_every_payload_intake_publishes_is_a_registered_contract_consumers_can_look_up():

@@ -54,7 +54,7 @@ class RecordAsOfView(BaseModel):
 def as_of_view(record: RecordAsOf) -> RecordAsOfView:
     """The record in the live endpoints' shapes."""
     person_id, at = record.person_id, record.at
-    team = CareTeamView.of(person_id, record.team).model_copy(update={"history": [
+    team = CareTeamView.of(person_id, record.team, through_merge=record.joined_through_merge).model_copy(update={"history": [
         MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at,
                        program_id=p.program.program_id if p.program else None,
                        program_kind=p.program.kind if p.program else None)
@@ -72,7 +72,8 @@ def as_of_view(record: RecordAsOf) -> RecordAsOfView:
             person_id=person_id, version=safety.current.number, latest_version=safety.latest_number,
             written_at=safety.current.written_at,
             sections={name: list(items) for name, items in safety.current.sections.items()},
-            needs_review=safety.needs_review),
+            needs_review=safety.needs_review, record_id=person_id,
+            versions_by_record={person_id: safety.latest_number}),
         picture=PictureView.model_validate(record.picture),
     )
 

@@ -14,6 +14,7 @@ from services.careplan.api.access import TeamAccess
 from services.careplan.api.medication import DecisionView, NoteView
 from services.careplan.deps import Access, Pictures
 from services.careplan.picture.fhir import picture_bundle
+from services.careplan.picture.merged import combine
 from services.careplan.picture.view import present
 from services.careplan.picture.projection import PictureStore
 from shared.access import Principal, Right
@@ -37,6 +38,7 @@ class WithheldView(BaseModel):
 
 class ScreeningView(BaseModel):
     domain: str
+    record_id: UUID | None = None  # the record it came from (two after a merge)
     instrument: str
     screening_id: str
     total: int | None
@@ -56,6 +58,7 @@ class IndicatorValueView(BaseModel):
 
 class GoalView(BaseModel):
     goal_id: str
+    record_id: UUID | None = None  # the record it came from (two after a merge)
     in_own_words: str
     team_restatement: str | None
     life_domain: str | None
@@ -65,8 +68,16 @@ class GoalView(BaseModel):
     part2: bool = part2_mark()
 
 
+class CarriedOverGoalView(BaseModel):
+    goal_id: str
+    record_id: UUID
+    in_own_words: str
+    status: str
+
+
 class SupportView(BaseModel):
     support_id: str
+    record_id: UUID | None = None  # the record it came from (two after a merge)
     life_domain: str
     description: str
     provided_by: str
@@ -83,6 +94,7 @@ class PreferencesView(BaseModel):
 
 class SetbackView(BaseModel):
     setback_id: str
+    record_id: UUID | None = None  # the record it came from (two after a merge)
     occurred_on: date
     in_own_words: str
     what_helped: str | None
@@ -92,14 +104,17 @@ class SetbackView(BaseModel):
 class MedicationNoteView(NoteView):  # the medication endpoint's note, with its delivery and time
     for_prescriber: bool
     added_at: datetime
+    record_id: UUID | None = None  # the record it came from (two after a merge)
 
 
 class PrescribingDecisionView(DecisionView):
     decided_at: datetime
+    record_id: UUID | None = None  # the record it came from (two after a merge)
 
 
 class CrisisContactView(BaseModel):
     contact_id: str
+    record_id: UUID | None = None  # the record it came from (two after a merge)
     kind: str
     occurred_at: datetime
     outcome: str
@@ -110,6 +125,7 @@ class CrisisContactView(BaseModel):
 
 
 class SafetyPlanView(BaseModel):
+    record_id: UUID | None = None  # the record it came from (two after a merge)
     version: int  # 0: started, nothing written yet
     written_at: datetime | None
     needs_review: bool  # a crisis contact after this version was written
@@ -160,6 +176,8 @@ class PictureView(BaseModel):
     positive_domains: list[str]
     co_occurring_needs: bool  # two or more domains whose latest result is positive
     goals: list[GoalView]  # active goals
+    # After a merge: the duplicate's goals, in the person's own words (the survivor's plan is current)
+    carried_over_goals: list[CarriedOverGoalView] = []
     supports: list[SupportView]  # current supports
     strengths: list[str]
     preferences: PreferencesView | None
@@ -183,12 +201,14 @@ router = APIRouter(prefix="/people", tags=["integrated picture"])
 
 async def presented(pictures: PictureStore, authorized: TeamAccess, principal: Principal, person_id: UUID,
                     what: str) -> dict:
-    await authorized(principal, Right.READ_CARE_PLAN, person_id)
+    records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
     log_read(principal, person_id, what)
     picture = await pictures.get(person_id)
     if picture is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    return present(picture, datetime.now(timezone.utc), await authorized.may_see_part2(principal, person_id))
+    duplicates = [found for record in records[1:] if (found := await pictures.get(record)) is not None]
+    return present(combine(picture, duplicates), datetime.now(timezone.utc),
+                   await authorized.may_see_part2(principal, person_id))
 
 
 @router.get("/{person_id}/picture", response_model=PictureView,

@@ -35,6 +35,11 @@ class SafetyPlanView(BaseModel):
     written_at: datetime
     sections: dict[str, list[str]]
     needs_review: bool = Field(description="A crisis contact came after this version was written")
+    record_id: UUID | None = Field(None, description="The record whose safety plan this version is (after a merge, "
+                                                     "the newest of the records' plans is current)")
+    versions_by_record: dict[UUID, int] = Field(
+        {}, description="Each record's latest version (after a merge, every record's versions stay readable: "
+                        "?record=...&version=...); revisions are written on the survivor's plan, based on its own")
 
 
 router = APIRouter(prefix="/people/{person_id}/safety-plan", tags=["safety plan"])
@@ -55,10 +60,29 @@ async def view(foundation: Foundation, application: CareplanApplication, person_
 @router.get("", response_model=SafetyPlanView, summary="The current safety plan, or an earlier version")
 async def get_safety_plan(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
                           application: Application, authorized: Access,
-                          version: int | None = Query(None, ge=1, description="An earlier version")):
-    await authorized(principal, Right.READ_CARE_PLAN, person_id)
+                          version: int | None = Query(None, ge=1, description="An earlier version"),
+                          record: UUID | None = Query(None, description="A record merged into this one")):
+    records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
     log_read(principal, person_id, "safety plan")
-    return await view(foundation, application, person_id, version)
+    if record is not None and record not in records:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    latest = await foundation.run_sync(_latest_by_record, application, records)
+    shown = record or person_id
+    if record is None and version is None and latest:  # the rule after a merge: the newest plan is current
+        shown = max(latest, key=lambda r: latest[r][1])
+    found = await view(foundation, application, shown, version)
+    return found.model_copy(update={"person_id": person_id, "record_id": shown,
+                                    "versions_by_record": {r: number for r, (number, _) in latest.items()}})
+
+
+def _latest_by_record(application: CareplanApplication, records: list[UUID]) -> dict[UUID, tuple[int, datetime]]:
+    """Each record's latest version and when it was written (records with no version written left out)."""
+    latest = {}
+    for record in records:
+        plan = application.safety_plan(record)
+        if plan is not None and plan.current is not None:
+            latest[record] = (plan.current_number, plan.current.written_at)
+    return latest
 
 
 @router.put("", status_code=201, response_model=SafetyPlanView,

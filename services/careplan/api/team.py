@@ -20,6 +20,8 @@ from shared.part2 import Program, UnknownProgramKind, check_program
 
 
 class TimelineEntryView(BaseModel):
+    record_id: UUID | None = Field(None, description="The record the entry came from (after a merge, "
+                                                     "the survivor's or a duplicate's)")
     source: str
     sequence: int
     kind: str = Field(description="What happened; `withheld` when the entry is withheld from this reader")
@@ -54,6 +56,8 @@ class TeamMemberView(BaseModel):
     role: str
     program_id: str | None = None
     program_kind: str | None = None
+    joined_through_merge_of: UUID | None = Field(
+        None, description="The duplicate record whose team they were on, when they joined as intake merged it")
 
 
 class MembershipView(BaseModel):
@@ -70,13 +74,21 @@ class CareTeamView(BaseModel):
     members: list[TeamMemberView]
     history: list[MembershipView] | None = Field(
         None, description="Who was on the team in which role, joined and left over time (on GET)")
+    coordinators_to_choose_from: list[str] = Field(
+        [], description="More than one care coordinator (as after a merge): both stay until a supervisor "
+                        "keeps one, by changing the others' role or removing them")
 
     @classmethod
-    def of(cls, person_id: UUID, team: dict[str, str], programs: dict[str, Program] | None = None) -> CareTeamView:
-        programs = programs or {}
+    def of(cls, person_id: UUID, team: dict[str, str], programs: dict[str, Program] | None = None,
+           through_merge: dict[str, str] | None = None) -> CareTeamView:
+        programs, through = programs or {}, through_merge or {}
+        coordinators = sorted(m for m, r in team.items() if r == "care_coordinator")
         return cls(person_id=person_id, members=[
             TeamMemberView(member_id=m, role=r, program_id=programs[m].program_id if m in programs else None,
-                           program_kind=programs[m].kind if m in programs else None) for m, r in team.items()])
+                           program_kind=programs[m].kind if m in programs else None,
+                           joined_through_merge_of=UUID(through[m]) if m in through else None)
+            for m, r in team.items()],
+            coordinators_to_choose_from=coordinators if len(coordinators) > 1 else [])
 
 
 router = APIRouter(prefix="/people", tags=["care team"])
@@ -85,19 +97,19 @@ router = APIRouter(prefix="/people", tags=["care team"])
 @router.get("/{person_id}/timeline", response_model=TimelineView, tags=["timeline"])
 async def get_timeline(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
                        application: Application, authorized: Access):
-    await authorized(principal, Right.READ_TIMELINE, person_id)
+    records = await authorized.records(principal, Right.READ_TIMELINE, person_id)
     log_read(principal, person_id, "care timeline")
-    entries = await foundation.run_sync(application.timeline, person_id)
+    entries = await foundation.run_sync(application.merged_timeline, records)
     if entries is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
     part2_shown = await foundation.run_sync(application.may_see_part2, person_id, principal.subject,
                                             datetime.now(timezone.utc))
     return TimelineView(person_id=person_id, entries=[
-        TimelineEntryView(source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
+        TimelineEntryView(record_id=record, source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
                           occurred_at=e.occurred_at) if part2_shown or not e.part2 else
-        TimelineEntryView(source=e.source, sequence=e.sequence, kind="withheld", summary=WITHHELD_SUMMARY,
-                          occurred_at=e.occurred_at, withheld=True)
-        for e in entries])
+        TimelineEntryView(record_id=record, source=e.source, sequence=e.sequence, kind="withheld",
+                          summary=WITHHELD_SUMMARY, occurred_at=e.occurred_at, withheld=True)
+        for record, e in entries])
 
 
 WITHHELD_SUMMARY = "Withheld: a Part 2 substance-use record; it is shown once the person's consent names your program"
@@ -110,7 +122,8 @@ async def get_care_team(person_id: UUID, principal: CurrentPrincipal, foundation
     log_read(principal, person_id, "care team")
     history = await foundation.run_sync(application.team_history, person_id)
     programs = await foundation.run_sync(application.team_programs, person_id)
-    return CareTeamView.of(person_id, team, programs).model_copy(update={"history": [
+    through_merge = await foundation.run_sync(application.joined_through_merge, person_id)
+    return CareTeamView.of(person_id, team, programs, through_merge).model_copy(update={"history": [
         MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at,
                        program_id=p.program.program_id if p.program else None,
                        program_kind=p.program.kind if p.program else None)

@@ -66,10 +66,11 @@ def memberships(team_events: Iterable[Any]) -> list[Membership]:
     team's events in order (all of them: the team now; those up to a moment: the team then)."""
     periods: list[Membership] = []
     for event in team_events:
-        if isinstance(event, (CareTeam.MemberJoined, CareTeam.MemberLeft)):
+        joined = isinstance(event, (CareTeam.MemberJoined, CareTeam.MemberJoinedThroughMerge))
+        if joined or isinstance(event, CareTeam.MemberLeft):
             periods = [p if p.member_id != event.member_id or p.left_at else p.ended(event.timestamp)
                        for p in periods]
-        if isinstance(event, CareTeam.MemberJoined):
+        if joined:
             periods.append(Membership(event.member_id, event.role, event.timestamp,
                                       program=check_program(event.program_id, event.program_kind)))
     return periods
@@ -79,6 +80,7 @@ class CareTeam(PersonAggregate):
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         Formed: ClassVar[type[Any]]
         MemberLeft: ClassVar[type[Any]]
+        MemberJoinedThroughMerge: ClassVar[type[Any]]
 
     class MemberJoined(PersonAggregate.Event):
         """Joined, or changed role or program. Version 2 adds the member's program (None: none given)."""
@@ -104,6 +106,9 @@ class CareTeam(PersonAggregate):
         self.person_id = person_id
         self.members: dict[str, str] = {}
         self.programs: dict[str, Program] = {}  # member id -> program, for members who gave one
+        # Members who came onto this team from a duplicate's team when intake merged the two
+        # records: member -> the duplicate's id, until they leave or their role is changed by hand.
+        self.joined_through_merge: dict[str, str] = {}
 
     @command
     def add_member(self, member_id: str, role: str, provenance: Provenance, consented: bool = False,
@@ -129,6 +134,37 @@ class CareTeam(PersonAggregate):
             raise NotOnTeam(f"{member_id} is not on this care team")
         self._member_left(member_id)
 
+    @command
+    def join_from_merged_team(self, duplicate_id: str, duplicate_team: dict[str, str], provenance: Provenance,
+                              programs: dict[str, Program] | None = None) -> bool:
+        """The merge rule for two teams: the survivor's team becomes the union of both. Someone on
+        both keeps their role here (the survivor's record stays current); everyone else joins in
+        their role on the duplicate's team, recorded as joined through the merge. Two coordinators
+        both stay: a supervisor chooses one (see `coordinators_to_choose_from`). False: nothing new."""
+        joined = False
+        for member_id, role in duplicate_team.items():
+            if member_id not in self.members:
+                program = (programs or {}).get(member_id)
+                self._member_joined_through_merge(member_id, role, duplicate_id, program.program_id if program else None,
+                                                  program.kind if program else None)
+                joined = True
+        return joined
+
+    @command
+    def leave_with_undone_merge(self, duplicate_id: str, provenance: Provenance) -> list[str]:
+        """Undoing a merge: those who joined through it, and are still on the team as they joined,
+        leave (they stay on the duplicate's own team). Whoever was added after the merge stays."""
+        leaving = [member for member, through in self.joined_through_merge.items() if through == duplicate_id]
+        for member_id in leaving:
+            self._member_left(member_id)
+        return leaving
+
+    def coordinators_to_choose_from(self) -> list[str]:
+        """More than one care coordinator (as after merging two records): a supervisor keeps one
+        by changing the others' role or removing them. Empty when there is nothing to choose."""
+        coordinators = sorted(member for member, role in self.members.items() if role == "care_coordinator")
+        return coordinators if len(coordinators) > 1 else []
+
     @event(MemberJoined)
     def _member_joined(self, member_id: str, role: str, program_id: str | None, program_kind: str | None) -> None:
         self.members[member_id] = role
@@ -136,11 +172,21 @@ class CareTeam(PersonAggregate):
             self.programs[member_id] = Program(program_id, program_kind)
         else:
             self.programs.pop(member_id, None)
+        self.joined_through_merge.pop(member_id, None)  # their place on the team is now by hand
+
+    @event("MemberJoinedThroughMerge")
+    def _member_joined_through_merge(self, member_id: str, role: str, duplicate_id: str, program_id: str | None,
+                                     program_kind: str | None) -> None:
+        self.members[member_id] = role
+        if program_id is not None and program_kind is not None:
+            self.programs[member_id] = Program(program_id, program_kind)
+        self.joined_through_merge[member_id] = duplicate_id
 
     @event("MemberLeft")
     def _member_left(self, member_id: str) -> None:
         del self.members[member_id]
         self.programs.pop(member_id, None)
+        self.joined_through_merge.pop(member_id, None)
 
     def program_of(self, member_id: str) -> Program | None:
         return self.programs.get(member_id)

@@ -65,6 +65,12 @@ class Timeline(PersonFollower):
         CrisisContactNoted: ClassVar[type[Any]]
         ConsentNoted: ClassVar[type[Any]]
         ConsentRevocationNoted: ClassVar[type[Any]]
+        DuplicateMergedIn: ClassVar[type[Any]]
+        MergedAway: ClassVar[type[Any]]
+        MergeUndoneNoted: ClassVar[type[Any]]
+
+    # The events that decide which records are one person (see merges.py): read alone, for aliases.
+    MERGE_EVENTS: ClassVar[tuple[str, ...]] = ("DuplicateMergedIn", "MergedAway", "MergeUndoneNoted")
 
     def __init__(self, person_id) -> None:  # noqa: ANN001 - the id type comes from PersonFollower
         super().__init__(person_id)
@@ -75,6 +81,9 @@ class Timeline(PersonFollower):
         self.pronouns: str | None = None
         self.preferred_language: str | None = None
         self.consents: dict[str, ConsentDirective] = {}
+        # Records merged into this one (survivor side), and the record this one was merged into.
+        self.merged_duplicates: list[str] = []
+        self.merged_into: str | None = None
 
     @event("EntryAdded")
     def add_entry(self, upstream: UpstreamRef, kind: str, summary: str, occurred_at: datetime) -> None:
@@ -126,6 +135,33 @@ class Timeline(PersonFollower):
         self._append(upstream, "consent_revoked", summary, occurred_at)
         if directive_id in self.consents:  # intake publishes a revocation only after its grant
             self.consents[directive_id] = self.consents[directive_id].revoked(revoked_at)
+
+    @event("DuplicateMergedIn")
+    def note_duplicate_merged(self, upstream: UpstreamRef, summary: str, occurred_at: datetime,
+                              duplicate_id: str) -> None:
+        """Intake merged `duplicate_id` into this person: from now on careplan shows them as one."""
+        self._advance(upstream)
+        self._append(upstream, "person_merged", summary, occurred_at)
+        if duplicate_id not in self.merged_duplicates:
+            self.merged_duplicates.append(duplicate_id)
+
+    @event("MergedAway")
+    def note_merged_into(self, upstream: UpstreamRef, summary: str, occurred_at: datetime, survivor_id: str) -> None:
+        """This record was merged into `survivor_id`: requests for it answer with the survivor's."""
+        self._advance(upstream)
+        self._append(upstream, "person_merged_into", summary, occurred_at)
+        self.merged_into = survivor_id
+
+    @event("MergeUndoneNoted")
+    def note_merge_undone(self, upstream: UpstreamRef, summary: str, occurred_at: datetime, survivor_id: str,
+                          duplicate_id: str) -> None:
+        """Intake split a wrong merge again (on both records' streams): each stands alone again."""
+        self._advance(upstream)
+        self._append(upstream, "merge_undone", summary, occurred_at)
+        if duplicate_id in self.merged_duplicates:
+            self.merged_duplicates.remove(duplicate_id)
+        if self.merged_into == survivor_id and str(self.id) == duplicate_id:
+            self.merged_into = None
 
     def latest_by_domain(self) -> dict[str, ScreeningResult]:
         latest: dict[str, ScreeningResult] = {}

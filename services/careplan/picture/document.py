@@ -40,6 +40,9 @@ class Picture:
     medication_notes: list[Json] = field(default_factory=list)
     prescribing_decisions: list[Json] = field(default_factory=list)
     safety_plan: Json | None = None  # version, written_at
+    # Filled only when merged records are combined for serving (merged.py), never by the fold: the
+    # goals of a duplicate's care plan, in the person's own words, beside the survivor's plan.
+    carried_over_goals: list[Json] = field(default_factory=list)
     updated_at: str | None = None  # when the latest event folded in happened
 
 

@@ -248,6 +248,7 @@ SHOWN: dict[type, Handler] = {
     Timeline.CrisisContactNoted: _crisis_contact_noted,
     CareTeam.Formed: _nothing,
     CareTeam.MemberJoined: _member_joined,
+    CareTeam.MemberJoinedThroughMerge: _member_joined,  # the survivor's team is the union (merged.py)
     CareTeam.MemberLeft: _member_left,
     CarePlan.Started: _plan_started,
     CarePlan.GoalSet: _goal_set,
@@ -275,6 +276,9 @@ NOT_SHOWN: frozenset[type] = frozenset({
     Timeline.EntryAdded,  # a one-line summary; what the picture needs of it comes in the events above
     Timeline.ConsentNoted, Timeline.ConsentRevocationNoted,  # decide sharing outside the team (sharing.py)
     Timeline.UpstreamEventUnprocessable,  # a gap in the timeline, in the dead-letter queue
+    # Which records are one person: each record's picture folds its own events, and the survivor's
+    # is combined with its duplicates' when served (merged.py), so a rebuild gives the same.
+    Timeline.DuplicateMergedIn, Timeline.MergedAway, Timeline.MergeUndoneNoted,
     # Never recorded: each of these aggregates is created by its own named event above.
     CareTeam.Created, CarePlan.Created, MedicationCollaboration.Created, SafetyPlan.Created,
     # The published copy of the plan's crisis follow-ups (shown from CarePlan.CrisisFollowedUp).

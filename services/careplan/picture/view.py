@@ -64,6 +64,7 @@ def present(picture: Picture, now: datetime, part2_shown: bool = True) -> Json:
         # Two or more domains whose latest result is positive.
         "co_occurring_needs": len(positive_domains) >= 2,
         "goals": shown("goals", [goal for goal in picture.goals.values() if goal["status"] == "active"]),
+        "carried_over_goals": shown("carried_over_goals", picture.carried_over_goals),
         "supports": shown("supports", [support for support in picture.supports.values()
                                        if support["ended_because"] is None]),
         "strengths": picture.strengths,

@@ -18,12 +18,26 @@ from eventsourcing.domain import event
 
 from services.intake.domain import crisis
 from services.intake.domain.consent import ConsentDirective, InvalidConsent, check_directive
-from services.intake.domain.refusals import CannotMerge, IdempotencyKeyReused, MergedAway, NoAnswers, UnknownDetail
+from services.intake.domain.refusals import (
+    CannotMerge,
+    IdempotencyKeyReused,
+    MergedAway,
+    NoAnswers,
+    UnknownDetail,
+    UnknownMerge,
+)
 from services.intake.domain.scoring import Answer, ScoringSettings, ScreeningResult, score
 from shared.domain import Provenance
 from shared.person_aggregate import PersonAggregate, command
 
 PERSON_NAMESPACE = UUID("0d6c3c7e-3f0e-4d84-8a6c-6d0f1a2b9c01")
+MERGE_NAMESPACE = UUID("7f1d2a4e-9c3b-4e5f-8a6d-2b1c0e9f4a73")
+
+
+def merge_id_of(survivor_id: UUID, duplicate_id: UUID, times_before: int) -> UUID:
+    """A merge's id: derived from the pair and how often they were merged before (a pair merged,
+    split, and merged again is two merges), so replaying the history gives the same ids."""
+    return uuid5(MERGE_NAMESPACE, f"{survivor_id}/{duplicate_id}/{times_before}")
 
 
 AMENDABLE = ("preferred_name", "pronouns", "preferred_language", "date_of_birth")
@@ -34,6 +48,8 @@ class Person(PersonAggregate):
         Registered: ClassVar[type[Any]]
         MergedInto: ClassVar[type[Any]]
         DuplicateMerged: ClassVar[type[Any]]
+        MergeUndone: ClassVar[type[Any]]
+        Unmerged: ClassVar[type[Any]]
         DetailsAmended: ClassVar[type[Any]]
         CrisisContactRecorded: ClassVar[type[Any]]
         ConsentGranted: ClassVar[type[Any]]
@@ -84,6 +100,8 @@ class Person(PersonAggregate):
         self.agency_identities: list[tuple[str, str]] = [(agency, agency_person_id)]
         self.merged_duplicates: dict[UUID, str] = {}  # duplicate's id -> the reason given for the merge
         self.merged_into: UUID | None = None
+        # Every merge into this record: id -> (duplicate's id, agency records it added, undone).
+        self.merges: dict[UUID, tuple[UUID, list[tuple[str, str]], bool]] = {}
 
     def check_same_request(self, request_id: UUID | str, fingerprint: str | None) -> None:
         """A repeat under an id already recorded must be the same request as the first.
@@ -128,9 +146,50 @@ class Person(PersonAggregate):
         self._duplicate_merged(duplicate.id, duplicate.agency, duplicate.agency_person_id, reason, also_known_as)
         return True
 
+    def current_merge_of(self, duplicate_id: UUID) -> UUID | None:
+        """The id of the merge that joined `duplicate_id` into this record, while it stands."""
+        return next((merge_id for merge_id, (duplicate, _, undone) in self.merges.items()
+                     if duplicate == duplicate_id and not undone), None)
+
+    def duplicate_of_merge(self, merge_id: UUID) -> UUID:
+        if merge_id not in self.merges:
+            raise UnknownMerge(f"no merge {merge_id} into {self.id}")
+        return self.merges[merge_id][0]
+
+    @command
+    def undo_merge(self, duplicate: Person, merge_id: UUID, reason: str, provenance: Provenance) -> bool:
+        """Split a wrong merge: each record stands alone again, with its own history; the agency
+        records the merge added answer to the duplicate again. False if already undone.
+
+        The duplicate records `Unmerged` and this person `MergeUndone`, saved together."""
+        duplicate_id, _, undone = self.merges.get(merge_id) or (None, [], False)
+        if duplicate_id != duplicate.id:
+            raise UnknownMerge(f"no merge {merge_id} of {duplicate.id} into {self.id}")
+        if undone:
+            return False
+        if self.merged_into is not None:
+            raise MergedAway(self.id, self.merged_into, field="survivor_id")
+        if not reason.strip():
+            raise CannotMerge("reason", "say why this merge was wrong")
+        with duplicate.acting(provenance):
+            duplicate._unmerged(self.id, merge_id, reason)
+        self._merge_undone(merge_id, duplicate.id, reason)
+        return True
+
     @event("MergedInto")
     def _merged_into(self, survivor_id: UUID, reason: str) -> None:
         self.merged_into = survivor_id
+
+    @event("Unmerged")
+    def _unmerged(self, survivor_id: UUID, merge_id: UUID, reason: str) -> None:
+        self.merged_into = None
+
+    @event("MergeUndone")
+    def _merge_undone(self, merge_id: UUID, duplicate_id: UUID, reason: str) -> None:
+        _, added, _ = self.merges[merge_id]
+        self.merges[merge_id] = (duplicate_id, added, True)
+        self.merged_duplicates.pop(duplicate_id, None)
+        self.agency_identities = [identity for identity in self.agency_identities if identity not in added]
 
     @event("DuplicateMerged")
     def _duplicate_merged(
@@ -138,10 +197,14 @@ class Person(PersonAggregate):
         also_known_as: list[dict[str, str]],
     ) -> None:
         self.merged_duplicates[duplicate_id] = reason
+        added = []
         for identity in [(duplicate_agency, duplicate_agency_person_id),
                          *((i["agency"], i["agency_person_id"]) for i in also_known_as)]:
             if identity not in self.agency_identities:
                 self.agency_identities.append(identity)
+                added.append(identity)
+        times_before = sum(1 for duplicate, _, _ in self.merges.values() if duplicate == duplicate_id)
+        self.merges[merge_id_of(self.id, duplicate_id, times_before)] = (duplicate_id, added, False)
 
     @command
     def amend_details(self, changes: dict[str, Any], provenance: Provenance) -> list[str]:

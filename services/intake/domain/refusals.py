@@ -20,6 +20,10 @@ class CannotMerge(InvalidField):
     """A merge the rules refuse for what was asked; `field` names the request field at fault."""
 
 
+class UnknownMerge(LookupError):
+    """No such merge into this record (answered as not found)."""
+
+
 class IdempotencyKeyReused(ValueError):
     """A screening, crisis contact or consent directive takes its id from the caller's idempotency
     key; that key was first used for a request with other content. Taking it as a repeat would

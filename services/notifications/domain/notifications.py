@@ -38,11 +38,19 @@ class PersonNotifications(FollowsCrisisFollowUps):
 
     if TYPE_CHECKING:  # The classes @event("...") defines as the class body runs, for mypy (fields unseen)
         NotificationDue: ClassVar[type[Any]]
+        DuplicateMergedIn: ClassVar[type[Any]]
+        MergedAway: ClassVar[type[Any]]
+        MergeUndoneNoted: ClassVar[type[Any]]
 
     def __init__(self, person_id) -> None:  # noqa: ANN001
         super().__init__(person_id)
         self.due: list[DueNotification] = []
         self.consents: dict[str, ConsentDirective] = {}
+        # Intake's merges: records merged into this one, and the record this one was merged into.
+        # A notice about either is decided with the survivor's team and both records' directives
+        # (NotificationsApplication.as_one_person).
+        self.merged_duplicates: list[str] = []
+        self.merged_into: str | None = None
 
     @event("NotificationDue")
     def notification_due(
@@ -72,3 +80,22 @@ class PersonNotifications(FollowsCrisisFollowUps):
         self._advance(upstream)
         if directive_id in self.consents:  # intake publishes a revocation only after its grant
             self.consents[directive_id] = self.consents[directive_id].revoked(revoked_at)
+
+    @event("DuplicateMergedIn")
+    def note_duplicate_merged(self, upstream: UpstreamRef, duplicate_id: str) -> None:
+        self._advance(upstream)
+        if duplicate_id not in self.merged_duplicates:
+            self.merged_duplicates.append(duplicate_id)
+
+    @event("MergedAway")
+    def note_merged_into(self, upstream: UpstreamRef, survivor_id: str) -> None:
+        self._advance(upstream)
+        self.merged_into = survivor_id
+
+    @event("MergeUndoneNoted")
+    def note_merge_undone(self, upstream: UpstreamRef, survivor_id: str, duplicate_id: str) -> None:
+        self._advance(upstream)
+        if duplicate_id in self.merged_duplicates:
+            self.merged_duplicates.remove(duplicate_id)
+        if str(self.id) == duplicate_id:
+            self.merged_into = None
