@@ -201,6 +201,15 @@ class ServiceApplication(Application):
         self._notify(recordings)
         return recordings
 
+    def record_uncached(self, *aggregates: Any) -> None:
+        """Save new aggregates that no command will load again (access records), in one
+        transaction, without putting them in the aggregate cache: one per read would push the
+        people that commands work on out of it."""
+        processing_event: ProcessingEvent = ProcessingEvent()
+        for aggregate in aggregates:
+            processing_event.events.extend(aggregate.collect_events())
+        self._notify(self._record(processing_event))
+
     def _record(self, processing_event: ProcessingEvent) -> Any:
         """Every save passes here (`save` and `record`): the events go to the recorder with the
         person each is about, which it indexes in the same statement (shared/person_index.py).

@@ -23,7 +23,8 @@ from services.careplan.domain.medication import (
 )
 from shared.access import Principal, Right
 from shared.contracts.fields import Identifier
-from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
+from shared.http import CurrentPrincipal, RequestProvenance, invalid_field
+from shared.recorded_reads import RecordedRead
 from shared.runtime import Foundation
 
 audit_log = logging.getLogger("carecoord.audit")
@@ -117,10 +118,10 @@ async def view(foundation: Foundation, application: CareplanApplication, person_
 
 @router.get("", response_model=MedicationView, summary="Collaboration notes and prescribing decisions")
 async def get_medication(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                         application: Application, authorized: Access):
-    await authorized(principal, Right.READ_CARE_PLAN, person_id)
-    log_read(principal, person_id, "medication collaboration")
-    return await view(foundation, application, person_id, principal)
+                         application: Application, authorized: Access, read: RecordedRead):
+    async with read.of(person_id, "medication collaboration"):
+        await authorized(principal, Right.READ_CARE_PLAN, person_id)
+        return await view(foundation, application, person_id, principal)
 
 
 @router.post("/notes", status_code=201, response_model=MedicationView,

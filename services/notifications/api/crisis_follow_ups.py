@@ -24,6 +24,7 @@ from services.notifications.domain.follow_ups import (
 from services.notifications.http import team_read
 from shared.access import Right
 from shared.http import CurrentPrincipal, authorize_request
+from shared.recorded_reads import RecordedRead
 
 
 async def clock(request: Request) -> Callable[[], float]:
@@ -62,8 +63,8 @@ router = APIRouter(prefix="/people", tags=["crisis follow-ups"])
 
 @router.get("/{person_id}/crisis-follow-ups", response_model=CrisisFollowUpsView)
 async def get_crisis_follow_ups(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                                application: Application):
-    found = await team_read(principal, person_id, "crisis follow-ups", foundation, application,
+                                application: Application, read: RecordedRead):
+    found = await team_read(principal, person_id, read, "crisis follow-ups", foundation, application,
                             application.crisis_follow_ups)
     return CrisisFollowUpsView(person_id=person_id, follow_ups=[CrisisFollowUpView.of(f) for f in found])
 
