@@ -114,8 +114,8 @@ router = APIRouter(prefix="/people/{person_id}/plan", tags=["care plan"])
 async def get_plan(person_id: UUID, principal: CurrentPrincipal, authorized: Access, plans: Plans,
                    read: RecordedRead):
     async with read.of(person_id, "care plan"):
-        await authorized(principal, Right.READ_CARE_PLAN, person_id)
-        return await plans.view(person_id)
+        records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
+        return await plans.view(person_id, records)
 
 
 @router.post("/goals", status_code=201, response_model=CarePlanView,

@@ -12,7 +12,9 @@ from fastapi import HTTPException, Response, status
 from services.careplan.api.access import TeamAccess
 from services.careplan.api.plan_views import CarePlanView, plan_view
 from services.careplan.application import CareplanApplication
+from services.careplan.domain.merged_history import MergedPlan
 from services.careplan.domain.plan import InvalidPlanChange, NotThePersonsChoice
+from services.careplan.domain.reviews import NextReview
 from shared.access import Principal, Right
 from shared.http import invalid_field
 from shared.runtime import Foundation
@@ -24,12 +26,19 @@ class PlanChanges:
         self._application = application
         self._authorized = authorized
 
-    async def view(self, person_id: UUID) -> CarePlanView:
-        """The plan as it now is with its next review (404 if the person has none)."""
-        plan = await self._foundation.run_sync(self._application.care_plan, person_id)
-        if plan is None:
+    async def view(self, person_id: UUID, records: list[UUID] | None = None) -> CarePlanView:
+        """The plan as it now is with its next review (404 if the person has none), shown with the
+        goals of every record merged into the person's (`records`: as access found them, else
+        looked up) carried over."""
+        def load() -> tuple[MergedPlan, NextReview] | None:
+            merged = self._application.merged_care_plan(records or self._application.records_of(person_id))
+            return None if merged is None else (merged, self._application.next_review(merged.plan))
+
+        found = await self._foundation.run_sync(load)
+        if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-        return plan_view(plan, await self._foundation.run_sync(self._application.next_review, plan))
+        merged, due = found
+        return plan_view(merged.plan, due, merged, person_id)
 
     async def change(self, principal: Principal, right: Right, person_id: UUID, response: Response,
                      command: Callable[..., bool], *args: Any) -> CarePlanView:

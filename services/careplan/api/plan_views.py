@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from services.careplan.domain.merged_history import MergedPlan
 from services.careplan.domain.plan import CarePlan
 
 
@@ -73,8 +74,18 @@ class CrisisFollowUpView(BaseModel):
     note: str | None
 
 
+class CarriedOverGoalView(BaseModel):
+    goal_id: str
+    record_id: UUID
+    in_own_words: str
+    status: str
+
+
 class CarePlanView(BaseModel):
     person_id: UUID
+    record_id: UUID | None = Field(None, description=(
+        "The record whose plan this is: the person's own, unless intake merged records into theirs "
+        "and only a merged record has a plan yet"))
     started_on: date
     version: int
     goals: list[GoalView]
@@ -86,12 +97,21 @@ class CarePlanView(BaseModel):
     next_review: NextReviewView
     agreement: AgreementView | None
     crisis_follow_ups: list[CrisisFollowUpView]
+    carried_over_goals: list[CarriedOverGoalView] = Field(default_factory=list, description=(
+        "After intake merged records into this person's, the goals of the merged records' plans, in the "
+        "person's own words, each with its record (this plan stays current)"))
 
 
-def plan_view(plan: CarePlan, due: Any) -> CarePlanView:
+def plan_view(plan: CarePlan, due: Any, merged: MergedPlan | None = None, person_id: UUID | None = None) -> CarePlanView:
+    """`merged`: the plan as shown with the records merged into the person's (`person_id`)."""
     agreement = plan.agreement
+    carried = merged.carried_over_goals if merged is not None else []
     return CarePlanView(
-        person_id=plan.person_id, started_on=plan.started_on, version=plan.version,
+        person_id=person_id or plan.person_id, record_id=plan.person_id,
+        carried_over_goals=[CarriedOverGoalView(goal_id=g.entry.goal_id, record_id=g.record_id,
+                                                in_own_words=g.entry.in_own_words, status=g.entry.status)
+                            for g in carried],
+        started_on=plan.started_on, version=plan.version,
         goals=[GoalView(goal_id=g.goal_id, in_own_words=g.in_own_words, team_restatement=g.team_restatement,
                         life_domain=g.life_domain, indicators=list(g.indicators), status=g.status,
                         values=[IndicatorValueView(indicator=v.indicator, value=v.value, recorded_on=v.recorded_on,
