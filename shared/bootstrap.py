@@ -189,6 +189,9 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
     # Every service serves its own part of a person's history, from its own store.
     include_documented(app, [history_router])
     if tracing_enabled():
-        # A server span per request, named by route template; scrapes and probes are not traced.
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="/metrics,/healthz,/readyz")
+        # A server span per request, named by route template; scrapes and probes are not traced,
+        # nor each ASGI message sent or received (a span apiece, which told operators nothing and
+        # cost most of the HTTP instrumentation's CPU: bench/observability.py).
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="/metrics,/healthz,/readyz",
+                                           exclude_spans=["receive", "send"])
     return app
