@@ -115,7 +115,7 @@ async def get_plan(person_id: UUID, principal: CurrentPrincipal, authorized: Acc
                    read: RecordedRead):
     async with read.of(person_id, "care plan"):
         records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
-        return await plans.view(person_id, records)
+        return await plans.view(person_id, principal, records)
 
 
 @router.post("/goals", status_code=201, response_model=CarePlanView,
