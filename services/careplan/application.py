@@ -202,7 +202,8 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
         """What the person's consent directives let this recipient see now (None: nothing)."""
         # Decided from the directives alone first: someone they share nothing with is refused after
         # the same one read whether or not the person exists, and nothing else is loaded for them.
-        if not categories_allowed(self._consents(person_id).values(), recipient_kind, recipient_id, at):
+        directives = list(self._consents(person_id).values())
+        if not categories_allowed(directives, recipient_kind, recipient_id, at):
             return None
         timeline = self.follower(person_id)
         if timeline is None:
@@ -212,7 +213,7 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
         # The timeline at hand gives the review prompts: no second read of it.
         due = plan.next_review(timeline.review_prompts()).due_on if plan is not None else None
         return shared_record(timeline, plan, safety.current if safety else None, due, recipient_kind,
-                             recipient_id, at)
+                             recipient_id, at, directives)
 
     def disclose_shared_record(self, person_id: UUID, recipient_kind: str, recipient_id: str | None,
                                recipient_agency: str | None, purpose: str, provenance: Provenance,
@@ -234,7 +235,12 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
         return record
 
     def _consents(self, person_id: UUID) -> dict[str, ConsentDirective]:
-        return directives_from(self.follower_events(person_id, *CONSENT_EVENTS))
+        """The person's directives, with those given on every record merged into theirs: consent the
+        person gave on either record holds for the merged one (as notifications decides too)."""
+        directives: dict[str, ConsentDirective] = {}
+        for record in self.records_of(person_id):
+            directives.update(directives_from(self.follower_events(record, *CONSENT_EVENTS)))
+        return directives
 
     def _review_prompts(self, person_id: UUID) -> list[ReviewPrompt]:
         timeline = self.follower(person_id)

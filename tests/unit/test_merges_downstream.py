@@ -90,6 +90,27 @@ def test_a_merge_joins_the_duplicates_team_to_the_survivors_and_says_who_came_th
     assert careplan.records_of(survivor) == [survivor, duplicate]
 
 
+def test_consent_given_on_either_record_holds_for_the_merged_one_and_not_after_an_undo(careplan, intake):
+    from shared.contracts.intake import ConsentGrantedV1, PersonMergeUndoneV1  # noqa: PLC0415
+
+    survivor, duplicate = intake.register("north"), intake.register("south")
+    intake.publish(duplicate, ConsentGrantedV1(directive_id="d1", recipient_kind="named_person", recipient_id="sister",
+                                               categories=["general"], starts_at=NOON, expires_at=None))
+    later = datetime(2026, 3, 3, tzinfo=timezone.utc)
+    assert careplan.shared_record(survivor, "named_person", "sister", later) is None
+
+    intake.publish(survivor, intake.merged(duplicate))
+    intake.publish(duplicate, PersonMergedIntoV1(survivor_id=survivor))
+    shared = careplan.shared_record(survivor, "named_person", "sister", later)
+    assert shared is not None and shared.person_id == survivor and "general" in shared.categories
+
+    undone = PersonMergeUndoneV1(merge_id=uuid4(), survivor_id=survivor, duplicate_id=duplicate)
+    intake.publish(survivor, undone)
+    intake.publish(duplicate, undone)
+    assert careplan.shared_record(survivor, "named_person", "sister", later) is None, (
+        "after the undo the duplicate's consent is the duplicate's again")
+
+
 def test_both_timelines_read_as_one_each_entry_naming_its_record(careplan, intake):
     survivor, duplicate = intake.register("north"), intake.register("south")
     intake.publish(duplicate, screening())

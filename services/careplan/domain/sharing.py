@@ -66,9 +66,12 @@ class SharedRecord:
 
 def shared_record(timeline: Timeline, plan: CarePlan | None, safety_plan: SafetyPlanVersion | None,
                   next_review_on: date | None, recipient_kind: str, recipient_id: str | None,
-                  at: datetime) -> SharedRecord | None:
-    """The person's record as this recipient may see it at `at`, or None if they may see nothing."""
-    allowed = categories_allowed(timeline.consents.values(), recipient_kind, recipient_id, at)
+                  at: datetime, directives: Iterable[ConsentDirective] | None = None) -> SharedRecord | None:
+    """The person's record as this recipient may see it at `at`, or None if they may see nothing.
+    `directives`: the person's consent directives (default: those on this timeline; after a merge,
+    those given on every record merged into it)."""
+    in_force = timeline.consents.values() if directives is None else directives
+    allowed = categories_allowed(in_force, recipient_kind, recipient_id, at)
     if not allowed:
         return None
     general = "general" in allowed
