@@ -36,7 +36,7 @@ _LONG_NUMBER = b"0" * 19
 _STDLIB_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
-class Exact(dict):  # type: ignore[type-arg]
+class Exact(dict):
     """A state (or a line's data) to be encoded by `json`, not orjson (see the module's doc)."""
 
 
@@ -77,7 +77,7 @@ def decode_state(plaintext: bytes) -> dict[str, Any]:
         state = orjson.loads(plaintext)
     except orjson.JSONDecodeError:  # NaN, Infinity, integers past 64 bits; or not JSON at all
         decoded = _STDLIB_DECODER.decode(plaintext.decode())
-        return Exact(decoded) if type(decoded) is dict else decoded  # type: ignore[no-any-return]
+        return Exact(decoded) if type(decoded) is dict else decoded
     tags = plaintext.count(_TAG_KEY)
     if tags and type(state) is dict:
         found = 0
@@ -95,7 +95,7 @@ def decode_state(plaintext: bytes) -> dict[str, Any]:
         state = _walk(state)
     if type(state) is dict and (_FRACTION.search(plaintext) is not None or _EXPONENT.search(plaintext) is not None):
         return Exact(state)
-    return state  # type: ignore[no-any-return]
+    return state
 
 
 def _refuse(value: Any) -> Any:
