@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.specification import AsyncAPI
 
+from shared.access_recording import AccessRecorder
 from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
 from shared.envelope import AnyIntegrationEvent
@@ -163,6 +164,10 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
         setattr(app.state, name, part)
     # Built here so that a service without a verification key refuses to start.
     app.state.token_verifier = TokenVerifier(service.settings.token_settings())
+    # Every read of a person's record is recorded through it before it is answered.
+    app.state.access_recorder = AccessRecorder(service.run_sync, service.application,
+                                               service.settings.access_record_timeout,
+                                               observe_batch=service.metrics.batch_observer("access_records"))
     install_error_answers(app)
     app.add_middleware(RequestBodyLimits, max_bytes=service.settings.max_body_bytes,
                        timeout_seconds=service.settings.request_body_timeout)
@@ -184,6 +189,9 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
     # Every service serves its own part of a person's history, from its own store.
     include_documented(app, [history_router])
     if tracing_enabled():
-        # A server span per request, named by route template; scrapes and probes are not traced.
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="/metrics,/healthz,/readyz")
+        # A server span per request, named by route template; scrapes and probes are not traced,
+        # nor each ASGI message sent or received (a span apiece, which told operators nothing and
+        # cost most of the HTTP instrumentation's CPU: bench/observability.py).
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="/metrics,/healthz,/readyz",
+                                           exclude_spans=["receive", "send"])
     return app

@@ -13,28 +13,14 @@ from datetime import date, datetime, timezone
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
 from shared.access import MissingRight, NotVisible, RecordContext, Right, check_has_right, check_may_see
 from shared.disclosures import (
-    HIPAA_WINDOW_YEARS, PART_2_WINDOW_YEARS, PURPOSES_OF_USE, Disclosure, DisclosureLedger, UnknownPurpose, accounting, from_event,
-    purpose_of_use)
-from shared.http import CurrentPrincipal, log_read
-
-PURPOSE_HEADER = "X-Purpose-Of-Use"
-
-
-async def stated_purpose(x_purpose_of_use: Annotated[str | None, Header(
-        description="Why the caller asks (an HL7 PurposeOfUse code: TREAT, CAREMGT, PATRQT, FAMRQT, ...); "
-                    "TREAT when absent. Recorded with each disclosure.")] = None) -> str:
-    try:
-        return purpose_of_use(x_purpose_of_use)
-    except UnknownPurpose as refusal:
-        raise RequestValidationError([{"type": "value_error", "loc": ("header", PURPOSE_HEADER),
-                                       "input": x_purpose_of_use, "msg": f"Value error, {refusal}"}]) from None
-
+    HIPAA_WINDOW_YEARS, PART_2_WINDOW_YEARS, PURPOSES_OF_USE, Disclosure, DisclosureLedger, accounting, from_event)
+from shared.http import CurrentPrincipal, RefusedRequest
+from shared.recorded_reads import RecordedRead
 
 class RecipientView(BaseModel):
     kind: str = Field(description="named_person (family, a natural support) or outside_agency")
@@ -84,9 +70,9 @@ def check_may_read_accounting(principal: Any, person_id: UUID) -> None:
         check_has_right(principal, Right.READ_DISCLOSURES)
         check_may_see(principal, RecordContext(person_id, frozenset()))  # the auditor, or the person
     except MissingRight as refusal:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+        raise RefusedRequest(status.HTTP_403_FORBIDDEN, str(refusal)) from None
     except NotVisible:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
+        raise RefusedRequest(status.HTTP_404_NOT_FOUND, "not found") from None
 
 
 def recorded_disclosures(application: Any, person_id: UUID) -> list[Disclosure]:
@@ -103,7 +89,7 @@ def disclosures_router(service: str,
     @router.get("/{person_id}/disclosures", response_model=DisclosureAccounting,
                 summary="This service's part of a person's accounting of disclosures (auditor, or the person)")
     async def accounting_of_disclosures(
-            person_id: UUID, principal: CurrentPrincipal, request: Request,
+            person_id: UUID, principal: CurrentPrincipal, request: Request, read: RecordedRead,
             since: Annotated[date | None, Query(description="only disclosures on or after this day")] = None,
     ) -> DisclosureAccounting:
         """Every disclosure of the person's information outside the treating team that this
@@ -111,14 +97,14 @@ def disclosures_router(service: str,
         is listed for 6 years (HIPAA, 45 CFR 164.528), or 3 when it disclosed substance-use
         information (42 CFR 2.25); `since` narrows. The treating team's own reads and
         notices are not disclosures and are never listed."""
-        check_may_read_accounting(principal, person_id)
-        foundation = request.app.state.foundation
-        now = datetime.now(timezone.utc)
-        found = await foundation.run_sync(disclosures, foundation.application, person_id)
-        log_read(principal, person_id, "accounting of disclosures")
-        return DisclosureAccounting(
-            person_id=person_id, service=service, generated_at=now, since=since,
-            windows={"45 CFR 164.528": HIPAA_WINDOW_YEARS, "42 CFR 2.25": PART_2_WINDOW_YEARS},
-            disclosures=[disclosure_view(d, service) for d in accounting(found, now, since)])
+        async with read.of(person_id, "accounting of disclosures"):
+            check_may_read_accounting(principal, person_id)
+            foundation = request.app.state.foundation
+            now = datetime.now(timezone.utc)
+            found = await foundation.run_sync(disclosures, foundation.application, person_id)
+            return DisclosureAccounting(
+                person_id=person_id, service=service, generated_at=now, since=since,
+                windows={"45 CFR 164.528": HIPAA_WINDOW_YEARS, "42 CFR 2.25": PART_2_WINDOW_YEARS},
+                disclosures=[disclosure_view(d, service) for d in accounting(found, now, since)])
 
     return router

@@ -22,7 +22,7 @@ from eventsourcing.application import (
     Repository,
     project_aggregate,
 )
-from eventsourcing.persistence import JSONTranscoder, Tracking
+from eventsourcing.persistence import JSONTranscoder, Recording, Tracking
 from eventsourcing.postgres import PostgresFactory
 
 from shared.batch_recorders import POPOBatchProcessRecorder, PostgresBatchProcessRecorder
@@ -181,8 +181,9 @@ class ServiceApplication(Application):
             return recorder
         return POPOBatchProcessRecorder()
 
-    def record(self, *aggregates: Any, trackings: Sequence[Tracking] = ()) -> None:
-        """Save aggregates' pending events with the upstream positions they answer to, atomically.
+    def record(self, *aggregates: Any, trackings: Sequence[Tracking] = ()) -> list[Recording]:
+        """Save aggregates' pending events with the upstream positions they answer to, atomically;
+        each event saved with its notification (its position in the log).
 
         A tracking already recorded (same source and position) raises IntegrityError and nothing
         of the batch is saved.
@@ -198,6 +199,16 @@ class ServiceApplication(Application):
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
+        return recordings
+
+    def record_uncached(self, *aggregates: Any) -> None:
+        """Save new aggregates that no command will load again (access records), in one
+        transaction, without putting them in the aggregate cache: one per read would push the
+        people that commands work on out of it."""
+        processing_event: ProcessingEvent = ProcessingEvent()
+        for aggregate in aggregates:
+            processing_event.events.extend(aggregate.collect_events())
+        self._notify(self._record(processing_event))
 
     def _record(self, processing_event: ProcessingEvent) -> Any:
         """Every save passes here (`save` and `record`): the events go to the recorder with the

@@ -16,9 +16,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.access import Principal, RecordContext, Right, Role
-from shared.http import CurrentPrincipal, authorize_request, log_read
+from shared.http import CurrentPrincipal, authorize_request
 from shared.person_history import as_seen_by_person, decode_state, history_line
 from shared.person_index import HistoryFilter
+from shared.recorded_reads import RecordedRead
 from shared.runtime import Foundation
 
 MAX_PAGE = 1000
@@ -82,6 +83,7 @@ async def get_history(
     request: Request,
     person_id: UUID,
     principal: CurrentPrincipal,
+    read: RecordedRead,
     cursor: Annotated[str | None, Query(description="Opaque: `next_cursor` of the previous page",
                                         pattern=r"^[0-9]{1,19}$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
@@ -90,8 +92,8 @@ async def get_history(
     types: Annotated[list[str] | None, Query(alias="type", description="Only these event types "
                                                                        "(repeatable): `Person.X` or `X`")] = None,
 ) -> HistoryPage:
-    authorize_request(principal, Right.READ_AUDIT_HISTORY, RecordContext(person_id, team=frozenset()))
-    log_read(principal, person_id, "audit history")
-    foundation: Foundation = request.app.state.foundation
-    query = HistoryFilter(person_id, int(cursor or 0), since, until, tuple(types or ()), limit)
-    return await foundation.run_sync(read_page, foundation, principal, query)
+    async with read.of(person_id, "audit history"):
+        authorize_request(principal, Right.READ_AUDIT_HISTORY, RecordContext(person_id, team=frozenset()))
+        foundation: Foundation = request.app.state.foundation
+        query = HistoryFilter(person_id, int(cursor or 0), since, until, tuple(types or ()), limit)
+        return await foundation.run_sync(read_page, foundation, principal, query)

@@ -20,6 +20,7 @@ from shared.tokens import InvalidToken, TokenVerifier
 from shared.tracing import current_traceparent
 
 CORRELATION_HEADER = "X-Correlation-Id"
+# Ids only, never clinical content: who read or streamed whose record (shared/recorded_reads.py).
 audit_log = logging.getLogger("carecoord.audit")
 
 
@@ -83,27 +84,27 @@ def _unauthorized(detail: str) -> HTTPException:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+class RefusedRequest(HTTPException):
+    """A refusal by the access rules (403, or 404 for a record outside the caller's reach), as
+    opposed to a 404 for what truly does not exist: the caller cannot tell them apart, the access
+    record does (shared/recorded_reads.py)."""
+
+
 def authorize_request(principal: Principal, right: Right, record: RecordContext) -> None:
     """403 naming the right the caller's role lacks; 404 for a record outside their reach, so that
     being outside one's team and truly absent look the same (existence does not leak)."""
     try:
         authorize(principal, right, record)
     except MissingRight as refusal:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+        raise RefusedRequest(status.HTTP_403_FORBIDDEN, str(refusal)) from None
     except NotVisible:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
+        raise RefusedRequest(status.HTTP_404_NOT_FOUND, "not found") from None
 
 
 def invalid_field(field: str, message: str) -> HTTPException:
     """422 in the shape of FastAPI's own validation errors, naming the body field to correct."""
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                          [{"loc": ["body", field], "msg": message, "type": "value_error"}])
-
-
-def log_read(principal: Principal, person_id: uuid.UUID, what: str) -> None:
-    """Who read which person's record: ids only, never content (HIPAA audit controls)."""
-    audit_log.info("record read", extra={"reader": principal.subject, "reader_role": principal.role.value,
-                                         "person_id": str(person_id), "record": what})
 
 
 async def request_provenance(

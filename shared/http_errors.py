@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.http import current_principal
+from shared.recorded_reads import recorded_read
 from shared.limits import LONE_SURROGATE
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
@@ -131,6 +132,8 @@ def _default_statuses(route: APIRoute) -> dict[int, str | None]:
         statuses[400] = "The body is not JSON, not UTF-8, or nested too deeply"
         statuses[408] = "The body did not arrive in time"
         statuses[413] = "The body is larger than the service accepts"
+    if _depends_on(route.dependant, recorded_read):
+        statuses[503] = "The read could not be recorded (the store is unavailable): nothing of the record is sent"
     if route.status_code == 201:
         statuses[200] = "A repeat of a request already carried out: nothing new is recorded"
     return statuses

@@ -65,6 +65,11 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     # Seconds a request's whole body may take to arrive (408 after): a stalled upload holds a connection.
     request_body_timeout: float = 10.0
+    # Seconds a read waits for its access record to commit; 503 after (never answered unrecorded).
+    access_record_timeout: float = 5.0
+    # Seconds to wait for a database connection (eventsourcing's POSTGRES_CONNECT_TIMEOUT, retried
+    # by eventsourcing up to 10 times) before a call fails; a read then answers 503.
+    database_connect_timeout: int = 30
     # Event state is encrypted at rest (AES-256-GCM). Rotation: set the new key here and the old
     # one in EVENT_CIPHER_RETIRED_KEYS (comma-separated); see docs/architecture.md.
     event_cipher_key: SecretStr | None = set_in_deployment(None)
@@ -128,6 +133,7 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_SCHEMA": self.schema_name,
             "POSTGRES_POOL_SIZE": str(self.database_pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.database_pool_overflow),
+            "POSTGRES_CONNECT_TIMEOUT": str(self.database_connect_timeout),
             # Broker deliveries arrive out of order (retries): a duplicate (source, position) must
             # be refused by the primary key, not by a "highest seen" single row.
             "SINGLE_ROW_TRACKING": "n",

@@ -27,6 +27,7 @@ from services.careplan.plan_use_cases import CarePlanUseCases
 from services.careplan.domain.care_team import CareTeam, Membership, memberships
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
 from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
+from services.careplan.domain.merged_history import MedicationHistory, MergedPlan, medication_history, merged_plan
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.plan_changes import PlanChanges, plan_changes
 from services.careplan.domain.reviews import NextReview, ReviewPrompt
@@ -156,6 +157,11 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
     def care_plan(self, person_id: UUID) -> CarePlan | None:
         return self._stored(CarePlan.create_id(person_id))
 
+    def merged_care_plan(self, records: list[UUID]) -> MergedPlan | None:
+        """The plan of a survivor shown with the records merged into it (`records_of`, survivor
+        first): the survivor's current, the others' goals carried over (domain/merged_history.py)."""
+        return merged_plan([(record, self.care_plan(record)) for record in records])
+
     def review_plan(self, person_id: UUID, review_id: str, reviewed_on: date, what_changed: str, why: str,
                     provenance: Provenance) -> bool:
         """Record a review; it answers the prompts that made it due (or the schedule)."""
@@ -259,6 +265,11 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
 
     def medication_record(self, person_id: UUID) -> MedicationCollaboration | None:
         return self._stored(MedicationCollaboration.create_id(person_id))
+
+    def medication_history(self, records: list[UUID]) -> MedicationHistory | None:
+        """The notes and decisions of a survivor and the records merged into it (`records_of`),
+        in time order, each with its record (domain/merged_history.py)."""
+        return medication_history([(record, self.medication_record(record)) for record in records])
 
     def _change_medication(self, person_id: UUID, provenance: Provenance,
                            change: Callable[[MedicationCollaboration], T]) -> T:

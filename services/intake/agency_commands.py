@@ -86,10 +86,13 @@ CONSENT_NAMESPACE = UUID("2f6c1b9e-84d3-4a57-9e21-6b0d7c3a5f18")
 class Refused(Exception):
     """The command was not carried out: `status` is the HTTP status that says why."""
 
-    def __init__(self, status: int, detail: Any) -> None:
+    def __init__(self, status: int, detail: Any, absent: bool = False) -> None:
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
+        # A 404 because there is no such person, not because the caller may not see them: the
+        # caller is told the same, the access record says which (shared/recorded_reads.py).
+        self.absent = absent
 
 
 def _invalid(loc: list[str], message: str) -> Refused:
@@ -298,7 +301,9 @@ class AgencyCommands:
         try:
             record = await self._foundation.run_sync(self._application.record_context, person_id)
             authorize(principal, right, record)
-        except (PersonNotFound, NotVisible):
+        except PersonNotFound:
+            raise Refused(404, "not found", absent=True) from None
+        except NotVisible:
             raise Refused(404, "not found") from None
 
     @staticmethod

@@ -31,7 +31,8 @@ from shared.contracts.intake_commands import (
     ScreeningRecorded,
     UndoMergeRequest,
 )
-from shared.http import CurrentPrincipal, RequestProvenance, log_read
+from shared.http import CurrentPrincipal, RefusedRequest, RequestProvenance
+from shared.recorded_reads import RecordedRead
 
 T = TypeVar("T")
 IdempotencyKey = Annotated[str | None, Header(
@@ -152,22 +153,23 @@ async def undo_merge(survivor_id: UUID, merge_id: UUID, body: UndoMergeRequest, 
 
 @router.get("/{person_id}", response_model=PersonSummary)
 async def get_person(person_id: UUID, principal: CurrentPrincipal, commands: Commands,
-                     foundation: ServiceFoundation, application: Application):
-    try:
-        await commands.authorize(principal, Right.READ_INTAKE_RECORD, person_id)
-    except Refused as refused:
-        raise HTTPException(refused.status, refused.detail) from None
-    log_read(principal, person_id, "intake record")
-    person = await foundation.run_sync(application.get_person, person_id)
-    return PersonSummary(
-        person_id=person.id, agency=person.agency, agency_person_id=person.agency_person_id,
-        preferred_name=person.preferred_name, pronouns=person.pronouns,
-        preferred_language=person.preferred_language, date_of_birth=person.date_of_birth,
-        screenings=len(person.screenings),
-        agency_identities=[AgencyIdentity(agency=agency, agency_person_id=record)
-                           for agency, record in person.agency_identities],
-        merged_duplicates=list(person.merged_duplicates), merged_into=person.merged_into,
-        merge_history=[MergeEventView(**entry) for entry in await foundation.run_sync(
-            application.merge_history, person_id)],
-    )
+                     foundation: ServiceFoundation, application: Application, read: RecordedRead):
+    async with read.of(person_id, "intake record"):
+        try:
+            await commands.authorize(principal, Right.READ_INTAKE_RECORD, person_id)
+        except Refused as refused:
+            refusal = HTTPException if refused.absent else RefusedRequest
+            raise refusal(refused.status, refused.detail) from None
+        person = await foundation.run_sync(application.get_person, person_id)
+        return PersonSummary(
+            person_id=person.id, agency=person.agency, agency_person_id=person.agency_person_id,
+            preferred_name=person.preferred_name, pronouns=person.pronouns,
+            preferred_language=person.preferred_language, date_of_birth=person.date_of_birth,
+            screenings=len(person.screenings),
+            agency_identities=[AgencyIdentity(agency=agency, agency_person_id=record)
+                               for agency, record in person.agency_identities],
+            merged_duplicates=list(person.merged_duplicates), merged_into=person.merged_into,
+            merge_history=[MergeEventView(**entry) for entry in await foundation.run_sync(
+                application.merge_history, person_id)],
+        )
 

@@ -12,7 +12,7 @@ twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -59,6 +59,24 @@ class CrisisFollowUpUseCases:
         found = self.follower(person_id)  # type: ignore[attr-defined]
         return None if found is None else [_copy(f) for f in found.crisis_follow_ups.values() if f.due_at is not None]
 
+    def crisis_follow_ups_of_person(self, person_id: UUID) -> list[tuple[UUID, CrisisFollowUp]] | None:
+        """The follow-ups of this record and of those intake merged into it, each with the record
+        that holds it (None: the record is unknown). Each stays on its own record, where its
+        timer runs; only reading and acknowledging follow the merge."""
+        found = [(record, self.crisis_follow_ups(record)) for record in self.records_of(person_id)]  # type: ignore[attr-defined]
+        if found[0][1] is None:
+            return None
+        pairs = [(record, follow_up) for record, follow_ups in found for follow_up in follow_ups or []]
+        return pairs if len(found) == 1 else sorted(pairs, key=lambda pair: pair[1].due_at or datetime.min.replace(tzinfo=timezone.utc))
+
+    def follow_up_holder(self, person_id: UUID, contact_id: str) -> UUID:
+        """Which of the person's records (this one, then those merged into it) holds the open
+        follow-up of `contact_id`: this record when none does (its answer is then 404 as before)."""
+        for record, follow_up in self.crisis_follow_ups_of_person(person_id) or []:
+            if follow_up.contact_id == contact_id:
+                return record
+        return person_id
+
     def follow_up_schedules(self, people: Iterable[UUID]) -> dict[UUID, dict[str, datetime]]:
         """When each open follow-up of these people takes its next step (for the timer's table)."""
         def schedule(person: Any) -> dict[str, datetime]:
@@ -68,14 +86,16 @@ class CrisisFollowUpUseCases:
         found = self.read_current_many({person_id: schedule for person_id in people})  # type: ignore[attr-defined]
         return {person_id: found.get(person_id, {}) for person_id in people}
 
-    def acknowledgement_context(self, person_id: UUID, contact_id: str, subject: str) -> RecordContext:
+    def acknowledgement_context(self, person_id: UUID, contact_id: str, subject: str,
+                                holder: UUID | None = None) -> RecordContext:
         """Who may acknowledge: the person's care team, and agency supervisors once the follow-up
         has escalated to supervisors (they were notified, though not on the team). Decided from the
-        team's events alone for anyone else, as every access check here is."""
+        team's events alone for anyone else, as every access check here is. `holder`: the record
+        holding the follow-up when intake merged it into `person_id`'s (whose team is the union)."""
         context: RecordContext = self.record_context(person_id)  # type: ignore[attr-defined]
         if subject not in self.agency_supervisors:
             return context
-        follow_up = self.follower(person_id)  # type: ignore[attr-defined]
+        follow_up = self.follower(holder or person_id)  # type: ignore[attr-defined]
         found = follow_up.crisis_follow_ups.get(contact_id) if follow_up is not None else None
         if found is not None and Audience.SUPERVISORS in found.notified:
             return RecordContext(person_id, context.team | {subject})

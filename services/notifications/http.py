@@ -14,23 +14,25 @@ from services.notifications.application import NotificationsApplication
 from services.notifications.deps import Application, ServiceFoundation
 from services.notifications.domain.disclosure import PART2_CATEGORIES
 from shared.access import Principal, Right
-from shared.http import CurrentPrincipal, authorize_request, log_read
+from shared.http import CurrentPrincipal, authorize_request
+from shared.recorded_reads import ReadRecording, RecordedRead
 from shared.runtime import Foundation
 
 Found = TypeVar("Found")
 
 
-async def team_read(principal: Principal, person_id: UUID, what: str, foundation: Foundation,
+async def team_read(principal: Principal, person_id: UUID, read: ReadRecording, what: str, foundation: Foundation,
                     application: NotificationsApplication, load: Callable[[UUID], Found | None]) -> Found:
     """What `load` finds for the person, once the caller may read the team's notifications on
-    their record (403 naming the right, 404 outside their reach), the read logged; 404 if none."""
-    record = await foundation.run_sync(application.record_context, person_id)
-    authorize_request(principal, Right.READ_NOTIFICATIONS, record)
-    log_read(principal, person_id, what)
-    found = await foundation.run_sync(load, person_id)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    return found
+    their record (403 naming the right, 404 outside their reach); 404 if none. The read is
+    recorded, whatever its outcome, before this returns (shared/recorded_reads.py)."""
+    async with read.of(person_id, what):
+        record = await foundation.run_sync(application.record_context, person_id)
+        authorize_request(principal, Right.READ_NOTIFICATIONS, record)
+        found = await foundation.run_sync(load, person_id)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        return found
 
 
 class DueNotificationView(BaseModel):
@@ -55,11 +57,11 @@ router = APIRouter(prefix="/people", tags=["notifications"])
 
 @router.get("/{person_id}/notifications", response_model=DueNotificationsView)
 async def get_due_notifications(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                                application: Application):
+                                application: Application, read: RecordedRead):
     # A record intake merged away answers with its survivor's: both records' notices, decided by
     # the survivor's team (the union of both, from careplan).
     survivor = await foundation.run_sync(application.survivor_of, person_id)
-    due = await team_read(principal, survivor, "due notifications", foundation, application,
+    due = await team_read(principal, survivor, read, "due notifications", foundation, application,
                           application.due_notifications_of_person)
     if not await foundation.run_sync(application.part2_shown, principal, survivor, datetime.now(timezone.utc)):
         shown = [n for n in due if n.category not in PART2_CATEGORIES]

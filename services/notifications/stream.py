@@ -153,25 +153,33 @@ class NoticeStreams:
                 news.clear()  # before reading: news during the read belongs to the next one
                 notifications, read_to = await self._reader.read(position, self._page_size, NOTICE_TOPICS)
                 if notifications:
-                    notices = await self._run_sync(self._decode, notifications)
-                    async for sent in self._send(recipient, notices, purpose):
+                    # Decoded and decided in one hop to the pool (each hop wakes a thread and
+                    # contends for the GIL: at 100 notices/s, pages hold one or two).
+                    decided_at = asyncio.get_running_loop().time()
+                    notices, refusals = await self._run_sync(self._decode_and_decide, recipient, notifications)
+                    async for sent in self._send(recipient, notices, (decided_at, refusals), purpose):
                         yield sent
                 position = read_to
                 if len(notifications) < self._page_size:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(news.wait(), timeout=min(self._poll_seconds, left))
 
-    async def _send(self, recipient: Principal, notices: Sequence[StreamedNotice], purpose: str
+    async def _send(self, recipient: Principal, notices: Sequence[StreamedNotice],
+                    decided: tuple[float, list[str | None]], purpose: str
                     ) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
+        """Send what `recipient` may be sent of `notices`, given the decisions taken at a time (by
+        the loop's clock); what is still unsent once they are too old is decided again."""
         loop = asyncio.get_running_loop()
         pending = list(notices)
+        decided_at: float | None = decided[0]
+        refusals = decided[1]
         while pending:
-            decided_at = loop.time()
-            refusals = await self._run_sync(self._application.refusals, recipient,
-                                            [(notice.person_id, notice.category) for notice in pending], self._clock())
+            if decided_at is None:
+                decided_at = loop.time()
+                refusals = await self._run_sync(self._refusals, recipient, pending)
             for index, (notice, refusal) in enumerate(zip(pending, refusals, strict=True)):
                 if loop.time() - decided_at > self._decision_max_age:
-                    pending = pending[index:]
+                    pending, decided_at = pending[index:], None
                     break
                 if refusal is None:
                     if recipient.role not in STAFF:  # outside the treating team: accounted for first
@@ -182,6 +190,12 @@ class NoticeStreams:
             else:
                 pending = []
 
-    def _decode(self, notifications: Sequence[Notification]) -> list[StreamedNotice]:
+    def _decode_and_decide(self, recipient: Principal, notifications: Sequence[Notification]
+                           ) -> tuple[list[StreamedNotice], list[str | None]]:
         to_domain_event = self._application.mapper.to_domain_event
-        return [streamed(notification.id, to_domain_event(notification)) for notification in notifications]
+        notices = [streamed(notification.id, to_domain_event(notification)) for notification in notifications]
+        return notices, self._refusals(recipient, notices)
+
+    def _refusals(self, recipient: Principal, notices: Sequence[StreamedNotice]) -> list[str | None]:
+        return self._application.refusals(recipient, [(notice.person_id, notice.category) for notice in notices],
+                                          self._clock())

@@ -18,7 +18,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from services.notifications.deps import Streams, TokenExpiry
 from services.notifications.stream import BeyondTheLog, may_follow
 from shared.access import Principal
-from shared.disclosure_api import stated_purpose
+from shared.recorded_reads import stated_purpose
 from shared.http import CurrentPrincipal, audit_log
 from shared.http_errors import ErrorBody
 from shared.log_reading import NO_STOP

@@ -67,6 +67,20 @@ class Match:
     occurred_at: datetime
 
 
+class RecordedMatches(list[UUID]):
+    """The lanes that got work (a list of them, as `record_matches` always returned), and the log
+    positions of the lane events that gave it to them: the dispatcher, told in-process, need not
+    look at those again when it reads the log."""
+
+    def __init__(self, lanes: Iterable[UUID], positions: list[int]) -> None:
+        super().__init__(lanes)
+        self.positions = positions
+
+    @property
+    def lanes(self) -> list[UUID]:
+        return list(self)
+
+
 class WebhookSubscriptions:
     def __init__(self, application: NotificationsApplication, clock: Callable[[], float] = time.time,
                  jitter: Callable[[], float] = lambda: random.uniform(-1, 1)) -> None:
@@ -140,7 +154,7 @@ class WebhookSubscriptions:
     # Matching: each notice wanted by a subscription gets its next number and a lane entry, in the
     # same transaction as the log position it was read at.
 
-    def record_matches(self, matches: Sequence[Match], position: int) -> list[UUID] | None:
+    def record_matches(self, matches: Sequence[Match], position: int) -> RecordedMatches | None:
         """Record the matches found up to log `position`; the lanes that got work, or None when
         another process had already recorded this position (then go on from the stored one)."""
         now = self.now()
@@ -151,7 +165,7 @@ class WebhookSubscriptions:
             return self._record_matches(matches, position, now, subscription_ids, lane_keys, lane_ids)
 
     def _record_matches(self, matches: Sequence[Match], position: int, now: datetime, subscription_ids: list[UUID],
-                        lane_keys: list[tuple[UUID, str, bool]], lane_ids: list[UUID]) -> list[UUID] | None:
+                        lane_keys: list[tuple[UUID, str, bool]], lane_ids: list[UUID]) -> RecordedMatches | None:
         for _ in range(SAVE_ATTEMPTS):
             found = self.application.check_out_many([*subscription_ids, *lane_ids])
             subscriptions = {i: found[i] for i in subscription_ids}
@@ -167,9 +181,10 @@ class WebhookSubscriptions:
                     sequence=sequence, notification_id=match.notification_id, kind=match.kind,
                     category=match.category, occurred_at=match.occurred_at, at=now)
             try:
-                self.application.record(*subscriptions.values(), *lanes.values(),
-                                        trackings=[Tracking(MATCHING, position)])
-                return lane_ids
+                recordings = self.application.record(*subscriptions.values(), *lanes.values(),
+                                                     trackings=[Tracking(MATCHING, position)])
+                return RecordedMatches(lane_ids, [recording.notification.id for recording in recordings
+                                                  if isinstance(recording.domain_event, DeliveryLane.Queued)])
             except IntegrityError:
                 self.application.forget([*subscription_ids, *lane_ids])
                 if self.matched_position() >= position:
@@ -184,6 +199,13 @@ class WebhookSubscriptions:
     def lane(self, lane_id: UUID) -> DeliveryLane | None:
         try:
             return self.application.read_current(lane_id, detached_lane)
+        except AggregateNotFoundError:
+            return None
+
+    def lane_head(self, lane_id: UUID) -> LaneHead | None:
+        """The lane's next item as stored now (None: no such lane), for the dispatcher."""
+        try:
+            return self.application.read_current(lane_id, lane_head)
         except AggregateNotFoundError:
             return None
 
@@ -350,8 +372,23 @@ def detached_subscription(subscription: Subscription) -> Subscription:
 
 def detached_lane(lane: DeliveryLane) -> DeliveryLane:
     found = copy.copy(lane)
-    found.items = dict(lane.items)
+    found.items, found.pending = dict(lane.items), set(lane.pending)
     return found
+
+
+@dataclass(frozen=True)
+class LaneHead:
+    """What the dispatcher needs of a lane: whose it is, and its next item (None: nothing pending)."""
+
+    subscription_id: UUID
+    person_id: str
+    urgent: bool
+    head: Delivery | None
+
+
+def lane_head(lane: DeliveryLane) -> LaneHead:
+    """Without copying the lane's items (every item it ever had): the head is immutable."""
+    return LaneHead(lane.subscription_id, lane.person_id, lane.urgent, lane.head())
 
 
 def owns(principal: Principal, owner: Owner) -> bool:

@@ -37,7 +37,7 @@ async def test_a_member_sees_the_record_everywhere_after_joining_and_nowhere_aft
 
         team = await c.get(f"/people/{person_id}/team", headers=bearer("auditor"))
         assert team.json()["members"] == [{"member_id": "sam-supervisor", "role": "supervisor", "program_id": None,
-                                           "program_kind": None}]
+                                           "program_kind": None, "joined_through_merge_of": None}]
         [period] = [p for p in team.json()["history"] if p["member_id"] == "dana-clinician"]  # joined and left
         assert (period["member_id"], period["role"]) == ("dana-clinician", "clinician")
         assert period["joined_at"] < period["left_at"]

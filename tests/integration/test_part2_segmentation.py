@@ -44,13 +44,18 @@ async def test_a_member_from_another_program_sees_withheld_until_consent_names_t
             "note_id": "n-bup", "kind": "person_says", "text": NOTE, "medication": "buprenorphine"})
         assert note.status_code == 201, note.text
         assert note.json()["notes"][0]["part2"] is True
+        for goal_id, words, category in (("g-drinking", "Cut down my drinking", "substance_use"),
+                                         ("g-housing", "A flat of my own", None)):
+            goal = await c.post(f"/people/{person_id}/plan/goals", headers=COORDINATOR, json={
+                "goal_id": goal_id, "in_own_words": words, "sharing_category": category})
+            assert goal.status_code == 201, goal.text
 
         async def picture_of(reader: dict[str, str], ready) -> dict | None:  # noqa: ANN001
             response = await c.get(f"/people/{person_id}/picture", headers=reader)
             return response.json() if response.status_code == 200 and ready(response.json()) else None
 
         await eventually(lambda: picture_of(COORDINATOR, lambda p: len(p["screenings"]) == 2 and p["crisis_contacts"]
-                                            and p["medication_notes"]), what="the whole picture for the coordinator")
+                                            and p["medication_notes"] and len(p["goals"]) == 2), what="the whole picture for the coordinator")
 
         # Hana, from the housing program: withheld, never what; the crisis and the suicide risk all along.
         picture = (await c.get(f"/people/{person_id}/picture", headers=HOUSING)).json()
@@ -58,7 +63,8 @@ async def test_a_member_from_another_program_sees_withheld_until_consent_names_t
         assert picture["positive_domains"] == ["mental_health"]
         assert [contact["kind"] for contact in picture["crisis_contacts"]] == ["crisis_line_call"]
         assert picture["medication_notes"] == []
-        assert {(w["section"], w["count"]) for w in picture["withheld"]} == {("screenings", 1), ("medication_notes", 1)}
+        assert {(w["section"], w["count"]) for w in picture["withheld"]} == {("screenings", 1), ("medication_notes", 1),
+                                                                     ("goals", 1)}
         assert "AUDIT-C" not in str(picture) and "uprenorphine" not in str(picture)
         fhir = await c.get(f"/people/{person_id}/picture/fhir", headers=HOUSING)
         assert fhir.status_code == 200 and "AUDIT" not in fhir.text and "uprenorphine" not in fhir.text
@@ -72,12 +78,17 @@ async def test_a_member_from_another_program_sees_withheld_until_consent_names_t
         assert "AUDIT-C" not in str(timeline)
         medication = (await c.get(f"/people/{person_id}/medication", headers=HOUSING)).json()
         assert (medication["notes"], medication["withheld"]) == ([], 1)
+        plan = (await c.get(f"/people/{person_id}/plan", headers=HOUSING)).json()
+        assert ([g["goal_id"] for g in plan["goals"]], plan["withheld"]) == (["g-housing"], 1)
+        assert "drinking" not in str(plan)
 
         # Rita's own program, and the coordinator with no program, see everything.
         for reader in (RECOVERY, COORDINATOR):
             whole = (await c.get(f"/people/{person_id}/picture", headers=reader)).json()
             assert {s["instrument"] for s in whole["screenings"]} == {"AUDIT-C", "PHQ-9"} and whole["withheld"] == []
             assert [n["text"] for n in whole["medication_notes"]] == [NOTE]
+            plan = (await c.get(f"/people/{person_id}/plan", headers=reader)).json()
+            assert (len(plan["goals"]), plan["withheld"]) == (2, 0)
 
         team = (await c.get(f"/people/{person_id}/team", headers=COORDINATOR)).json()
         assert {(m["member_id"], m["program_id"], m["program_kind"]) for m in team["members"]} == {
@@ -95,6 +106,8 @@ async def test_a_member_from_another_program_sees_withheld_until_consent_names_t
         assert "withheld" not in [entry["kind"] for entry in timeline] and "AUDIT-C" in str(timeline)
         medication = (await c.get(f"/people/{person_id}/medication", headers=HOUSING)).json()
         assert ([n["text"] for n in medication["notes"]], medication["withheld"]) == ([NOTE], 0)
+        plan = (await c.get(f"/people/{person_id}/plan", headers=HOUSING)).json()
+        assert (sorted(g["goal_id"] for g in plan["goals"]), plan["withheld"]) == (["g-drinking", "g-housing"], 0)
 
 
 async def test_a_program_is_given_whole_or_the_request_is_refused_naming_the_field(system: System):

@@ -5,7 +5,7 @@ so access, refusals and answers are decided by that application's care team and 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from services.careplan import deps
 from services.careplan.api import plan, shared_record
 from services.careplan.application import CareplanApplication
+from shared.access_recording import AccessRecorder, recorded_accesses
 from shared.domain import Provenance
 from shared.tokens import TokenSettings, TokenVerifier
 from tests.support.system import TEST_JWT_SECRET, bearer
@@ -45,6 +46,7 @@ def client(application: CareplanApplication) -> httpx.AsyncClient:
     app.include_router(plan.router)
     app.include_router(shared_record.router)
     app.state.token_verifier = TokenVerifier(TokenSettings("carecoord", "carecoord-dev", dev_secret=TEST_JWT_SECRET))
+    app.state.access_recorder = AccessRecorder(RunsInline().run_sync, application)
     app.dependency_overrides[deps.application] = lambda: application
     app.dependency_overrides[deps.foundation] = RunsInline
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://careplan")
@@ -61,13 +63,16 @@ async def test_a_team_member_sets_a_goal_once_and_reads_it_on_the_plan(client, p
     assert [g["in_own_words"] for g in read.json()["goals"]] == ["Keep my apartment"]
 
 
-async def test_staff_off_the_team_are_told_not_found_and_an_auditor_may_not_write(client, person):
+async def test_staff_off_the_team_are_told_not_found_and_an_auditor_may_not_write(client, person, application):
     async with client:
         outsider = await client.get(f"/people/{person}/plan", headers=bearer("clinician", "robin"))
         auditor = await client.post(f"/people/{person}/plan/goals", json=GOAL, headers=bearer("auditor", "ada"))
 
     assert outsider.status_code == 404
     assert auditor.status_code == 403
+    [read] = recorded_accesses(application, UUID(person))  # the refused read; the refused write is no read
+    assert (read.reader_id, read.outcome.value, read.status, read.resource) == ("robin", "refused_404", 404,
+                                                                               "care plan")
 
 
 async def test_only_the_person_marks_what_of_a_written_goal_is_shared(client, person):

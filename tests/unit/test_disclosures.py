@@ -27,6 +27,7 @@ from services.notifications.application import NotificationsApplication
 from services.notifications.domain.delivery import AttemptOutcome
 from services.notifications.domain.subscriptions import Filters, Owner
 from services.notifications.subscriptions_app import Match, WebhookSubscriptions
+from shared.access_recording import AccessRecorder
 from shared.disclosure_api import disclosures_router, recorded_disclosures
 from shared.disclosures import Disclosure, DisclosureLedger, accounting
 from shared.tokens import TokenSettings, TokenVerifier
@@ -151,6 +152,7 @@ def client(application: CareplanApplication) -> httpx.AsyncClient:
     app.state.token_verifier = TokenVerifier(TokenSettings("carecoord", "carecoord-dev", dev_secret=TEST_JWT_SECRET))
     app.state.foundation = RunsInline()
     app.state.foundation.application = application
+    app.state.access_recorder = AccessRecorder(app.state.foundation.run_sync, application)
     app.dependency_overrides[deps.application] = lambda: application
     app.dependency_overrides[deps.foundation] = lambda: app.state.foundation
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://careplan")

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from services.notifications import deps
 from services.notifications.application import NotificationsApplication
 from services.notifications.http import router
+from shared.access_recording import AccessRecorder
 from shared.following import UpstreamChange
 from shared.tokens import TokenSettings, TokenVerifier
 from tests.support.system import TEST_JWT_SECRET, bearer
@@ -39,6 +40,7 @@ def client(application: NotificationsApplication) -> httpx.AsyncClient:
     app = FastAPI()
     app.include_router(router)
     app.state.token_verifier = TokenVerifier(TokenSettings("carecoord", "carecoord-dev", dev_secret=TEST_JWT_SECRET))
+    app.state.access_recorder = AccessRecorder(RunsInline().run_sync, application)
     app.dependency_overrides[deps.application] = lambda: application
     app.dependency_overrides[deps.foundation] = RunsInline
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifications")

@@ -237,9 +237,9 @@ def reads_back(person: Person, now: datetime) -> None:
     if plan is not None:
         due = app.next_review(plan)
         json.loads(plan_view(plan, due).model_dump_json())
-    record = app.medication_record(person.id)
-    if record is not None:
-        json.loads(MedicationView.of(record).model_dump_json())
+    history = app.medication_history([person.id])
+    if history is not None:
+        json.loads(MedicationView.of(person.id, history).model_dump_json())
     if app.safety_plan(person.id) is not None:
         assert app.safety_plan_version(person.id) is not None
 

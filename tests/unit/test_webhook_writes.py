@@ -69,3 +69,20 @@ def test_matching_and_delivering_on_the_same_lanes_do_not_fail_each_other(webhoo
     assert webhooks.matched_position() == batches
     queued = sorted(item.sequence for item in webhooks.deliveries(subscription.id, None))
     assert queued == numbered
+
+
+def test_recorded_matches_name_the_log_positions_of_their_lane_events(webhooks):
+    """The dispatcher, told of these in-process, skips them when it reads the log: they must be
+    exactly the lane events of that commit, neither the subscription's nor another commit's."""
+    from services.notifications.delivery.dispatch import LANE_TOPICS
+
+    subscription = webhooks.subscribe(Owner("casey", "care_coordinator"), "https://receiver.example/hook",
+                                      Filters(), "id-only", None)
+    first = webhooks.record_matches(matches_for(subscription.id, 0), 1)
+    second = webhooks.record_matches(matches_for(subscription.id, 1), 2)
+    lane_events = webhooks.application.recorder.select_notifications(0, 100, topics=sorted(LANE_TOPICS))
+    lanes = {lane_id(subscription.id, person, False) for person in PEOPLE}
+    assert set(first.lanes) == set(second.lanes) == lanes
+    assert len(first.positions) == len(second.positions) == len(PEOPLE)
+    assert sorted(first.positions + second.positions) == [n.id for n in lane_events]
+    assert max(first.positions) < min(second.positions)

@@ -23,7 +23,8 @@ from services.careplan.as_of import InTheFuture, RecordAsOf, record_as_of
 from services.careplan.deps import Access, Application, ServiceFoundation
 from shared.access import Right
 from shared.consent import CATEGORIES
-from shared.http import CurrentPrincipal, log_read
+from shared.http import CurrentPrincipal
+from shared.recorded_reads import RecordedRead
 
 
 class ConsentDirectiveView(BaseModel):
@@ -88,15 +89,15 @@ router = APIRouter(prefix="/audit/people", tags=["audit"])
                         "the person by then (or they are outside the caller's reach); 422 naming `at` for a "
                         "moment in the future or without a time zone.")
 async def get_record_as_of(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                           application: Application, authorized: Access,
+                           application: Application, authorized: Access, read: RecordedRead,
                            at: AwareDatetime = Query(description="The moment, ISO 8601 with a zone")):
-    await authorized(principal, Right.READ_RECORD_AS_OF, person_id)
-    log_read(principal, person_id, "record as of a past moment")
-    try:
-        record = await foundation.run_sync(record_as_of, application, person_id, at, datetime.now(timezone.utc))
-    except InTheFuture as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
-            {"loc": ["query", "at"], "msg": str(error), "type": "value_error"}]) from None
-    if record is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    return as_of_view(record)
+    async with read.of(person_id, "record as of a past moment"):
+        await authorized(principal, Right.READ_RECORD_AS_OF, person_id)
+        try:
+            record = await foundation.run_sync(record_as_of, application, person_id, at, datetime.now(timezone.utc))
+        except InTheFuture as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
+                {"loc": ["query", "at"], "msg": str(error), "type": "value_error"}]) from None
+        if record is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        return as_of_view(record)

@@ -13,17 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.careplan.api.access import acting_role
 from services.careplan.application import CareplanApplication
 from services.careplan.deps import Access, Application, ServiceFoundation
+from services.careplan.domain.merged_history import MedicationHistory
 from services.careplan.domain.medication import (
     Decision,
     InvalidNote,
-    MedicationCollaboration,
     NoteKind,
     OutsideScopeOfPractice,
     PersonChoice,
 )
 from shared.access import Principal, Right
 from shared.contracts.fields import Identifier
-from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
+from shared.http import CurrentPrincipal, RequestProvenance, invalid_field
+from shared.recorded_reads import RecordedRead
 from shared.runtime import Foundation
 
 audit_log = logging.getLogger("carecoord.audit")
@@ -79,48 +80,73 @@ class DecisionView(BaseModel):
     part2: bool = Field(False, description="Recorded by a member of a Part 2 substance-use program (42 CFR Part 2)")
 
 
+class RecordedNoteView(NoteView):
+    added_at: datetime
+    record_id: UUID = Field(description="The record it was written on (after a merge, the survivor shows both)")
+
+
+class RecordedDecisionView(DecisionView):
+    decided_at: datetime
+    record_id: UUID = Field(description="The record it was written on (after a merge, the survivor shows both)")
+
+
 class MedicationView(BaseModel):
     person_id: UUID
-    notes: list[NoteView]
-    decisions: list[DecisionView]
+    notes: list[RecordedNoteView] = Field(description="Oldest first; after a merge, every record's")
+    decisions: list[RecordedDecisionView] = Field(description="Oldest first; after a merge, every record's")
     withheld: int = Field(0, description=(
         "How many notes and decisions of a Part 2 program are withheld from this reader, a member from "
         "another program, until the person's consent names their program or the care team"))
 
     @classmethod
-    def of(cls, record: MedicationCollaboration, part2_shown: bool = True) -> MedicationView:
-        notes = [n for n in record.notes if part2_shown or not n.part2]
-        decisions = [d for d in record.decisions if part2_shown or not d.part2]
+    def of(cls, person_id: UUID, history: MedicationHistory, part2_shown: bool = True) -> MedicationView:
+        notes = [n for n in history.notes if part2_shown or not n.entry.part2]
+        decisions = [d for d in history.decisions if part2_shown or not d.entry.part2]
         return cls(
-            person_id=record.person_id,
-            notes=[NoteView(note_id=n.note_id, kind=n.kind, text=n.text, medication=n.medication, choice=n.choice,
-                            author_role=n.author_role, part2=n.part2) for n in notes],
-            decisions=[DecisionView(decision_id=d.decision_id, decision=d.decision, medication=d.medication,
-                                    dose=d.dose, rationale=d.rationale, discussed_with_person=d.discussed_with_person,
-                                    prescriber_role=d.prescriber_role, part2=d.part2) for d in decisions],
-            withheld=len(record.notes) + len(record.decisions) - len(notes) - len(decisions),
+            person_id=person_id,
+            notes=[RecordedNoteView(note_id=n.note_id, kind=n.kind, text=n.text, medication=n.medication,
+                                    choice=n.choice, author_role=n.author_role, part2=n.part2,
+                                    added_at=_recorded_at(n.added_at), record_id=record.record_id)
+                   for record in notes for n in (record.entry,)],
+            decisions=[RecordedDecisionView(decision_id=d.decision_id, decision=d.decision, medication=d.medication,
+                                            dose=d.dose, rationale=d.rationale,
+                                            discussed_with_person=d.discussed_with_person,
+                                            prescriber_role=d.prescriber_role, part2=d.part2,
+                                            decided_at=_recorded_at(d.decided_at), record_id=record.record_id)
+                       for record in decisions for d in (record.entry,)],
+            withheld=len(history.notes) + len(history.decisions) - len(notes) - len(decisions),
         )
+
+
+def _recorded_at(moment: datetime | None) -> datetime:
+    assert moment is not None, "every stored note and decision has its event's time"
+    return moment
 
 
 router = APIRouter(prefix="/people/{person_id}/medication", tags=["medication collaboration"])
 
 
 async def view(foundation: Foundation, application: CareplanApplication, person_id: UUID,
-               reader: Principal) -> MedicationView:
-    record = await foundation.run_sync(application.medication_record, person_id)
-    if record is None:
+               reader: Principal, records: list[UUID] | None = None) -> MedicationView:
+    """The person's notes and decisions with those of every record merged into theirs (`records`:
+    as access found them, else looked up), each Part 2 entry withheld from a reader who may not see it."""
+    def load() -> MedicationHistory | None:
+        return application.medication_history(records or application.records_of(person_id))
+
+    history = await foundation.run_sync(load)
+    if history is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
     part2_shown = await foundation.run_sync(application.may_see_part2, person_id, reader.subject,
                                             datetime.now(timezone.utc))
-    return MedicationView.of(record, part2_shown)
+    return MedicationView.of(person_id, history, part2_shown)
 
 
 @router.get("", response_model=MedicationView, summary="Collaboration notes and prescribing decisions")
 async def get_medication(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                         application: Application, authorized: Access):
-    await authorized(principal, Right.READ_CARE_PLAN, person_id)
-    log_read(principal, person_id, "medication collaboration")
-    return await view(foundation, application, person_id, principal)
+                         application: Application, authorized: Access, read: RecordedRead):
+    async with read.of(person_id, "medication collaboration"):
+        records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
+        return await view(foundation, application, person_id, principal, records)
 
 
 @router.post("/notes", status_code=201, response_model=MedicationView,

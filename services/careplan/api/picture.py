@@ -18,7 +18,8 @@ from services.careplan.picture.merged import combine
 from services.careplan.picture.view import present
 from services.careplan.picture.projection import PictureStore
 from shared.access import Principal, Right
-from shared.http import CurrentPrincipal, log_read
+from shared.http import CurrentPrincipal
+from shared.recorded_reads import ReadRecording, RecordedRead
 
 FHIR_JSON = "application/fhir+json"
 
@@ -200,21 +201,22 @@ router = APIRouter(prefix="/people", tags=["integrated picture"])
 
 
 async def presented(pictures: PictureStore, authorized: TeamAccess, principal: Principal, person_id: UUID,
-                    what: str) -> dict:
-    records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
-    log_read(principal, person_id, what)
-    picture = await pictures.get(person_id)
-    if picture is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    duplicates = [found for record in records[1:] if (found := await pictures.get(record)) is not None]
-    return present(combine(picture, duplicates), datetime.now(timezone.utc),
-                   await authorized.may_see_part2(principal, person_id))
+                    read: ReadRecording, what: str) -> dict:
+    async with read.of(person_id, what):
+        records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
+        picture = await pictures.get(person_id)
+        if picture is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        duplicates = [found for record in records[1:] if (found := await pictures.get(record)) is not None]
+        return present(combine(picture, duplicates), datetime.now(timezone.utc),
+                       await authorized.may_see_part2(principal, person_id))
 
 
 @router.get("/{person_id}/picture", response_model=PictureView,
             summary="The person's integrated picture, as every member of their care team sees it")
-async def get_picture(person_id: UUID, principal: CurrentPrincipal, pictures: Pictures, authorized: Access):
-    return await presented(pictures, authorized, principal, person_id, "integrated picture")
+async def get_picture(person_id: UUID, principal: CurrentPrincipal, pictures: Pictures, authorized: Access,
+                      read: RecordedRead):
+    return await presented(pictures, authorized, principal, person_id, read, "integrated picture")
 
 
 @router.get(
@@ -224,6 +226,6 @@ async def get_picture(person_id: UUID, principal: CurrentPrincipal, pictures: Pi
         "type": "object", "description": "A FHIR R4 Bundle of type collection"}}}}},
 )
 async def get_picture_fhir(person_id: UUID, principal: CurrentPrincipal, pictures: Pictures,
-                           authorized: Access) -> Response:
-    view = await presented(pictures, authorized, principal, person_id, "integrated picture (FHIR)")
+                           authorized: Access, read: RecordedRead) -> Response:
+    view = await presented(pictures, authorized, principal, person_id, read, "integrated picture (FHIR)")
     return Response(picture_bundle(view).model_dump_json(), media_type=FHIR_JSON)

@@ -16,7 +16,8 @@ from services.careplan.domain.plan_parts import GoalStatus, LifeDomain
 from shared.access import Right
 from shared.consent import Category as SharingCategory
 from shared.contracts.fields import IDENTIFIER_PATTERN, BoundedDate, FiniteFloat, Identifier, identifier
-from shared.http import CurrentPrincipal, RequestProvenance, log_read
+from shared.http import CurrentPrincipal, RequestProvenance
+from shared.recorded_reads import RecordedRead
 
 Text = Field(min_length=1, max_length=4000)
 SHARING_CATEGORY = ("The consent category in which the person's consent directives may share it outside the "
@@ -110,10 +111,11 @@ router = APIRouter(prefix="/people/{person_id}/plan", tags=["care plan"])
 
 
 @router.get("", response_model=CarePlanView, summary="The person's care plan")
-async def get_plan(person_id: UUID, principal: CurrentPrincipal, authorized: Access, plans: Plans):
-    await authorized(principal, Right.READ_CARE_PLAN, person_id)
-    log_read(principal, person_id, "care plan")
-    return await plans.view(person_id)
+async def get_plan(person_id: UUID, principal: CurrentPrincipal, authorized: Access, plans: Plans,
+                   read: RecordedRead):
+    async with read.of(person_id, "care plan"):
+        records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
+        return await plans.view(person_id, principal, records)
 
 
 @router.post("/goals", status_code=201, response_model=CarePlanView,

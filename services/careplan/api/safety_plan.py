@@ -13,7 +13,8 @@ from services.careplan.application import CareplanApplication
 from services.careplan.deps import Access, Application, ServiceFoundation
 from services.careplan.domain.safety_plan import SECTIONS, InvalidSafetyPlan, Section, StaleVersion
 from shared.access import Right
-from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
+from shared.http import CurrentPrincipal, RequestProvenance, invalid_field
+from shared.recorded_reads import RecordedRead
 from shared.runtime import Foundation
 
 Items = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=30)]
@@ -59,20 +60,20 @@ async def view(foundation: Foundation, application: CareplanApplication, person_
 
 @router.get("", response_model=SafetyPlanView, summary="The current safety plan, or an earlier version")
 async def get_safety_plan(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                          application: Application, authorized: Access,
+                          application: Application, authorized: Access, read: RecordedRead,
                           version: int | None = Query(None, ge=1, description="An earlier version"),
                           record: UUID | None = Query(None, description="A record merged into this one")):
-    records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
-    log_read(principal, person_id, "safety plan")
-    if record is not None and record not in records:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    latest = await foundation.run_sync(_latest_by_record, application, records)
-    shown = record or person_id
-    if record is None and version is None and latest:  # the rule after a merge: the newest plan is current
-        shown = max(latest, key=lambda r: latest[r][1])
-    found = await view(foundation, application, shown, version)
-    return found.model_copy(update={"person_id": person_id, "record_id": shown,
-                                    "versions_by_record": {r: number for r, (number, _) in latest.items()}})
+    async with read.of(person_id, "safety plan"):
+        records = await authorized.records(principal, Right.READ_CARE_PLAN, person_id)
+        if record is not None and record not in records:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        latest = await foundation.run_sync(_latest_by_record, application, records)
+        shown = record or person_id
+        if record is None and version is None and latest:  # the rule after a merge: the newest plan is current
+            shown = max(latest, key=lambda r: latest[r][1])
+        found = await view(foundation, application, shown, version)
+        return found.model_copy(update={"person_id": person_id, "record_id": shown,
+                                        "versions_by_record": {r: number for r, (number, _) in latest.items()}})
 
 
 def _latest_by_record(application: CareplanApplication, records: list[UUID]) -> dict[UUID, tuple[int, datetime]]:

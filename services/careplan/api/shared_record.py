@@ -17,8 +17,9 @@ from services.careplan.deps import Application, Plans, ServiceFoundation
 from services.careplan.domain.sharing import SharedRecord
 from shared.access import Principal, Right, Role, check_has_right, MissingRight
 from shared.consent import CATEGORIES
-from shared.disclosure_api import stated_purpose
-from shared.http import CurrentPrincipal, RequestProvenance, log_read
+from shared.recorded_reads import stated_purpose
+from shared.http import CurrentPrincipal, RefusedRequest, RequestProvenance
+from shared.recorded_reads import RecordedRead
 
 
 class SharedGoal(BaseModel):
@@ -107,21 +108,23 @@ async def mark_support_sharing(person_id: UUID, support_id: str, body: MarkShari
             summary="For family, natural supports and outside agencies: what the person shares with you "
                     "(404 if nothing)")
 async def get_shared_record(person_id: UUID, principal: CurrentPrincipal, provenance: RequestProvenance,
-                            purpose: StatedPurpose, foundation: ServiceFoundation, application: Application):
+                            purpose: StatedPurpose, foundation: ServiceFoundation, application: Application,
+                            read: RecordedRead):
     """Each answer is a disclosure outside the treating team: it is recorded in the person's
     accounting of disclosures (`GET /audit/people/{id}/disclosures`) before it is sent, with the
-    purpose stated in `X-Purpose-Of-Use`; if it cannot be recorded, 503 and nothing is shown."""
-    try:
-        check_has_right(principal, Right.READ_SHARED_RECORD)
-    except MissingRight as refusal:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
-    kind, recipient_id = recipient(principal)
-    record = await foundation.run_sync(application.disclose_shared_record, person_id, kind, recipient_id,
-                                       principal.agency, purpose, provenance, datetime.now(timezone.utc))
-    if record is None:  # no consent in force for this caller: as if there were no such person
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    log_read(principal, person_id, "record shared by consent")
-    return view(record)
+    purpose stated in `X-Purpose-Of-Use`; if it cannot be recorded, 503 and nothing is shown. Like
+    every read, it is also an access record (refusals too)."""
+    async with read.of(person_id, "record shared by consent"):
+        try:
+            check_has_right(principal, Right.READ_SHARED_RECORD)
+        except MissingRight as refusal:
+            raise RefusedRequest(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+        kind, recipient_id = recipient(principal)
+        record = await foundation.run_sync(application.disclose_shared_record, person_id, kind, recipient_id,
+                                           principal.agency, purpose, provenance, datetime.now(timezone.utc))
+        if record is None:  # no consent in force for this caller: as if there were no such person
+            raise RefusedRequest(status.HTTP_404_NOT_FOUND, "not found")
+        return view(record)
 
 
 def view(record: SharedRecord) -> SharedRecordView:

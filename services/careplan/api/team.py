@@ -15,8 +15,9 @@ from services.careplan.domain.medication import OnlySupervisorsAssignPrescribing
 from services.careplan.domain.care_team import NeedsConsent, NotOnTeam, TeamRole, UnknownTeamRole, check_team_role
 from shared.access import MissingRight, NotVisible, Principal, RecordContext, Right, authorize
 from shared.contracts.fields import Identifier
-from shared.http import CurrentPrincipal, RequestProvenance, invalid_field, log_read
+from shared.http import CurrentPrincipal, RequestProvenance, invalid_field
 from shared.part2 import Program, UnknownProgramKind, check_program
+from shared.recorded_reads import RecordedRead
 
 
 class TimelineEntryView(BaseModel):
@@ -96,20 +97,20 @@ router = APIRouter(prefix="/people", tags=["care team"])
 
 @router.get("/{person_id}/timeline", response_model=TimelineView, tags=["timeline"])
 async def get_timeline(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                       application: Application, authorized: Access):
-    records = await authorized.records(principal, Right.READ_TIMELINE, person_id)
-    log_read(principal, person_id, "care timeline")
-    entries = await foundation.run_sync(application.merged_timeline, records)
-    if entries is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    part2_shown = await foundation.run_sync(application.may_see_part2, person_id, principal.subject,
-                                            datetime.now(timezone.utc))
-    return TimelineView(person_id=person_id, entries=[
-        TimelineEntryView(record_id=record, source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
-                          occurred_at=e.occurred_at) if part2_shown or not e.part2 else
-        TimelineEntryView(record_id=record, source=e.source, sequence=e.sequence, kind="withheld",
-                          summary=WITHHELD_SUMMARY, occurred_at=e.occurred_at, withheld=True)
-        for record, e in entries])
+                       application: Application, authorized: Access, read: RecordedRead):
+    async with read.of(person_id, "care timeline"):
+        records = await authorized.records(principal, Right.READ_TIMELINE, person_id)
+        entries = await foundation.run_sync(application.merged_timeline, records)
+        if entries is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        part2_shown = await foundation.run_sync(application.may_see_part2, person_id, principal.subject,
+                                                datetime.now(timezone.utc))
+        return TimelineView(person_id=person_id, entries=[
+            TimelineEntryView(record_id=record, source=e.source, sequence=e.sequence, kind=e.kind, summary=e.summary,
+                              occurred_at=e.occurred_at) if part2_shown or not e.part2 else
+            TimelineEntryView(record_id=record, source=e.source, sequence=e.sequence, kind="withheld",
+                              summary=WITHHELD_SUMMARY, occurred_at=e.occurred_at, withheld=True)
+            for record, e in entries])
 
 
 WITHHELD_SUMMARY = "Withheld: a Part 2 substance-use record; it is shown once the person's consent names your program"
@@ -117,17 +118,17 @@ WITHHELD_SUMMARY = "Withheld: a Part 2 substance-use record; it is shown once th
 
 @router.get("/{person_id}/team", response_model=CareTeamView)
 async def get_care_team(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                        application: Application, authorized: Access):
-    team = await authorized(principal, Right.READ_TIMELINE, person_id)
-    log_read(principal, person_id, "care team")
-    history = await foundation.run_sync(application.team_history, person_id)
-    programs = await foundation.run_sync(application.team_programs, person_id)
-    through_merge = await foundation.run_sync(application.joined_through_merge, person_id)
-    return CareTeamView.of(person_id, team, programs, through_merge).model_copy(update={"history": [
-        MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at,
-                       program_id=p.program.program_id if p.program else None,
-                       program_kind=p.program.kind if p.program else None)
-        for p in history]})
+                        application: Application, authorized: Access, read: RecordedRead):
+    async with read.of(person_id, "care team"):
+        team = await authorized(principal, Right.READ_TIMELINE, person_id)
+        history = await foundation.run_sync(application.team_history, person_id)
+        programs = await foundation.run_sync(application.team_programs, person_id)
+        through_merge = await foundation.run_sync(application.joined_through_merge, person_id)
+        return CareTeamView.of(person_id, team, programs, through_merge).model_copy(update={"history": [
+            MembershipView(member_id=p.member_id, role=p.role, joined_at=p.joined_at, left_at=p.left_at,
+                           program_id=p.program.program_id if p.program else None,
+                           program_kind=p.program.kind if p.program else None)
+            for p in history]})
 
 
 @router.post("/{person_id}/team", status_code=status.HTTP_201_CREATED, response_model=CareTeamView,

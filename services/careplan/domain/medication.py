@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from uuid import UUID, uuid5
 
@@ -92,6 +93,7 @@ class CollaborationNote:
     choice: str | None
     author_role: str
     part2: bool = False  # written by a member of a Part 2 program (shared/part2.py)
+    added_at: datetime | None = None  # when it was recorded (its event's time)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class PrescribingDecision:
     discussed_with_person: bool
     prescriber_role: str
     part2: bool = False  # recorded by a member of a Part 2 program (shared/part2.py)
+    decided_at: datetime | None = None  # when it was recorded (its event's time)
 
 
 class MedicationCollaboration(PersonAggregate):
@@ -175,8 +178,10 @@ class MedicationCollaboration(PersonAggregate):
 
     @event(NoteAdded)
     def _note_added(self, note_id: str, kind: str, text: str, medication: str | None, choice: str | None,
-                    author_role: str, part2: bool) -> None:
-        self.notes.append(CollaborationNote(note_id, kind, text, medication, choice, author_role, part2))
+                    author_role: str, part2: bool, timestamp: datetime | None = None) -> None:
+        # `timestamp`: the event's own (the library passes it when applying, live and on replay), so
+        # a merged person's notes from two records can be put in time order.
+        self.notes.append(CollaborationNote(note_id, kind, text, medication, choice, author_role, part2, timestamp))
 
     @command
     def record_decision(self, decision_id: str, decision: str, medication: str, dose: str | None,
@@ -202,6 +207,7 @@ class MedicationCollaboration(PersonAggregate):
 
     @event(PrescribingDecisionRecorded)
     def _decision_recorded(self, decision_id: str, decision: str, medication: str, dose: str | None,
-                           rationale: str, discussed_with_person: bool, author_role: str, part2: bool) -> None:
+                           rationale: str, discussed_with_person: bool, author_role: str, part2: bool,
+                           timestamp: datetime | None = None) -> None:
         self.decisions.append(PrescribingDecision(decision_id, decision, medication, dose, rationale,
-                                                  discussed_with_person, author_role, part2))
+                                                  discussed_with_person, author_role, part2, timestamp))

@@ -13,7 +13,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.notifications.deps import Application, ServiceFoundation
 from services.notifications.domain.follow_ups import (
@@ -24,6 +24,7 @@ from services.notifications.domain.follow_ups import (
 from services.notifications.http import team_read
 from shared.access import Right
 from shared.http import CurrentPrincipal, authorize_request
+from shared.recorded_reads import RecordedRead
 
 
 async def clock(request: Request) -> Callable[[], float]:
@@ -43,11 +44,13 @@ class CrisisFollowUpView(BaseModel):
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     followed_up_on: date | None
+    record_id: UUID | None = Field(None, description=(
+        "The record whose crisis contact it follows (after a merge, the survivor lists every record's)"))
 
     @classmethod
-    def of(cls, follow_up: CrisisFollowUp) -> CrisisFollowUpView:
+    def of(cls, follow_up: CrisisFollowUp, record_id: UUID | None = None) -> CrisisFollowUpView:
         assert follow_up.due_at is not None
-        return cls(contact_id=follow_up.contact_id, contact_kind=follow_up.contact_kind, due_at=follow_up.due_at,
+        return cls(record_id=record_id, contact_id=follow_up.contact_id, contact_kind=follow_up.contact_kind, due_at=follow_up.due_at,
                    status=follow_up.status, steps=dict(follow_up.steps), acknowledged_by=follow_up.acknowledged_by,
                    acknowledged_at=follow_up.acknowledged_at, followed_up_on=follow_up.followed_up_on)
 
@@ -62,10 +65,13 @@ router = APIRouter(prefix="/people", tags=["crisis follow-ups"])
 
 @router.get("/{person_id}/crisis-follow-ups", response_model=CrisisFollowUpsView)
 async def get_crisis_follow_ups(person_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                                application: Application):
-    found = await team_read(principal, person_id, "crisis follow-ups", foundation, application,
-                            application.crisis_follow_ups)
-    return CrisisFollowUpsView(person_id=person_id, follow_ups=[CrisisFollowUpView.of(f) for f in found])
+                                application: Application, read: RecordedRead):
+    # A record intake merged away answers with its survivor's: every record's follow-ups, read by
+    # the survivor's team (the union of both), as the due list does.
+    survivor = await foundation.run_sync(application.survivor_of, person_id)
+    found = await team_read(principal, survivor, read, "crisis follow-ups", foundation, application,
+                            application.crisis_follow_ups_of_person)
+    return CrisisFollowUpsView(person_id=survivor, follow_ups=[CrisisFollowUpView.of(f, r) for r, f in found])
 
 
 @router.post("/{person_id}/crisis-follow-ups/{contact_id}/acknowledgements", status_code=status.HTTP_201_CREATED,
@@ -76,13 +82,17 @@ async def acknowledge_crisis_follow_up(person_id: UUID, contact_id: str, princip
                                        foundation: ServiceFoundation, application: Application, now: Clock,
                                        response: Response):
     """Someone notified says they are on it: the follow-up escalates no further. Anyone on the care
-    team may, and agency supervisors once it has escalated to supervisors."""
-    record = await foundation.run_sync(application.acknowledgement_context, person_id, contact_id,
-                                       principal.subject)
+    team may, and agency supervisors once it has escalated to supervisors. After a merge, at either
+    record's id, a follow-up of any of the person's records, by the survivor's (union) team."""
+    survivor = await foundation.run_sync(application.survivor_of, person_id)
+    holder = await foundation.run_sync(application.follow_up_holder, survivor, contact_id)
+    record = await foundation.run_sync(application.acknowledgement_context, survivor, contact_id,
+                                       principal.subject, holder)
     authorize_request(principal, Right.FOLLOW_UP_CRISIS, record)
     at = datetime.fromtimestamp(now(), timezone.utc)
     try:
-        first = await foundation.run_sync(application.acknowledge_crisis_follow_up, person_id, contact_id,
+        # On the record that holds it: its timer runs there, and stops there.
+        first = await foundation.run_sync(application.acknowledge_crisis_follow_up, holder, contact_id,
                                           principal.subject, principal.role.value, at)
     except NotAFollowUp:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
@@ -90,5 +100,5 @@ async def acknowledge_crisis_follow_up(person_id: UUID, contact_id: str, princip
         raise HTTPException(status.HTTP_409_CONFLICT, "the follow-up is recorded: nothing left to acknowledge") from None
     if not first:
         response.status_code = status.HTTP_200_OK
-    found = await foundation.run_sync(application.crisis_follow_ups, person_id) or []
-    return next(CrisisFollowUpView.of(f) for f in found if f.contact_id == contact_id)
+    found = await foundation.run_sync(application.crisis_follow_ups, holder) or []
+    return next(CrisisFollowUpView.of(f, holder) for f in found if f.contact_id == contact_id)

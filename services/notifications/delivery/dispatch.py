@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from uuid import UUID
@@ -26,11 +29,12 @@ from uuid import UUID
 import httpx
 
 from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
+from services.notifications.delivery.due_lanes import DueLanes
 from services.notifications.delivery.metrics import WebhookMetrics
 from services.notifications.delivery.settings import WebhookSettings
 from services.notifications.delivery.signing import payload, signed_request
-from services.notifications.domain.delivery import PENDING, AttemptOutcome, DeliveryLane
-from services.notifications.domain.subscriptions import SUMMARY
+from services.notifications.domain.delivery import PENDING, AttemptOutcome, Delivery, DeliveryLane
+from services.notifications.domain.subscriptions import SUMMARY, Subscription
 from services.notifications.subscriptions_app import WebhookSubscriptions
 from shared.log_reading import LogReader, RunSync
 from shared.topics import stored_topics
@@ -41,6 +45,31 @@ LANE_TOPICS = frozenset(topic for event_class in (DeliveryLane.Queued, DeliveryL
                         for topic in stored_topics(event_class))
 MAX_RETRY_AFTER = 24 * 3600.0  # a receiver asking for longer is retried after a day anyway
 IDLE_CHECK = 1.0  # seconds: how often due times are looked at when nothing wakes the dispatcher
+
+# httpcore tries `import sniffio` at every request and at every lock it makes (several per
+# request); sniffio is not installed (anyio 4 does without it), so each try searched sys.path on
+# disk: 22% of notifications' CPU at 100 notices/s (bench/notifications_cpu.py). A None entry
+# makes the import fail at once, as it would anyway; an installed sniffio is left alone.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Send:
+    """The lane's head, ready to post: decided, signed, with the subscription as it was read."""
+
+    lane_id: UUID
+    subscription: Subscription
+    head: Delivery
+    data: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Later:
+    """Nothing to send now; look at the lane again at `at` (seconds since the epoch), or never (None)."""
+
+    at: float | None
 
 
 class WebhookDispatcher:
@@ -58,8 +87,10 @@ class WebhookDispatcher:
         self._run_sync = run_sync
         self._clock = clock
         self._policy = AddressPolicy(settings.webhook_allow_loopback_http, settings.webhook_allow_private_networks)
-        self._due: dict[UUID, float] = {}  # lane -> when to look at it next (seconds since the epoch)
+        self._due = DueLanes()  # lane -> when to look at it next; only the due ones are ever visited
         self._running: dict[UUID, asyncio.Task[None]] = {}
+        self._again: set[UUID] = set()  # lanes that became due while their worker ran
+        self._told: set[int] = set()  # log positions of lane events nudged in-process, not read yet
         self._slots: dict[tuple[UUID, bool], asyncio.Semaphore] = {}
         self._news = asyncio.Event()  # the log has new lane events
         self._kick = asyncio.Event()  # a lane became due, or a worker finished
@@ -69,9 +100,12 @@ class WebhookDispatcher:
         if topics is None or not LANE_TOPICS.isdisjoint(topics):
             self._news.set()
 
-    def nudge(self, lanes: Iterable[UUID]) -> None:
-        """These lanes have new work (called in-process by the matcher and by replays)."""
+    def nudge(self, lanes: Iterable[UUID], positions: Iterable[int] = ()) -> None:
+        """These lanes have new work (called in-process by the matcher and by replays), given by
+        the lane events at these log positions: reading the log, the dispatcher skips them (at
+        100 notices/s each delivery was otherwise looked at twice: a lane read and a hop more)."""
         now = self._clock()
+        self._told.update(positions)
         for lane in lanes:
             self._schedule(lane, now)
 
@@ -93,7 +127,7 @@ class WebhookDispatcher:
             await self._reader.close()
 
     def _schedule(self, lane: UUID, at: float) -> None:
-        self._due[lane] = min(at, self._due.get(lane, at))
+        self._due.schedule(lane, at)
         self._kick.set()
 
     async def _discover(self) -> None:
@@ -109,7 +143,10 @@ class WebhookDispatcher:
                 log.warning("webhook dispatch could not read the log (%s)", type(error).__name__)
                 await asyncio.sleep(min(0.1 * 2**failures, 5.0))
                 continue
-            self.nudge({UUID(str(n.originator_id)) for n in batch})
+            told = self._told
+            self.nudge({UUID(str(n.originator_id)) for n in batch if n.id not in told})
+            if told:  # every lane event up to read_to was in the batch: none is looked for again
+                self._told = {p for p in told if p > read_to}
             position = read_to
             if not batch:
                 with contextlib.suppress(TimeoutError):
@@ -126,15 +163,17 @@ class WebhookDispatcher:
                 await asyncio.sleep(1.0)
 
     async def _dispatch_due(self) -> None:
-        """Start a worker for every lane now due; wait until the next is due or news arrives."""
+        """Start a worker for every lane now due, urgent ones first; wait until the next is due
+        or news arrives. Lanes not due are never looked at (a heap of due times)."""
         self._kick.clear()
         now = self._clock()
-        for lane, due in list(self._due.items()):
-            if due <= now and lane not in self._running:
-                del self._due[lane]
+        for lane in self._due.pop_due(now):
+            if lane in self._running:
+                self._again.add(lane)  # its worker may have read the lane before this work came
+            else:
                 self._running[lane] = asyncio.create_task(self._work(lane), name=f"webhook-lane-{lane}")
-        waiting = [due for lane, due in self._due.items() if lane not in self._running]
-        timeout = min([IDLE_CHECK, *(max(due - now, 0.01) for due in waiting)])
+        next_due = self._due.next_due()
+        timeout = IDLE_CHECK if next_due is None else min(IDLE_CHECK, max(next_due - now, 0.01))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._kick.wait(), timeout=timeout)
 
@@ -148,56 +187,76 @@ class WebhookDispatcher:
             self._schedule(lane_id, self._clock() + 5.0)
         finally:
             self._running.pop(lane_id, None)
+            if lane_id in self._again:
+                self._again.discard(lane_id)
+                self._due.schedule(lane_id, self._clock())
             self._kick.set()
 
     async def _send_lane(self, lane_id: UUID) -> None:
-        """Send the lane's items in order while they are due and deliverable."""
+        """Send the lane's items in order while they are due and deliverable.
+
+        Two hops to the pool per delivery: one decides and signs the next send (`_next_send`),
+        one records the attempt and decides the send after it. Each hop wakes a pool thread and
+        contends for the GIL: five of them per delivery were a fifth of notifications' CPU."""
+        step = await self._run_sync(self._next_send, lane_id)
+        while isinstance(step, Send):
+            head, subscription = step.head, step.subscription
+            slots = self._slots.setdefault((subscription.id, head.urgent),
+                                           asyncio.Semaphore(self._settings.webhook_concurrency))
+            async with slots:
+                outcome, retry_after = await self._post(subscription.url, step.data, step.headers)
+            step = await self._run_sync(self._record_and_go_on, step, outcome, retry_after)
+        if step.at is not None:
+            self._schedule(lane_id, step.at)
+
+    def _record_and_go_on(self, sent: Send, outcome: AttemptOutcome, retry_after: float | None) -> Send | Later:
+        """On the pool: record the attempt; then the lane's next send, or when to look again."""
+        webhooks, head, subscription = self._webhooks, sent.head, sent.subscription
+        delays = self._settings.webhook_urgent_retry_delays if head.urgent else self._settings.webhook_routine_retry_delays
+        attempted_at = webhooks.now()
+        item = webhooks.record_attempt(sent.lane_id, subscription.id, head.sequence, attempted_at, outcome, delays,
+                                       retry_after, outcome.status_code == 410)
+        if self._metrics is not None:
+            self._metrics.attempted(head, outcome, item.status, attempted_at)
+        log.info("webhook attempt", extra={"subscription_id": str(subscription.id), "sequence": head.sequence,
+                                           "result": outcome.result, "latency_ms": outcome.latency_ms})
+        if item.status == PENDING:
+            return Later(item.due_at.timestamp())
+        return self._next_send(sent.lane_id)
+
+    def _next_send(self, lane_id: UUID) -> Send | Later:
+        """On the pool: the lane's head ready to send, deciding on the way what is not to be sent
+        (deferred for quiet hours, suppressed for the owner's access as it is now)."""
         webhooks = self._webhooks
         while True:
-            lane = await self._run_sync(webhooks.lane, lane_id)
-            head = lane.head() if lane is not None else None
+            lane = webhooks.lane_head(lane_id)
+            head = lane.head if lane is not None else None
             if lane is None or head is None:
-                return
+                return Later(None)
+            self._due.learn(lane_id, lane.urgent)  # a set's add or discard: safe from the pool's thread
             now = webhooks.now()
             if head.due_at > now:
-                self._schedule(lane_id, head.due_at.timestamp())
-                return
-            subscription = await self._run_sync(webhooks.settings_of, lane.subscription_id)
+                return Later(head.due_at.timestamp())
+            subscription = webhooks.settings_of(lane.subscription_id)
             if subscription is None or not subscription.active:
-                return  # enabling it again nudges its lanes
+                return Later(None)  # enabling it again nudges its lanes
             quiet = subscription.quiet_hours
             if not head.urgent and quiet is not None and quiet.holds(now):
                 until = quiet.ends_after(now)
-                await self._run_sync(webhooks.defer, lane_id, head.sequence, until, "quiet hours")
-                self._schedule(lane_id, until.timestamp())
-                return
-            refusal = await self._run_sync(webhooks.refusal, subscription.owner, lane.person_id, head.notification_id,
-                                           head.category, now)
+                webhooks.defer(lane_id, head.sequence, until, "quiet hours")
+                return Later(until.timestamp())
+            refusal = webhooks.refusal(subscription.owner, lane.person_id, head.notification_id, head.category, now)
             if refusal is not None:
-                await self._run_sync(webhooks.suppress, lane_id, head.sequence, refusal)
+                webhooks.suppress(lane_id, head.sequence, refusal)
                 log.info("webhook suppressed", extra={"subscription_id": str(subscription.id),
                                                       "sequence": head.sequence})
                 continue
-            summary = (await self._run_sync(webhooks.notice_message, lane.person_id, head.notification_id)
+            summary = (webhooks.notice_message(lane.person_id, head.notification_id)
                        if subscription.content == SUMMARY else None)
             body = payload(subscription.id, head, self._settings.webhook_public_base_url.rstrip("/"), summary)
             data, headers = signed_request(subscription.id, head, body, subscription.signing_secrets(now),
                                            datetime.now(UTC))  # the receiver checks it against its own clock
-            slots = self._slots.setdefault((subscription.id, head.urgent),
-                                           asyncio.Semaphore(self._settings.webhook_concurrency))
-            async with slots:
-                outcome, retry_after = await self._post(subscription.url, data, headers)
-            delays = self._settings.webhook_urgent_retry_delays if head.urgent else self._settings.webhook_routine_retry_delays
-            attempted_at = webhooks.now()
-            item = await self._run_sync(webhooks.record_attempt, lane_id, subscription.id, head.sequence,
-                                        attempted_at, outcome, delays, retry_after, outcome.status_code == 410)
-            if self._metrics is not None:
-                self._metrics.attempted(head, outcome, item.status, attempted_at)
-            log.info("webhook attempt", extra={"subscription_id": str(subscription.id), "sequence": head.sequence,
-                                               "result": outcome.result, "latency_ms": outcome.latency_ms})
-            if item.status == PENDING:
-                self._schedule(lane_id, item.due_at.timestamp())
-                return
+            return Send(lane_id, subscription, head, data, headers)
 
     async def _post(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[AttemptOutcome, float | None]:
         """One attempt, bounded as a whole (resolving, connecting, sending, the answer's status and

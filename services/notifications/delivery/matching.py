@@ -41,14 +41,14 @@ class SubscriptionMatcher(LogTailLoop):
     wakes_for = NOTICE_TOPICS | SETTINGS_TOPICS
 
     def __init__(self, webhooks: WebhookSubscriptions, reader: LogReader, run_sync: RunSync,
-                 on_lanes: Callable[[Iterable[UUID]], None], batch_size: int = 200,
+                 on_lanes: Callable[[Iterable[UUID], Iterable[int]], None], batch_size: int = 200,
                  idle_poll_seconds: float = 1.0) -> None:
         super().__init__(idle_poll_seconds)
         self._webhooks = webhooks
         self._application = webhooks.application
         self._reader = reader
         self._run_sync = run_sync
-        self._on_lanes = on_lanes  # tells the dispatcher (in this process) of lanes with new work
+        self._on_lanes = on_lanes  # tells the dispatcher (in this process) of lanes with new work, and where
         self._batch_size = batch_size
         self._subscriptions: dict[UUID, Subscription] = {}
         self._loaded = False
@@ -75,13 +75,13 @@ class SubscriptionMatcher(LogTailLoop):
             # changed). Saving the position for every notice would double notifications' commits.
             self.position = read_to
             return True
-        lanes = await self._run_sync(self._webhooks.record_matches, matches, read_to)
-        if lanes is None:  # another process recorded this position: go on from the stored one
+        recorded = await self._run_sync(self._webhooks.record_matches, matches, read_to)
+        if recorded is None:  # another process recorded this position: go on from the stored one
             self._loaded = False
             return True
         self.position = self._recorded = read_to
-        if lanes:
-            self._on_lanes(lanes)
+        if recorded.lanes:
+            self._on_lanes(recorded.lanes, recorded.positions)
         return True
 
     async def _load(self) -> None:

@@ -107,17 +107,26 @@ class DeliveryLane(Aggregate):
         self.person_id = person_id
         self.urgent = urgent
         self.items: dict[int, Delivery] = {}
+        # The sequence numbers of the pending items: the head is found without walking every item
+        # the lane ever had (a lane keeps them all, and the dispatcher asks for its head at each send).
+        self.pending: set[int] = set()
 
     def head(self) -> Delivery | None:
         """The next item to send: the pending one with the lowest sequence number."""
-        pending = [item for item in self.items.values() if item.status == PENDING]
-        return min(pending, key=lambda item: item.sequence) if pending else None
+        return self.items[min(self.pending)] if self.pending else None
+
+    def _put(self, item: Delivery) -> None:
+        self.items[item.sequence] = item
+        if item.status == PENDING:
+            self.pending.add(item.sequence)
+        else:
+            self.pending.discard(item.sequence)
 
     @event("Queued")
     def queue(self, sequence: int, notification_id: str, kind: str, category: str, occurred_at: datetime,
               at: datetime) -> None:
-        self.items[sequence] = Delivery(sequence, notification_id, self.person_id, kind, self.urgent, category,
-                                        occurred_at, queued_at=at, due_at=at)
+        self._put(Delivery(sequence, notification_id, self.person_id, kind, self.urgent, category,
+                           occurred_at, queued_at=at, due_at=at))
 
     @event("Attempted")
     def attempted(self, sequence: int, at: datetime, status_code: int | None, error: str | None, latency_ms: int,
@@ -125,11 +134,11 @@ class DeliveryLane(Aggregate):
         """One attempt; `retry_at` when it failed and will be tried again then."""
         item = self.items[sequence]
         delivered = status_code is not None and 200 <= status_code < 300
-        self.items[sequence] = replace(
+        self._put(replace(
             item, attempts=item.attempts + 1, status=DELIVERED if delivered else PENDING,
             due_at=retry_at or item.due_at,
             last_result=str(status_code) if status_code is not None else error,
-            history=(*item.history, Attempt(at, status_code, error, latency_ms)))
+            history=(*item.history, Attempt(at, status_code, error, latency_ms))))
 
     def record_attempt(self, sequence: int, at: datetime, outcome: AttemptOutcome, delays: tuple[float, ...],
                        jitter: float, retry_after: float | None = None) -> None:
@@ -143,21 +152,21 @@ class DeliveryLane(Aggregate):
 
     @event("Suppressed")
     def suppress(self, sequence: int, at: datetime, reason: str) -> None:
-        self.items[sequence] = replace(self.items[sequence], status=SUPPRESSED, last_result=reason)
+        self._put(replace(self.items[sequence], status=SUPPRESSED, last_result=reason))
 
     @event("Parked")
     def park(self, sequence: int, at: datetime, reason: str) -> None:
-        self.items[sequence] = replace(self.items[sequence], status=PARKED, last_result=reason)
+        self._put(replace(self.items[sequence], status=PARKED, last_result=reason))
 
     @event("Deferred")
     def defer(self, sequence: int, until: datetime, reason: str) -> None:
         """Held back (quiet hours), not failed: no attempt was made."""
-        self.items[sequence] = replace(self.items[sequence], due_at=until)
+        self._put(replace(self.items[sequence], due_at=until))
 
     @event("Requeued")
     def requeue(self, sequence: int, at: datetime) -> None:
         """Send again (a replay): checked against the owner's access again when it goes."""
-        self.items[sequence] = replace(self.items[sequence], status=PENDING, attempts=0, due_at=at)
+        self._put(replace(self.items[sequence], status=PENDING, attempts=0, due_at=at))
 
     def replayable(self, sequence: int | None, since: datetime | None) -> list[int]:
         """Items a replay requeues: one by number (unless still pending), or all parked since a time."""
