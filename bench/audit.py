@@ -18,8 +18,8 @@ History: every row of the log is indexed under one person (the copies keep their
 decrypts and decodes as the real event it copies). The raw read is the history's own paged query
 (the person index joined to the log, by position, `--page` rows a query) with rows fetched and
 dropped; the history is what `carecoord audit history PERSON --service intake --format jsonl`
-does: the same pages decrypted, decoded into domain events, made into lines, merged and written
-as JSON lines (to /dev/null). Same targets.
+does: the same pages decrypted, their JSON decoded and made plain, made into lines, merged and
+written as JSON lines (to /dev/null). Same targets.
 """
 
 from __future__ import annotations

@@ -15,12 +15,12 @@ attempts) is the service's own doing, with no correlation.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from shared import state_json
 from shared.envelope import EVENT_ID_NAMESPACE
 from shared.person_index import event_type
 
@@ -31,45 +31,31 @@ _COLUMNS = frozenset({"originator_id", "originator_version", "timestamp", "prove
 _NAMESPACE = EVENT_ID_NAMESPACE.bytes
 
 
-def _untag(obj: dict[str, Any]) -> Any:
-    """eventsourcing's transcoded values (`{"_type_": name, "_data_": data}`) as plain JSON: a
-    UUID as its usual string, every other type (times, dates, decimals, provenance, upstream
-    references) as the data it was stored as, which is already plain."""
-    kind = obj.get("_type_")
-    if kind is None or "_data_" not in obj or len(obj) != 2:
-        return obj
-    data = obj["_data_"]
-    if kind == "uuid_hex":
-        return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
-    return data
-
-
-_DECODER = json.JSONDecoder(object_hook=_untag)  # made once: json.loads with a hook makes one per call
-
-
 def decode_state(plaintext: bytes) -> dict[str, Any]:
-    """A stored event's state, decrypted, as the plain fields it was recorded with.
+    """A stored event's state, decrypted, as the plain fields it was recorded with (eventsourcing's
+    transcoded values as plain JSON: a UUID as its usual string, every other type, such as times,
+    dates, provenance and upstream references, as the data it was stored as).
 
     Not through the domain classes (eventsourcing's mapper): a history shows the event as it was
     recorded, needs no class that may have changed since, and this is the bulk of a history's
-    time (decoding into objects and back cost several times as much as this)."""
-    state: dict[str, Any] = _DECODER.decode(plaintext.decode())
-    return state
+    time (decoding into objects and back cost several times as much as this). See
+    shared/state_json.py for how it is decoded fast and written back exactly."""
+    return state_json.decode_state(plaintext)
 
 
-def event_id(service: str, originator_id: UUID, version: int) -> str:
+def event_id(service: str, originator_id: UUID | str, version: int) -> str:
     """`shared/envelope.py: stable_event_id`, as a string, without building UUID objects."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE + f"{service}/{originator_id}/{version}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    digest = hashlib.sha1(_NAMESPACE + f"{service}/{originator_id}/{version}".encode()).digest()
+    h = digest[:6].hex()
+    return (f"{h[:8]}-{h[8:]}-{(digest[6] & 0x0F) | 0x50:02x}{digest[7]:02x}-"
+            f"{(digest[8] & 0x3F) | 0x80:02x}{digest[9:10].hex()}-{digest[10:16].hex()}")
 
 
-def history_line(service: str, position: int, occurred_at: datetime, originator_id: UUID, version: int,
-                 topic: str, state: dict[str, Any], person_id: UUID) -> dict[str, Any]:
+def history_line(service: str, position: int, occurred_at: datetime, originator_id: UUID | str, version: int,
+                 topic: str, state: dict[str, Any], person_id: UUID | str) -> dict[str, Any]:
     """The line of one stored event (its `state` from `decode_state`; its type read from the
-    stored topic, so an event class renamed since keeps the name it was recorded under)."""
+    stored topic, so an event class renamed since keeps the name it was recorded under). The ids
+    may be given as their strings already (a history's reader makes the person's once)."""
     provenance = state.get("provenance")
     upstream = state.get("upstream")
     caused_by = None
@@ -83,13 +69,15 @@ def history_line(service: str, position: int, occurred_at: datetime, originator_
                      "event_id": upstream["event_id"], "type": upstream["event_type"]}
     else:
         actor_id, actor_role, correlation_id, causation_id = service, SERVICE_ROLE, None, None
+    data = {name: value for name, value in state.items() if name not in _COLUMNS}
+    aggregate_id = str(originator_id)
     return {
         "occurred_at": occurred_at.isoformat(),
         "service": service,
         "position": position,
         "type": event_type(topic),
-        "event_id": event_id(service, originator_id, version),
-        "aggregate_id": str(originator_id),
+        "event_id": event_id(service, aggregate_id, version),
+        "aggregate_id": aggregate_id,
         "aggregate_version": version,
         "person_id": str(person_id),
         "actor_id": actor_id,
@@ -97,7 +85,8 @@ def history_line(service: str, position: int, occurred_at: datetime, originator_
         "correlation_id": correlation_id,
         "causation_id": causation_id,
         "caused_by": caused_by,
-        "data": {name: value for name, value in state.items() if name not in _COLUMNS},
+        # (kept as `json` would write it when the state was: see shared/state_json.py)
+        "data": data if type(state) is dict else state_json.Exact(data),
     }
 
 

@@ -70,9 +70,9 @@ class ServiceHistory:
             cursor.execute(self._statement, history_parameters(query), prepare=True)
             return cursor.fetchall()
 
-    def line(self, row: Sequence[Any], person_id: UUID) -> tuple[datetime, Line]:
+    def line(self, row: Sequence[Any], person_id: UUID | str) -> tuple[datetime, Line]:
         position, occurred_at, originator_id, version, topic, state = row
-        plaintext = self.cipher.decrypt(bytes(state))
+        plaintext = self.cipher.decrypt(state)
         return occurred_at, history_line(self.service, position, occurred_at, originator_id, version, topic,
                                          decode_state(plaintext), person_id)
 
@@ -83,6 +83,8 @@ class ServiceHistory:
             return self.rows(HistoryFilter(query.person_id, after, query.since, query.until, query.types,
                                            query.limit))
 
+        person = str(query.person_id)  # once, not per line
+        line = self.line
         with ThreadPoolExecutor(1, thread_name_prefix="history-prefetch") as pool:
             pending = pool.submit(page_after, query.after)
             while True:
@@ -91,7 +93,7 @@ class ServiceHistory:
                 if full:
                     pending = pool.submit(page_after, page[-1][0])
                 for row in page:
-                    yield self.line(row, query.person_id)
+                    yield line(row, person)
                 if not full:
                     return
 

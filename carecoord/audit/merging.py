@@ -36,6 +36,10 @@ class _Stream:
 
 def merge_histories(streams: Mapping[str, Iterator[tuple[datetime, Line]]]) -> Iterator[Line]:
     """One stream of lines from each service's (time, line) stream, by time, causes first."""
+    if len(streams) == 1:  # nothing to merge: the service's own order (`--service` alone)
+        for _, line in next(iter(streams.values())):
+            yield line
+        return
     merged = {service: _Stream(rank, lines) for rank, (service, lines) in enumerate(streams.items())}
     for stream in merged.values():
         stream.advance()
