@@ -23,6 +23,7 @@ from eventsourcing.application import AggregateNotFoundError
 from services.careplan.domain.care_team import CareTeam
 from services.careplan.domain.timeline import Timeline
 from shared.domain import Provenance, UpstreamRef
+from shared.merge_notes import DUPLICATES_NOTES, MERGED_INTO_NOTES, duplicates, merged_into
 
 # A chain of merges (A into B, then B into C) is followed this far; longer chains are a data error.
 MAX_CHAIN = 16
@@ -56,22 +57,10 @@ class MergedRecords:
         return records
 
     def _merged_into(self, person_id: UUID) -> UUID | None:
-        merged_into: str | None = None
-        for noted in self.follower_events(person_id, "MergedAway", "MergeUndoneNoted"):
-            if type(noted).__name__ == "MergedAway":
-                merged_into = noted.survivor_id
-            elif noted.duplicate_id == str(person_id):
-                merged_into = None
-        return UUID(merged_into) if merged_into else None
+        return merged_into(person_id, self.follower_events(person_id, *MERGED_INTO_NOTES))
 
     def _duplicates_of(self, person_id: UUID) -> list[UUID]:
-        duplicates: list[str] = []
-        for noted in self.follower_events(person_id, "DuplicateMergedIn", "MergeUndoneNoted"):
-            if type(noted).__name__ == "DuplicateMergedIn":
-                duplicates.append(noted.duplicate_id)
-            elif noted.duplicate_id in duplicates:
-                duplicates.remove(noted.duplicate_id)
-        return [UUID(duplicate) for duplicate in duplicates]
+        return duplicates(self.follower_events(person_id, *DUPLICATES_NOTES))
 
     # -- the care teams, alongside the timeline's note ---------------------------------------------
 

@@ -21,6 +21,7 @@ from shared.consent import ConsentDirective
 from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
 from shared.disclosures import DisclosureLedger
 from shared.domain import Provenance, UpstreamRef
+from shared.merge_notes import DUPLICATES_NOTES, MERGED_INTO_NOTES, duplicates, merged_into
 from shared.following import FollowerApplication, UpstreamChange
 
 
@@ -146,26 +147,15 @@ class NotificationsApplication(CrisisFollowUpUseCases, FollowerApplication[Perso
         """The record that stands for this person now (itself unless intake merged it away), from
         the merge events alone: deciding it reads nothing else of a record the caller may not see."""
         for _ in range(16):  # a chain of merges, followed to its end
-            merged_into: str | None = None
-            for noted in self.follower_events(person_id, "MergedAway", "MergeUndoneNoted"):
-                if type(noted).__name__ == "MergedAway":
-                    merged_into = noted.survivor_id
-                elif noted.duplicate_id == str(person_id):
-                    merged_into = None
-            if merged_into is None:
+            survivor = merged_into(person_id, self.follower_events(person_id, *MERGED_INTO_NOTES))
+            if survivor is None:
                 return person_id
-            person_id = UUID(merged_into)
+            person_id = survivor
         return person_id
 
     def records_of(self, person_id: UUID) -> list[UUID]:
         """This record and those merged into it, survivor first (from the merge events alone)."""
-        duplicates: list[str] = []
-        for noted in self.follower_events(person_id, "DuplicateMergedIn", "MergeUndoneNoted"):
-            if type(noted).__name__ == "DuplicateMergedIn":
-                duplicates.append(noted.duplicate_id)
-            elif noted.duplicate_id in duplicates:
-                duplicates.remove(noted.duplicate_id)
-        return [person_id, *(UUID(duplicate) for duplicate in duplicates)]
+        return [person_id, *duplicates(self.follower_events(person_id, *DUPLICATES_NOTES))]
 
     def due_notifications(self, person_id: UUID) -> list[DueNotification] | None:
         found = self.follower(person_id)
