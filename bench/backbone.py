@@ -36,10 +36,9 @@ from bench.load import IntakeClients  # noqa: E402
 from bench.measure import measure_latency, measure_raw_insert_rate, measure_throughput  # noqa: E402
 from bench.report import RunResult, describe_run, percentile, print_summary  # noqa: E402
 from bench.stack import (  # noqa: E402
-    BenchError, ServiceGroup, add_server_options, prepare_benchmark_process, running_services,
+    ServiceGroup, add_server_options, run_benchmark_process, running_services,
 )
 from bench.watcher import CareplanWatcher  # noqa: E402
-from tests.support.processes import ServiceFailed  # noqa: E402
 from tests.support.servers import Isolation  # noqa: E402
 
 
@@ -85,18 +84,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    prepare_benchmark_process()
-    try:
+
+    def measure() -> None:
         with running_services(args) as (isolation, services):
             runs = asyncio.run(run_benchmark(args, isolation, services))
             print_summary(runs, args)
-        return 0
-    except (BenchError, ServiceFailed) as error:
-        print(f"\nbenchmark failed: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        return 130
+
+    return run_benchmark_process(measure)
 
 
 if __name__ == "__main__":

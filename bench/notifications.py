@@ -41,9 +41,8 @@ from bench.load import IntakeClients  # noqa: E402
 from bench.notifications_report import NotificationRun, describe_run, print_summary  # noqa: E402
 from bench.report import percentile  # noqa: E402
 from bench.stack import (  # noqa: E402
-    BenchError, ServiceGroup, add_server_options, prepare_benchmark_process, running_services, staff_token,
+    BenchError, ServiceGroup, add_server_options, run_benchmark_process, running_services, staff_token,
 )
-from tests.support.processes import ServiceFailed  # noqa: E402
 from tests.support.servers import Isolation  # noqa: E402
 
 # Receivers on 127.0.0.1 over plain http: development only, as the tests allow it.
@@ -113,18 +112,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    prepare_benchmark_process()
-    try:
+
+    def measure() -> None:
         with running_services(args, NOTIFICATIONS_ENV) as (isolation, services):
             runs = asyncio.run(run_benchmark(args, isolation, services))
             print_summary(runs, args)
-        return 0
-    except (BenchError, ServiceFailed, httpx.HTTPError) as error:
-        print(f"\nbenchmark failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        return 130
+
+    return run_benchmark_process(measure, failures=(httpx.HTTPError,))
 
 
 if __name__ == "__main__":

@@ -44,10 +44,9 @@ from bench.cpu import CpuMeter  # noqa: E402
 from bench.load import IntakeClients  # noqa: E402
 from bench.measure import measure_throughput  # noqa: E402
 from bench.stack import (  # noqa: E402
-    SERVICE_NAMES, BenchError, ServiceGroup, add_server_options, prepare_benchmark_process, running_services,
+    SERVICE_NAMES, BenchError, ServiceGroup, add_server_options, run_benchmark_process, running_services,
 )
 from bench.watcher import CareplanWatcher  # noqa: E402
-from tests.support.processes import ServiceFailed  # noqa: E402
 
 
 class OtlpSink(ThreadingHTTPServer):
@@ -195,9 +194,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    prepare_benchmark_process()
-    measurements: list[Measurement] = []
-    try:
+
+    def measure() -> None:
+        measurements: list[Measurement] = []
         with otlp_sink() as sink:
             for pair in range(args.pairs):
                 # off-on, then on-off: each side gets the earlier slot as often as the later one.
@@ -205,13 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                 for observed in order:
                     measurements.append(run_configuration(args, observed, sink))
         summarise(measurements)
-        return 0
-    except (BenchError, ServiceFailed) as error:
-        print(f"\nbenchmark failed: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        return 130
+
+    return run_benchmark_process(measure)
 
 
 if __name__ == "__main__":

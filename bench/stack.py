@@ -9,7 +9,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -109,6 +109,22 @@ def prepare_benchmark_process() -> None:
     signal.signal(signal.SIGTERM, handler)
     gc.freeze()
     gc.set_threshold(10_000, 10, 100)
+
+
+def run_benchmark_process(body: Callable[[], None], failures: tuple[type[Exception], ...] = ()) -> int:
+    """A benchmark's exit status around its body (prepared as `prepare_benchmark_process` says):
+    0 when it finished, 1 with the reason when a measurement failed (`BenchError`, a service that
+    exited, or one of `failures`), 130 on Ctrl-C. The body's own context managers clean up."""
+    prepare_benchmark_process()
+    try:
+        body()
+        return 0
+    except (BenchError, ServiceFailed, *failures) as error:
+        print(f"\nbenchmark failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; cleaning up", file=sys.stderr)
+        return 130
 
 
 @contextlib.contextmanager
