@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -120,10 +121,12 @@ class System:
     async def stop_all(self) -> None:
         for service in list(self.services):
             await self.stop(service)
-        if self._connection is not None:
-            await self._connection.close()
-        for connection in self._connections.values():
-            await connection.close()
+        # Bounded: a connection whose channel the server closed (a passive declare of a missing
+        # queue) can leave aio-pika waiting forever on the close handshake.
+        for connection in [self._connection, *self._connections.values()]:
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(connection.close(), timeout=5)
 
     @staticmethod
     def client(service: Service, role: str | None = None, subject: str | None = None, **claims: Any) -> httpx.AsyncClient:
@@ -137,7 +140,9 @@ class System:
 
     async def channel(self) -> aio_pika.abc.AbstractChannel:
         if self._connection is None:
-            self._connection = await aio_pika.connect_robust(self.isolation.amqp_url)
+            # Not robust: a test's own connection should fail loudly, not reopen channels the
+            # server closed on purpose.
+            self._connection = await aio_pika.connect(self.isolation.amqp_url)
         return await self._connection.channel(publisher_confirms=True)
 
     async def tap(self, binding: str = "#") -> aio_pika.abc.AbstractQueue:
@@ -188,8 +193,12 @@ class System:
 
     async def dead_letters(self, service: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
         channel = await self.channel()
-        queue = await channel.declare_queue(f"{service}.dead-letter", passive=True)
-        return await self.drain(queue)
+        try:
+            queue = await channel.declare_queue(f"{service}.dead-letter", passive=True)
+            return await self.drain(queue)
+        finally:
+            if not channel.is_closed:
+                await channel.close()
 
 
 def envelope(message: aio_pika.abc.AbstractIncomingMessage) -> dict[str, Any]:
