@@ -44,6 +44,10 @@ def build_foundation(settings: ServiceSettings, application_class: type[Applicat
     """A service's application (given `application_options` besides its environment), the pool that
     runs it and its broker: what the rest of the service is built on."""
     ensure_schema(settings)
+    # Before the application exists: psycopg's instrumentation patches how connections are made,
+    # and the application's pool opens its connections as it is built (those made earlier would
+    # never be traced, and the pool keeps them: no statement of the event store was).
+    traced = configure_tracing(settings.service_name)
     application = application_class(env=settings.eventsourcing_env(), **(application_options or {}))
     # Bounded: each worker may hold a database connection from the application's pool.
     executor = ThreadPoolExecutor(
@@ -55,7 +59,7 @@ def build_foundation(settings: ServiceSettings, application_class: type[Applicat
     # their duration and size, and publishes (the relay's and retries').
     middlewares: list[Any] = [RabbitPrometheusMiddleware(registry=metrics.registry, app_name=settings.service_name,
                                                          metrics_prefix="carecoord_broker")]
-    if configure_tracing(settings.service_name):
+    if traced:
         # Outermost: a delivery's consume span (continuing the publisher's `traceparent`) covers
         # everything done with it, and each publish carries its own span's `traceparent` on.
         middlewares.insert(0, RabbitTelemetryMiddleware())
