@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -46,6 +47,9 @@ class Access:
     provenance: Provenance  # the reader (subject, role), correlation id, traceparent
     reader_agency: str | None = None  # the token's agency claim, if any
     reader_app: str | None = None  # the token's app claim (a care-team app), if any
+    # What of the resource was read, when one record stands for several things sent (the live
+    # stream: one record per person per page, naming each event sent as "<position>:<kind>").
+    items: tuple[str, ...] = ()
 
     @property
     def trace_id(self) -> str | None:
@@ -71,11 +75,17 @@ class AccessRecord(Aggregate):
         reader_agency: str | None
         reader_app: str | None
         trace_id: str | None
+        items: list[str]
+        class_version = 2  # version 2 adds `items`
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["items"] = []  # a read of one whole resource, as every read recorded before was
 
     @event(Recorded)
     def __init__(self, person_id: UUID, resource: str, route: str, outcome: str, status: int, purpose: str,
                  provenance: Provenance, reader_agency: str | None, reader_app: str | None,
-                 trace_id: str | None) -> None:
+                 trace_id: str | None, items: list[str]) -> None:
         self.person_id = person_id
         self.resource = resource
         self.route = route
@@ -86,6 +96,7 @@ class AccessRecord(Aggregate):
         self.reader_agency = reader_agency
         self.reader_app = reader_app
         self.trace_id = trace_id
+        self.items = tuple(items)
 
     @classmethod
     def of(cls, access: Access) -> AccessRecord:
@@ -93,7 +104,7 @@ class AccessRecord(Aggregate):
         return cls(person_id=access.person_id, resource=access.resource, route=access.route,
                    outcome=access.outcome.value, status=access.status, purpose=access.purpose,
                    provenance=access.provenance, reader_agency=access.reader_agency,
-                   reader_app=access.reader_app, trace_id=access.trace_id)
+                   reader_app=access.reader_app, trace_id=access.trace_id, items=list(access.items))
 
     @property
     def reader_id(self) -> str:

@@ -29,11 +29,9 @@ from fastapi.exceptions import RequestValidationError
 from shared.access import Principal
 from shared.access_recording import AccessNotRecorded, AccessRecorder
 from shared.access_records import Access, Outcome
-from shared.disclosures import DEFAULT_PURPOSE, PURPOSES_OF_USE, UnknownPurpose, purpose_of_use
+from shared.disclosures import DEFAULT_PURPOSE, PURPOSE_HEADER, PURPOSES_OF_USE, UnknownPurpose, purpose_of_use
 from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RefusedRequest, RequestProvenance, audit_log
-
-PURPOSE_HEADER = "X-Purpose-Of-Use"
 
 async def stated_purpose(x_purpose_of_use: Annotated[str | None, Header(
         description="Why the caller asks, recorded with the read (and with a disclosure): an HL7 v3 PurposeOfUse "
