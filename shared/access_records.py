@@ -12,6 +12,7 @@ Plain Python on eventsourcing's domain model; no framework.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -56,6 +57,16 @@ class Access:
         """The W3C trace id of the request (the traceparent's second field), if it was traced."""
         parts = (self.provenance.traceparent or "").split("-")
         return parts[1] if len(parts) == 4 else None
+
+
+def per_person(items: Iterable[tuple[UUID, str]]) -> dict[UUID, tuple[str, ...]]:
+    """What one page or batch names of each person, in order (`(person, item)` pairs, an item
+    such as `"<position>:<kind>"`): a page about many people is recorded as one read per person,
+    each naming its items, rather than one per item."""
+    found: dict[UUID, list[str]] = {}
+    for person_id, item in items:
+        found.setdefault(person_id, []).append(item)
+    return {person_id: tuple(named) for person_id, named in found.items()}
 
 
 class AccessRecord(Aggregate):

@@ -17,7 +17,7 @@ the reader gets 503 and nothing of the record; a refusal that cannot be recorded
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 from uuid import UUID
@@ -28,7 +28,7 @@ from fastapi.exceptions import RequestValidationError
 
 from shared.access import Principal
 from shared.access_recording import AccessNotRecorded, AccessRecorder
-from shared.access_records import Access, Outcome
+from shared.access_records import Access, Outcome, per_person
 from shared.disclosures import DEFAULT_PURPOSE, PURPOSE_HEADER, PURPOSES_OF_USE, UnknownPurpose, purpose_of_use
 from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RefusedRequest, RequestProvenance, audit_log
@@ -76,6 +76,23 @@ class ReadRecording:
                 "error_type": type(error).__name__})
             raise _unavailable() from None
         await self._record(person_id, resource, Outcome.ALLOWED, status.HTTP_200_OK)
+
+    async def of_page(self, resource: str, items: Sequence[tuple[UUID, str]]) -> None:
+        """Record a page about several people that is about to be answered (a subscription's
+        deliveries, say): one record per person, its `items` naming what of the page concerned
+        them (`(person, "<number>:<kind>")` pairs), all committed together; 503 if they cannot be."""
+        grouped = per_person(items)
+        accesses = [Access(person_id=person_id, resource=resource, route=self._route, outcome=Outcome.ALLOWED,
+                           status=status.HTTP_200_OK, purpose=self._purpose, provenance=self._provenance,
+                           reader_agency=self._principal.agency, reader_app=self._principal.app, items=named)
+                    for person_id, named in grouped.items()]
+        try:
+            await self._recorder.record_all(accesses)
+        except AccessNotRecorded:
+            raise _unavailable() from None
+        audit_log.info("records read", extra={
+            "reader": self._principal.subject, "reader_role": self._principal.role.value, "record": resource,
+            "people": len(grouped), "items": len(items), "purpose_of_use": self._purpose})
 
     async def _record(self, person_id: UUID, resource: str, outcome: Outcome, status_code: int) -> None:
         access = Access(person_id=person_id, resource=resource, route=self._route, outcome=outcome,

@@ -18,14 +18,13 @@ and recording it would write a record per refused notice per open stream.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from uuid import UUID
 
 from services.notifications.stream import StreamedNotice
 from shared.access import Principal
 from shared.access_recording import AccessRecorder
-from shared.access_records import Access, Outcome
+from shared.access_records import Access, Outcome, per_person
 from shared.domain import Provenance
 
 STREAM_RESOURCE = "notice stream"
@@ -47,7 +46,7 @@ class StreamReads:
         if not notices:
             return []
         return await self._recorder.record_all([self.access(person_id, items)
-                                                for person_id, items in by_person(notices).items()])
+                                                for person_id, items in per_person(stream_items(notices)).items()])
 
     def access(self, person_id: UUID, items: tuple[str, ...]) -> Access:
         return Access(person_id=person_id, resource=STREAM_RESOURCE, route=STREAM_ROUTE, outcome=Outcome.ALLOWED,
@@ -55,9 +54,6 @@ class StreamReads:
                       reader_agency=self._reader.agency, reader_app=self._reader.app, items=items)
 
 
-def by_person(notices: Sequence[StreamedNotice]) -> dict[UUID, tuple[str, ...]]:
-    """Each person's events in the batch, in the order sent, named `<position>:<kind>`."""
-    items: dict[UUID, list[str]] = defaultdict(list)
-    for notice in notices:
-        items[notice.person_id].append(f"{notice.position}:{notice.document['kind']}")
-    return {person_id: tuple(named) for person_id, named in items.items()}
+def stream_items(notices: Sequence[StreamedNotice]) -> list[tuple[UUID, str]]:
+    """Each event of the batch as its person and `<position>:<kind>`."""
+    return [(notice.person_id, f"{notice.position}:{notice.document['kind']}") for notice in notices]

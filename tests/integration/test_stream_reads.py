@@ -1,6 +1,7 @@
 """What the live stream (GET /stream) sends about a person is a read of their record: recorded in
 notifications' store, one record per person per batch naming the events, before the events reach
-the client; a stream whose reads cannot be recorded sends nothing of them and ends."""
+the client; a stream whose reads cannot be recorded sends nothing of them and ends. The pages of a
+webhook subscription that name people are recorded the same way."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from shared.access_recording import recorded_accesses
 from shared.access_records import AccessRecord
 from shared.runtime import Service
 from tests.integration.test_notice_stream import crisis_contact, due, on_team, register
+from tests.integration.webhook_support import CASEY, person_with_team, screen, start
+from tests.support.receiver import receiving
 from tests.support.serving import serving
 from tests.support.sse import EventStream
 from tests.support.system import System, bearer
@@ -102,3 +105,33 @@ async def test_a_stream_whose_reads_cannot_be_recorded_sends_nothing_of_them_and
                 received = await resumed.until(2, "the notices, recorded this time")
             named = {item for record in await stream_records(notifications, person_id) for item in record.items}
             assert {f"{event.id}:{event.data['kind']}" for event in received} <= named
+
+
+async def test_a_subscriptions_deliveries_and_missed_events_are_recorded_as_reads_of_the_people_they_name(
+        system: System):
+    """Two more pages that name people and notices: the deliveries of a webhook subscription, which
+    a supervisor may list for any subscription, and the events an app missed."""
+    intake, careplan, notifications = await start(system)
+    person_id = await person_with_team(system, intake, careplan, notifications, "hook-reads")
+    async with receiving() as receiver, system.client(notifications) as n:
+        made = (await n.post("/subscriptions", headers=CASEY, json={"url": receiver.url})).json()
+        await screen(system, intake, person_id)
+        await receiver.wait_for(2, "the positive screening and the crisis")
+        path = f"/subscriptions/{made['subscription_id']}"
+
+        supervisor = {**bearer("supervisor", "sam-supervisor"), "X-Purpose-Of-Use": "HOPERAT"}
+        listed = await n.get(f"{path}/deliveries", headers=supervisor)
+        assert listed.status_code == 200, listed.text
+        [record] = [r for r in await records(notifications, person_id) if r.resource == "webhook deliveries"]
+        assert (record.reader_id, record.reader_role, record.route, record.purpose) == (
+            "sam-supervisor", "supervisor", "/subscriptions/{subscription_id}/deliveries", "HOPERAT")
+        assert record.items == tuple(f"{d['sequence']}:{d['kind']}" for d in listed.json()["deliveries"])
+
+        missed = await n.get(f"{path}/events", headers=CASEY)
+        assert missed.status_code == 200, missed.text
+        [record] = [r for r in await records(notifications, person_id) if r.resource == "missed webhook events"]
+        assert (record.reader_id, record.purpose) == ("casey", "TREAT") and len(record.items) == 2
+
+
+async def records(notifications: Service, person_id: str) -> list[AccessRecord]:
+    return await asyncio.to_thread(recorded_accesses, notifications.application, uuid.UUID(person_id))
