@@ -63,6 +63,8 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_file: Path | None = set_in_deployment(None, one_of="a token verification key")
     jwt_dev_secret: SecretStr | None = set_in_deployment(None, one_of="a token verification key")
     max_body_bytes: int = 64 * 1024
+    # A request's line and headers together; 431 past it, and the connection closed.
+    max_header_bytes: int = 16 * 1024
     # Seconds a request's whole body may take to arrive (408 after): a stalled upload holds a connection.
     request_body_timeout: float = 10.0
     # Seconds a read waits for its access record to commit; 503 after (never answered unrecorded).
