@@ -12,11 +12,13 @@ When the block ends, the access is recorded in the service's store (shared/acces
 with what the reader is about to be answered: allowed (the block returned), refused with 403 or
 404 (a `RefusedRequest`: the access rules said no), or not found (any other 404). Only then does
 the endpoint return, and FastAPI serialize and send the body. If the record cannot be committed
-the reader gets 503 and nothing of the record; a refusal that cannot be recorded is a 503 too.
+the reader gets 503 and nothing of the record; a refusal that cannot be recorded is a 503 too. A
+block that has not finished within READ_TIMEOUT (the store does not answer) is a 503 as well.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -32,6 +34,9 @@ from shared.access_records import Access, Outcome, per_person
 from shared.disclosures import DEFAULT_PURPOSE, PURPOSE_HEADER, PURPOSES_OF_USE, UnknownPurpose, purpose_of_use
 from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RefusedRequest, RequestProvenance, audit_log
+
+# How long the reading itself may take (before its record is written): 503 after.
+DEFAULT_READ_TIMEOUT = 10.0
 
 async def stated_purpose(x_purpose_of_use: Annotated[str | None, Header(
         description="Why the caller asks, recorded with the read (and with a disclosure): an HL7 v3 PurposeOfUse "
@@ -51,8 +56,9 @@ class ReadRecording:
     """The reads one request makes of person records; see the module's doc."""
 
     def __init__(self, recorder: AccessRecorder, principal: Principal, provenance: Provenance,
-                 purpose: str, route: str) -> None:
+                 purpose: str, route: str, read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
         self._recorder = recorder
+        self._read_timeout = read_timeout
         self._principal = principal
         self._provenance = provenance
         self._purpose = purpose
@@ -63,7 +69,19 @@ class ReadRecording:
         """Record the read of `resource` (a stable name) of this person's record when the block
         ends, with its outcome; 503 instead of the answer if it cannot be recorded."""
         try:
-            yield
+            # Bounded: a database that stops answering (no refusal, no error: a host gone) would
+            # otherwise hold the reader as long as the connect timeout and eventsourcing's retries
+            # allow, minutes, or a query on an open connection forever. The thread keeps waiting;
+            # the reader is answered.
+            async with asyncio.timeout(self._read_timeout):
+                yield
+        except TimeoutError:
+            audit_log.error("record not read: the store did not answer in time", extra={
+                "reader": self._principal.subject, "person_id": str(person_id), "record": resource,
+                "timeout_seconds": self._read_timeout})
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                f"the record store did not answer within {self._read_timeout} s, so nothing is "
+                                "answered; try again later") from None
         except HTTPException as refusal:
             outcome = _outcome_of(refusal)
             if outcome is not None:
@@ -129,7 +147,8 @@ async def recorded_read(
 ) -> ReadRecording:
     route = request.scope.get("route")
     return ReadRecording(request.app.state.access_recorder, principal, provenance, purpose,
-                         getattr(route, "path", request.url.path))
+                         getattr(route, "path", request.url.path),
+                         getattr(request.app.state, "read_timeout", DEFAULT_READ_TIMEOUT))
 
 
 RecordedRead = Annotated[ReadRecording, Depends(recorded_read)]

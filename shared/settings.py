@@ -69,6 +69,10 @@ class ServiceSettings(BaseSettings):
     request_body_timeout: float = 10.0
     # Seconds a read waits for its access record to commit; 503 after (never answered unrecorded).
     access_record_timeout: float = 5.0
+    # Seconds a read of a person's record may take before its record is written; 503 after. Bounds
+    # request paths when the database stops answering, where DATABASE_CONNECT_TIMEOUT (patient, for
+    # start-up and consumers) and eventsourcing's retries would hold the reader for minutes.
+    read_timeout: float = 10.0
     # Seconds to wait for a database connection (eventsourcing's POSTGRES_CONNECT_TIMEOUT, retried
     # by eventsourcing up to 10 times) before a call fails; a read then answers 503.
     database_connect_timeout: int = 30
