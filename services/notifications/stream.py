@@ -8,6 +8,10 @@ each named by its log position. A client that reconnects with the last position 
 resumes from the store: a restart of the service loses nothing and repeats nothing, because the
 positions are durable and totally ordered (eventsourcing commits notification ids in order).
 
+What a stream sends about a person is recorded as a read of their record before it is sent, a
+batch at a time (`follow`'s `record_reads`, stream_reads.py); a batch that cannot be recorded is
+not sent.
+
 Every stream of the service is woken by the service's LISTEN/NOTIFY listener (this object is one
 of its log followers) when a commit names the topic; a bounded poll is the fallback.
 """
