@@ -209,7 +209,7 @@ def http_telemetry(traced: bool) -> TelemetryConfig:
     (several per request) are left out, and its metrics and logs are Prometheus's and our own
     logging's business. Chosen over opentelemetry-instrumentation-fastapi, which made ~450 more
     Python calls per request for the same span (it matches every route again to name it, and
-    decodes every header for each one it reads): bench/README.md, 2026-12-07 (03:10-03:52 UTC).
+    decodes every header for each one it reads): bench/README.md, 2026-12-07 (03:10-04:06 UTC).
     Untraced, nothing is set up at all (FastAPI would otherwise start tracing as soon as any SDK
     tracer provider appears in the process)."""
     return TelemetryConfig(tracing=traced, metrics=False, logs=False, operation_spans=False,
