@@ -19,7 +19,9 @@ decrypts and decodes as the real event it copies). The raw read is the history's
 (the person index joined to the log, by position, `--page` rows a query) with rows fetched and
 dropped; the history is what `carecoord audit history PERSON --service intake --format jsonl`
 does: the same pages decrypted, their JSON decoded and made plain, made into lines, merged and
-written as JSON lines (to /dev/null). Same targets.
+written as JSON lines (to /dev/null). Same targets. Beside the rates, the CPU time this process
+spent per event in each (`time.process_time`, every thread's, median of the three passes): steadier
+than wall-clock rates on a shared machine.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ merged into one stream in time order with causation kept, a page at a time.
 The auditor's tool reads each service's store directly, with that service's settings and keys (as
 `audit verify` does), rather than through the services' HTTP endpoints: it needs no token for three
 services, reads each store in one consistent snapshot (REPEATABLE READ, read-only), works while a
-service is down, and goes no slower than the database. Each service's page is the same query and
-the same lines as its `GET /audit/people/{id}/history` (shared/person_index.py,
-shared/person_history.py), so the two cannot drift apart.
+service is down, and goes no slower than the database. Each service's page is the same query (the
+aggregate id read as text) and the same lines as its `GET /audit/people/{id}/history`
+(shared/person_index.py, shared/person_history.py), so the two cannot drift apart.
 """
 
 from __future__ import annotations
