@@ -56,11 +56,26 @@ class AccessRecorder:
                                                     "error_type": type(error).__name__})
             raise AccessNotRecorded(type(error).__name__) from error
 
+    async def record_all(self, accesses: Sequence[Access]) -> list[UUID]:
+        """Several reads at once (a page of the live stream: one per person), submitted together so
+        that they share a batch: every committed record's id, or AccessNotRecorded if any was not
+        (then none of what they stand for may be sent)."""
+        results = await asyncio.gather(*(self.record(access) for access in accesses), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [result for result in results if isinstance(result, UUID)]
+
     def _record_batch(self, accesses: Sequence[Access]) -> list[UUID]:
-        """One transaction for the whole batch: the records are new aggregates, nothing to refuse."""
-        records = [AccessRecord.of(access) for access in accesses]
-        self._application.record_uncached(*records)
-        return [record.id for record in records]
+        return record_accesses(self._application, accesses)
+
+
+def record_accesses(application: ServiceApplication, accesses: Sequence[Access]) -> list[UUID]:
+    """One transaction for all of them: the records are new aggregates, nothing to refuse. What
+    the services' group commit runs, and what `carecoord audit` writes with (synchronous)."""
+    records = [AccessRecord.of(access) for access in accesses]
+    application.record_uncached(*records)
+    return [record.id for record in records]
 
 
 def recorded_accesses(application: ServiceApplication, person_id: UUID) -> list[AccessRecord]:

@@ -12,9 +12,11 @@ Plain Python on eventsourcing's domain model; no framework.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -46,12 +48,25 @@ class Access:
     provenance: Provenance  # the reader (subject, role), correlation id, traceparent
     reader_agency: str | None = None  # the token's agency claim, if any
     reader_app: str | None = None  # the token's app claim (a care-team app), if any
+    # What of the resource was read, when one record stands for several things sent (the live
+    # stream: one record per person per page, naming each event sent as "<position>:<kind>").
+    items: tuple[str, ...] = ()
 
     @property
     def trace_id(self) -> str | None:
         """The W3C trace id of the request (the traceparent's second field), if it was traced."""
         parts = (self.provenance.traceparent or "").split("-")
         return parts[1] if len(parts) == 4 else None
+
+
+def per_person(items: Iterable[tuple[UUID, str]]) -> dict[UUID, tuple[str, ...]]:
+    """What one page or batch names of each person, in order (`(person, item)` pairs, an item
+    such as `"<position>:<kind>"`): a page about many people is recorded as one read per person,
+    each naming its items, rather than one per item."""
+    found: dict[UUID, list[str]] = {}
+    for person_id, item in items:
+        found.setdefault(person_id, []).append(item)
+    return {person_id: tuple(named) for person_id, named in found.items()}
 
 
 class AccessRecord(Aggregate):
@@ -71,11 +86,17 @@ class AccessRecord(Aggregate):
         reader_agency: str | None
         reader_app: str | None
         trace_id: str | None
+        items: list[str]
+        class_version = 2  # version 2 adds `items`
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["items"] = []  # a read of one whole resource, as every read recorded before was
 
     @event(Recorded)
     def __init__(self, person_id: UUID, resource: str, route: str, outcome: str, status: int, purpose: str,
                  provenance: Provenance, reader_agency: str | None, reader_app: str | None,
-                 trace_id: str | None) -> None:
+                 trace_id: str | None, items: list[str]) -> None:
         self.person_id = person_id
         self.resource = resource
         self.route = route
@@ -86,6 +107,7 @@ class AccessRecord(Aggregate):
         self.reader_agency = reader_agency
         self.reader_app = reader_app
         self.trace_id = trace_id
+        self.items = tuple(items)
 
     @classmethod
     def of(cls, access: Access) -> AccessRecord:
@@ -93,7 +115,7 @@ class AccessRecord(Aggregate):
         return cls(person_id=access.person_id, resource=access.resource, route=access.route,
                    outcome=access.outcome.value, status=access.status, purpose=access.purpose,
                    provenance=access.provenance, reader_agency=access.reader_agency,
-                   reader_app=access.reader_app, trace_id=access.trace_id)
+                   reader_app=access.reader_app, trace_id=access.trace_id, items=list(access.items))
 
     @property
     def reader_id(self) -> str:

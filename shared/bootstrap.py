@@ -165,6 +165,7 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
     # Built here so that a service without a verification key refuses to start.
     app.state.token_verifier = TokenVerifier(service.settings.token_settings())
     # Every read of a person's record is recorded through it before it is answered.
+    app.state.read_timeout = service.settings.read_timeout
     app.state.access_recorder = AccessRecorder(service.run_sync, service.application,
                                                service.settings.access_record_timeout,
                                                observe_batch=service.metrics.batch_observer("access_records"))

@@ -41,6 +41,9 @@ PURPOSES_OF_USE: dict[str, str] = {
     "HQUALIMP": "health quality improvement", "HMARKT": "healthcare marketing", "THREAT": "threat",
 }
 DEFAULT_PURPOSE = "TREAT"
+PURPOSE_HEADER = "X-Purpose-Of-Use"  # where an HTTP caller states it
+# Why an auditor reads (`carecoord audit ... --purpose`, by default): compliance.
+AUDIT_PURPOSE = "HCOMPL"
 
 SUBSTANCE_USE = "substance_use"
 PART_2_WINDOW_YEARS = 3  # 42 CFR 2.25: disclosures made with consent, over the past 3 years

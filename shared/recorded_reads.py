@@ -12,12 +12,14 @@ When the block ends, the access is recorded in the service's store (shared/acces
 with what the reader is about to be answered: allowed (the block returned), refused with 403 or
 404 (a `RefusedRequest`: the access rules said no), or not found (any other 404). Only then does
 the endpoint return, and FastAPI serialize and send the body. If the record cannot be committed
-the reader gets 503 and nothing of the record; a refusal that cannot be recorded is a 503 too.
+the reader gets 503 and nothing of the record; a refusal that cannot be recorded is a 503 too. A
+block that has not finished within READ_TIMEOUT (the store does not answer) is a 503 as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 from uuid import UUID
@@ -28,12 +30,13 @@ from fastapi.exceptions import RequestValidationError
 
 from shared.access import Principal
 from shared.access_recording import AccessNotRecorded, AccessRecorder
-from shared.access_records import Access, Outcome
-from shared.disclosures import DEFAULT_PURPOSE, PURPOSES_OF_USE, UnknownPurpose, purpose_of_use
+from shared.access_records import Access, Outcome, per_person
+from shared.disclosures import DEFAULT_PURPOSE, PURPOSE_HEADER, PURPOSES_OF_USE, UnknownPurpose, purpose_of_use
 from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RefusedRequest, RequestProvenance, audit_log
 
-PURPOSE_HEADER = "X-Purpose-Of-Use"
+# How long the reading itself may take (before its record is written): 503 after.
+DEFAULT_READ_TIMEOUT = 10.0
 
 async def stated_purpose(x_purpose_of_use: Annotated[str | None, Header(
         description="Why the caller asks, recorded with the read (and with a disclosure): an HL7 v3 PurposeOfUse "
@@ -53,8 +56,9 @@ class ReadRecording:
     """The reads one request makes of person records; see the module's doc."""
 
     def __init__(self, recorder: AccessRecorder, principal: Principal, provenance: Provenance,
-                 purpose: str, route: str) -> None:
+                 purpose: str, route: str, read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
         self._recorder = recorder
+        self._read_timeout = read_timeout
         self._principal = principal
         self._provenance = provenance
         self._purpose = purpose
@@ -65,7 +69,19 @@ class ReadRecording:
         """Record the read of `resource` (a stable name) of this person's record when the block
         ends, with its outcome; 503 instead of the answer if it cannot be recorded."""
         try:
-            yield
+            # Bounded: a database that stops answering (no refusal, no error: a host gone) would
+            # otherwise hold the reader as long as the connect timeout and eventsourcing's retries
+            # allow, minutes, or a query on an open connection forever. The thread keeps waiting;
+            # the reader is answered.
+            async with asyncio.timeout(self._read_timeout):
+                yield
+        except TimeoutError:
+            audit_log.error("record not read: the store did not answer in time", extra={
+                "reader": self._principal.subject, "person_id": str(person_id), "record": resource,
+                "timeout_seconds": self._read_timeout})
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                f"the record store did not answer within {self._read_timeout} s, so nothing is "
+                                "answered; try again later") from None
         except HTTPException as refusal:
             outcome = _outcome_of(refusal)
             if outcome is not None:
@@ -78,6 +94,23 @@ class ReadRecording:
                 "error_type": type(error).__name__})
             raise _unavailable() from None
         await self._record(person_id, resource, Outcome.ALLOWED, status.HTTP_200_OK)
+
+    async def of_page(self, resource: str, items: Sequence[tuple[UUID, str]]) -> None:
+        """Record a page about several people that is about to be answered (a subscription's
+        deliveries, say): one record per person, its `items` naming what of the page concerned
+        them (`(person, "<number>:<kind>")` pairs), all committed together; 503 if they cannot be."""
+        grouped = per_person(items)
+        accesses = [Access(person_id=person_id, resource=resource, route=self._route, outcome=Outcome.ALLOWED,
+                           status=status.HTTP_200_OK, purpose=self._purpose, provenance=self._provenance,
+                           reader_agency=self._principal.agency, reader_app=self._principal.app, items=named)
+                    for person_id, named in grouped.items()]
+        try:
+            await self._recorder.record_all(accesses)
+        except AccessNotRecorded:
+            raise _unavailable() from None
+        audit_log.info("records read", extra={
+            "reader": self._principal.subject, "reader_role": self._principal.role.value, "record": resource,
+            "people": len(grouped), "items": len(items), "purpose_of_use": self._purpose})
 
     async def _record(self, person_id: UUID, resource: str, outcome: Outcome, status_code: int) -> None:
         access = Access(person_id=person_id, resource=resource, route=self._route, outcome=outcome,
@@ -114,7 +147,8 @@ async def recorded_read(
 ) -> ReadRecording:
     route = request.scope.get("route")
     return ReadRecording(request.app.state.access_recorder, principal, provenance, purpose,
-                         getattr(route, "path", request.url.path))
+                         getattr(route, "path", request.url.path),
+                         getattr(request.app.state, "read_timeout", DEFAULT_READ_TIMEOUT))
 
 
 RecordedRead = Annotated[ReadRecording, Depends(recorded_read)]

@@ -23,6 +23,7 @@ from opentelemetry import context as otel_context
 from faststream.rabbit import RabbitBroker
 from typing_extensions import TypeVar as TypeVarWithDefault
 
+from shared.header_limits import bounded_head_protocol
 from shared.eventstore import PostgresBatchProcessRecorder, ServiceApplication
 from shared.metrics import ServiceMetrics, queue_depth_refresher
 from shared.tracing import in_context, tracing_enabled
@@ -198,7 +199,9 @@ class Service:
         options: dict[str, Any] = {
             "host": self.settings.http_host, "port": self.settings.http_port, "log_config": None,
             "access_log": False,
-            "http": "httptools",  # C parser: h11 cost more CPU per request than the endpoint
+            # The C parser (h11 cost more CPU per request than the endpoint), with a bound on a
+            # request's head that httptools lacks: 431 past MAX_HEADER_BYTES (shared/header_limits.py).
+            "http": bounded_head_protocol(self.settings.max_header_bytes),
             # Requests still running at shutdown get this long; then their connections are closed.
             "timeout_graceful_shutdown": 15,
             **overrides,

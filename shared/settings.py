@@ -63,10 +63,16 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_file: Path | None = set_in_deployment(None, one_of="a token verification key")
     jwt_dev_secret: SecretStr | None = set_in_deployment(None, one_of="a token verification key")
     max_body_bytes: int = 64 * 1024
+    # A request's line and headers together; 431 past it, and the connection closed.
+    max_header_bytes: int = 16 * 1024
     # Seconds a request's whole body may take to arrive (408 after): a stalled upload holds a connection.
     request_body_timeout: float = 10.0
     # Seconds a read waits for its access record to commit; 503 after (never answered unrecorded).
     access_record_timeout: float = 5.0
+    # Seconds a read of a person's record may take before its record is written; 503 after. Bounds
+    # request paths when the database stops answering, where DATABASE_CONNECT_TIMEOUT (patient, for
+    # start-up and consumers) and eventsourcing's retries would hold the reader for minutes.
+    read_timeout: float = 10.0
     # Seconds to wait for a database connection (eventsourcing's POSTGRES_CONNECT_TIMEOUT, retried
     # by eventsourcing up to 10 times) before a call fails; a read then answers 503.
     database_connect_timeout: int = 30

@@ -29,13 +29,16 @@ from carecoord.audit.history import service_histories, service_settings
 from carecoord.audit.history_output import FORMATS as HISTORY_FORMATS
 from carecoord.audit.history_output import write_history
 from carecoord.audit.keys import SERVICES, AuditSettings
-from carecoord.audit.proving import NothingToProve, Target, check_proofs, prove, prove_consistency
+from carecoord.audit.proving import NothingToProve, Target, check_proofs, people_proven, prove, prove_consistency
+from carecoord.audit.reads import Operator, Read, ReadNotRecorded, record_reads
 from carecoord.audit.merging import merge_histories
 from carecoord.audit.store import AuditStore
 from carecoord.audit.verification import verify_log
 from carecoord.dev import dev_token, kept_dev_value
 from carecoord.progress import positions_progress, report_to
+from shared.access_records import Outcome
 from shared.checkpoints import CheckpointError, NoteSigner
+from shared.disclosures import AUDIT_PURPOSE, PURPOSES_OF_USE, UnknownPurpose
 from shared.person_index import HistoryFilter
 
 app = typer.Typer(name="audit", help="Checkpoint, verify and prove each service's event log (RFC 9162, C2SP "
@@ -45,6 +48,11 @@ app = typer.Typer(name="audit", help="Checkpoint, verify and prove each service'
                   no_args_is_help=True)
 
 Service = Annotated[str, typer.Option("--service", "-s", help=f"whose log: one of {', '.join(SERVICES)}")]
+# Who reads and why, recorded in each service read before anything is printed (carecoord/audit/reads.py).
+OperatorName = Annotated[str | None, typer.Option("--as", help="who is reading, recorded with the read "
+                                                               "(default: the operating-system user)")]
+Purpose = Annotated[str, typer.Option(help="why (an HL7 PurposeOfUse code), recorded with the read: "
+                                           + ", ".join(PURPOSES_OF_USE))]
 
 
 def _check_service(service: str) -> None:
@@ -59,6 +67,21 @@ def _count(n: int, noun: str) -> str:
 def _fail(message: str, code: int = 2) -> None:
     print(message, file=sys.stderr)
     raise typer.Exit(code)
+
+
+def _operator(name: str | None, purpose: str) -> Operator:
+    try:
+        return Operator.of(name, purpose)
+    except UnknownPurpose as error:
+        raise typer.BadParameter(str(error), param_hint="--purpose") from None
+
+
+def _recorded(service: str, operator: Operator, command: str, reads: list[Read]) -> None:
+    """Record the reads in the service's store, or print nothing and exit 2."""
+    try:
+        record_reads(service, operator, command, reads)
+    except ReadNotRecorded as error:
+        _fail(f"this read could not be recorded, so nothing of it is printed: {error}")
 
 
 @contextmanager
@@ -165,17 +188,24 @@ def prove_command(
     against: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="prove against this checkpoint "
                                                                            "(default: the latest stored)")] = None,
     key: VerifierKey = None,
+    operator_name: OperatorName = None,
+    purpose: Purpose = AUDIT_PURPOSE,
 ) -> None:
-    """Print inclusion proofs (JSON) that an outsider checks against a signed checkpoint."""
+    """Print inclusion proofs (JSON) that an outsider checks against a signed checkpoint. Proving
+    a person's records is a read of them: recorded in the service's store first (which needs
+    its event key), for each person whose records are proven."""
     _check_service(service)
+    operator = _operator(operator_name, purpose)
     settings = AuditSettings()
     try:
         parsed = Target.parse(target)
         with _store(settings, service, read_only=True) as store:
             document = prove(store, parsed, settings.verifier(key), settings.origin(service),
                              against.read_text() if against else None)
+            people = people_proven(store, document)
     except (ValueError, NothingToProve) as error:  # a malformed target or key, a checkpoint not ours
         _fail(f"cannot prove {target}: {error}")
+    _recorded(service, operator, "prove", [Read(person_id, "inclusion proof") for person_id in people])
     print(json.dumps(document, indent=2))
 
 
@@ -239,9 +269,12 @@ def history(
     types: Annotated[list[str] | None, typer.Option("--type", "-t", help="only this event type (repeatable): "
                                                                          "Person.ScreeningCompleted or ScreeningCompleted")] = None,
     page_size: Annotated[int, typer.Option(min=1, max=10_000, help="events read per query")] = HISTORY_PAGE,
+    operator_name: OperatorName = None,
+    purpose: Purpose = AUDIT_PURPOSE,
 ) -> None:
     """Every event about a person in intake, careplan and notifications, decrypted, in time order
-    (an effect never before its cause), with actor, role, service and correlation id."""
+    (an effect never before its cause), with actor, role, service and correlation id. The read is
+    recorded in each service read first (and so is listed, with the earlier ones)."""
     try:
         person_id = UUID(person)
     except ValueError:
@@ -251,7 +284,10 @@ def history(
     chosen = list(dict.fromkeys(services or SERVICES))
     for service in chosen:
         _check_service(service)
+    operator = _operator(operator_name, purpose)
     query = HistoryFilter(person_id, 0, _aware(since), _aware(until), tuple(types or ()), page_size)
+    for service in chosen:  # before the snapshots are taken: this read is in what it prints
+        _recorded(service, operator, "history", [Read(person_id, "audit history")])
     with service_histories(chosen) as histories:
         missing = [service for service, reader in histories.items() if not reader.has_index()]
         if missing:
@@ -294,12 +330,15 @@ def disclosures_command(
         DISCLOSING_SERVICES["careplan"],
     notifications: Annotated[str, typer.Option(envvar="NOTIFICATIONS_URL", help="notifications' base URL")] =
         DISCLOSING_SERVICES["notifications"],
+    purpose: Purpose = AUDIT_PURPOSE,
 ) -> None:
     """A person's accounting of disclosures: every disclosure outside the treating team (what
     support persons and outside agencies read through /shared, notices delivered to their
     webhooks or sent on their live stream), with date, recipient, what and why, over 6 years
     (45 CFR 164.528), 3 for substance-use information (42 CFR 2.25). Read from each service over
-    HTTP and merged."""
+    HTTP and merged; each service records the read (the token's reader, `--purpose`) before it
+    answers."""
+    stated = _operator(None, purpose).purpose
     if output not in FORMATS:
         raise typer.BadParameter(f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     if token is None:
@@ -308,7 +347,7 @@ def disclosures_command(
         token = dev_token("auditor")
     try:
         accounting = fetch_accounting(person, token, since.date() if since else None,
-                                      {"careplan": careplan, "notifications": notifications})
+                                      {"careplan": careplan, "notifications": notifications}, purpose=stated)
     except AccountingUnavailable as error:
         _fail(f"the accounting is incomplete, so none is given: {error}")
     print(render(accounting, output))
@@ -319,10 +358,14 @@ def as_of(
     person: Annotated[str, typer.Argument(metavar="PERSON", help="the person's id")],
     moment: Annotated[str, typer.Argument(metavar="TIME", help="the moment, ISO 8601 with a zone "
                                                                "(2026-12-01T09:30:00+00:00)")],
+    operator_name: OperatorName = None,
+    purpose: Purpose = AUDIT_PURPOSE,
 ) -> None:
     """Print (JSON) careplan's record of a person as it was at TIME: care team, care plan, consent
     directives, safety plan and integrated picture, rebuilt from careplan's events up to TIME, as
-    GET /audit/people/{id}/as-of answers. DATABASE_URL and EVENT_CIPHER_KEY as careplan has them."""
+    GET /audit/people/{id}/as-of answers. DATABASE_URL and EVENT_CIPHER_KEY as careplan has them.
+    The read is recorded in careplan's store before it is printed."""
+    operator = _operator(operator_name, purpose)
     try:
         person_id = UUID(person)
     except ValueError:
@@ -346,6 +389,8 @@ def as_of(
         document = record_as_of_document(settings, person_id, at)
     except InTheFuture as error:
         raise typer.BadParameter(str(error), param_hint="TIME") from None
+    _recorded("careplan", operator, "as-of", [Read(person_id, "record as of a past moment",
+                                                   Outcome.ALLOWED if document is not None else Outcome.NOT_FOUND)])
     if document is None:
         _fail(f"careplan had not heard of {person_id} by {at.isoformat()}")
     print(json.dumps(document, indent=2))

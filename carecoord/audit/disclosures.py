@@ -20,7 +20,8 @@ from uuid import UUID
 
 import httpx
 
-from shared.disclosures import HIPAA_WINDOW_YEARS, PART_2_WINDOW_YEARS, PURPOSE_OF_USE_SYSTEM
+from shared.disclosures import (AUDIT_PURPOSE, HIPAA_WINDOW_YEARS, PART_2_WINDOW_YEARS, PURPOSE_HEADER,
+                                PURPOSE_OF_USE_SYSTEM)
 
 if TYPE_CHECKING:  # imported where used: the FHIR models take a noticeable time to import, and
     # `carecoord token` and the other audit commands need none of them
@@ -50,14 +51,14 @@ class AccountingUnavailable(Exception):
 
 def fetch_accounting(person_id: UUID, token: str, since: date | None = None,
                      urls: dict[str, str] | None = None, transport: httpx.BaseTransport | None = None,
-                     ) -> dict[str, Any]:
+                     purpose: str = AUDIT_PURPOSE) -> dict[str, Any]:
     """Every service's part, merged in time order (refused or unreachable: AccountingUnavailable)."""
     entries: list[dict[str, Any]] = []
     for service, url in (urls or DISCLOSING_SERVICES).items():
         params = {"since": since.isoformat()} if since is not None else {}
         try:
             with httpx.Client(base_url=url, timeout=30, transport=transport,
-                              headers={"Authorization": f"Bearer {token}"}) as client:
+                              headers={"Authorization": f"Bearer {token}", PURPOSE_HEADER: purpose}) as client:
                 answer = client.get(f"/audit/people/{person_id}/disclosures", params=params)
         except httpx.HTTPError as error:
             raise AccountingUnavailable(f"{service} at {url}: {type(error).__name__}") from None

@@ -79,6 +79,16 @@ def prove(store: AuditStore, target: Target, verifier: NoteVerifier, origin: str
             "checkpoint": note, "proofs": proofs}
 
 
+def people_proven(store: AuditStore, document: dict[str, Any]) -> list[UUID]:
+    """Whose records a proof document shows (each is a read of that person's record, to be
+    recorded before it is printed); NothingToProve if the store cannot say (no person index)."""
+    people = store.people_at([proof["position"] for proof in document["proofs"]])
+    if people is None:
+        raise NothingToProve("the store has no person index, so whose records these are cannot be recorded: start "
+                             "the service once with this version")
+    return people
+
+
 def prove_consistency(store: AuditStore, old_note: str, verifier: NoteVerifier, origin: str,
                       new_note: str | None = None) -> dict[str, Any]:
     """A consistency proof (RFC 9162 2.1.4) that the tree of `new_note` (default: the latest stored

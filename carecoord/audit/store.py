@@ -152,6 +152,16 @@ class AuditStore:
     def has_log(self) -> bool:
         return self._value("SELECT to_regclass(%s)", (f'"{self.service}"."{self.service}_events"',)) is not None
 
+    def people_at(self, positions: list[int]) -> list[UUID] | None:
+        """Whose records are at these positions, by the person index (None: the store has no index,
+        so it cannot say)."""
+        if self._value("SELECT to_regclass(%s)", (f'"{self.service}"."person_events"',)) is None:
+            return None
+        rows = self.conn.execute(sql.SQL("SELECT DISTINCT person_id FROM {} WHERE position = ANY(%s) "
+                                         "ORDER BY person_id").format(sql.Identifier(self.service, "person_events")),
+                                 (positions,)).fetchall()
+        return [row[0] if isinstance(row[0], UUID) else UUID(str(row[0])) for row in rows]
+
     def last_position(self) -> int:
         return int(self._value(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(self._events)))
 

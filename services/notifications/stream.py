@@ -8,6 +8,10 @@ each named by its log position. A client that reconnects with the last position 
 resumes from the store: a restart of the service loses nothing and repeats nothing, because the
 positions are durable and totally ordered (eventsourcing commits notification ids in order).
 
+What a stream sends about a person is recorded as a read of their record before it is sent, a
+batch at a time (`follow`'s `record_reads`, stream_reads.py); a batch that cannot be recorded is
+not sent.
+
 Every stream of the service is woken by the service's LISTEN/NOTIFY listener (this object is one
 of its log followers) when a commit names the topic; a bounded poll is the fallback.
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +39,10 @@ from shared.topics import recorded_as, stored_topics
 
 NOTICE_TOPICS = [topic for recorded in recorded_as(PersonNotifications, PersonNotifications.NotificationDue)
                  for topic in stored_topics(recorded)]
+
+# Records what a stream is about to send as reads of the people it names (stream_reads.py:
+# StreamReads.record); raises, and then nothing of it is sent, when they cannot be recorded.
+RecordReads = Callable[[Sequence["StreamedNotice"]], Awaitable[object]]
 
 
 def may_follow(role: Role) -> bool:
@@ -141,12 +149,15 @@ class NoticeStreams:
             raise BeyondTheLog(f"{last_event_id} is past the end of the notification log ({end})")
         return last_event_id
 
-    async def follow(self, recipient: Principal, after: int, until: float | None = None, purpose: str = "TREAT"
-                     ) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
+    async def follow(self, recipient: Principal, after: int, *, record_reads: RecordReads, until: float | None = None,
+                     purpose: str = "TREAT") -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
         """The notices recorded after `after` that `recipient` may be sent, each decided as it
         leaves, until `until` (seconds since the epoch: when the caller's token expires; the client
-        reconnects with a fresh one) or the client goes. To a support person or an outside agency
-        each is a disclosure, recorded (with `purpose`) before it is sent."""
+        reconnects with a fresh one) or the client goes. What is about to be sent is first recorded
+        as reads of each person's record by `record_reads` (stream_reads.py), a batch at a time; if
+        that raises, nothing of the batch is sent and the exception ends the stream. To a support
+        person or an outside agency each notice is also a disclosure, recorded (with `purpose`)
+        before it is sent."""
         with self._news() as news:
             position = after
             while (left := math.inf if until is None else until - self._clock().timestamp()) > 0:
@@ -157,7 +168,8 @@ class NoticeStreams:
                     # contends for the GIL: at 100 notices/s, pages hold one or two).
                     decided_at = asyncio.get_running_loop().time()
                     notices, refusals = await self._run_sync(self._decode_and_decide, recipient, notifications)
-                    async for sent in self._send(recipient, notices, (decided_at, refusals), purpose):
+                    async for sent in self._send(recipient, notices, (decided_at, refusals), purpose,
+                                                 record_reads):
                         yield sent
                 position = read_to
                 if len(notifications) < self._page_size:
@@ -165,20 +177,28 @@ class NoticeStreams:
                         await asyncio.wait_for(news.wait(), timeout=min(self._poll_seconds, left))
 
     async def _send(self, recipient: Principal, notices: Sequence[StreamedNotice],
-                    decided: tuple[float, list[str | None]], purpose: str
+                    decided: tuple[float, list[str | None]], purpose: str, record_reads: RecordReads
                     ) -> AsyncIterator[tuple[StreamedNotice, dict[str, Any]]]:
         """Send what `recipient` may be sent of `notices`, given the decisions taken at a time (by
-        the loop's clock); what is still unsent once they are too old is decided again."""
+        the loop's clock); what is still unsent once they are too old is decided again. Each
+        decision's notices are recorded as reads before the first of them is sent."""
         loop = asyncio.get_running_loop()
         pending = list(notices)
         decided_at: float | None = decided[0]
         refusals = decided[1]
+        recorded: set[int] = set()  # positions whose read is recorded: a batch decided again is not recorded twice
         while pending:
             if decided_at is None:
                 decided_at = loop.time()
                 refusals = await self._run_sync(self._refusals, recipient, pending)
+            to_send = [notice for notice, refusal in zip(pending, refusals, strict=True)
+                       if refusal is None and notice.position not in recorded]
+            await record_reads(to_send)
+            recorded.update(notice.position for notice in to_send)
             for index, (notice, refusal) in enumerate(zip(pending, refusals, strict=True)):
-                if loop.time() - decided_at > self._decision_max_age:
+                # The first notice after a decision always goes: were recording or deciding slower
+                # than the limit, deciding again before it would never end.
+                if index > 0 and loop.time() - decided_at > self._decision_max_age:
                     pending, decided_at = pending[index:], None
                     break
                 if refusal is None:

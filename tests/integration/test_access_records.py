@@ -5,6 +5,7 @@ recorded is not answered (503) and nothing of the record is sent."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import httpx
@@ -157,6 +158,38 @@ async def test_with_the_database_cut_off_a_read_answers_503_and_sends_nothing(sy
                 return (await riverside.get(f"/people/{person_id}")).status_code == 200
 
             await eventually(answered, timeout=30, what="reads answered again once the database is back")
+    finally:
+        await proxy.close()
+
+
+async def test_with_the_database_not_answering_a_read_answers_503_within_the_read_timeout(system: System,
+                                                                                          isolation):
+    """Nothing fails quickly here (connections stay open, new ones are accepted and never answered),
+    and the connect timeout is as patient as start-up needs (30 s, retried): the read's own bound
+    answers."""
+    host, port = "127.0.0.1", int(isolation.database_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = TcpProxy(host, port)
+    await proxy.start()
+    try:
+        through_proxy = isolation.database_url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}")
+        intake = await system.start("intake", database_url=through_proxy, read_timeout=1.0)
+        assert intake.settings.database_connect_timeout == 30
+        async with system.client(intake, "agency_system", agency="riverside") as riverside:
+            person_id = await register(riverside, "ACC-5")
+            assert (await riverside.get(f"/people/{person_id}")).status_code == 200
+            proxy.stall()
+            started = time.monotonic()
+            response = await asyncio.wait_for(riverside.get(f"/people/{person_id}"), timeout=20)
+            waited = time.monotonic() - started
+            assert response.status_code == 503, response.text
+            assert "Jordan" not in response.text and "did not answer" in response.json()["detail"]
+            assert waited < 5, f"answered after {waited:.1f} s"
+            proxy.restore()
+
+            async def answered() -> bool:
+                return (await riverside.get(f"/people/{person_id}")).status_code == 200
+
+            await eventually(answered, timeout=30, what="reads answered again once the database answers")
     finally:
         await proxy.close()
 

@@ -21,11 +21,13 @@ from shared.eventstore import ensure_schema
 
 PROVENANCE = Provenance("agency-7", "agency_system", "corr-audit")
 EVENTS = "intake.intake_events"
+# Intake's event key: proving a person's records records that read in intake's store, which needs it.
+KEY = new_key()
 
 
 @pytest.fixture
 def intake(isolation):
-    settings = IntakeSettings(database_url=isolation.database_url, event_cipher_key=new_key())
+    settings = IntakeSettings(database_url=isolation.database_url, event_cipher_key=KEY)
     ensure_schema(settings)
     application = IntakeApplication(env=settings.eventsourcing_env())
     yield application
@@ -43,6 +45,7 @@ def audit(isolation, signer, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", isolation.database_url)
     monkeypatch.setenv("AUDIT_SIGNING_KEY", signer.text())
+    monkeypatch.setenv("EVENT_CIPHER_KEY", KEY)
     runner = CliRunner()
 
     def run(*args: str) -> tuple[int, str]:

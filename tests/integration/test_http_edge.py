@@ -5,6 +5,7 @@ parameters carrying what no id should."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -115,6 +116,55 @@ async def test_a_body_that_arrives_in_time_is_served(system: System):
         async with httpx.AsyncClient(base_url=f"http://{host}:{port}", headers=bearer("agency_system")) as client:
             person_id = await register(client)
     assert uuid.UUID(person_id)
+
+
+async def raw_answer(host: str, port: int, request: bytes) -> bytes:
+    """What the server answers to these bytes, sent in pieces while the answer is read to its end
+    (the server closes), within a bound."""
+    reader, writer = await asyncio.open_connection(host, port)
+
+    async def send() -> None:
+        with contextlib.suppress(ConnectionError):
+            for start in range(0, len(request), 65536):
+                writer.write(request[start:start + 65536])
+                await writer.drain()
+
+    sending = asyncio.create_task(send())
+    try:
+        answer = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := await asyncio.wait_for(reader.read(65536), timeout=10):
+                answer += chunk
+        return answer
+    finally:
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+        writer.close()
+
+
+async def test_headers_larger_than_the_limit_are_431_and_the_connection_is_closed(system: System):
+    service = await system.start("intake", max_header_bytes=8192)
+    token = bearer("agency_system")["Authorization"].encode()
+    async with serving(service) as (host, port):
+        # One huge header, sent in pieces: refused once the limit is passed, not buffered whole.
+        huge = await raw_answer(host, port, b"GET /people/x HTTP/1.1\r\nHost: intake\r\nX-Big: " + b"a" * 2_000_000
+                                + b"\r\n\r\n")
+        # Many small ones, arriving in one piece with the request line.
+        many = await raw_answer(host, port, b"GET /healthz HTTP/1.1\r\nHost: intake\r\n"
+                                + b"".join(b"X-H%d: %s\r\n" % (n, b"v" * 100) for n in range(100)) + b"\r\n")
+        # A long URL counts too.
+        long_url = await raw_answer(host, port, b"GET /people/" + b"x" * 9000 + b" HTTP/1.1\r\nHost: intake\r\n\r\n")
+        # Under the limit (a bearer token and a few kilobytes more) is served as ever.
+        async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
+            served = await client.get("/healthz", headers={"Authorization": token.decode(), "X-Note": "n" * 4000})
+    for answer in (many, long_url):
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert b"connection: close" in head.lower()
+        assert "header" in json.loads(body)["detail"]
+    assert huge.startswith(b"HTTP/1.1 431 "), huge[:200]
+    assert served.status_code == 200, served.text
 
 
 @pytest.mark.parametrize("given", ["x" * 30_000, "batch 7", "a\tb", "é" * 10, "x" * 129, ""])

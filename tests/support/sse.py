@@ -61,6 +61,10 @@ class EventStream:
 
         return await eventually(enough, timeout=timeout, what=f"{count} {what}")
 
+    async def ended(self) -> None:
+        """Until the server ends the stream (raising what ended it, if it failed)."""
+        await asyncio.shield(self._reading)
+
     async def _read(self) -> None:
         block = Block()
         async for line in self.response.aiter_lines():

@@ -12,6 +12,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._cut = False
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.port = 0
 
     async def start(self) -> None:
@@ -31,13 +33,21 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def stall(self) -> None:
+        """Keep every connection open but pass nothing either way, and accept new ones without
+        answering, until restore(): a database that stopped answering (a host gone, a network
+        partition), which fails nothing quickly the way a refused connection does."""
+        self._flowing.clear()
+
     def restore(self) -> None:
         self._cut = False
+        self._flowing.set()
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         if self._cut:
             client_writer.transport.abort()
             return
+        await self._flowing.wait()
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
         except OSError:
@@ -52,10 +62,10 @@ class TcpProxy:
             self._writers.discard(writer)
             writer.transport.abort()
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 
 import pytest
 
-from shared.access_recording import AccessRecorder, recorded_accesses
+from shared.access_recording import AccessNotRecorded, AccessRecorder, recorded_accesses
 from shared.access_records import Access, AccessRecord, Outcome
 from shared.disclosures import DEFAULT_PURPOSE, PURPOSES_OF_USE
 from shared.domain import Provenance
@@ -78,3 +79,33 @@ async def test_reads_arriving_together_are_recorded_in_fewer_transactions_than_r
     assert sum(batches) == 50 and len(batches) < 50
     assert sorted(r.reader_id for r in recorded_accesses(application, person_id)) == sorted(
         f"reader-{n}" for n in range(50))
+
+
+def test_one_record_can_name_the_items_sent_and_a_record_stored_before_items_existed_names_none(application):
+    person_id = uuid.uuid4()
+    streamed = dataclasses.replace(access(person_id), resource="notice stream", route="/stream",
+                                   items=("17:crisis_follow_up", "18:plan_changed"))
+    application.record_uncached(AccessRecord.of(streamed))
+    [record] = recorded_accesses(application, person_id)
+    assert (record.resource, record.route, record.items) == (
+        "notice stream", "/stream", ("17:crisis_follow_up", "18:plan_changed"))
+    assert AccessRecord.of(access(person_id)).items == ()
+
+    stored_before = {"person_id": person_id, "resource": "care plan"}  # a version 1 event's state
+    AccessRecord.Recorded.upcast_v1_v2(stored_before)
+    assert stored_before["items"] == []
+
+
+async def test_several_reads_are_recorded_together_or_the_caller_is_told_none_may_be_sent(application):
+    recorder = AccessRecorder(asyncio.to_thread, application)
+    people = [uuid.uuid4() for _ in range(3)]
+    ids = await recorder.record_all([access(person_id) for person_id in people])
+    assert len(set(ids)) == 3
+    assert all(len(recorded_accesses(application, person_id)) == 1 for person_id in people)
+
+    def refuse(*_):
+        raise OSError("the store is gone")
+
+    application.record_uncached = refuse
+    with pytest.raises(AccessNotRecorded):
+        await recorder.record_all([access(person_id) for person_id in people])

@@ -17,7 +17,7 @@ from eventsourcing.persistence import OperationalError
 from fastapi import FastAPI
 from fhir.resources.R4B.auditevent import AuditEvent
 
-from carecoord.audit.disclosures import as_csv, as_fhir_bundle, render
+from carecoord.audit.disclosures import as_csv, as_fhir_bundle, fetch_accounting, render
 from services.careplan import deps
 from services.careplan.api import shared_record
 from services.careplan.application import CareplanApplication, DisclosureNotRecorded
@@ -224,3 +224,17 @@ def test_a_webhook_delivered_outside_the_treating_team_is_a_disclosure(owner, st
     assert entry.recipient_address == "hooks.county.example"  # the host: never the URL, which may hold a secret
     assert (entry.recipient_kind, entry.recipient_id) == (
         ("outside_agency", "county-probation") if owner.role == "outside_agency" else ("named_person", "aunt-rosa"))
+
+
+def test_the_accounting_command_states_why_it_reads_so_each_service_records_that_purpose():
+    stated: list[str | None] = []
+
+    def service(request: httpx.Request) -> httpx.Response:
+        stated.append(request.headers.get("X-Purpose-Of-Use"))
+        return httpx.Response(200, json={"disclosures": []})
+
+    transport = httpx.MockTransport(service)
+    urls = {"careplan": "http://careplan", "notifications": "http://notifications"}
+    fetch_accounting(uuid4(), "a-token", urls=urls, transport=transport)
+    fetch_accounting(uuid4(), "a-token", urls=urls, transport=transport, purpose="HLEGAL")
+    assert stated == ["HCOMPL", "HCOMPL", "HLEGAL", "HLEGAL"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from uuid import uuid4
 
@@ -17,7 +17,10 @@ from fastapi import FastAPI
 
 from services.notifications import deps
 from services.notifications.application import NotificationsApplication
-from services.notifications.stream import NoticeStreams
+from services.notifications.stream import NoticeStreams, StreamedNotice
+from services.notifications.stream_reads import StreamReads
+from shared.access_recording import AccessNotRecorded, AccessRecorder, recorded_accesses
+from shared.domain import Provenance
 from services.notifications.stream_http import router
 from shared.access import Principal, Role
 from shared.contracts.intake import ConsentGrantedV1, ConsentRevokedV1
@@ -50,11 +53,12 @@ def streams(application: NotificationsApplication) -> NoticeStreams:
 
 
 @pytest.fixture
-def client(streams: NoticeStreams) -> httpx.AsyncClient:
+def client(streams: NoticeStreams, application: NotificationsApplication) -> httpx.AsyncClient:
     app = FastAPI()
     app.include_router(router)
     app.state.token_verifier = TokenVerifier(TokenSettings("carecoord", "carecoord-dev", dev_secret=TEST_JWT_SECRET))
     app.dependency_overrides[deps.notice_streams] = lambda: streams
+    app.state.access_recorder = AccessRecorder(RunsInline().run_sync, application)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifications")
 
 
@@ -94,6 +98,10 @@ class Person:
         ref = self._next()
         self._application.apply_change(self._application.consent_revocation_noted(ref, ConsentRevokedV1(
             directive_id=directive, revoked_at=NOW + timedelta(minutes=1))))
+
+
+async def noted(notices: Sequence[StreamedNotice]) -> None:
+    """Stands for the recording of reads where a test is not about it (those below are)."""
 
 
 async def received(stream: AsyncIterator, count: int) -> list[dict]:
@@ -138,7 +146,7 @@ async def test_a_member_who_leaves_the_team_is_no_longer_sent_its_notices(applic
     person, other = Person(application), Person(application)
     person.joined("casey")
     other.joined("casey")
-    stream = streams.follow(CLINICIAN, after=await streams.start_position(None))
+    stream = streams.follow(CLINICIAN, after=await streams.start_position(None), record_reads=noted)
     first = person.notice("crisis")
     assert [d["notification_id"] for d in await received(stream, 1)] == [first]
 
@@ -155,7 +163,7 @@ async def test_a_revocation_stops_the_notices_it_shared_at_once_on_an_open_strea
     person.joined("casey")
     directive = person.consents("aunt", "crisis")
     other.consents("aunt", "crisis")
-    stream = streams.follow(AUNT, after=await streams.start_position(None))
+    stream = streams.follow(AUNT, after=await streams.start_position(None), record_reads=noted)
     person.notice("screening_positive", category="mental_health")  # not shared with the aunt
     shared = person.notice("crisis_follow_up")
     [document] = await received(stream, 1)
@@ -175,18 +183,18 @@ async def test_a_resume_starts_after_the_position_given_and_repeats_nothing(appl
     person = Person(application)
     person.joined("casey")
     notices = [person.notice("crisis") for _ in range(7)]  # more than a page (3)
-    stream = streams.follow(CLINICIAN, after=0)
+    stream = streams.follow(CLINICIAN, after=0, record_reads=noted)
     first = await received(stream, 4)
     await stream.aclose()
     positions = await _positions(streams, 0, 4)
-    resumed = streams.follow(CLINICIAN, after=positions[-1])
+    resumed = streams.follow(CLINICIAN, after=positions[-1], record_reads=noted)
     rest = await received(resumed, 3)
     await resumed.aclose()
     assert [d["notification_id"] for d in first + rest] == notices
 
 
 async def _positions(streams: NoticeStreams, after: int, count: int) -> list[int]:
-    stream = streams.follow(CLINICIAN, after=after)
+    stream = streams.follow(CLINICIAN, after=after, record_reads=noted)
     found = [notice.position for notice, _ in [await anext(stream) for _ in range(count)]]
     await stream.aclose()
     return found
@@ -200,11 +208,55 @@ async def test_a_stream_ends_when_the_token_it_was_opened_on_expires(application
                             poll_seconds=0.01, clock=lambda: now[0])
     person = Person(application)
     person.joined("casey")
-    stream = streams.follow(CLINICIAN, after=0, until=(NOW + timedelta(minutes=1)).timestamp())
+    stream = streams.follow(CLINICIAN, after=0, until=(NOW + timedelta(minutes=1)).timestamp(), record_reads=noted)
     person.notice("crisis")
     assert len(await received(stream, 1)) == 1
 
     now[0] = NOW + timedelta(minutes=1, seconds=1)
     person.notice("crisis")
     with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(stream), timeout=5)
+
+
+async def test_what_is_sent_is_recorded_first_as_one_read_per_person_naming_each_event(application, streams):
+    person, other = Person(application), Person(application)
+    person.joined("casey")
+    other.joined("casey")
+    recorder = AccessRecorder(RunsInline().run_sync, application)
+    reads = StreamReads(recorder, CLINICIAN, Provenance("casey", "clinician", "stream-1"), "COC")
+    recorded_before_sent = []
+
+    async def record(notices: Sequence[StreamedNotice]) -> None:
+        await reads.record(notices)
+        recorded_before_sent.append([n.position for n in notices])
+
+    after = await streams.start_position(None)
+    person.notice("crisis_follow_up")
+    person.notice("screening_positive", category="mental_health")
+    other.notice("crisis_follow_up")
+    stream = streams.follow(CLINICIAN, after=after, record_reads=record)
+    first = await anext(stream)
+    # The whole page (3 notices, two people) was recorded before the first of it was sent.
+    assert recorded_before_sent and len(recorded_before_sent[0]) == 3
+    await received(stream, 2)
+    await stream.aclose()
+
+    [mine] = recorded_accesses(application, person.id)
+    [theirs] = recorded_accesses(application, other.id)
+    assert (mine.reader_id, mine.reader_role, mine.resource, mine.route, mine.outcome.value, mine.purpose,
+            mine.correlation_id) == ("casey", "clinician", "notice stream", "/stream", "allowed", "COC", "stream-1")
+    assert mine.items == (f"{first[0].position}:crisis_follow_up", f"{first[0].position + 1}:screening_positive")
+    assert theirs.items == (f"{first[0].position + 2}:crisis_follow_up",)
+
+
+async def test_what_cannot_be_recorded_is_not_sent_and_the_stream_ends(application, streams):
+    person = Person(application)
+    person.joined("casey")
+    person.notice("crisis")
+
+    async def refused(notices: Sequence[StreamedNotice]) -> None:
+        raise AccessNotRecorded("the store is unavailable")
+
+    stream = streams.follow(CLINICIAN, after=0, record_reads=refused)
+    with pytest.raises(AccessNotRecorded):
         await asyncio.wait_for(anext(stream), timeout=5)

@@ -24,6 +24,7 @@ from shared.access import STAFF, MissingRight, Principal, Right, Role, check_has
 from shared.domain import InvalidField
 from shared.http import CurrentPrincipal, invalid_field
 from shared.http_errors import ErrorBody
+from shared.recorded_reads import RecordedRead
 from shared.runtime import Foundation
 
 router = APIRouter(prefix="/subscriptions", tags=["webhook subscriptions"])
@@ -155,10 +156,13 @@ async def rotate_secret(subscription_id: UUID, principal: CurrentPrincipal, foun
 
 @router.get("/{subscription_id}/deliveries", response_model=DeliveriesView)
 async def list_deliveries(subscription_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                          webhooks: Webhooks,
+                          webhooks: Webhooks, read: RecordedRead,
                           delivery_status: Annotated[str | None, Query(alias="status", pattern="^(" + "|".join(STATUSES) + ")$")] = None):
+    """The subscription's deliveries. Each names a person and a notice kind, so the page is a read
+    of those people's records: recorded (one record per person, naming the deliveries) first."""
     await _managed(foundation, webhooks, principal, subscription_id)
     found = await foundation.run_sync(webhooks.deliveries, subscription_id, delivery_status)
+    await read.of_page("webhook deliveries", [(UUID(d.person_id), f"{d.sequence}:{d.kind}") for d in found])
     return DeliveriesView(subscription_id=subscription_id, deliveries=[DeliveryView.of(d) for d in found])
 
 
@@ -177,10 +181,11 @@ async def replay(subscription_id: UUID, request: ReplayRequest, principal: Curre
 
 @router.get("/{subscription_id}/events", response_model=MissedEventsView)
 async def missed_events(subscription_id: UUID, principal: CurrentPrincipal, foundation: ServiceFoundation,
-                        webhooks: Webhooks, after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                        webhooks: Webhooks, read: RecordedRead, after: Annotated[int, Query(ge=0, le=2**62)] = 0,
                         limit: Annotated[int, Query(ge=1, le=500)] = 100):
     """The subscription's numbered events after `after`: an app that sees a gap in the sequence
-    numbers (or was down) reads what it missed. Each is checked against the owner's access now."""
+    numbers (or was down) reads what it missed. Each is checked against the owner's access now;
+    what is shown of people is recorded as their records' reads first (one record per person)."""
     found = await _managed(foundation, webhooks, principal, subscription_id)
 
     def events() -> list[MissedEventView]:
@@ -192,5 +197,8 @@ async def missed_events(subscription_id: UUID, principal: CurrentPrincipal, foun
                 sequence=m.sequence, event_id=m.notification_id, kind=m.kind,
                 urgency="urgent" if m.urgent else "routine", person_id=m.person_id, occurred_at=m.occurred_at))
         return views
+    shown = await foundation.run_sync(events)
+    await read.of_page("missed webhook events", [(UUID(view.person_id), f"{view.sequence}:{view.kind}")
+                                                 for view in shown if view.person_id is not None])
     return MissedEventsView(subscription_id=subscription_id, events_since_start=found.events_since_start,
-                            events=await foundation.run_sync(events))
+                            events=shown)
