@@ -72,8 +72,8 @@ class SubscriptionMatcher(LogTailLoop):
         if recorded is NOTHING_TO_RECORD:
             self.position = read_to
             return True
-        if recorded is None:  # another process recorded this position: go on from the stored one
-            self._loaded = False
+        if not isinstance(recorded, RecordedMatches):  # None: another process recorded this position,
+            self._loaded = False  # go on from the stored one
             return True
         self.position = self._recorded = read_to
         if recorded.lanes:
