@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.access import Principal, RecordContext, Right, Role
 from shared.http import CurrentPrincipal, authorize_request
-from shared.person_history import as_seen_by_person, decode_state, history_line
+from shared.person_history import as_seen_by_person, history_line_of
 from shared.person_index import HistoryFilter
 from shared.recorded_reads import RecordedRead
 from shared.runtime import Foundation
@@ -66,8 +66,8 @@ def read_page(foundation: Foundation, principal: Principal, query: HistoryFilter
     rows = application.person_history(query)
     items = []
     for position, occurred_at, originator_id, version, topic, plaintext in rows:
-        line: dict[str, Any] | None = history_line(service, position, occurred_at, originator_id, version, topic,
-                                                   decode_state(plaintext), query.person_id)
+        line: dict[str, Any] | None = history_line_of(service, position, occurred_at, originator_id, version, topic,
+                                                      plaintext, query.person_id)
         if line is not None and principal.role is Role.PERSON:
             line = as_seen_by_person(line, query.person_id, settings.history_internal_types,
                                      settings.history_internal_fields)

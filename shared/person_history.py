@@ -43,12 +43,15 @@ def decode_state(plaintext: bytes) -> dict[str, Any]:
     return state_json.decode_state(plaintext)
 
 
+# The variant's first hex digit (RFC 9562: its top two bits `10`) for each the hash may give.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def event_id(service: str, originator_id: UUID | str, version: int) -> str:
-    """`shared/envelope.py: stable_event_id`, as a string, without building UUID objects."""
-    digest = hashlib.sha1(_NAMESPACE + f"{service}/{originator_id}/{version}".encode()).digest()
-    h = digest[:6].hex()
-    return (f"{h[:8]}-{h[8:]}-{(digest[6] & 0x0F) | 0x50:02x}{digest[7]:02x}-"
-            f"{(digest[8] & 0x3F) | 0x80:02x}{digest[9:10].hex()}-{digest[10:16].hex()}")
+    """`shared/envelope.py: stable_event_id` (a UUID version 5), as a string, without building UUID
+    objects: the SHA-1's first 32 hex digits with the version digit and the variant put in."""
+    h = hashlib.sha1(_NAMESPACE + f"{service}/{originator_id}/{version}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def history_line(service: str, position: int, occurred_at: datetime, originator_id: UUID | str, version: int,
@@ -56,8 +59,22 @@ def history_line(service: str, position: int, occurred_at: datetime, originator_
     """The line of one stored event (its `state` from `decode_state`; its type read from the
     stored topic, so an event class renamed since keeps the name it was recorded under). The ids
     may be given as their strings already (a history's reader makes the person's once)."""
-    provenance = state.get("provenance")
-    upstream = state.get("upstream")
+    data = {name: value for name, value in state.items() if name not in _COLUMNS}
+    # (kept as `json` would write it when the state was: see shared/state_json.py)
+    return _line(service, position, occurred_at, originator_id, version, topic, state.get("provenance"),
+                 state.get("upstream"), data if type(state) is dict else state_json.Exact(data), person_id)
+
+
+def history_line_of(service: str, position: int, occurred_at: datetime, originator_id: UUID | str, version: int,
+                    topic: str, plaintext: bytes, person_id: UUID | str) -> dict[str, Any]:
+    """`history_line(..., decode_state(plaintext), ...)`, the state decoded and split in one pass."""
+    columns, data = state_json.decode_fields(plaintext, _COLUMNS)
+    return _line(service, position, occurred_at, originator_id, version, topic, columns.get("provenance"),
+                 columns.get("upstream"), data, person_id)
+
+
+def _line(service: str, position: int, occurred_at: datetime, originator_id: UUID | str, version: int, topic: str,
+          provenance: Any, upstream: Any, data: dict[str, Any], person_id: UUID | str) -> dict[str, Any]:
     caused_by = None
     if provenance is not None:
         actor_id, actor_role = provenance["actor_id"], provenance["actor_role"]
@@ -69,7 +86,6 @@ def history_line(service: str, position: int, occurred_at: datetime, originator_
                      "event_id": upstream["event_id"], "type": upstream["event_type"]}
     else:
         actor_id, actor_role, correlation_id, causation_id = service, SERVICE_ROLE, None, None
-    data = {name: value for name, value in state.items() if name not in _COLUMNS}
     aggregate_id = str(originator_id)
     return {
         "occurred_at": occurred_at.isoformat(),
@@ -85,8 +101,7 @@ def history_line(service: str, position: int, occurred_at: datetime, originator_
         "correlation_id": correlation_id,
         "causation_id": causation_id,
         "caused_by": caused_by,
-        # (kept as `json` would write it when the state was: see shared/state_json.py)
-        "data": data if type(state) is dict else state_json.Exact(data),
+        "data": data,
     }
 
 

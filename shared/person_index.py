@@ -99,10 +99,13 @@ class HistoryFilter:
     limit: int = 1000
 
 
-def history_statement(schema: str, events_table: str) -> str:
-    """One page of a person's events by position: (position, occurred_at, id, version, topic, state)."""
+def history_statement(schema: str, events_table: str, ids_as_text: bool = False) -> str:
+    """One page of a person's events by position: (position, occurred_at, id, version, topic, state).
+    With `ids_as_text`, the aggregate's id comes as its string (what a line shows), which
+    PostgreSQL writes for less than psycopg takes to make a UUID object and Python its string."""
     return sql.SQL(
-        "SELECT p.position, p.occurred_at, e.originator_id, e.originator_version, e.topic, e.state "
+        "SELECT p.position, p.occurred_at, e.originator_id" + ("::text" if ids_as_text else "") +
+        ", e.originator_version, e.topic, e.state "
         "FROM {index} AS p JOIN {events} AS e ON e.notification_id = p.position "
         "WHERE p.person_id = %(person)s AND p.position > %(after)s "
         "AND (%(since)s::timestamptz IS NULL OR p.occurred_at >= %(since)s::timestamptz) "

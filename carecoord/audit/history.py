@@ -4,9 +4,9 @@ merged into one stream in time order with causation kept, a page at a time.
 The auditor's tool reads each service's store directly, with that service's settings and keys (as
 `audit verify` does), rather than through the services' HTTP endpoints: it needs no token for three
 services, reads each store in one consistent snapshot (REPEATABLE READ, read-only), works while a
-service is down, and goes no slower than the database. Each service's page is the same query and
-the same lines as its `GET /audit/people/{id}/history` (shared/person_index.py,
-shared/person_history.py), so the two cannot drift apart.
+service is down, and goes no slower than the database. Each service's page is the same query (the
+aggregate id read as text) and the same lines as its `GET /audit/people/{id}/history`
+(shared/person_index.py, shared/person_history.py), so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from eventsourcing.utils import Environment
 from carecoord.audit.keys import SERVICES
 from carecoord.dev import kept_dev_value
 from shared.cipher import RotatingAESCipher
-from shared.person_history import decode_state, history_line
+from shared.person_history import history_line_of
 from shared.person_index import HistoryFilter, history_parameters, history_statement
 from shared.settings import ServiceSettings
 
@@ -58,23 +58,22 @@ class ServiceHistory:
         self.service = settings.service_name
         self.cipher = RotatingAESCipher(Environment(self.service, settings.eventsourcing_env()))
         self.schema = settings.schema_name
-        self._statement = history_statement(settings.schema_name, f"{self.service}_events")
+        self._statement = history_statement(settings.schema_name, f"{self.service}_events", ids_as_text=True)
 
     def has_index(self) -> bool:
         row = self.conn.execute("SELECT to_regclass(%s)", (f'"{self.schema}"."person_events"',)).fetchone()
         return row is not None and row[0] is not None
 
     def rows(self, query: HistoryFilter) -> list[tuple]:
-        """One page as stored: (position, occurred_at, originator_id, version, topic, state)."""
+        """One page as stored: (position, occurred_at, originator_id as text, version, topic, state)."""
         with self.conn.cursor(binary=True) as cursor:
             cursor.execute(self._statement, history_parameters(query), prepare=True)
             return cursor.fetchall()
 
     def line(self, row: Sequence[Any], person_id: UUID | str) -> tuple[datetime, Line]:
         position, occurred_at, originator_id, version, topic, state = row
-        plaintext = self.cipher.decrypt(state)
-        return occurred_at, history_line(self.service, position, occurred_at, originator_id, version, topic,
-                                         decode_state(plaintext), person_id)
+        return occurred_at, history_line_of(self.service, position, occurred_at, originator_id, version, topic,
+                                            self.cipher.decrypt(state), person_id)
 
     def lines(self, query: HistoryFilter) -> Iterator[tuple[datetime, Line]]:
         """Every matching line, by position, a page (`query.limit`) in memory at a time (two while

@@ -7,9 +7,13 @@ import json
 from datetime import datetime, timezone
 from uuid import UUID, uuid4
 
+PERSON = uuid4()
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.envelope import stable_event_id
+from shared.person_history import history_line, history_line_of
 from shared.state_json import _untag, decode_state, encode
 
 # What eventsourcing's transcoder writes (compact, UTF-8 as it is) and what history read and wrote
@@ -61,3 +65,25 @@ def test_a_real_events_tags_become_plain_values():
                        "score": 7.5, "name": "Zoë"}
     assert UUID(decoded["person_id"]) == person
     assert encode(decoded) == BEFORE_ENCODER.encode(decoded).encode()  # "Zo\u00eb", 7.5 as json writes it
+
+
+refs = st.fixed_dictionaries({"actor_id": st.text(max_size=6), "actor_role": st.sampled_from(["person", "agency_system"]),
+                              "correlation_id": st.text(max_size=6) | st.none(), "causation_id": st.none()})
+
+
+@settings(max_examples=300, deadline=None)
+@given(states, st.none() | refs.map(lambda ref: tagged("provenance", ref)), st.booleans())
+def test_a_line_made_from_the_stored_text_is_written_exactly_as_before(state, provenance, person_column):
+    """`history_line_of` (decoded and split in one pass, by the CLI and the endpoints) writes the
+    bytes that the line made of `json`'s decoding of the whole state wrote."""
+    at = datetime(2026, 12, 1, 9, 30, 0, 250000, tzinfo=timezone.utc)
+    columns = {"timestamp": tagged("datetime_iso", at.isoformat()),
+               **({"person_id": tagged("uuid_hex", uuid4().hex)} if person_column else {}),
+               **({"provenance": provenance} if provenance else {}), "class_version": 2}
+    stored = STORED.encode({**columns, **state}).encode()
+    originator = uuid4()
+    made = history_line_of("intake", 7, at, str(originator), 3, "m:Person.Registered", stored, str(PERSON))
+    before = history_line("intake", 7, at, originator, 3, "m:Person.Registered",
+                          BEFORE_DECODER.decode(stored.decode()), PERSON)
+    assert encode(made) == BEFORE_ENCODER.encode(before).encode()
+    assert made["event_id"] == str(stable_event_id("intake", originator, 3))
