@@ -19,24 +19,21 @@ import contextlib
 import copy
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.notifications.application import NotificationsApplication, person_facts
-from services.notifications.domain.delivery import AttemptOutcome, Delivery, DeliveryLane, webhook_id
-from services.notifications.domain.disclosure import notice_disclosure, outside_recipient
+from services.notifications.delivery.attempts import AttemptMade, AttemptRecorded, record_attempts
+from services.notifications.domain.delivery import AttemptOutcome, Delivery, DeliveryLane
 from services.notifications.domain.subscriptions import (
-    DEFAULT_ROTATION_OVERLAP, SUMMARY, Filters, Owner, QuietHours, Subscription, new_secret, owner_refusal)
+    DEFAULT_ROTATION_OVERLAP, Filters, Owner, QuietHours, Subscription, new_secret, owner_refusal)
 from shared.access import STAFF, Principal, Role
-from shared.disclosures import Disclosure, DisclosureLedger, disclosure_id
-from shared.domain import Provenance
 from shared.eventstore import KeyedThreadLocks
 from shared.topics import stored_topics
 
@@ -161,7 +158,7 @@ class WebhookSubscriptions:
         subscription_ids = list(dict.fromkeys(m.subscription_id for m in matches))
         lane_keys = list(dict.fromkeys((m.subscription_id, m.person_id, m.urgent) for m in matches))
         lane_ids = [DeliveryLane.create_id(*key) for key in lane_keys]
-        with self._holding([*subscription_ids, *lane_ids]):
+        with self.holding([*subscription_ids, *lane_ids]):
             return self._record_matches(matches, position, now, subscription_ids, lane_keys, lane_ids)
 
     def _record_matches(self, matches: Sequence[Match], position: int, now: datetime, subscription_ids: list[UUID],
@@ -209,6 +206,10 @@ class WebhookSubscriptions:
         except AggregateNotFoundError:
             return None
 
+    def lane_heads(self, lane_ids: Iterable[UUID]) -> dict[UUID, LaneHead]:
+        """`lane_head` of several lanes with one query (a lane that does not exist is left out)."""
+        return self.application.read_current_many({lane_id: lane_head for lane_id in lane_ids})
+
     def lanes_of(self, subscription: Subscription) -> list[DeliveryLane]:
         ids = [DeliveryLane.create_id(subscription.id, person, urgent)
                for person in sorted(subscription.people) for urgent in (True, False)]
@@ -240,127 +241,100 @@ class WebhookSubscriptions:
                 at: datetime) -> str | None:
         """Why the owner may not be sent this notice now (None: they may), from the person's team,
         consent directives and the notice's audience as they are at this moment."""
-        def facts(person: Any) -> tuple[str, tuple[str, ...], Any]:
-            notice = next((n for n in person.due if n.notification_id == notification_id), None)
-            audience, named = (notice.audience, tuple(notice.named)) if notice is not None else ("care_team", ())
-            return audience, named, person_facts(person)
+        return self.refusals([(owner, person_id, notification_id, category)], at)[0]
+
+    def refusals(self, sends: Sequence[tuple[Owner, str, str, str]], at: datetime) -> list[str | None]:
+        """`refusal` of each (owner, person id, notification id, category), the people's followers
+        read with one query (the kept copies brought up to date, not a replay of each history)."""
         application = self.application
-        try:  # the kept copy brought up to date, not a replay of the person's whole history
-            audience, named, known = application.read_current(
-                application.follower_class.create_id(person_id=UUID(person_id)), facts)
-        except AggregateNotFoundError:
-            return "no such person is known here"
-        team, consents, programs = application.as_one_person(known)  # merges followed (the survivor's team)
-        return owner_refusal(owner, category, audience, named, team, consents, at,
-                             getattr(application, "agency_supervisors", ()), programs)
+        wanted: dict[str, set[str]] = {}
+        for _, person_id, notification_id, _ in sends:
+            wanted.setdefault(person_id, set()).add(notification_id)
+        follower_ids = {person_id: application.follower_class.create_id(person_id=UUID(person_id))
+                        for person_id in wanted}
+        people = application.read_current_many({follower_ids[person_id]: facts_for(notices)
+                                                for person_id, notices in wanted.items()})
+        refusals: list[str | None] = []
+        for owner, person_id, notification_id, category in sends:
+            found = people.get(follower_ids[person_id])
+            if found is None:
+                refusals.append("no such person is known here")
+                continue
+            notices, known = found
+            audience, named = notices.get(notification_id, ("care_team", ()))
+            team, consents, programs = application.as_one_person(known)  # merges followed (the survivor's team)
+            refusals.append(owner_refusal(owner, category, audience, named, team, consents, at,
+                                          getattr(application, "agency_supervisors", ()), programs))
+        return refusals
 
     def notice_message(self, person_id: str, notification_id: str) -> str | None:
         due = self.application.due_notifications(UUID(person_id)) or []
         return next((n.message for n in due if n.notification_id == notification_id), None)
 
-    def suppress(self, lane_id: UUID, sequence: int, reason: str) -> None:
+    def suppress(self, lane_id: UUID, sequence: int, reason: str) -> LaneHead:
+        """The item suppressed with the reason; the lane as saved (its next item)."""
         at = self.now()
-        self._change([lane_id], lambda found: found[0].suppress(sequence=sequence, at=at, reason=reason))
+        [lane] = self._change([lane_id], lambda found: found[0].suppress(sequence=sequence, at=at, reason=reason))
+        return lane_head(lane)
 
-    def defer(self, lane_id: UUID, sequence: int, until: datetime, reason: str) -> None:
-        self._change([lane_id], lambda found: found[0].defer(sequence=sequence, until=until, reason=reason))
+    def defer(self, lane_id: UUID, sequence: int, until: datetime, reason: str) -> LaneHead:
+        [lane] = self._change([lane_id], lambda found: found[0].defer(sequence=sequence, until=until, reason=reason))
+        return lane_head(lane)
 
     def record_attempt(self, lane_id: UUID, subscription_id: UUID, sequence: int, at: datetime,
                        outcome: AttemptOutcome, delays: tuple[float, ...], retry_after: float | None,
                        gone: bool) -> Delivery:
-        """The attempt on the lane, what it says of the subscription (failing, recovered,
-        disabled by a 410) and, for a delivery to a recipient outside the treating team, the
-        disclosure in the person's accounting: in one transaction."""
-        jitter = self._jitter()
-        subscription = self.settings_of(subscription_id)
-        disclosure = self._disclosure(lane_id, subscription, sequence, at) if outcome.delivered else None
-        note_on_subscription = not outcome.delivered or (subscription is not None
-                                                         and subscription.failing_since is not None)
-        # Nothing to note on the subscription: it is left out, so that a delivery never takes it
-        # out of the matcher's hands.
-        ids = [lane_id, *([subscription_id] if note_on_subscription else [])]
-        starts: dict[UUID, Callable[[], Any]] = {}
-        if disclosure is not None:
-            recorded, provenance = disclosure
-            ledger_id = DisclosureLedger.create_id(recorded.person_id)
-            ids.append(ledger_id)
-            starts[ledger_id] = lambda: DisclosureLedger(recorded.person_id, provenance)
+        """One attempt (delivery/attempts.py), alone in its transaction: the item as it left it."""
+        [recorded] = self.record_attempts([AttemptMade(lane_id, subscription_id, sequence, at, outcome, delays,
+                                                       retry_after, gone)])
+        if isinstance(recorded, Exception):
+            raise recorded
+        return recorded.item
 
-        def attempted(found: list[Any]) -> None:
-            lane = found[0]
-            lane.record_attempt(sequence, at, outcome, delays, jitter, retry_after)
-            if note_on_subscription:
-                subscription = found[1]
-                if outcome.delivered:
-                    subscription.note_success(at)
-                elif gone:
-                    if subscription.active:
-                        subscription.disable(reason="the receiver answered 410 Gone", at=at)
-                else:
-                    subscription.note_failure(at)
-            if disclosure is not None:
-                found[-1].record(disclosure[0], disclosure[1])
-        lane, *_ = self._change(ids, attempted, starts)
-        return lane.items[sequence]
+    def record_attempts(self, attempts: Sequence[AttemptMade]) -> list[AttemptRecorded | Exception]:
+        """Attempts on many lanes, each with what it says of its subscription and, outside the
+        treating team, its disclosure, in one transaction (delivery/attempts.py)."""
+        return record_attempts(self, attempts, [self._jitter() for _ in attempts])
 
-    def _disclosure(self, lane_id: UUID, subscription: Subscription | None, sequence: int,
-                    at: datetime) -> tuple[Disclosure, Provenance] | None:
-        """What a successful delivery discloses, when it went outside the treating team (a support
-        person's or an outside agency's subscription), with whom to attribute it to."""
-        if subscription is None:
-            return None
-        owner = subscription.owner
-        recipient = outside_recipient(owner.role, owner.subject, owner.agency) if owner.app is None else None
-        lane = self.lane(lane_id)
-        if recipient is None or lane is None or sequence not in lane.items:
-            return None
-        item = lane.items[sequence]
-        person_id = UUID(lane.person_id)
-        application = self.application
-        try:
-            consents = application.read_current(application.follower_class.create_id(person_id=person_id),
-                                                lambda person: list(person.consents.values()))
-        except AggregateNotFoundError:
-            consents = []
-        message_id = webhook_id(subscription.id, sequence)
-        disclosure = notice_disclosure(
-            "webhook", disclosure_id(message_id, len(item.history) + 1), person_id, recipient, owner.agency,
-            urlsplit(subscription.url).hostname, item.kind, item.category, subscription.content == SUMMARY,
-            consents, at)
-        # The dispatcher sends for the subscription's owner: the disclosure is attributed to it.
-        return disclosure, Provenance(actor_id=f"subscription:{subscription.id}", actor_role="webhook_dispatcher",
-                                      correlation_id=message_id)
+    def saved(self, ids: Iterable[UUID]) -> None:
+        """These aggregates were just saved in this process: the dispatcher sees them at once."""
+        for aggregate_id in ids:
+            self._settings.pop(aggregate_id, None)
 
-    def _change(self, ids: Sequence[UUID], change: Callable[[list[Any]], None],
-                starts: Mapping[UUID, Callable[[], Any]] | None = None) -> list[Any]:
-        """Change these aggregates and save them together, retried on what is stored when another
-        writer (a replica) saved one of them meanwhile. They exist, except those `starts` makes."""
-        with self._holding(ids):
-            return self._change_held(ids, change, starts or {})
-
-    def _change_held(self, ids: Sequence[UUID], change: Callable[[list[Any]], None],
-                     starts: Mapping[UUID, Callable[[], Any]]) -> list[Any]:
-        for _ in range(SAVE_ATTEMPTS):
-            found = self.application.check_out_many(ids)
-            aggregates = [found[i] if i in found or i not in starts else starts[i]() for i in ids]
-            change(aggregates)
-            try:
-                self.application.record(*aggregates)
-                for aggregate_id in ids:
-                    self._settings.pop(aggregate_id, None)  # the dispatcher sees this change at once
-                return aggregates
-            except IntegrityError:
-                self.application.forget(ids)
+    def _change(self, ids: Sequence[UUID], change: Callable[[list[Any]], None]) -> list[Any]:
+        """Change these (existing) aggregates and save them together, retried on what is stored
+        when another writer (a replica) saved one of them meanwhile."""
+        with self.holding(ids):
+            for _ in range(SAVE_ATTEMPTS):
+                found = self.application.check_out_many(ids)
+                aggregates = [found[i] for i in ids]
+                change(aggregates)
+                try:
+                    self.application.record(*aggregates)
+                    self.saved(ids)
+                    return aggregates
+                except IntegrityError:
+                    self.application.forget(ids)
         raise RuntimeError("could not save: kept conflicting with other writers")
 
     @contextlib.contextmanager
-    def _holding(self, ids: Iterable[UUID]) -> Iterator[None]:
+    def holding(self, ids: Iterable[UUID]) -> Iterator[None]:
         """The write locks of these aggregates, taken in sorted order so that two writers never
         wait for each other in a circle."""
         with contextlib.ExitStack() as held:
             for aggregate_id in sorted(set(ids)):
                 held.enter_context(self._write_locks.hold(aggregate_id))
             yield
+
+
+def facts_for(notification_ids: set[str]) -> Callable[[Any], tuple[dict[str, tuple[str, tuple[str, ...]]], Any]]:
+    """A view of a person's follower for access checks: the audience of these notices, and the
+    person's facts (copied out: the view runs under the kept copy's lock)."""
+    def facts(person: Any) -> tuple[dict[str, tuple[str, tuple[str, ...]]], Any]:
+        notices = {n.notification_id: (n.audience, tuple(n.named)) for n in person.due
+                   if n.notification_id in notification_ids}
+        return notices, person_facts(person)
+    return facts
 
 
 def detached_subscription(subscription: Subscription) -> Subscription:

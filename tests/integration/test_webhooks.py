@@ -51,6 +51,21 @@ async def test_a_team_member_is_sent_signed_thin_deliveries_in_order(system: Sys
         assert someone_else.status_code == 404
 
 
+async def test_deliveries_to_a_receiver_reuse_its_connection(system: System):
+    """Each delivery opening a TCP connection of its own cost notifications (and the receiver)
+    CPU at every notice: an answer without a body leaves the connection open for the next."""
+    intake, careplan, notifications = await start(system)
+    person_id = await person_with_team(system, intake, careplan, notifications, "hook-keep-alive")
+    async with receiving() as receiver, system.client(notifications) as n:
+        made = await n.post("/subscriptions", headers=CASEY, json={"url": receiver.url, "min_urgency": "urgent"})
+        assert made.status_code == 201, made.text
+        for count in (1, 2, 3):  # one crisis lane: each delivery after the one before has been answered
+            await screen(system, intake, person_id)
+            got = await receiver.wait_for(count, "the crises")
+        assert len(got) == 3
+        assert len({r.client for r in got}) == 1, [r.client for r in got]
+
+
 async def test_retries_keep_the_webhook_id_honour_retry_after_and_park_after_the_last(system: System):
     intake, careplan, notifications = await start(system)
     person_id = await person_with_team(system, intake, careplan, notifications, "hook-2")

@@ -21,6 +21,7 @@ from tests.support.serving import _QuietServer
 class Received:
     headers: dict[str, str]
     body: bytes
+    client: tuple[str, int] | None = None  # the sender's address and port (its connection)
 
     @property
     def json(self) -> dict[str, Any]:
@@ -60,7 +61,9 @@ async def receiving(path: str = "/hooks") -> AsyncIterator[Receiver]:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        got = Received({k.decode(): v.decode() for k, v in scope["headers"]}, body)
+        client = scope.get("client")
+        got = Received({k.decode(): v.decode() for k, v in scope["headers"]}, body,
+                       tuple(client) if client else None)
         receiver.received.append(got)
         answer = receiver.answer(got)
         status, headers, delay = await answer if asyncio.iscoroutine(answer) else answer  # type: ignore[misc]

@@ -86,3 +86,30 @@ def test_recorded_matches_name_the_log_positions_of_their_lane_events(webhooks):
     assert len(first.positions) == len(second.positions) == len(PEOPLE)
     assert sorted(first.positions + second.positions) == [n.id for n in lane_events]
     assert max(first.positions) < min(second.positions)
+
+
+def test_attempts_on_many_lanes_are_recorded_together_and_a_bad_one_alone_fails(webhooks):
+    """The dispatcher records the attempts that finished meanwhile in one transaction: each lane
+    gets its own attempt, the subscription hears of every failure, and an attempt on an item that
+    does not exist gets its error without keeping the others from being recorded."""
+    from services.notifications.delivery.attempts import AttemptMade
+    from services.notifications.domain.delivery import DELIVERED, PENDING
+
+    subscription = webhooks.subscribe(Owner("casey", "care_coordinator"), "https://receiver.example/hook",
+                                      Filters(), "id-only", None)
+    webhooks.record_matches(matches_for(subscription.id, 0), 1)
+    lanes = [lane_id(subscription.id, person, False) for person in PEOPLE]
+    ok, failed = AttemptOutcome(204, None, 3), AttemptOutcome(500, None, 4)
+    recorded = webhooks.record_attempts([
+        AttemptMade(lanes[0], subscription.id, 1, NOW, ok, (1.0,)),
+        AttemptMade(lanes[1], subscription.id, 2, NOW, failed, (1.0,)),
+        AttemptMade(lanes[2], subscription.id, 99, NOW, ok, (1.0,)),  # no such item
+        AttemptMade(lanes[3], subscription.id, 4, NOW, failed, (1.0,)),
+    ])
+    assert [r.item.status if not isinstance(r, Exception) else "error" for r in recorded] == [
+        DELIVERED, PENDING, "error", PENDING]
+    assert recorded[0].lane.head is None and recorded[1].lane.head.sequence == 2  # the lanes as saved
+    assert webhooks.subscription(subscription.id).failing_since == NOW
+    by_sequence = {item.sequence: item for item in webhooks.deliveries(subscription.id, None)}
+    assert [len(by_sequence[n].history) for n in (1, 2, 3, 4)] == [1, 1, 0, 1]
+    assert by_sequence[3].status == PENDING

@@ -20,7 +20,7 @@ from eventsourcing.persistence import Notification
 
 from services.notifications.domain.notifications import PersonNotifications
 from services.notifications.domain.subscriptions import Subscription
-from services.notifications.subscriptions_app import Match, WebhookSubscriptions
+from services.notifications.subscriptions_app import Match, RecordedMatches, WebhookSubscriptions
 from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, RunSync
 from shared.topics import stored_topics
@@ -28,6 +28,7 @@ from shared.topics import stored_topics
 log = logging.getLogger(__name__)
 # How far past the saved position the matcher reads without saving it when nothing matched.
 UNRECORDED_LIMIT = 10_000
+NOTHING_TO_RECORD = object()  # the batch matched nothing, and the position need not be saved yet
 
 NOTICE_TOPICS = frozenset(stored_topics(PersonNotifications.NotificationDue))
 SETTINGS_TOPICS = frozenset(topic for event_class in (
@@ -67,22 +68,29 @@ class SubscriptionMatcher(LogTailLoop):
         if not batch:  # nothing it reads: no need to record having read past it
             self.position = max(self.position, read_to)
             return False
-        matches = await self._run_sync(self._matches, batch)
-        if not matches and read_to - self._recorded < UNRECORDED_LIMIT:
-            # Nothing to record: a restart reads this stretch again, and subscriptions made after
-            # the saved position are loaded only where the log makes them, so it finds nothing
-            # again (a filter changed meanwhile may apply from a little earlier than it was
-            # changed). Saving the position for every notice would double notifications' commits.
+        recorded = await self._run_sync(self._match_and_record, batch, read_to)  # one hop for both
+        if recorded is NOTHING_TO_RECORD:
             self.position = read_to
             return True
-        recorded = await self._run_sync(self._webhooks.record_matches, matches, read_to)
-        if recorded is None:  # another process recorded this position: go on from the stored one
-            self._loaded = False
+        if not isinstance(recorded, RecordedMatches):  # None: another process recorded this position,
+            self._loaded = False  # go on from the stored one
             return True
         self.position = self._recorded = read_to
         if recorded.lanes:
             self._on_lanes(recorded.lanes, recorded.positions)
         return True
+
+    def _match_and_record(self, batch: Iterable[Notification], read_to: int) -> RecordedMatches | None | object:
+        """On the pool: the batch's matches, recorded with the position read to (None: another
+        process had recorded it), or NOTHING_TO_RECORD."""
+        matches = self._matches(batch)
+        if not matches and read_to - self._recorded < UNRECORDED_LIMIT:
+            # Nothing to record: a restart reads this stretch again, and subscriptions made after
+            # the saved position are loaded only where the log makes them, so it finds nothing
+            # again (a filter changed meanwhile may apply from a little earlier than it was
+            # changed). Saving the position for every notice would double notifications' commits.
+            return NOTHING_TO_RECORD
+        return self._webhooks.record_matches(matches, read_to)
 
     async def _load(self) -> None:
         """The position matched up to, and the subscriptions' settings as they stood there."""
