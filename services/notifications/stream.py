@@ -33,6 +33,7 @@ from services.notifications.application import NotificationsApplication
 from services.notifications.domain.disclosure import OUTSIDE_RECIPIENT_KINDS
 from services.notifications.domain.notifications import PersonNotifications
 from shared.access import STAFF, Principal, Role
+from shared.access_recording import AccessNotRecorded
 from shared.log_reading import LogReader
 from shared.relay import RunSync
 from shared.topics import recorded_as, stored_topics
@@ -157,7 +158,7 @@ class NoticeStreams:
         as reads of each person's record by `record_reads` (stream_reads.py), a batch at a time; if
         that raises, nothing of the batch is sent and the exception ends the stream. To a support
         person or an outside agency each notice is also a disclosure, recorded (with `purpose`)
-        before it is sent."""
+        before it is sent; one that cannot be recorded is not sent and ends the stream the same way."""
         with self._news() as news:
             position = after
             while (left := math.inf if until is None else until - self._clock().timestamp()) > 0:
@@ -203,12 +204,19 @@ class NoticeStreams:
                     break
                 if refusal is None:
                     if recipient.role not in STAFF:  # outside the treating team: accounted for first
-                        await self._run_sync(self._application.record_streamed_disclosure, recipient,
-                                             notice.person_id, notice.document["kind"], notice.category, purpose,
-                                             self._clock())
+                        await self._account_for(recipient, notice, purpose)
                     yield notice, notice.for_recipient(recipient)
             else:
                 pending = []
+
+    async def _account_for(self, recipient: Principal, notice: StreamedNotice, purpose: str) -> None:
+        """Record the disclosure of `notice` to someone outside the treating team; a disclosure
+        that cannot be recorded is not made, and ends the stream as an unrecorded read does."""
+        try:
+            await self._run_sync(self._application.record_streamed_disclosure, recipient, notice.person_id,
+                                 notice.document["kind"], notice.category, purpose, self._clock())
+        except Exception as error:
+            raise AccessNotRecorded(f"the disclosure could not be recorded: {type(error).__name__}") from error
 
     def _decode_and_decide(self, recipient: Principal, notifications: Sequence[Notification]
                            ) -> tuple[list[StreamedNotice], list[str | None]]:

@@ -260,3 +260,19 @@ async def test_what_cannot_be_recorded_is_not_sent_and_the_stream_ends(applicati
     stream = streams.follow(CLINICIAN, after=0, record_reads=refused)
     with pytest.raises(AccessNotRecorded):
         await asyncio.wait_for(anext(stream), timeout=5)
+
+
+async def test_a_disclosure_that_cannot_be_recorded_is_not_sent_and_the_stream_ends_as_unrecorded(
+        application, streams, monkeypatch):
+    person = Person(application)
+    person.joined("casey")
+    person.consents("aunt", "crisis")
+    person.notice("crisis_follow_up")
+
+    def store_down(*args, **kwargs):
+        raise ConnectionError("the store is unavailable")
+
+    monkeypatch.setattr(application, "record_streamed_disclosure", store_down)
+    stream = streams.follow(AUNT, after=0, record_reads=noted)
+    with pytest.raises(AccessNotRecorded):  # what stream_http ends cleanly on, as for reads
+        await asyncio.wait_for(anext(stream), timeout=5)
