@@ -13,12 +13,12 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.routing import Route
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
-from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.specification import AsyncAPI
 
 from shared.access_recording import AccessRecorder
+from shared.broker_tracing import SamplingAwareTelemetryMiddleware
 from shared.consuming import PersonEventConsumer
 from shared.contracts.base import Payload
 from shared.envelope import AnyIntegrationEvent
@@ -62,7 +62,8 @@ def build_foundation(settings: ServiceSettings, application_class: type[Applicat
     if traced:
         # Outermost: a delivery's consume span (continuing the publisher's `traceparent`) covers
         # everything done with it, and each publish carries its own span's `traceparent` on.
-        middlewares.insert(0, RabbitTelemetryMiddleware())
+        # FastStream's, minus its per-message work on unsampled traces (shared/broker_tracing.py).
+        middlewares.insert(0, SamplingAwareTelemetryMiddleware())
     broker = RabbitBroker(
         settings.amqp_url,
         fail_fast=True,

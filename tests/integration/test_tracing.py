@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from uuid import UUID
 
 import pytest
@@ -123,6 +124,36 @@ async def test_careplans_follower_events_keep_the_delivery_trace_and_its_publish
     published, consumed = await eventually(member_joined_trace, what="one trace from careplan to notifications")
     assert "carecoord.events.careplan.care_team.member_joined publish" in published
     assert all(s.parent is not None for s in consumed)
+
+
+async def test_an_unsampled_trace_stays_unsampled_from_intake_through_the_relay_to_careplan(
+        system: System, spans: InMemorySpanExporter):
+    """A caller's trace that is not sampled (nine in ten under the compose file's sampler) is
+    passed on, never recorded: careplan's event keeps its trace id, still marked not sampled."""
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+    trace_id = f"{secrets.randbits(128):032x}"
+
+    async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
+        person_id = await register(i)
+        response = await i.post(f"/people/{person_id}/screenings",
+                                json={"instrument": "PHQ-9", "answers": PHQ9_WITH_SUICIDE_RISK},
+                                headers={"traceparent": f"00-{trace_id}-{secrets.randbits(64):016x}-00"})
+        assert response.status_code == 201, response.text
+        await eventually(lambda: _at_least(timeline_of(c, person_id), 3), what="careplan applied the screening")
+
+    stored = await careplan.run_sync(careplan.application.repository.event_store.get,
+                                     Timeline.create_id(UUID(person_id)))
+    [noted] = [e for e in stored if getattr(e, "upstream", None)
+               and e.upstream.event_type.endswith("screening_completed")]
+    # What careplan does later because of it continues the same trace, unsampled (flags 00).
+    assert noted.upstream.traceparent is not None
+    _, stored_trace_id, _, flags = noted.upstream.traceparent.split("-")
+    assert (stored_trace_id, flags) == (trace_id, "00")
+    # Nothing of it was recorded: not intake's request, the relay's publish nor careplan's delivery.
+    assert [s.name for s in spans.get_finished_spans() if s.context.trace_id == int(trace_id, 16)] == []
+    # The registration, traced by the same processes, was recorded (the sampler here takes every root).
+    assert any(s.kind is SpanKind.CONSUMER for s in spans.get_finished_spans())
 
 
 async def _at_least(awaitable, n):
