@@ -26,7 +26,7 @@ from shared.person_index import event_type
 
 SERVICE_ROLE = "service"
 # Attributes shown as the line's own columns, not among the event's fields.
-_COLUMNS = frozenset({"originator_id", "originator_version", "timestamp", "provenance", "upstream", "person_id",
+STATE_COLUMNS = frozenset({"originator_id", "originator_version", "timestamp", "provenance", "upstream", "person_id",
                       "class_version"})
 _NAMESPACE = EVENT_ID_NAMESPACE.bytes
 
@@ -59,7 +59,7 @@ def history_line(service: str, position: int, occurred_at: datetime, originator_
     """The line of one stored event (its `state` from `decode_state`; its type read from the
     stored topic, so an event class renamed since keeps the name it was recorded under). The ids
     may be given as their strings already (a history's reader makes the person's once)."""
-    data = {name: value for name, value in state.items() if name not in _COLUMNS}
+    data = {name: value for name, value in state.items() if name not in STATE_COLUMNS}
     # (kept as `json` would write it when the state was: see shared/state_json.py)
     return _line(service, position, occurred_at, originator_id, version, topic, state.get("provenance"),
                  state.get("upstream"), data if type(state) is dict else state_json.Exact(data), person_id)
@@ -68,7 +68,7 @@ def history_line(service: str, position: int, occurred_at: datetime, originator_
 def history_line_of(service: str, position: int, occurred_at: datetime, originator_id: UUID | str, version: int,
                     topic: str, plaintext: bytes, person_id: UUID | str) -> dict[str, Any]:
     """`history_line(..., decode_state(plaintext), ...)`, the state decoded and split in one pass."""
-    columns, data = state_json.decode_fields(plaintext, _COLUMNS)
+    columns, data = state_json.decode_fields(plaintext, STATE_COLUMNS)
     return _line(service, position, occurred_at, originator_id, version, topic, columns.get("provenance"),
                  columns.get("upstream"), data, person_id)
 
