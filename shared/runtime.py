@@ -39,6 +39,10 @@ ApplicationT = TypeVarWithDefault("ApplicationT", bound=ServiceApplication, defa
                                   covariant=True)
 
 
+# How long stopping waits for each part (the service's tasks, then the broker connection).
+STOP_TIMEOUT_SECONDS = 10.0
+
+
 class LogTailer(Protocol):
     """A background task that tails the service's own event log (the relay, a projection): run
     while the service runs, woken whenever new events are recorded."""
@@ -175,12 +179,22 @@ class Service:
                 await asyncio.wait_for(asyncio.shield(self._connecting), timeout=10)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Bounded: a stop that waits forever on one stuck task or connection would keep an
+        # orchestrator's SIGTERM (and a test's teardown) waiting with it.
+        if self._tasks:
+            done, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
+            for task in done:  # retrieved, so asyncio does not report them as never retrieved
+                if not task.cancelled():
+                    task.exception()
+            if stuck:
+                log.warning("stopping without waiting for %s", sorted(task.get_name() for task in stuck))
         self._tasks.clear()
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
+        try:
+            await asyncio.wait_for(self.broker.stop(), timeout=STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning("the broker connection did not close within %s s", STOP_TIMEOUT_SECONDS)
+        except Exception:  # noqa: BLE001 - stopping: a connection already broken is closed enough
+            pass
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.application.close()
         log.info("stopped")
