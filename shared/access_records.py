@@ -21,6 +21,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.access import Principal
 from shared.domain import Provenance
 
 
@@ -67,6 +68,16 @@ def per_person(items: Iterable[tuple[UUID, str]]) -> dict[UUID, tuple[str, ...]]
     for person_id, item in items:
         found.setdefault(person_id, []).append(item)
     return {person_id: tuple(named) for person_id, named in found.items()}
+
+
+def page_accesses(reader: Principal, provenance: Provenance, purpose: str, route: str, resource: str,
+                  items: Iterable[tuple[UUID, str]]) -> list[Access]:
+    """The allowed reads a page or batch about several people makes: one per person, naming its
+    items (`per_person`), all by the same reader for the same purpose."""
+    return [Access(person_id=person_id, resource=resource, route=route, outcome=Outcome.ALLOWED, status=200,
+                   purpose=purpose, provenance=provenance, reader_agency=reader.agency, reader_app=reader.app,
+                   items=named)
+            for person_id, named in per_person(items).items()]
 
 
 class AccessRecord(Aggregate):

@@ -30,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 
 from shared.access import Principal
 from shared.access_recording import AccessNotRecorded, AccessRecorder
-from shared.access_records import Access, Outcome, per_person
+from shared.access_records import Access, Outcome, page_accesses
 from shared.disclosures import DEFAULT_PURPOSE, PURPOSE_HEADER, PURPOSES_OF_USE, UnknownPurpose, purpose_of_use
 from shared.domain import Provenance
 from shared.http import CurrentPrincipal, RefusedRequest, RequestProvenance, audit_log
@@ -99,18 +99,14 @@ class ReadRecording:
         """Record a page about several people that is about to be answered (a subscription's
         deliveries, say): one record per person, its `items` naming what of the page concerned
         them (`(person, "<number>:<kind>")` pairs), all committed together; 503 if they cannot be."""
-        grouped = per_person(items)
-        accesses = [Access(person_id=person_id, resource=resource, route=self._route, outcome=Outcome.ALLOWED,
-                           status=status.HTTP_200_OK, purpose=self._purpose, provenance=self._provenance,
-                           reader_agency=self._principal.agency, reader_app=self._principal.app, items=named)
-                    for person_id, named in grouped.items()]
+        accesses = page_accesses(self._principal, self._provenance, self._purpose, self._route, resource, items)
         try:
             await self._recorder.record_all(accesses)
         except AccessNotRecorded:
             raise _unavailable() from None
         audit_log.info("records read", extra={
             "reader": self._principal.subject, "reader_role": self._principal.role.value, "record": resource,
-            "people": len(grouped), "items": len(items), "purpose_of_use": self._purpose})
+            "people": len(accesses), "items": len(items), "purpose_of_use": self._purpose})
 
     async def _record(self, person_id: UUID, resource: str, outcome: Outcome, status_code: int) -> None:
         access = Access(person_id=person_id, resource=resource, route=self._route, outcome=outcome,

@@ -24,7 +24,7 @@ from uuid import UUID
 from services.notifications.stream import StreamedNotice
 from shared.access import Principal
 from shared.access_recording import AccessRecorder
-from shared.access_records import Access, Outcome, per_person
+from shared.access_records import page_accesses
 from shared.domain import Provenance
 
 STREAM_RESOURCE = "notice stream"
@@ -45,13 +45,8 @@ class StreamReads:
         """Record the batch about to be sent, one record per person; raises AccessNotRecorded."""
         if not notices:
             return []
-        return await self._recorder.record_all([self.access(person_id, items)
-                                                for person_id, items in per_person(stream_items(notices)).items()])
-
-    def access(self, person_id: UUID, items: tuple[str, ...]) -> Access:
-        return Access(person_id=person_id, resource=STREAM_RESOURCE, route=STREAM_ROUTE, outcome=Outcome.ALLOWED,
-                      status=200, purpose=self._purpose, provenance=self._provenance,
-                      reader_agency=self._reader.agency, reader_app=self._reader.app, items=items)
+        return await self._recorder.record_all(page_accesses(self._reader, self._provenance, self._purpose,
+                                                             STREAM_ROUTE, STREAM_RESOURCE, stream_items(notices)))
 
 
 def stream_items(notices: Sequence[StreamedNotice]) -> list[tuple[UUID, str]]:

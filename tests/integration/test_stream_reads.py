@@ -6,11 +6,8 @@ webhook subscription that name people are recorded the same way."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 
-import httpx
 import psycopg
 
 from shared.access_recording import recorded_accesses
@@ -20,22 +17,10 @@ from tests.integration.test_notice_stream import crisis_contact, due, on_team, r
 from tests.integration.webhook_support import CASEY, person_with_team, screen, start
 from tests.support.receiver import receiving
 from tests.support.serving import serving
-from tests.support.sse import EventStream
+from tests.support.sse import event_stream_with as stream
 from tests.support.system import System, bearer
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-@contextlib.asynccontextmanager
-async def stream(address: tuple[str, int], headers: dict[str, str]) -> AsyncIterator[EventStream]:
-    host, port = address
-    async with (httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=httpx.Timeout(30.0)) as client,
-                client.stream("GET", "/stream", headers=headers) as response):
-        opened = EventStream(response)
-        try:
-            yield opened
-        finally:
-            await opened.close()
 
 
 async def stream_records(notifications: Service, person_id: str) -> list[AccessRecord]:

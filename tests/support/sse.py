@@ -88,10 +88,17 @@ class EventStream:
 async def event_stream(address: tuple[str, int], role: str, subject: str | None = None,
                        last_event_id: int | str | None = None, **claims: Any) -> AsyncIterator[EventStream]:
     """GET /stream on a served notifications as `role`; the answer's status is checked by the caller."""
-    host, port = address
     headers = bearer(role, subject, **claims)
     if last_event_id is not None:
         headers["Last-Event-ID"] = str(last_event_id)
+    async with event_stream_with(address, headers) as stream:
+        yield stream
+
+
+@contextlib.asynccontextmanager
+async def event_stream_with(address: tuple[str, int], headers: dict[str, str]) -> AsyncIterator[EventStream]:
+    """GET /stream on a served notifications with exactly these headers."""
+    host, port = address
     async with (httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=httpx.Timeout(30.0)) as client,
                 client.stream("GET", "/stream", headers=headers) as response):
         stream = EventStream(response)
