@@ -1,0 +1,161 @@
+"""The webhooks' HTTP client (services/notifications/delivery/http_client.py) against a raw server
+in the test's event loop: what it sends, which answers keep the connection, and how failures are
+named."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pytest
+
+from services.notifications.delivery.http_client import (
+    ConnectError, RemoteProtocolError, UnsupportedProtocol, WebhookClient)
+from tests.support.processes import free_port
+
+
+@dataclass
+class RawServer:
+    """Answers each request with the bytes `answer` gives for it (None: close without answering)."""
+
+    answer: Callable[[bytes], bytes | None]
+    requests: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    close_after_answer: bool = False
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))
+                request = head + await reader.readexactly(length)
+                self.requests.append(request)
+                answer = self.answer(request)
+                if answer is None:
+                    break
+                writer.write(answer)
+                await writer.drain()
+                if self.close_after_answer:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@asynccontextmanager
+async def serving(answer: Callable[[bytes], bytes | None]) -> AsyncIterator[tuple[RawServer, str]]:
+    server = RawServer(answer)
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    try:
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        listening.close()
+
+
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+async def test_a_post_carries_the_body_and_headers_and_keeps_its_connection() -> None:
+    client = WebhookClient()
+    async with serving(lambda _: NO_CONTENT) as (server, url):
+        first = await client.post(f"{url}/hooks/a b?x=1", b'{"a":1}', {"webhook-id": "msg_1"})
+        second = await client.post(f"{url}/hooks", b"{}", {"webhook-id": "msg_2"})
+    await client.aclose()
+    assert (first.status_code, second.status_code) == (204, 204) and first.is_success
+    assert server.connections == 1
+    head, body = server.requests[0].split(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST /hooks/a%20b?x=1 HTTP/1.1"
+    assert f"host: {url.removeprefix('http://')}" in lines and "webhook-id: msg_1" in lines
+    assert "content-length: 7" in lines and body == b'{"a":1}'
+
+
+async def test_a_small_body_is_read_and_the_headers_are_given() -> None:
+    client = WebhookClient()
+    answer = b"HTTP/1.1 503 Busy\r\nRetry-After: 30\r\nContent-Length: 5\r\n\r\nlater"
+    async with serving(lambda _: answer) as (server, url):
+        first = await client.post(url, b"{}", {})
+        await client.post(url, b"{}", {})
+    await client.aclose()
+    assert (first.status_code, first.headers["retry-after"], first.is_success) == (503, "30", False)
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100_000,  # too large to read
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n\r\n",  # unsized: the body lasts until the connection closes
+    b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+    b"HTTP/1.0 204 No Content\r\n\r\n",
+])
+async def test_an_answer_whose_body_is_not_read_closes_its_connection(answer: bytes) -> None:
+    client = WebhookClient()
+    async with serving(lambda _: answer) as (server, url):
+        statuses = [(await client.post(url, b"{}", {})).status_code for _ in range(2)]
+    await client.aclose()
+    assert statuses[0] == statuses[1] and server.connections == 2
+
+
+async def test_a_connection_the_receiver_closed_while_idle_is_not_reused() -> None:
+    client = WebhookClient()
+    async with serving(lambda _: NO_CONTENT) as (server, url):
+        server.close_after_answer = True  # without saying so in a header
+        await client.post(url, b"{}", {})
+        for _ in range(100):  # until the loop has seen the receiver's end of the connection
+            await asyncio.sleep(0)
+        answer = await client.post(url, b"{}", {})
+    await client.aclose()
+    assert answer.status_code == 204 and server.connections == 2
+
+
+async def test_an_interim_answer_is_skipped() -> None:
+    client = WebhookClient()
+    async with serving(lambda _: b"HTTP/1.1 100 Continue\r\n\r\n" + NO_CONTENT) as (_, url):
+        answer = await client.post(url, b"{}", {})
+    await client.aclose()
+    assert answer.status_code == 204
+
+
+async def test_failures_are_named_as_httpx_named_them() -> None:
+    client = WebhookClient()
+    async with serving(lambda _: None) as (_, url):
+        with pytest.raises(RemoteProtocolError):
+            await client.post(url, b"{}", {})
+    async with serving(lambda _: b"SMTP ready\r\n\r\n") as (_, url):
+        with pytest.raises(RemoteProtocolError):
+            await client.post(url, b"{}", {})
+    with pytest.raises(ConnectError):
+        await client.post(f"http://127.0.0.1:{free_port()}/", b"{}", {})
+    with pytest.raises(UnsupportedProtocol):
+        await client.post("ftp://127.0.0.1/", b"{}", {})
+    await client.aclose()
+
+
+async def test_the_status_is_heard_before_a_slow_body() -> None:
+    """A timeout while a small body comes still knows the status (the attempt records it)."""
+    heard: list[int] = []
+    client = WebhookClient()
+
+    async def stalling(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 500 Oops\r\nContent-Length: 10\r\n\r\nabc")
+        await writer.drain()
+        await asyncio.sleep(5)
+        writer.close()
+    listening = await asyncio.start_server(stalling, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await client.post(f"http://127.0.0.1:{port}/", b"{}", {},
+                                  lambda answer: heard.append(answer.status_code))
+    finally:
+        listening.close()
+        await client.aclose()
+    assert heard == [500]
