@@ -4,8 +4,8 @@ link-local and other internal addresses only where configured.
 
 Checked when a subscription is made or changed (the URL as written) and again before every
 attempt (the addresses its host resolves to then), so a name that later resolves inward is
-refused at send time. (A resolver that answers differently between our check and httpx's own
-lookup is not caught: connecting to the checked address itself is left for later.)
+refused at send time. (A resolver that answers differently between our check and the
+connection's own lookup is not caught: connecting to the checked address is left for later.)
 """
 
 from __future__ import annotations

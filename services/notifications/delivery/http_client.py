@@ -3,7 +3,7 @@
 httpx (over httpcore and anyio) cost the event loop ~0.4-0.5 ms per request on this machine:
 anyio's streams and cancel scopes, a poll of the socket before reusing a connection, the request
 and response models. A webhook needs little of that, so this client writes the request itself on
-asyncio's streams (~0.02 ms): bench/README.md, `notifications_cpu.py`, 2026-12-07.
+asyncio's streams (~0.04 ms: bench/http_clients.py; bench/README.md, `notifications_cpu.py`).
 
 What it keeps of how the dispatcher used httpx: TLS verified as httpx verifies (its default
 context: certifi's authorities); redirects never followed (a 3xx is the answer); at most
