@@ -5,11 +5,19 @@ named."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from services.notifications.delivery.http_client import (
     ConnectError, RemoteProtocolError, UnsupportedProtocol, WebhookClient)
@@ -159,3 +167,42 @@ async def test_the_status_is_heard_before_a_slow_body() -> None:
         listening.close()
         await client.aclose()
     assert heard == [500]
+
+
+def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server's TLS context with a certificate for 127.0.0.1 signed by itself, and a client's
+    context that trusts that certificate alone."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=1))
+                   .not_valid_after(now + timedelta(hours=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cafile=str(cert_file))
+
+
+async def test_https_is_verified_against_the_trusted_authorities(tmp_path: Path) -> None:
+    server_tls, trusting = self_signed(tmp_path)
+    server = RawServer(lambda _: NO_CONTENT)
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_tls)
+    url = f"https://127.0.0.1:{listening.sockets[0].getsockname()[1]}/hooks"
+    try:
+        default, trusted = WebhookClient(), WebhookClient(trusting)
+        with pytest.raises(ConnectError):  # httpx's default authorities do not know this certificate
+            await default.post(url, b"{}", {})
+        answers = [(await trusted.post(url, b"{}", {})).status_code for _ in range(2)]
+        await default.aclose()
+        await trusted.aclose()
+    finally:
+        listening.close()
+    assert answers == [204, 204] and server.connections == 1
