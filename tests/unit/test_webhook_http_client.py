@@ -206,3 +206,12 @@ async def test_https_is_verified_against_the_trusted_authorities(tmp_path: Path)
     finally:
         listening.close()
     assert answers == [204, 204] and server.connections == 1
+
+
+async def test_a_request_that_cannot_be_written_is_refused_as_a_failure() -> None:
+    client = WebhookClient()
+    with pytest.raises(UnsupportedProtocol):
+        await client.post(f"http://{'a' * 64}.example/", b"{}", {})  # a label longer than IDNA allows
+    with pytest.raises(UnsupportedProtocol):
+        await client.post("http://127.0.0.1:9/", b"{}", {"x-note": "\u2603"})
+    await client.aclose()

@@ -106,7 +106,10 @@ class WebhookClient:
             raise UnsupportedProtocol(f"cannot send to {scheme or 'no'} URL")
         port = parts.port or (443 if scheme == "https" else 80)
         origin = (scheme, host, port)
-        request = _request(parts.path, parts.query, _host_header(host, parts.port), data, headers)
+        try:
+            request = _request(parts.path, parts.query, _host_header(host, parts.port), data, headers)
+        except UnicodeError as error:  # a host name IDNA refuses, a header that is not Latin-1
+            raise UnsupportedProtocol(f"cannot write this request: {error}") from None
         async with self._slots:
             connection = self._kept(origin) or await self._connect(origin)
             try:
