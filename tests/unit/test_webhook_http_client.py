@@ -1,26 +1,29 @@
 """The webhooks' HTTP client (services/notifications/delivery/http_client.py) against a raw server
-in the test's event loop: what it sends, which answers keep the connection, and how failures are
-named."""
+in the test's event loop: what it sends, which answers keep the connection, how failures are
+named, and which addresses it refuses to connect to."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
 from services.notifications.delivery.http_client import (
-    ConnectError, RemoteProtocolError, UnsupportedProtocol, WebhookClient)
+    MAX_IDLE, ConnectError, PolicyResolver, RemoteProtocolError, UnsupportedProtocol, WebhookClient)
 from tests.support.processes import free_port
 
 
@@ -67,10 +70,11 @@ async def serving(answer: Callable[[bytes], bytes | None]) -> AsyncIterator[tupl
 
 
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+LOOPBACK = AddressPolicy(allow_loopback_http=True)  # the test's receivers are on 127.0.0.1
 
 
 async def test_a_post_carries_the_body_and_headers_and_keeps_its_connection() -> None:
-    client = WebhookClient()
+    client = WebhookClient(LOOPBACK)
     async with serving(lambda _: NO_CONTENT) as (server, url):
         first = await client.post(f"{url}/hooks/a b?x=1", b'{"a":1}', {"webhook-id": "msg_1"})
         second = await client.post(f"{url}/hooks", b"{}", {"webhook-id": "msg_2"})
@@ -78,14 +82,14 @@ async def test_a_post_carries_the_body_and_headers_and_keeps_its_connection() ->
     assert (first.status_code, second.status_code) == (204, 204) and first.is_success
     assert server.connections == 1
     head, body = server.requests[0].split(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    assert lines[0] == "POST /hooks/a%20b?x=1 HTTP/1.1"
+    lines = head.decode().lower().split("\r\n")
+    assert lines[0] == "post /hooks/a%20b?x=1 http/1.1"
     assert f"host: {url.removeprefix('http://')}" in lines and "webhook-id: msg_1" in lines
     assert "content-length: 7" in lines and body == b'{"a":1}'
 
 
 async def test_a_small_body_is_read_and_the_headers_are_given() -> None:
-    client = WebhookClient()
+    client = WebhookClient(LOOPBACK)
     answer = b"HTTP/1.1 503 Busy\r\nRetry-After: 30\r\nContent-Length: 5\r\n\r\nlater"
     async with serving(lambda _: answer) as (server, url):
         first = await client.post(url, b"{}", {})
@@ -95,15 +99,15 @@ async def test_a_small_body_is_read_and_the_headers_are_given() -> None:
     assert server.connections == 1
 
 
-@pytest.mark.parametrize("answer", [
-    b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100_000,  # too large to read
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+@pytest.mark.parametrize("answer", [  # (a body aiohttp parsed whole with the head keeps its connection)
+    b"HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\n\r\n" + b"x" * 4_000_000,  # too large to read
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",  # more may come
     b"HTTP/1.1 200 OK\r\n\r\n",  # unsized: the body lasts until the connection closes
     b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
     b"HTTP/1.0 204 No Content\r\n\r\n",
 ])
 async def test_an_answer_whose_body_is_not_read_closes_its_connection(answer: bytes) -> None:
-    client = WebhookClient()
+    client = WebhookClient(LOOPBACK)
     async with serving(lambda _: answer) as (server, url):
         statuses = [(await client.post(url, b"{}", {})).status_code for _ in range(2)]
     await client.aclose()
@@ -111,7 +115,7 @@ async def test_an_answer_whose_body_is_not_read_closes_its_connection(answer: by
 
 
 async def test_a_connection_the_receiver_closed_while_idle_is_not_reused() -> None:
-    client = WebhookClient()
+    client = WebhookClient(LOOPBACK)
     async with serving(lambda _: NO_CONTENT) as (server, url):
         server.close_after_answer = True  # without saying so in a header
         await client.post(url, b"{}", {})
@@ -123,7 +127,7 @@ async def test_a_connection_the_receiver_closed_while_idle_is_not_reused() -> No
 
 
 async def test_an_interim_answer_is_skipped() -> None:
-    client = WebhookClient()
+    client = WebhookClient(LOOPBACK)
     async with serving(lambda _: b"HTTP/1.1 100 Continue\r\n\r\n" + NO_CONTENT) as (_, url):
         answer = await client.post(url, b"{}", {})
     await client.aclose()
@@ -131,7 +135,7 @@ async def test_an_interim_answer_is_skipped() -> None:
 
 
 async def test_failures_are_named_as_httpx_named_them() -> None:
-    client = WebhookClient()
+    client = WebhookClient(LOOPBACK)
     async with serving(lambda _: None) as (_, url):
         with pytest.raises(RemoteProtocolError):
             await client.post(url, b"{}", {})
@@ -148,7 +152,7 @@ async def test_failures_are_named_as_httpx_named_them() -> None:
 async def test_the_status_is_heard_before_a_slow_body() -> None:
     """A timeout while a small body comes still knows the status (the attempt records it)."""
     heard: list[int] = []
-    client = WebhookClient()
+    client = WebhookClient(LOOPBACK)
 
     async def stalling(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -197,7 +201,7 @@ async def test_https_is_verified_against_the_trusted_authorities(tmp_path: Path)
     listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_tls)
     url = f"https://127.0.0.1:{listening.sockets[0].getsockname()[1]}/hooks"
     try:
-        default, trusted = WebhookClient(), WebhookClient(trusting)
+        default, trusted = WebhookClient(LOOPBACK), WebhookClient(LOOPBACK, trusting)
         with pytest.raises(ConnectError):  # httpx's default authorities do not know this certificate
             await default.post(url, b"{}", {})
         answers = [(await trusted.post(url, b"{}", {})).status_code for _ in range(2)]
@@ -209,9 +213,64 @@ async def test_https_is_verified_against_the_trusted_authorities(tmp_path: Path)
 
 
 async def test_a_request_that_cannot_be_written_is_refused_as_a_failure() -> None:
-    client = WebhookClient()
+    client = WebhookClient(LOOPBACK)
     with pytest.raises(UnsupportedProtocol):
         await client.post(f"http://{'a' * 64}.example/", b"{}", {})  # a label longer than IDNA allows
-    with pytest.raises(UnsupportedProtocol):
-        await client.post("http://127.0.0.1:9/", b"{}", {"x-note": "\u2603"})
+    async with serving(lambda _: NO_CONTENT) as (server, url):
+        with pytest.raises(UnsupportedProtocol):
+            await client.post(url, b"{}", {"x-note": "a\r\nx-injected: 1"})
+        assert (await client.post(url, b"{}", {})).status_code == 204
     await client.aclose()
+    assert all(b"x-injected" not in request for request in server.requests)
+
+
+async def test_at_most_max_idle_connections_are_kept() -> None:
+    client = WebhookClient(LOOPBACK)
+    async with AsyncExitStack() as stack:
+        receivers = [await stack.enter_async_context(serving(lambda _: NO_CONTENT)) for _ in range(MAX_IDLE + 5)]
+        for _, url in receivers:
+            await client.post(url, b"{}", {})
+        for _, url in reversed(receivers):  # the most recently kept first: the oldest five were closed
+            await client.post(url, b"{}", {})
+    await client.aclose()
+    assert [server.connections for server, _ in receivers] == [2] * 5 + [1] * MAX_IDLE
+
+
+@dataclass
+class FixedResolver(AbstractResolver):
+    addresses: list[str] | OSError
+
+    async def resolve(self, host: str, port: int = 0, family: object = 0) -> list[ResolveResult]:
+        if isinstance(self.addresses, OSError):
+            raise self.addresses
+        return [{"hostname": host, "host": address, "port": port, "family": socket.AF_INET, "proto": 0, "flags": 0}
+                for address in self.addresses]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_the_resolver_refuses_the_addresses_the_policy_refuses() -> None:
+    policy = AddressPolicy()
+    allowed = await PolicyResolver(policy, FixedResolver(["93.184.215.14"])).resolve("hooks.example", 443)
+    assert [result["host"] for result in allowed] == ["93.184.215.14"]
+    for addresses in (["93.184.215.14", "10.0.0.5"], ["127.0.0.1"], ["169.254.169.254"]):
+        with pytest.raises(AddressRefused):
+            await PolicyResolver(policy, FixedResolver(addresses)).resolve("hooks.example", 443)
+    with pytest.raises(AddressRefused, match="does not resolve"):
+        await PolicyResolver(policy, FixedResolver(OSError("no such name"))).resolve("hooks.example", 443)
+
+
+async def test_a_name_resolving_to_a_refused_address_is_never_connected_to() -> None:
+    """The check is the connection's own lookup: `localhost` is refused where loopback is."""
+    async with serving(lambda _: NO_CONTENT) as (server, url):
+        by_name = url.replace("127.0.0.1", "localhost")
+        refusing = WebhookClient(AddressPolicy(allow_private=True))
+        with pytest.raises(AddressRefused):
+            await refusing.post(by_name, b"{}", {})
+        await refusing.aclose()
+        assert server.connections == 0
+        allowing = WebhookClient(LOOPBACK)
+        answer = await allowing.post(by_name, b"{}", {})
+        await allowing.aclose()
+    assert answer.status_code == 204 and server.connections == 1

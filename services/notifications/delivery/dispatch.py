@@ -112,7 +112,7 @@ class WebhookDispatcher:
         self._kick.set()
 
     async def run(self) -> None:
-        self._client = WebhookClient()
+        self._client = WebhookClient(self._policy)
         try:
             await asyncio.gather(self._discover(), self._dispatch())
         finally:
@@ -323,7 +323,7 @@ class WebhookDispatcher:
             answered = AttemptOutcome(answer.status_code, None, elapsed()), retry_after(answer)
         try:
             async with asyncio.timeout(self._settings.webhook_timeout):
-                await self._policy.check_resolved(url)
+                self._policy.check_url(url)  # the addresses its host resolves to: at connect time
                 await self._client.post(url, data, headers, heard)
                 assert answered is not None
                 return answered
