@@ -7,8 +7,9 @@ What the dispatcher relies on: TLS verified against certifi's authorities (httpx
 context); redirects never followed (a 3xx is the answer); no proxy or other settings read from the
 environment (the address policy assumes a direct connection); at most MAX_CONNECTIONS requests at
 once and MAX_IDLE connections kept, each for KEEPALIVE_SECONDS; an answer's body read to its end
-only when it says it is small (then its connection is kept), any other closed unread; bodies never
-decompressed (none is asked for). Every name the session resolves is checked at connect time by
+only when it says it is small (then its connection is kept), any other closed unread (unless
+aiohttp's parser had it whole with the head: then it is kept); bodies never decompressed (none is
+asked for). Every name the session resolves is checked at connect time by
 the address policy (`PolicyResolver`). Failures raise the errors below, named as httpx named them,
 since the names are recorded on the attempts (`ERROR_NAMES` maps aiohttp's). The caller bounds
 the whole request with `asyncio.timeout`.
@@ -173,9 +174,9 @@ class WebhookClient:
                     and "transfer-encoding" not in response.headers):
                 try:
                     await response.read()
+                    response.release()
                 except aiohttp.ClientError:
                     response.close()  # the status was answered; only the connection is lost
-                response.release()
             else:
                 response.close()  # a large, chunked or unsized body is never read: the connection goes
         except BaseException:
