@@ -60,7 +60,10 @@ class SamplingAwareAsyncPGInstrumentor(AsyncPGInstrumentor):
         return await super()._do_prepared_execute(func, instance, args, kwargs)
 
 
-class _SamplingAwareCursorTracer(psycopg_instrumentation.CursorTracer):  # type: ignore[misc]
+_MAINTAINED_CURSOR_TRACER = psycopg_instrumentation.CursorTracer
+
+
+class _SamplingAwareCursorTracer(_MAINTAINED_CURSOR_TRACER):
     def traced_execution(self, cursor: Any, query_method: Any, *args: Any, **kwargs: Any) -> Any:
         if in_unsampled_trace():
             return query_method(*args, **kwargs)
@@ -84,9 +87,9 @@ class SamplingAwarePsycopgInstrumentor(PsycopgInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
         if drops_children_of_unsampled_parents(getattr(provider, "sampler", None)):
-            psycopg_instrumentation.CursorTracer = _SamplingAwareCursorTracer
+            setattr(psycopg_instrumentation, "CursorTracer", _SamplingAwareCursorTracer)
         super()._instrument(**kwargs)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         super()._uninstrument(**kwargs)
-        psycopg_instrumentation.CursorTracer = _SamplingAwareCursorTracer.__bases__[0]
+        setattr(psycopg_instrumentation, "CursorTracer", _MAINTAINED_CURSOR_TRACER)
