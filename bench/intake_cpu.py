@@ -125,6 +125,10 @@ async def measure(args: argparse.Namespace, services, sample_files: dict[str, Pa
                 await asyncio.sleep(1.0)  # the stats written
                 print(f"{name}'s event loop (cProfile, {path}):")
                 pstats.Stats(str(path)).sort_stats("tottime").print_stats(args.top)
+                threads = path.with_name(path.name + ".threads")
+                if threads.exists():
+                    print(f"{name}'s pool threads (cProfile, {threads}):")
+                    pstats.Stats(str(threads)).sort_stats("cumulative").print_stats(args.top)
             for name, path in sample_files.items():
                 samples = read_samples(path) - samples_before[name]
                 print(f"{name}:")
