@@ -1,6 +1,7 @@
 """Where intake's and careplan's CPU goes while routine screenings flow (issue 16).
 
-    .venv/bin/python bench/intake_cpu.py [--rate 100] [--seconds 15] [--sample] [--count]
+    .venv/bin/python bench/intake_cpu.py [--rate 100] [--seconds 15] [--profile] [--count] [--sample]
+                                         [--py-spy PATH [--py-spy-options "--nonblocking --gil"]]
 
 Sets up as bench/notifications_cpu.py does (bench/notifications.py's caseload: `--people` people
 with `casey` on each team, her webhook subscription and live stream), then sends positive
@@ -13,8 +14,9 @@ main thread (the event loop) and the other threads (the pools: eventsourcing's s
 commit, the relay's log tailing). `--sample` runs the stack sampler (bench/sampling/sitecustomize.py)
 in intake and careplan (it sees the event loop only where it lets go of the GIL), `--py-spy PATH`
 records them with py-spy from outside (`--gil`: the thread holding the GIL, which also counts time
-descheduled while holding it), `--profile` runs cProfile on their event loops over the load window
-(deterministic, about twice as slow), `--count` counts their pool hops and database statements.
+descheduled while holding it), `--profile` runs cProfile with each thread's CPU clock on their
+event loops and pool work items over the load window (deterministic; it doubles the profiled
+code's CPU, so read its shares), `--count` counts their pool hops and database statements.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]  # see bench/backbone.py
