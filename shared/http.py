@@ -113,8 +113,9 @@ def invalid_field(field: str, message: str) -> HTTPException:
 async def request_provenance(request: Request) -> Provenance:
     """Who acts, in which correlation and trace. The principal is the one CurrentPrincipal verified
     for this request (verified here if this dependency is solved first), and the `traceparent`
-    header is read as is: FastAPI solves each dependency of a dependency again for every use (a
-    principal, its bearer scheme, a header parameter), which was a fifth of its work per request."""
+    header is read as is: as sub-dependencies (a principal, its bearer scheme, a header parameter)
+    they cost FastAPI's solver a walk per request even when the principal's value was cached,
+    about a fifth of its dependency work per screening (bench/README.md, `intake_cpu.py`)."""
     principal = request.scope.get(_PRINCIPAL_KEY) or await current_principal(request, await _bearer(request))
     traceparent = request.headers.get("traceparent")
     return Provenance(
