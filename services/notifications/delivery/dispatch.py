@@ -38,6 +38,7 @@ from services.notifications.domain.delivery import PENDING, AttemptOutcome, Deli
 from services.notifications.domain.subscriptions import SUMMARY, Subscription
 from services.notifications.subscriptions_app import LaneHead, WebhookSubscriptions
 from shared.group_commit import GroupCommit
+from shared.hop_marks import mark, marking
 from shared.log_reading import LogReader, RunSync
 from shared.topics import stored_topics
 
@@ -210,6 +211,8 @@ class WebhookDispatcher:
         step = await self._first_sends.submit(lane_id)
         while isinstance(step, Send):
             head, subscription = step.head, step.subscription
+            if head.urgent and marking():
+                mark("signed", step.head.person_id)
             slots = self._slots.setdefault((subscription.id, head.urgent),
                                            asyncio.Semaphore(self._settings.webhook_concurrency))
             async with slots:

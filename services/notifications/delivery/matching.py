@@ -21,6 +21,7 @@ from eventsourcing.persistence import Notification
 from services.notifications.domain.notifications import PersonNotifications
 from services.notifications.domain.subscriptions import Subscription
 from services.notifications.subscriptions_app import Match, RecordedMatches, WebhookSubscriptions
+from shared.hop_marks import mark, marking
 from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, RunSync
 from shared.topics import stored_topics
@@ -90,7 +91,11 @@ class SubscriptionMatcher(LogTailLoop):
             # again (a filter changed meanwhile may apply from a little earlier than it was
             # changed). Saving the position for every notice would double notifications' commits.
             return NOTHING_TO_RECORD
-        return self._webhooks.record_matches(matches, read_to)
+        recorded = self._webhooks.record_matches(matches, read_to)
+        if marking():
+            for person_id in {match.person_id for match in matches if match.urgent}:
+                mark("matched", person_id)
+        return recorded
 
     async def _load(self) -> None:
         """The position matched up to, and the subscriptions' settings as they stood there."""
