@@ -102,6 +102,9 @@ class WebhookDispatcher:
         # The pool's work of concurrent sends, batched (shared/group_commit.py): the first reads of
         # lanes that became due, and the attempts that finished, each batch in one hop.
         self._first_sends: GroupCommit[UUID, Send | Later] = GroupCommit(run_sync, self._first_sends_of)
+        # Urgent lanes (and lanes not read yet) have batches of their own: a crisis's first read
+        # does not wait for a batch of routine lanes in the database, nor share its work.
+        self._urgent_first_sends: GroupCommit[UUID, Send | Later] = GroupCommit(run_sync, self._first_sends_of)
         self._attempts: GroupCommit[tuple[Send, AttemptOutcome, float | None], Send | Later] = GroupCommit(
             run_sync, self._record_and_go_on)
 
@@ -208,7 +211,8 @@ class WebhookDispatcher:
         decides and signs the next sends (`_prepare_sends`: the lanes' heads and the people's
         access read with one query each), one records the attempts in one transaction and decides
         the sends after them from the lanes as saved (`_record_and_go_on`)."""
-        step = await self._first_sends.submit(lane_id)
+        first_sends = self._first_sends if self._due.is_routine(lane_id) else self._urgent_first_sends
+        step = await first_sends.submit(lane_id)
         while isinstance(step, Send):
             head, subscription = step.head, step.subscription
             if head.urgent and marking():
