@@ -3,7 +3,8 @@
 Off unless the `carecoord.hops` logger is at DEBUG (`LOG_LEVELS='{"carecoord.hops": "DEBUG"}'`):
 then each service logs one record per urgent item at each hop (`hop`, `person_id`, and `at`, the
 time in seconds since the epoch), and bench/crisis_hops.py puts a crisis's marks in order. Off, a
-mark costs one `isEnabledFor` check where the code already knows the item is urgent.
+mark costs one `isEnabledFor` check where the code already knows the item is urgent. A mark names
+the person of an urgent item (that someone had a crisis): for benchmarks on made-up people only.
 """
 
 from __future__ import annotations
