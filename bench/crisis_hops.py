@@ -22,7 +22,8 @@ from bench.report import percentile
 
 HOPS_ENV = {"LOG_LEVELS": json.dumps({"carecoord.hops": "DEBUG"})}
 # The hops in the order a crisis passes them; "accepted" and the arrivals are the benchmark's own.
-WEBHOOK_PATH = ("accepted", "relay read", "relay published", "delivered", "committed", "matched", "signed", "fast")
+WEBHOOK_PATH = ("accepted", "relay read", "relay published", "delivered", "committed", "matching", "matched", "signed",
+                "fast")
 STREAM_PATH = ("committed", "stream read", "stream decided", "stream recorded", "sse")
 
 MARK = re.compile(r"hop ([a-z ]+?) person (\S+) at ([0-9.]+)")  # the message, as text or in JSON

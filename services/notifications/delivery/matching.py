@@ -12,6 +12,7 @@ it was made, and a change applies from where it stands in the log.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
@@ -84,7 +85,11 @@ class SubscriptionMatcher(LogTailLoop):
     def _match_and_record(self, batch: Iterable[Notification], read_to: int) -> RecordedMatches | None | object:
         """On the pool: the batch's matches, recorded with the position read to (None: another
         process had recorded it), or NOTHING_TO_RECORD."""
+        started = time.time()
         matches = self._matches(batch)
+        if marking():
+            for person_id in {match.person_id for match in matches if match.urgent}:
+                mark("matching", person_id, started)
         if not matches and read_to - self._recorded < UNRECORDED_LIMIT:
             # Nothing to record: a restart reads this stretch again, and subscriptions made after
             # the saved position are loaded only where the log makes them, so it finds nothing
