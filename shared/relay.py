@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 import re
-from collections import deque
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,7 +27,7 @@ from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable
 from shared.hop_marks import is_crisis_event, mark, marking
 from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, ThreadedLogReader
-from shared.relay_positions import RelayPositions
+from shared.pools import create_pool
 from shared.topics import stored_topics
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,61 @@ class Outgoing:
 
 class EventPublisher(Protocol):
     async def publish_in_order(self, batch: Sequence[Outgoing]) -> None: ...
+
+
+class RelayPositions:
+    """The last position each relay has seen confirmed, in the service's own schema, and the lease
+    that lets only one relay per service publish at a time (replicas of a service stand by)."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self._dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self._lease: asyncpg.Connection | None = None
+        self._table = f'"{schema}".relay_positions'
+
+    async def hold_lease(self, relay: str) -> bool:
+        """True while this process holds the relay's session advisory lock (taken if free)."""
+        if self._lease is not None and not self._lease.is_closed():
+            return True
+        self._lease = await asyncpg.connect(self._dsn)
+        if await self._lease.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", relay):
+            return True
+        await self._lease.close()
+        self._lease = None
+        return False
+
+    async def open(self) -> None:
+        self._pool = await create_pool(self._dsn, min_size=1, max_size=2)
+        await self._pool.execute(
+            f"CREATE TABLE IF NOT EXISTS {self._table} (relay text PRIMARY KEY, position bigint NOT NULL)"
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    def _opened(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("relay positions used before open()")
+        return self._pool
+
+    async def close(self) -> None:
+        if self._lease is not None:
+            await self._lease.close()  # releases the advisory lock: a standby takes over
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def load(self, relay: str) -> int:
+        position = await self._opened().fetchval(f"SELECT position FROM {self._table} WHERE relay = $1", relay)
+        return position or 0
+
+    async def save(self, relay: str, position: int) -> None:
+        await self._opened().execute(
+            f"INSERT INTO {self._table} (relay, position) VALUES ($1, $2) "
+            "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position",
+            relay,
+            position,
+        )
 
 
 def stream_name(source: str, domain_event: Any) -> str:
@@ -94,8 +149,6 @@ class OutboxRelay(LogTailLoop):
         save_interval_seconds: float = 0.25,
         reader: LogReader | None = None,
         on_published: Callable[[int, int], None] | None = None,
-        batches_in_flight: int = 4,
-        pipelined_batch_limit: int = 100,
     ) -> None:
         self.source = source
         self.name = f"{source}-relay"
@@ -119,16 +172,6 @@ class OutboxRelay(LogTailLoop):
         self._loaded = False
         # Told (events published, new position) after each confirmed batch: the service's metrics.
         self._on_published = on_published
-        # Batches published and not confirmed yet, oldest first: (confirming, position read to,
-        # events). The next batch is read and published without waiting for the confirms of the
-        # ones before (a crisis committed meanwhile is not held up by a routine batch's round trip
-        # to the quorum queue); positions move only to confirmed batches, in order. A batch larger
-        # than the publisher's window of confirms is published in windows, so nothing is published
-        # after it before it is all confirmed (the broker's order is the call order).
-        self._in_flight: deque[tuple[asyncio.Future[None], int, int]] = deque()
-        self._read_to = 0
-        self._batches_in_flight = batches_in_flight
-        self._pipelined_batch_limit = pipelined_batch_limit
         super().__init__(idle_poll_seconds)
 
     async def run(self) -> None:
@@ -137,8 +180,6 @@ class OutboxRelay(LogTailLoop):
             await self.tail()
         finally:
             with contextlib.suppress(Exception):  # also when cancelled: keep the last confirmed position
-                await self._settle(block=False)
-                await self._abandon_in_flight()
                 await self._saved()
                 await self._save_deferred()
             await self._positions.close()
@@ -153,89 +194,37 @@ class OutboxRelay(LogTailLoop):
             # The position is read after taking the lease: a previous holder moved it.
             if not self._positions.is_open:
                 await self._positions.open()
-            self.position = self._read_to = await self._positions.load(self.name)
+            self.position = await self._positions.load(self.name)
             self._loaded = True
-        return await self._publish_pipelined()
-
-    async def _publish_pipelined(self) -> bool:
-        """Publish the next batch, confirmed batches taken as published (waiting for the oldest
-        when as many as allowed are in flight); False when idle: nothing to read, none in flight."""
-        await self._settle(block=len(self._in_flight) >= self._batches_in_flight)
-        notifications, last = await self._reader.read(self._read_to, self._batch_size, self._topics)
-        if notifications:
-            batch = [self._outgoing(n) for n in notifications]
-            self._read_to = last
-            confirming = asyncio.ensure_future(self.publisher.publish_in_order(batch))
-            self._in_flight.append((confirming, last, len(batch)))
-            if marking():
-                _mark_crises(batch, confirming)
-            if len(batch) > self._pipelined_batch_limit:
-                while self._in_flight:
-                    await self._settle(block=True)
-            return True
-        self._read_to = last
-        if self._in_flight:  # the oldest batch's confirms, or news to publish meanwhile
-            news = asyncio.ensure_future(self._news.wait())
-            try:
-                await asyncio.wait((self._in_flight[0][0], news), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                news.cancel()
-            return True
-        # Nothing to publish up to `last`: read on from there (saved with the next batch).
-        self.position = last
-        await self._saved()
-        await self._save_deferred()  # idle now: write what was put off while busy
-        return False
-
-    async def _settle(self, block: bool) -> None:
-        """Take the batches confirmed so far as published, in order (with `block`, the oldest
-        after waiting for it). A failed batch ends the pipeline: what followed it is published
-        again from the confirmed position (consumers ignore what they already have)."""
-        while self._in_flight:
-            confirming, last, count = self._in_flight[0]
-            if not confirming.done() and not block:
-                return
-            block = False
-            try:
-                await confirming
-            except BaseException:
-                await self._abandon_in_flight()
-                raise
-            self._in_flight.popleft()
-            await self._published(count, last, save_behind=True)
-
-    async def _abandon_in_flight(self) -> None:
-        for confirming, _, _ in self._in_flight:
-            confirming.cancel()
-        for confirming, _, _ in self._in_flight:
-            with contextlib.suppress(BaseException):
-                await confirming
-        self._in_flight.clear()
-        self._read_to = self.position
+        return bool(await self._publish_next_batch(save_behind=True))
 
     async def publish_next_batch(self) -> int:
-        """Publish the events after `position`, wait for their confirms and save the new position
-        (not behind: a test's or a tool's single step); the number published."""
+        """Publish the events after `position` and save the new position; the number published."""
+        return await self._publish_next_batch(save_behind=False)
+
+    async def _publish_next_batch(self, save_behind: bool) -> int:
+        # save_behind: the position write (a commit, several ms under load) overlaps with reading
+        # and publishing the next batch instead of delaying it. The saved position still only
+        # ever moves to confirmed events, and in order: each write waits for the one before.
         notifications, last = await self._reader.read(self.position, self._batch_size, self._topics)
         if not notifications:
-            self.position = self._read_to = last
+            # Nothing to publish up to `last`: read on from there (saved with the next batch).
+            self.position = last
             await self._saved()
-            await self._save_deferred()
+            await self._save_deferred()  # idle now: write what was put off while busy
             return 0
+        read_at = time.time()
         batch = [self._outgoing(n) for n in notifications]
         await self.publisher.publish_in_order(batch)
-        await self._published(len(batch), last, save_behind=False)
-        self._read_to = self.position
-        return len(batch)
-
-    async def _published(self, count: int, last: int, save_behind: bool) -> None:
-        """A batch of `count` events up to `last` is confirmed: the position moves there. With
-        `save_behind` the position write (a commit, several ms under load) overlaps with what
-        follows, and at most every `save_interval_seconds` while busy; writes stay in order."""
+        if marking():
+            for item in batch:
+                if is_crisis_event(item.event.type):
+                    mark("relay read", item.event.person_id, read_at)
+                    mark("relay published", item.event.person_id)
         await self._saved()
         self.position = last
         if self._on_published is not None:
-            self._on_published(count, last)
+            self._on_published(len(batch), last)
         if not save_behind:
             self._unsaved = None
             await self._positions.save(self.name, last)
@@ -245,6 +234,7 @@ class OutboxRelay(LogTailLoop):
             self._saving = asyncio.ensure_future(self._positions.save(self.name, last))
         else:
             self._unsaved = last
+        return len(batch)
 
     async def _saved(self) -> None:
         """Wait for the position write in flight, if any; raise if it failed."""
@@ -290,15 +280,3 @@ class LogListener:
             finally:
                 if not connection.is_closed():
                     await connection.close()
-
-
-def _mark_crises(batch: Sequence[Outgoing], confirming: asyncio.Future[None]) -> None:
-    """Hop marks (shared/hop_marks.py) of the crises in a batch: published now, confirmed later."""
-    people = [item.event.person_id for item in batch if is_crisis_event(item.event.type)]
-    for person_id in people:
-        mark("relay read", person_id)
-    def confirmed(_: object) -> None:
-        for person_id in people:
-            mark("relay published", person_id)
-    if people:
-        confirming.add_done_callback(confirmed)
