@@ -29,6 +29,7 @@ from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, ThreadedLogReader
 from shared.pools import create_pool
 from shared.topics import stored_topics
+from shared.tracing import untraced
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +91,18 @@ class RelayPositions:
             await self._pool.close()
 
     async def load(self, relay: str) -> int:
-        position = await self._opened().fetchval(f"SELECT position FROM {self._table} WHERE relay = $1", relay)
+        with untraced():
+            position = await self._opened().fetchval(f"SELECT position FROM {self._table} WHERE relay = $1", relay)
         return position or 0
 
     async def save(self, relay: str, position: int) -> None:
-        await self._opened().execute(
-            f"INSERT INTO {self._table} (relay, position) VALUES ($1, $2) "
-            "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position",
-            relay,
-            position,
-        )
+        with untraced():
+            await self._opened().execute(
+                f"INSERT INTO {self._table} (relay, position) VALUES ($1, $2) "
+                "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position",
+                relay,
+                position,
+            )
 
 
 def stream_name(source: str, domain_event: Any) -> str:

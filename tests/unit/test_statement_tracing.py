@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, SamplingResult, TraceI
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from shared.statement_tracing import SamplingAwareAsyncPGInstrumentor, _SamplingAwareCursorTracer
+from shared.tracing import untraced
 
 
 class CountingSampler(ParentBased):
@@ -133,3 +134,21 @@ def test_psycopgs_cursor_factories_build_the_module_level_cursor_tracer():
     # SamplingAwarePsycopgInstrumentor points that name at its subclass: it must be looked up there.
     for factory in (psycopg_instrumentation._new_cursor_factory, psycopg_instrumentation._new_cursor_async_factory):
         assert "CursorTracer" in factory.__code__.co_names
+
+
+async def test_a_pollers_statement_is_not_traced_even_outside_any_trace(traced):
+    """The log readers' and relay positions' statements run `untraced()`: outside any trace they
+    would each be offered to the sampler as a root of their own."""
+    instrumentor = asyncpg_instrumentor(traced.provider)
+    called = []
+
+    async def statement(*args: Any) -> str:
+        called.append(args)
+        return "result"
+
+    connection = SimpleNamespace(_params=None, _addr=("127.0.0.1", 5432))
+    with untraced():
+        assert await instrumentor._do_execute(statement, connection, ("SELECT 1",), {}) == "result"
+    assert called and traced.sampler.asked == 0 and not traced.exporter.get_finished_spans()
+    assert await instrumentor._do_execute(statement, connection, ("SELECT 1",), {}) == "result"
+    assert traced.sampler.asked == 1  # outside the block, traced as before
