@@ -76,8 +76,11 @@ class ServiceHistory:
                                             self.cipher.decrypt(state), person_id)
 
     def lines(self, query: HistoryFilter) -> Iterator[tuple[datetime, Line]]:
-        """Every matching line, by position, a page (`query.limit`) in memory at a time (two while
-        the next is fetched on a thread: PostgreSQL works while this one is decoded)."""
+        """Every matching line, by position, the next page fetched on a thread while this one is
+        decoded (PostgreSQL works meanwhile). Memory: two pages of rows, the one being read and the
+        next, both held at each hand-off whatever the timing (a page is let go as a whole when the
+        next is taken), so the peak is the same for a history of any length; lines are made one at a
+        time as they are written."""
         def page_after(after: int) -> list[tuple]:
             return self.rows(HistoryFilter(query.person_id, after, query.since, query.until, query.types,
                                            query.limit))
