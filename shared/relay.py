@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from eventsourcing.persistence import Notification
 
 from shared.contracts.base import Payload
 from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable_event_id
+from shared.hop_marks import is_crisis_event, mark, marking
 from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, ThreadedLogReader
 from shared.pools import create_pool
@@ -211,8 +213,14 @@ class OutboxRelay(LogTailLoop):
             await self._saved()
             await self._save_deferred()  # idle now: write what was put off while busy
             return 0
+        read_at = time.time()
         batch = [self._outgoing(n) for n in notifications]
         await self.publisher.publish_in_order(batch)
+        if marking():
+            for item in batch:
+                if is_crisis_event(item.event.type):
+                    mark("relay read", item.event.person_id, read_at)
+                    mark("relay published", item.event.person_id)
         await self._saved()
         self.position = last
         if self._on_published is not None:

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
@@ -62,7 +63,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -> None:
+def configure_logging(service: str, level: str = "INFO", as_json: bool = True,
+                      levels: Mapping[str, str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if as_json:
         handler.setFormatter(JsonFormatter(service))
@@ -74,3 +76,5 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
     # httpx logs every request's full URL at INFO. A subscriber's webhook URL may carry a
     # credential in its query, and the dispatcher logs each attempt itself, by subscription id.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    for name, logger_level in (levels or {}).items():
+        logging.getLogger(name).setLevel(logger_level)

@@ -68,12 +68,12 @@ def _instrument_databases() -> None:
     global _databases_instrumented
     if _databases_instrumented:
         return
-    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    # The maintained instrumentations, minus their per-statement work in unsampled traces.
+    from shared.statement_tracing import SamplingAwareAsyncPGInstrumentor, SamplingAwarePsycopgInstrumentor
 
-    AsyncPGInstrumentor().instrument()
+    SamplingAwareAsyncPGInstrumentor().instrument()
     # Statements only, never their parameters (which may be clinical content).
-    PsycopgInstrumentor().instrument(enable_commenter=False)
+    SamplingAwarePsycopgInstrumentor().instrument(enable_commenter=False)
     _databases_instrumented = True
 
 
