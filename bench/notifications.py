@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from bench.arrivals import Expectations, StreamChannel, webhook_channel  # noqa: E402
 from bench.baseline import measure_baseline  # noqa: E402
 from bench.cpu import CpuMeter  # noqa: E402
+from bench.crisis_hops import HOPS_ENV, describe_hops, read_marks  # noqa: E402
 from bench.crisis import MEMBER, MEMBER_ROLE, Caseload, Senders, behind_a_backlog, under_routine_traffic  # noqa: E402
 from bench.load import IntakeClients  # noqa: E402
 from bench.notifications_report import NotificationRun, describe_run, print_summary  # noqa: E402
@@ -81,6 +82,11 @@ async def run_benchmark(args: argparse.Namespace, isolation: Isolation, services
                 run = NotificationRun(baseline, traffic, backlog)
                 runs.append(run)
                 print(describe_run(label, run, args))
+                if args.hops:
+                    marks = read_marks(process.log_path for process in services.processes)
+                    for phase in (traffic, backlog):
+                        print(f"  {phase.name}:")
+                        print("\n".join(describe_hops(phase.crises, marks, phase.channels)))
             if fast.forged or slow.forged:
                 raise BenchError(f"deliveries that failed verification: fast {fast.forged}, slow {slow.forged}")
             if expectations.unexpected:
@@ -102,6 +108,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--routine-people", type=int, default=100, help="people the routine screenings are for")
     parser.add_argument("--crisis-people", type=int, default=40, help="people the crisis contacts are for")
     parser.add_argument("--runs", type=int, default=2, help="how many times to repeat the measurements")
+    parser.add_argument("--service-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for every service (e.g. GIL_SWITCH_INTERVAL_MS=1); repeatable")
+    parser.add_argument("--hops", action="store_true",
+                        help="also where each crisis waited, from the services' hop marks (bench/crisis_hops.py)")
     add_server_options(parser)
     args = parser.parse_args(argv)
     if min(args.rate, args.crisis_rate, args.seconds, args.backlog_seconds) <= 0 or min(
@@ -114,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def measure() -> None:
-        with running_services(args, NOTIFICATIONS_ENV) as (isolation, services):
+        extra = dict(setting.split("=", 1) for setting in args.service_setting)
+        env = {name: {**NOTIFICATIONS_ENV.get(name, {}), **(HOPS_ENV if args.hops else {}), **extra}
+               for name in ("intake", "careplan", "notifications")}
+        with running_services(args, env) as (isolation, services):
             runs = asyncio.run(run_benchmark(args, isolation, services))
             print_summary(runs, args)
 

@@ -27,6 +27,7 @@ import asyncio
 import statistics
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,12 +59,16 @@ class OtlpSink(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _SinkHandler)
         self.requests = 0
         self.bytes = 0
+        self.counting = False
+        self.spans: Counter[tuple[str, str]] = Counter()  # see spans_in, when counting
         self._lock = threading.Lock()
 
-    def received(self, size: int) -> None:
+    def received(self, body: bytes) -> None:
         with self._lock:
             self.requests += 1
-            self.bytes += size
+            self.bytes += len(body)
+            if self.counting:
+                self.spans.update(spans_in(body))
 
     @property
     def url(self) -> str:
@@ -75,8 +80,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
         size = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(size)
-        self.server.received(size)
+        self.server.received(self.rfile.read(size))
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
@@ -84,6 +88,21 @@ class _SinkHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep the bench's output clean
         pass
+
+
+def spans_in(body: bytes) -> Iterator[tuple[str, str]]:
+    """(service, "instrumentation: span name") of each span in one OTLP/HTTP protobuf export, the
+    name marked "(root)" for a span that starts a trace of its own."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest.FromString(body)
+    for resource_spans in request.resource_spans:
+        service = next((a.value.string_value for a in resource_spans.resource.attributes
+                        if a.key == "service.name"), "?")
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope.name.removeprefix("opentelemetry.instrumentation.")
+            for span in scope_spans.spans:
+                yield service, f"{scope}: {span.name}{'' if span.parent_span_id else ' (root)'}"
 
 
 @contextmanager
@@ -123,6 +142,7 @@ class Measurement:
     cpu_per_screening_ms: float
     scrapes: int
     exported_requests: int
+    service_cpu_ms: dict[str, float]  # per screening, each service
 
 
 async def measure_once(args: argparse.Namespace, services: ServiceGroup, database_url: str, observed: bool,
@@ -146,20 +166,33 @@ async def measure_once(args: argparse.Namespace, services: ServiceGroup, databas
         await intake.aclose()
         await watcher.close()
     service_cpu = sum(result.cpu_seconds[name] for name in SERVICE_NAMES)
+    per_service = {name: 1000 * result.cpu_seconds[name] / result.screenings for name in SERVICE_NAMES}
     return Measurement(observed, result.rate, 1000 * service_cpu / result.screenings, scrapes[0],
-                       sink.requests - exported_before)
+                       sink.requests - exported_before, per_service)
 
 
 def run_configuration(args: argparse.Namespace, observed: bool, sink: OtlpSink) -> Measurement:
     env = tracing_env(sink, args.sampled) if observed else None
+    sink.spans.clear()
+    sink.counting = args.count_spans
     with running_services(args, env) as (isolation, services):
         measurement = asyncio.run(measure_once(args, services, isolation.database_url, observed, sink))
+    if observed and args.count_spans:
+        print_span_counts(sink, args.screenings)
     if observed and measurement.exported_requests == 0:
         raise BenchError("tracing was on but no service exported a span to the sink")
     print(f"{'on ' if observed else 'off'}: {measurement.rate:.1f} screenings/s, "
           f"{measurement.cpu_per_screening_ms:.2f} ms service CPU per screening, "
-          f"{measurement.scrapes} scrapes, {measurement.exported_requests} OTLP exports")
+          f"{measurement.scrapes} scrapes, {measurement.exported_requests} OTLP exports ("
+          + ", ".join(f"{name} {ms:.2f}" for name, ms in measurement.service_cpu_ms.items()) + ")")
     return measurement
+
+
+def print_span_counts(sink: OtlpSink, screenings: int) -> None:
+    # Everything the run exported, the registrations and the idle time around the phase included.
+    print(f"spans exported by the run (start to stop), per screening of the {screenings}:")
+    for (service, name), count in sorted(sink.spans.items()):
+        print(f"  {service:24} {name[:70]:70} {count / screenings:7.3f}")
 
 
 def summarise(measurements: list[Measurement]) -> None:
@@ -174,6 +207,10 @@ def summarise(measurements: list[Measurement]) -> None:
           f"   (target >= 0.90)")
     print(f"  service CPU   off {cpu_off:8.2f} ms  on {cpu_on:8.2f} ms  on/off {cpu_on / cpu_off:.3f}"
           f"   per screening")
+    for name in SERVICE_NAMES:
+        off = statistics.median(m.service_cpu_ms[name] for m in measurements if not m.observed)
+        on = statistics.median(m.service_cpu_ms[name] for m in measurements if m.observed)
+        print(f"    {name:13} off {off:8.2f} ms  on {on:8.2f} ms  on - off {on - off:+.2f} ms")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -183,6 +220,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sampled", type=float, default=1.0,
                         help="share of traces sampled when on (OTEL_TRACES_SAMPLER_ARG; 1.0 = every one)")
     parser.add_argument("--scrape-seconds", type=float, default=5.0, help="how often /metrics is scraped when on")
+    parser.add_argument("--count-spans", action="store_true",
+                        help="decode the exports and print the spans of each 'on' run by service and name "
+                             "(with --sampled 1.0: every span the instrumentations make)")
     add_server_options(parser)
     args = parser.parse_args(argv)
     if args.screenings < 1 or args.pairs < 1 or args.scrape_seconds <= 0:

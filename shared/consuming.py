@@ -19,6 +19,7 @@ from shared.domain import UpstreamRef
 from shared.envelope import AnyIntegrationEvent
 from shared.following import FollowerApplication, Unprocessable, UpstreamChange
 from shared.group_commit import GroupCommit
+from shared.hop_marks import is_crisis_event, mark, marking
 from shared.messaging import parse_payload, upstream_ref
 from shared.relay import RunSync
 from shared.telemetry import correlation_id_var
@@ -61,6 +62,9 @@ class PersonEventConsumer:
     async def __call__(self, event: AnyIntegrationEvent) -> None:
         upstream = upstream_ref(event)
         correlation_id_var.set(event.correlation_id)  # this delivery's task: its logs carry the flow's id
+        marked = marking() and is_crisis_event(event.type)
+        if marked:
+            mark("delivered", upstream.person_id)
         # Held until the change is committed: the person's next event waits for this one.
         async with self._locks.hold(upstream.person_id):
             try:
@@ -71,6 +75,8 @@ class PersonEventConsumer:
                 await self._commits.submit(self._application.unprocessable(upstream, str(error)))
                 raise
             await self._commits.submit(self._change_for(upstream, payload, event.occurred_at))
+            if marked:
+                mark("committed", upstream.person_id)
 
 
 def team_change(upstream: UpstreamRef, payload: Payload) -> UpstreamChange | None:

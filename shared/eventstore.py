@@ -20,7 +20,6 @@ from eventsourcing.application import (
     LRUCache,
     ProcessingEvent,
     Repository,
-    project_aggregate,
 )
 from eventsourcing.persistence import JSONTranscoder, Recording, Tracking
 from eventsourcing.postgres import PostgresFactory
@@ -32,6 +31,16 @@ from shared.topics import stored_topics
 from shared.transcodings import TRANSCODINGS
 
 T = TypeVar("T")
+
+
+def replay(aggregate: Any, events: Iterable[Any]) -> Any:
+    """eventsourcing's `project_aggregate` without its `assert isinstance(event, CanMutateProtocol)`
+    per event: on Python 3.11 a runtime protocol check walks the protocol's members every time,
+    about a tenth of intake's pool CPU when bringing its kept copies up to date (measured). Every
+    event stored here is an eventsourcing domain event, with `mutate`."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 class ServiceApplication(Application):
@@ -96,7 +105,7 @@ class ServiceApplication(Application):
             new_events = self._events_after(after)
             found = {}
             for aggregate_id in ids:
-                aggregate = project_aggregate(kept.get(aggregate_id), new_events[aggregate_id])
+                aggregate = replay(kept.get(aggregate_id), new_events[aggregate_id])
                 if aggregate is None:
                     continue
                 self._current.put(aggregate_id, aggregate)
@@ -135,7 +144,7 @@ class ServiceApplication(Application):
         if missing:
             for aggregate_id, history in self._events_after([(i, 0) for i in missing]).items():
                 if history:
-                    found[aggregate_id] = project_aggregate(None, history)
+                    found[aggregate_id] = replay(None, history)
         return found
 
     def _events_after(self, after: Sequence[tuple[UUID, int]]) -> dict[UUID, list[Any]]:

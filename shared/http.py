@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers, MutableHeaders
@@ -62,6 +62,7 @@ def correlation_middleware(app: FastAPI) -> None:
 # Dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread, a thread
 # hop per request for what is a few microseconds of work.
 _bearer = HTTPBearer(auto_error=False, description="A JWT from the agency's identity provider")
+_PRINCIPAL_KEY = "carecoord.principal"
 
 
 async def current_principal(
@@ -72,9 +73,11 @@ async def current_principal(
         raise _unauthorized("a bearer token is required")
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(credentials.credentials)
+        principal = verifier.verify(credentials.credentials)
     except InvalidToken as error:
         raise _unauthorized(f"invalid token: {error}") from None
+    request.scope[_PRINCIPAL_KEY] = principal  # for request_provenance, without a dependency of its own
+    return principal
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -107,10 +110,14 @@ def invalid_field(field: str, message: str) -> HTTPException:
                          [{"loc": ["body", field], "msg": message, "type": "value_error"}])
 
 
-async def request_provenance(
-    principal: CurrentPrincipal,
-    traceparent: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Provenance:
+async def request_provenance(request: Request) -> Provenance:
+    """Who acts, in which correlation and trace. The principal is the one CurrentPrincipal verified
+    for this request (verified here if this dependency is solved first), and the `traceparent`
+    header is read as is: as sub-dependencies (a principal, its bearer scheme, a header parameter)
+    they cost FastAPI's solver a walk per request even when the principal's value was cached,
+    about a fifth of its dependency work per screening (bench/README.md, `intake_cpu.py`)."""
+    principal = request.scope.get(_PRINCIPAL_KEY) or await current_principal(request, await _bearer(request))
+    traceparent = request.headers.get("traceparent")
     return Provenance(
         actor_id=principal.subject,
         actor_role=principal.role.value,

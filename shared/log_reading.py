@@ -17,6 +17,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from shared.pools import create_pool
+from shared.tracing import untraced
 
 RunSync = Callable[..., Awaitable[Any]]
 NO_STOP = 2**63 - 1
@@ -95,7 +96,8 @@ class PostgresLogReader:
             async with self._opening:
                 if self._pool is None:
                     self._pool = await create_pool(self._dsn, min_size=1, max_size=1)
-        rows = await self._pool.fetch(self._statement, after, list(topics), limit, NO_STOP if stop is None else stop)
+        with untraced():
+            rows = await self._pool.fetch(self._statement, after, list(topics), limit, NO_STOP if stop is None else stop)
         notifications = [
             Notification(id=row["notification_id"], originator_id=row["originator_id"],
                          originator_version=row["originator_version"], topic=row["topic"], state=bytes(row["state"]))

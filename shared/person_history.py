@@ -22,13 +22,13 @@ from uuid import UUID
 
 from shared import state_json
 from shared.envelope import EVENT_ID_NAMESPACE
-from shared.person_index import event_type
 
 SERVICE_ROLE = "service"
 # Attributes shown as the line's own columns, not among the event's fields.
 STATE_COLUMNS = frozenset({"originator_id", "originator_version", "timestamp", "provenance", "upstream", "person_id",
                       "class_version"})
 _NAMESPACE = EVENT_ID_NAMESPACE.bytes
+_sha1 = hashlib.sha1
 
 
 def decode_state(plaintext: bytes) -> dict[str, Any]:
@@ -45,13 +45,6 @@ def decode_state(plaintext: bytes) -> dict[str, Any]:
 
 # The variant's first hex digit (RFC 9562: its top two bits `10`) for each the hash may give.
 _VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-def event_id(service: str, originator_id: UUID | str, version: int) -> str:
-    """`shared/envelope.py: stable_event_id` (a UUID version 5), as a string, without building UUID
-    objects: the SHA-1's first 32 hex digits with the version digit and the variant put in."""
-    h = hashlib.sha1(_NAMESPACE + f"{service}/{originator_id}/{version}".encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def history_line(service: str, position: int, occurred_at: datetime, originator_id: UUID | str, version: int,
@@ -87,12 +80,16 @@ def _line(service: str, position: int, occurred_at: datetime, originator_id: UUI
     else:
         actor_id, actor_role, correlation_id, causation_id = service, SERVICE_ROLE, None, None
     aggregate_id = str(originator_id)
+    # The event id: `shared/envelope.py: stable_event_id` (a UUID version 5) as a string, without
+    # UUID objects: the SHA-1's first 32 hex digits, the version digit and the variant put in.
+    # (Inlined, as `person_index.event_type` is: this runs for every line.)
+    h = _sha1(_NAMESPACE + f"{service}/{aggregate_id}/{version}".encode()).hexdigest()
     return {
         "occurred_at": occurred_at.isoformat(),
         "service": service,
         "position": position,
-        "type": event_type(topic),
-        "event_id": event_id(service, aggregate_id, version),
+        "type": topic.partition(":")[2] or topic,
+        "event_id": f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}",
         "aggregate_id": aggregate_id,
         "aggregate_version": version,
         "person_id": str(person_id),

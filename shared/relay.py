@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,10 +24,12 @@ from eventsourcing.persistence import Notification
 
 from shared.contracts.base import Payload
 from shared.envelope import Actor, AnyIntegrationEvent, IntegrationEvent, stable_event_id
+from shared.hop_marks import is_crisis_event, mark, marking
 from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, ThreadedLogReader
 from shared.pools import create_pool
 from shared.topics import stored_topics
+from shared.tracing import untraced
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +91,18 @@ class RelayPositions:
             await self._pool.close()
 
     async def load(self, relay: str) -> int:
-        position = await self._opened().fetchval(f"SELECT position FROM {self._table} WHERE relay = $1", relay)
+        with untraced():
+            position = await self._opened().fetchval(f"SELECT position FROM {self._table} WHERE relay = $1", relay)
         return position or 0
 
     async def save(self, relay: str, position: int) -> None:
-        await self._opened().execute(
-            f"INSERT INTO {self._table} (relay, position) VALUES ($1, $2) "
-            "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position",
-            relay,
-            position,
-        )
+        with untraced():
+            await self._opened().execute(
+                f"INSERT INTO {self._table} (relay, position) VALUES ($1, $2) "
+                "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position",
+                relay,
+                position,
+            )
 
 
 def stream_name(source: str, domain_event: Any) -> str:
@@ -211,8 +216,14 @@ class OutboxRelay(LogTailLoop):
             await self._saved()
             await self._save_deferred()  # idle now: write what was put off while busy
             return 0
+        read_at = time.time()
         batch = [self._outgoing(n) for n in notifications]
         await self.publisher.publish_in_order(batch)
+        if marking():
+            for item in batch:
+                if is_crisis_event(item.event.type):
+                    mark("relay read", item.event.person_id, read_at)
+                    mark("relay published", item.event.person_id)
         await self._saved()
         self.position = last
         if self._on_published is not None:

@@ -55,6 +55,8 @@ class ServiceSettings(BaseSettings):
     retry_delays: tuple[float, ...] = (0.2, 1.0, 5.0, 30.0)
     log_level: str = "INFO"
     log_json: bool = True
+    # Levels of particular loggers, over LOG_LEVEL ('{"carecoord.hops": "DEBUG"}': shared/hop_marks.py).
+    log_levels: dict[str, str] = {}
     # Bearer tokens (see shared/tokens.py). RS256 public key or JWKS in production; a shared HS256
     # secret only for local development and tests.
     jwt_audience: str = "carecoord"

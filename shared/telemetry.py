@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
@@ -62,7 +63,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -> None:
+def configure_logging(service: str, level: str = "INFO", as_json: bool = True,
+                      levels: Mapping[str, str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if as_json:
         handler.setFormatter(JsonFormatter(service))
@@ -77,3 +79,5 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
     # never asked to read); the dispatcher logs each attempt itself, by subscription id, and
     # records only the class of an error (aiohttp's messages name the URL).
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    for name, logger_level in (levels or {}).items():
+        logging.getLogger(name).setLevel(logger_level)

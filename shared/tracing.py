@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from opentelemetry import context, trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -68,12 +69,12 @@ def _instrument_databases() -> None:
     global _databases_instrumented
     if _databases_instrumented:
         return
-    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    # The maintained instrumentations, minus their per-statement work in unsampled traces.
+    from shared.statement_tracing import SamplingAwareAsyncPGInstrumentor, SamplingAwarePsycopgInstrumentor
 
-    AsyncPGInstrumentor().instrument()
+    SamplingAwareAsyncPGInstrumentor().instrument()
     # Statements only, never their parameters (which may be clinical content).
-    PsycopgInstrumentor().instrument(enable_commenter=False)
+    SamplingAwarePsycopgInstrumentor().instrument(enable_commenter=False)
     _databases_instrumented = True
 
 
@@ -89,6 +90,17 @@ def continuing(traceparent: str | None) -> Iterator[None]:
         yield
     finally:
         context.detach(token)
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """Within this block the drivers' instrumentations record nothing. For the statements of
+    pollers (reading the log, saving a relay's position): they belong to no flow, so each would be
+    a trace of its own, one statement long, that nobody can place (1 in 10 of them exported at
+    the compose file's sampler), and ~30 us of the instrumentation's work each (bench/README.md,
+    `tracing_cost.py`). The flows they serve are traced where they publish and apply."""
+    with suppress_instrumentation():
+        yield
 
 
 def in_context(parent: context.Context, call: Callable[[], T]) -> T:

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import psycopg
 from pydantic import SecretStr
@@ -70,20 +69,18 @@ class ServiceHistory:
             cursor.execute(self._statement, history_parameters(query), prepare=True)
             return cursor.fetchall()
 
-    def line(self, row: Sequence[Any], person_id: UUID | str) -> tuple[datetime, Line]:
-        position, occurred_at, originator_id, version, topic, state = row
-        return occurred_at, history_line_of(self.service, position, occurred_at, originator_id, version, topic,
-                                            self.cipher.decrypt(state), person_id)
-
     def lines(self, query: HistoryFilter) -> Iterator[tuple[datetime, Line]]:
-        """Every matching line, by position, a page (`query.limit`) in memory at a time (two while
-        the next is fetched on a thread: PostgreSQL works while this one is decoded)."""
+        """Every matching line, by position, the next page fetched on a thread while this one is
+        decoded (PostgreSQL works meanwhile). Memory: two pages of rows, the one being read and the
+        next, both held at each hand-off whatever the timing (a page is let go as a whole when the
+        next is taken), so the peak is the same for a history of any length; lines are made one at a
+        time as they are written."""
         def page_after(after: int) -> list[tuple]:
             return self.rows(HistoryFilter(query.person_id, after, query.since, query.until, query.types,
                                            query.limit))
 
         person = str(query.person_id)  # once, not per line
-        line = self.line
+        service, decrypt = self.service, self.cipher.decrypt  # (`line` inlined: this runs for every event)
         with ThreadPoolExecutor(1, thread_name_prefix="history-prefetch") as pool:
             pending = pool.submit(page_after, query.after)
             while True:
@@ -91,8 +88,9 @@ class ServiceHistory:
                 full = len(page) == query.limit
                 if full:
                     pending = pool.submit(page_after, page[-1][0])
-                for row in page:
-                    yield line(row, person)
+                for position, occurred_at, originator_id, version, topic, state in page:
+                    yield occurred_at, history_line_of(service, position, occurred_at, originator_id, version, topic,
+                                                       decrypt(state), person)
                 if not full:
                     return
 

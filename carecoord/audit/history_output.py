@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from itertools import islice
 from typing import Any, TextIO
 
 from shared.state_json import encode
 
 FORMATS = ("table", "jsonl", "csv")
-BATCH = 100  # JSON lines written at once: one write per batch (orjson's bytes keep ~8 KB each: 500 held 4 MB)
+# JSON lines are gathered into one buffer and written when it holds this many bytes: one write per
+# ~100 lines, and no encoded line kept once copied (orjson's bytes keep ~8 KB each, whatever their
+# length: a list of 100 held 0.8 MB).
+WRITE_AT = 64 * 1024
 CSV_COLUMNS = ("occurred_at", "service", "position", "type", "actor_id", "actor_role", "correlation_id",
                "causation_id", "caused_by", "event_id", "aggregate_id", "aggregate_version", "person_id", "data")
 # The table's columns and widths; the event's fields are left to the other formats.
@@ -36,11 +38,17 @@ def write_history(lines: Iterable[dict[str, Any]], out: TextIO, form: str) -> in
     count = 0
     if form == "jsonl":
         # Compact JSON as `json.JSONEncoder(separators=(",", ":"))` writes it, ASCII only (see
-        # shared/state_json.py: encode), joined as bytes and decoded once per batch.
-        iterator = iter(lines)
-        while batch := [encode(line) for line in islice(iterator, BATCH)]:
-            out.write(b"\n".join(batch).decode("ascii") + "\n")
-            count += len(batch)
+        # shared/state_json.py: encode), gathered as bytes and decoded once per write.
+        buffer = bytearray()
+        for line in lines:
+            buffer += encode(line)
+            buffer += b"\n"
+            count += 1
+            if len(buffer) >= WRITE_AT:
+                out.write(buffer.decode("ascii"))
+                buffer.clear()
+        if buffer:
+            out.write(buffer.decode("ascii"))
     elif form == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)

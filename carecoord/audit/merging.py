@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 Line = dict[str, Any]
@@ -36,10 +37,12 @@ class _Stream:
 
 def merge_histories(streams: Mapping[str, Iterator[tuple[datetime, Line]]]) -> Iterator[Line]:
     """One stream of lines from each service's (time, line) stream, by time, causes first."""
-    if len(streams) == 1:  # nothing to merge: the service's own order (`--service` alone)
-        for _, line in next(iter(streams.values())):
-            yield line
-        return
+    if len(streams) == 1:  # nothing to merge: the service's own order (`--service` alone), no generator
+        return map(itemgetter(1), next(iter(streams.values())))
+    return _merged(streams)
+
+
+def _merged(streams: Mapping[str, Iterator[tuple[datetime, Line]]]) -> Iterator[Line]:
     merged = {service: _Stream(rank, lines) for rank, (service, lines) in enumerate(streams.items())}
     for stream in merged.values():
         stream.advance()

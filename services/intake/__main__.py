@@ -7,7 +7,8 @@ from shared.telemetry import configure_logging
 
 def main() -> None:
     service = create_service()
-    configure_logging(service.name, service.settings.log_level, service.settings.log_json)
+    configure_logging(service.name, service.settings.log_level, service.settings.log_json,
+                      service.settings.log_levels)
     run(service)
 
 

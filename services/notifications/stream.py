@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from services.notifications.domain.disclosure import OUTSIDE_RECIPIENT_KINDS
 from services.notifications.domain.notifications import PersonNotifications
 from shared.access import STAFF, Principal, Role
 from shared.access_recording import AccessNotRecorded
+from shared.hop_marks import mark, marking
 from shared.log_reading import LogReader
 from shared.relay import RunSync
 from shared.topics import recorded_as, stored_topics
@@ -167,8 +169,13 @@ class NoticeStreams:
                 if notifications:
                     # Decoded and decided in one hop to the pool (each hop wakes a thread and
                     # contends for the GIL: at 100 notices/s, pages hold one or two).
-                    decided_at = asyncio.get_running_loop().time()
+                    decided_at, read_at = asyncio.get_running_loop().time(), time.time()
                     notices, refusals = await self._run_sync(self._decode_and_decide, recipient, notifications)
+                    if marking():
+                        for notice in notices:
+                            if notice.document["urgent"]:
+                                mark("stream read", notice.person_id, read_at)
+                                mark("stream decided", notice.person_id)
                     async for sent in self._send(recipient, notices, (decided_at, refusals), purpose,
                                                  record_reads):
                         yield sent
@@ -195,6 +202,10 @@ class NoticeStreams:
             to_send = [notice for notice, refusal in zip(pending, refusals, strict=True)
                        if refusal is None and notice.position not in recorded]
             await record_reads(to_send)
+            if marking():
+                for notice in to_send:
+                    if notice.document["urgent"]:
+                        mark("stream recorded", notice.person_id)
             recorded.update(notice.position for notice in to_send)
             for index, (notice, refusal) in enumerate(zip(pending, refusals, strict=True)):
                 # The first notice after a decision always goes: were recording or deciding slower

@@ -129,3 +129,20 @@ def test_a_refused_batch_leaves_no_half_changed_person_in_the_cache(intakes):
         one.repository.cache.get(person)
     one.record_screening(person, uuid4(), "PHQ-9", {"item1": 3}, PROVENANCE)
     assert len(one.get_person(person).screenings) == 2  # the refused screening left no trace
+
+
+def test_replaying_a_history_builds_what_eventsourcing_s_projector_builds():
+    from eventsourcing.application import project_aggregate
+
+    from services.intake.domain.person import Person
+    from shared.eventstore import replay
+
+    person = Person("agency-7", "p-1", "Sam", None, PROVENANCE)
+    person.amend_details({"preferred_name": "Samantha"}, PROVENANCE)
+    history = person.collect_events()
+    replayed = replay(None, history)
+    projected = project_aggregate(None, history)
+    assert {k: v for k, v in vars(replayed).items() if k != "_pending_events"} == {
+        k: v for k, v in vars(projected).items() if k != "_pending_events"}
+    assert replayed.version == 2 and replayed.preferred_name == "Samantha"
+    assert replay(replayed, []) is replayed

@@ -35,6 +35,7 @@ from services.notifications.domain.delivery import PENDING, AttemptOutcome, Deli
 from services.notifications.domain.subscriptions import SUMMARY, Subscription
 from services.notifications.subscriptions_app import LaneHead, WebhookSubscriptions
 from shared.group_commit import GroupCommit
+from shared.hop_marks import mark, marking
 from shared.log_reading import LogReader, RunSync
 from shared.topics import stored_topics
 
@@ -91,6 +92,9 @@ class WebhookDispatcher:
         # The pool's work of concurrent sends, batched (shared/group_commit.py): the first reads of
         # lanes that became due, and the attempts that finished, each batch in one hop.
         self._first_sends: GroupCommit[UUID, Send | Later] = GroupCommit(run_sync, self._first_sends_of)
+        # Urgent lanes (and lanes not read yet) have batches of their own: a crisis's first read
+        # does not wait for a batch of routine lanes in the database, nor share its work.
+        self._urgent_first_sends: GroupCommit[UUID, Send | Later] = GroupCommit(run_sync, self._first_sends_of)
         self._attempts: GroupCommit[tuple[Send, AttemptOutcome, float | None], Send | Later] = GroupCommit(
             run_sync, self._record_and_go_on)
 
@@ -197,9 +201,12 @@ class WebhookDispatcher:
         decides and signs the next sends (`_prepare_sends`: the lanes' heads and the people's
         access read with one query each), one records the attempts in one transaction and decides
         the sends after them from the lanes as saved (`_record_and_go_on`)."""
-        step = await self._first_sends.submit(lane_id)
+        first_sends = self._first_sends if self._due.is_routine(lane_id) else self._urgent_first_sends
+        step = await first_sends.submit(lane_id)
         while isinstance(step, Send):
             head, subscription = step.head, step.subscription
+            if head.urgent and marking():
+                mark("signed", step.head.person_id)
             slots = self._slots.setdefault((subscription.id, head.urgent),
                                            asyncio.Semaphore(self._settings.webhook_concurrency))
             async with slots:

@@ -35,6 +35,10 @@ class DueLanes:
         else:
             self._routine.add(lane)
 
+    def is_routine(self, lane: UUID) -> bool:
+        """Known to be routine (a lane not read yet may be urgent)."""
+        return lane in self._routine
+
     def schedule(self, lane: UUID, at: float) -> None:
         """Look at `lane` at `at`, or earlier if it is due earlier already."""
         if lane in self._due and self._due[lane] <= at:

@@ -12,6 +12,7 @@ it was made, and a change applies from where it stands in the log.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,7 @@ from eventsourcing.persistence import Notification
 from services.notifications.domain.notifications import PersonNotifications
 from services.notifications.domain.subscriptions import Subscription
 from services.notifications.subscriptions_app import Match, RecordedMatches, WebhookSubscriptions
+from shared.hop_marks import mark, marking
 from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, RunSync
 from shared.topics import stored_topics
@@ -83,14 +85,22 @@ class SubscriptionMatcher(LogTailLoop):
     def _match_and_record(self, batch: Iterable[Notification], read_to: int) -> RecordedMatches | None | object:
         """On the pool: the batch's matches, recorded with the position read to (None: another
         process had recorded it), or NOTHING_TO_RECORD."""
+        started = time.time()
         matches = self._matches(batch)
+        if marking():
+            for person_id in {match.person_id for match in matches if match.urgent}:
+                mark("matching", person_id, started)
         if not matches and read_to - self._recorded < UNRECORDED_LIMIT:
             # Nothing to record: a restart reads this stretch again, and subscriptions made after
             # the saved position are loaded only where the log makes them, so it finds nothing
             # again (a filter changed meanwhile may apply from a little earlier than it was
             # changed). Saving the position for every notice would double notifications' commits.
             return NOTHING_TO_RECORD
-        return self._webhooks.record_matches(matches, read_to)
+        recorded = self._webhooks.record_matches(matches, read_to)
+        if marking():
+            for person_id in {match.person_id for match in matches if match.urgent}:
+                mark("matched", person_id)
+        return recorded
 
     async def _load(self) -> None:
         """The position matched up to, and the subscriptions' settings as they stood there."""
