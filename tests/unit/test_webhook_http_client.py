@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
 from services.notifications.delivery.http_client import (
-    MAX_IDLE, ConnectError, PolicyResolver, RemoteProtocolError, UnsupportedProtocol, WebhookClient)
+    ConnectError, PolicyResolver, RemoteProtocolError, UnsupportedProtocol, WebhookClient)
 from tests.support.processes import free_port
 
 
@@ -222,18 +222,6 @@ async def test_a_request_that_cannot_be_written_is_refused_as_a_failure() -> Non
         assert (await client.post(url, b"{}", {})).status_code == 204
     await client.aclose()
     assert all(b"x-injected" not in request for request in server.requests)
-
-
-async def test_at_most_max_idle_connections_are_kept() -> None:
-    client = WebhookClient(LOOPBACK)
-    async with AsyncExitStack() as stack:
-        receivers = [await stack.enter_async_context(serving(lambda _: NO_CONTENT)) for _ in range(MAX_IDLE + 5)]
-        for _, url in receivers:
-            await client.post(url, b"{}", {})
-        for _, url in reversed(receivers):  # the most recently kept first: the oldest five were closed
-            await client.post(url, b"{}", {})
-    await client.aclose()
-    assert [server.connections for server, _ in receivers] == [2] * 5 + [1] * MAX_IDLE
 
 
 @dataclass

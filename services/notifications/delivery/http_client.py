@@ -6,7 +6,8 @@ httpcore and anyio) ~0.5-0.9 ms (bench/http_clients.py; bench/README.md, `notifi
 What the dispatcher relies on: TLS verified against certifi's authorities (httpx's default
 context); redirects never followed (a 3xx is the answer); no proxy or other settings read from the
 environment (the address policy assumes a direct connection); at most MAX_CONNECTIONS requests at
-once and MAX_IDLE connections kept, each for KEEPALIVE_SECONDS; an answer's body read to its end
+once, an idle connection kept for KEEPALIVE_SECONDS (aiohttp caps the connections in use, not the
+idle ones; capping those too would mean overriding its private `_release`); an answer's body read to its end
 only when it says it is small (then its connection is kept), any other closed unread (unless
 aiohttp's parser had it whole with the head: then it is kept); bodies never decompressed (none is
 asked for). Every name the session resolves is checked at connect time by
@@ -29,7 +30,6 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
 
 MAX_CONNECTIONS = 100  # requests in flight at once, as httpx's default limits
-MAX_IDLE = 20  # connections kept between requests, as httpx's default limits
 KEEPALIVE_SECONDS = 5.0  # how long an idle connection is kept, as httpx's default
 MAX_DRAINED = 16 * 1024  # bytes of an answer's body read so that its connection is kept
 USER_AGENT = "carecoord-notifications"
@@ -113,22 +113,6 @@ class PolicyResolver(AbstractResolver):
         await self._resolver.close()
 
 
-class BoundedIdleConnector(aiohttp.TCPConnector):
-    """aiohttp keeps every released connection until its keep-alive timeout, with no cap on how
-    many: this one closes the oldest beyond MAX_IDLE (as httpx's max_keepalive_connections)."""
-
-    def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
-        super()._release(key, protocol, should_close=should_close)
-        idle = sum(len(kept) for kept in self._conns.values())
-        while idle > MAX_IDLE:
-            oldest_key = min((k for k, kept in self._conns.items() if kept), key=lambda k: self._conns[k][0][1])
-            oldest, _ = self._conns[oldest_key].popleft()
-            if not self._conns[oldest_key]:
-                del self._conns[oldest_key]
-            oldest.close()
-            idle -= 1
-
-
 def trusted_authorities() -> ssl.SSLContext:
     """As httpx verifies by default: certifi's authorities."""
     return ssl.create_default_context(cafile=certifi.where())
@@ -142,7 +126,7 @@ class WebhookClient:
 
     def _opened(self) -> aiohttp.ClientSession:
         if self._session is None:  # inside the running loop, as aiohttp asks
-            connector = BoundedIdleConnector(
+            connector = aiohttp.TCPConnector(
                 limit=MAX_CONNECTIONS, limit_per_host=0, keepalive_timeout=KEEPALIVE_SECONDS,
                 ssl=self._ssl or trusted_authorities(), resolver=PolicyResolver(self._policy))
             self._session = aiohttp.ClientSession(
