@@ -73,8 +73,11 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True,
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request's full URL at INFO. A subscriber's webhook URL may carry a
-    # credential in its query, and the dispatcher logs each attempt itself, by subscription id.
+    # httpx (still used by the command line and shared/broker_users.py) logs every
+    # request's full URL at INFO; a URL may carry a credential in its query. Webhooks go through
+    # aiohttp's client, which logs no request (only, at WARNING, proxy and .netrc settings it is
+    # never asked to read); the dispatcher logs each attempt itself, by subscription id, and
+    # records only the class of an error (aiohttp's messages name the URL).
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     for name, logger_level in (levels or {}).items():
         logging.getLogger(name).setLevel(logger_level)

@@ -2,17 +2,16 @@
 plain http only to this machine's loopback, and only where development allows it; private,
 link-local and other internal addresses only where configured.
 
-Checked when a subscription is made or changed (the URL as written) and again before every
-attempt (the addresses its host resolves to then), so a name that later resolves inward is
-refused at send time. (A resolver that answers differently between our check and httpx's own
-lookup is not caught: connecting to the checked address itself is left for later.)
+Checked when a subscription is made or changed (the URL as written), again before every attempt
+(the URL), and on every new connection, by the webhook client's resolver (http_client.py:
+PolicyResolver), against the addresses the host resolves to for that very connection: a name
+that later resolves inward is refused at connect time, and nothing resolves it again between
+the check and the connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -55,20 +54,9 @@ class AddressPolicy:
         if not address.is_global and not (self.allow_private and address.is_private):
             raise AddressRefused("must not be a private, link-local or reserved address")
 
-    async def check_resolved(self, url: str) -> None:
-        """Refuse a host that resolves, now, to an address not allowed."""
-        self.check_url(url)
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if _literal(host) is not None:
-            return
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-        except OSError as error:
-            raise AddressRefused(f"the host does not resolve ({error.strerror or error})") from None
-        for info in infos:
-            self.check_address(ipaddress.ip_address(info[4][0]))
+    def check_resolved_address(self, address: str) -> None:
+        """Refuse an address a host name resolved to (checked as the connection is made)."""
+        self.check_address(ipaddress.ip_address(address))
 
 
 def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

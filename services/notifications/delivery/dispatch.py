@@ -9,16 +9,14 @@ and as many again for its urgent ones: a slow receiver holds up only its own rou
 
 Every send is checked at that moment against the owner's access (`WebhookSubscriptions.refusal`);
 refused, the item is suppressed with the reason. Requests time out (10 s), never follow redirects
-(a redirect could lead inward), and each attempt is recorded with its status or error and latency.
+(a redirect could lead inward: delivery/http_client.py), and each attempt is recorded with its status or error and latency.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,9 +24,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from uuid import UUID
 
-import httpx
-
 from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
+from services.notifications.delivery.http_client import Answer, HTTPError, WebhookClient
 from services.notifications.delivery.attempts import AttemptMade
 from services.notifications.delivery.due_lanes import DueLanes
 from services.notifications.delivery.metrics import WebhookMetrics
@@ -47,15 +44,8 @@ log = logging.getLogger(__name__)
 LANE_TOPICS = frozenset(topic for event_class in (DeliveryLane.Queued, DeliveryLane.Requeued)
                         for topic in stored_topics(event_class))
 MAX_RETRY_AFTER = 24 * 3600.0  # a receiver asking for longer is retried after a day anyway
-MAX_DRAINED = 16 * 1024  # bytes of an answer's body read so that its connection is kept
 IDLE_CHECK = 1.0  # seconds: how often due times are looked at when nothing wakes the dispatcher
 
-# httpcore tries `import sniffio` at every request and at every lock it makes (several per
-# request); sniffio is not installed (anyio 4 does without it), so each try searched sys.path on
-# disk: 22% of notifications' CPU at 100 notices/s (bench/notifications_cpu.py). A None entry
-# makes the import fail at once, as it would anyway; an installed sniffio is left alone.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -98,7 +88,7 @@ class WebhookDispatcher:
         self._slots: dict[tuple[UUID, bool], asyncio.Semaphore] = {}
         self._news = asyncio.Event()  # the log has new lane events
         self._kick = asyncio.Event()  # a lane became due, or a worker finished
-        self._client: httpx.AsyncClient | None = None
+        self._client: WebhookClient | None = None
         # The pool's work of concurrent sends, batched (shared/group_commit.py): the first reads of
         # lanes that became due, and the attempts that finished, each batch in one hop.
         self._first_sends: GroupCommit[UUID, Send | Later] = GroupCommit(run_sync, self._first_sends_of)
@@ -126,7 +116,7 @@ class WebhookDispatcher:
         self._kick.set()
 
     async def run(self) -> None:
-        self._client = httpx.AsyncClient(timeout=self._settings.webhook_timeout, follow_redirects=False)
+        self._client = WebhookClient(self._policy)
         try:
             await asyncio.gather(self._discover(), self._dispatch())
         finally:
@@ -327,44 +317,32 @@ class WebhookDispatcher:
 
     async def _post(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[AttemptOutcome, float | None]:
         """One attempt, bounded as a whole (resolving, connecting, sending, the answer's status and
-        headers) by the timeout. The answer's body is read only when it says it is small
-        (`drain_small`), so that the connection is kept for the next request; a large or unsized
-        one is never read (a receiver could send a lot) and its connection is closed."""
+        headers, a small body read to its end so the connection is kept) by the timeout."""
         assert self._client is not None
         started = time.perf_counter()
         answered: tuple[AttemptOutcome, float | None] | None = None
 
         def elapsed() -> int:
             return int((time.perf_counter() - started) * 1000)
+
+        def heard(answer: Answer) -> None:
+            nonlocal answered
+            answered = AttemptOutcome(answer.status_code, None, elapsed()), retry_after(answer)
         try:
             async with asyncio.timeout(self._settings.webhook_timeout):
-                await self._policy.check_resolved(url)
-                async with self._client.stream("POST", url, content=data, headers=headers) as response:
-                    answered = AttemptOutcome(response.status_code, None, elapsed()), retry_after(response)
-                    await drain_small(response)
-                    return answered
+                self._policy.check_url(url)  # the addresses its host resolves to: at connect time
+                await self._client.post(url, data, headers, heard)
+                assert answered is not None
+                return answered
         except AddressRefused as refused:
             return AttemptOutcome(None, f"address refused: {refused}", elapsed()), None
-        except (TimeoutError, httpx.TimeoutException):
+        except TimeoutError:
             return answered or (AttemptOutcome(None, "timeout", elapsed()), None)
-        except httpx.HTTPError as error:
+        except HTTPError as error:
             return answered or (AttemptOutcome(None, f"request failed: {type(error).__name__}", elapsed()), None)
 
 
-async def drain_small(response: httpx.Response) -> None:
-    """Read to its end (and drop) an answer's body that says it is at most MAX_DRAINED bytes (or
-    that has none: 204, 304).
-
-    httpx can only reuse a connection whose response was read to the end: closing it unread made
-    every webhook open a new TCP connection (anyio's connect, a task group and a socket each time:
-    ~4% of notifications' CPU at 100 notices/s, plus the receiver's accept)."""
-    length = response.headers.get("content-length", "")
-    if response.status_code in (204, 304) or (length.isdigit() and int(length) <= MAX_DRAINED):
-        async for _ in response.aiter_raw():
-            pass
-
-
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: Answer) -> float | None:
     """The receiver's Retry-After (seconds or an HTTP date) on a failure, bounded."""
     value = response.headers.get("retry-after")
     if value is None or response.is_success:
