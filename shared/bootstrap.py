@@ -27,6 +27,7 @@ from shared.history_http import router as history_router
 from shared.http import CurrentPrincipal, correlation_middleware, health_router
 from shared.http_errors import (ErrorBody, RouteStatuses, include_documented, install_error_answers,
                                 no_extra_statuses, refuse_control_characters_in_path)
+from shared.http_telemetry import remember_legacy_instrumentation_check
 from shared.limits import RequestBodyLimits
 from shared.messaging import BrokerPublisher, EventSources, FailureRouting
 from shared.metrics import MetricsEndpoint, RequestMetrics, ServiceMetrics
@@ -213,5 +214,7 @@ def http_telemetry(traced: bool) -> TelemetryConfig:
     decodes every header for each one it reads): bench/README.md, 2026-12-07 (03:10-04:06 UTC).
     Untraced, nothing is set up at all (FastAPI would otherwise start tracing as soon as any SDK
     tracer provider appears in the process)."""
+    if traced:
+        remember_legacy_instrumentation_check()
     return TelemetryConfig(tracing=traced, metrics=False, logs=False, operation_spans=False,
                            auto_configure=False, exclude=lambda scope: scope.get("path") in UNTRACED_PATHS)
