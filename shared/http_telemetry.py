@@ -1,4 +1,4 @@
-"""FastAPI's own server span, without re-walking the middleware stack on every request.
+"""FastAPI's own server span, without work it repeats identically on every request.
 
 FastAPI (0.13x, `fastapi.applications.FastAPI.__call__`) asks `_legacy_otel(middleware_stack)`
 on each traced request whether opentelemetry-instrumentation-fastapi's middleware is in the
@@ -8,6 +8,11 @@ its ~10 layers again each request was ~10 us of intake's CPU per screening with 
 (bench/README.md, 2026-12-07, `intake_cpu.py --traced --profile`). The check here remembers
 the answer per stack object and otherwise is FastAPI's own (tests/unit/test_http_telemetry.py
 fails if the name it replaces moves).
+
+Likewise its server span's `server.address`/`server.port`, which it derives from the Host header
+by `urlsplit` on each request (~5 us): the answer depends only on that header, the scheme and the
+server's address, so the last few answers are kept (a handful of entries: the Host header is the
+client's to choose, so the table is bounded, and emptied when full).
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import weakref
 from typing import Any, Callable
 
 from fastapi import applications
+from fastapi.telemetry import _asgi
 
 _lock = threading.Lock()
+KEPT_AUTHORITIES = 16
 
 
 def remembering(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -41,8 +48,34 @@ def remembering(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 
 def remember_legacy_instrumentation_check() -> None:
-    """Point FastAPI's per-request check at a remembering one (once per process)."""
+    """Point FastAPI's per-request check and server attributes at remembering ones (once per process)."""
     with _lock:
         current = applications._legacy_otel
         if not hasattr(current, "__wrapped__"):
             setattr(applications, "_legacy_otel", remembering(current))
+        if not hasattr(_asgi._server_attributes, "__wrapped__"):
+            setattr(_asgi, "_server_attributes", remembering_server_attributes(_asgi._server_attributes))
+
+
+def remembering_server_attributes(compute: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    """`compute(scope)`, kept per (Host header, scheme, server address) for the last few of them.
+    FastAPI merges the answer into a new dict, so one answer can be handed out many times."""
+    answers: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def remembered(scope: Any) -> dict[str, Any]:
+        host = None
+        for name, value in scope.get("headers") or ():
+            if name == b"host":
+                host = value
+                break
+        server = scope.get("server")
+        key = (host, scope.get("scheme", "http"), tuple(server) if server else None)
+        answer = answers.get(key)
+        if answer is None:
+            if len(answers) >= KEPT_AUTHORITIES:
+                answers.clear()
+            answer = answers[key] = compute(scope)
+        return answer
+
+    remembered.__wrapped__ = compute  # type: ignore[attr-defined]
+    return remembered
