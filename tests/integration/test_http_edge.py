@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.serving import serving
 from tests.support.system import TEST_AGENCY, TEST_JWT_SECRET, System, bearer
+from tests.support.traceparents import continues, starts_afresh, trace_id_of
 
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -232,23 +233,3 @@ async def test_agency_commands_over_amqp_get_the_same_bounds_on_correlation_id_a
     assert published[0][0] == "amqp-good"
     assert continues(published[0][1], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), published[0]
     assert CORRELATION_ID.match(published[1][0]) and starts_afresh(published[1][1], "a" * 32), published[1]
-
-
-# Whether a tracer provider is installed decides the published traceparent: without one it is the
-# caller's, as given; with one (installed for good by an earlier test in this process) it is
-# intake's own span in the caller's trace, or a new trace when the caller's was not usable.
-TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-[0-9a-f]{16}-0[0-3]")
-
-
-def trace_id_of(traceparent: str) -> str:
-    return traceparent.split("-")[1]
-
-
-def continues(published: str | None, given: str) -> bool:
-    return published is not None and TRACEPARENT.fullmatch(published) is not None \
-        and trace_id_of(published) == trace_id_of(given)
-
-
-def starts_afresh(published: str | None, refused_trace_id: str) -> bool:
-    return published is None or (TRACEPARENT.fullmatch(published) is not None
-                                 and trace_id_of(published) != refused_trace_id.lower())
