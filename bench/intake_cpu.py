@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/intake_cpu.py [--rate 100] [--seconds 15] [--profile] [--count] [--sample]
                                          [--py-spy PATH [--py-spy-options "--nonblocking --gil"]]
+                                         [--traced [--sampled 0.1]]
 
 Sets up as bench/notifications_cpu.py does (bench/notifications.py's caseload: `--people` people
 with `casey` on each team, her webhook subscription and live stream), then sends positive
@@ -17,6 +18,8 @@ records them with py-spy from outside (`--gil`: the thread holding the GIL, whic
 descheduled while holding it), `--profile` runs cProfile with each thread's CPU clock on their
 event loops and pool work items over the load window (deterministic; it doubles the profiled
 code's CPU, so read its shares), `--count` counts their pool hops and database statements.
+`--traced` sets the OTEL_* variables for every service (bench/observability.py's "on": OTLP to a
+local sink, parent-based ratio sampler at `--sampled`), so tracing's share can be profiled.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from bench.arrivals import Expectations, StreamChannel, webhook_channel  # noqa:
 from bench.cpu import CpuMeter  # noqa: E402
 from bench.crisis import MEMBER, MEMBER_ROLE, Caseload, Senders, wait_until  # noqa: E402
 from bench.load import IntakeClients  # noqa: E402
+from bench.observability import otlp_sink, tracing_env  # noqa: E402
 from bench.notifications_cpu import read_samples, summarise, thread_cpu  # noqa: E402
 from bench.stack import add_server_options, prepare_benchmark_process, running_services, staff_token  # noqa: E402
 
@@ -155,17 +159,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", metavar="PATH", help="record intake's and careplan's stacks with this py-spy")
     parser.add_argument("--py-spy-options", default="--nonblocking --gil",
                         help="py-spy record options (--gil: only the thread holding the GIL; --native: C frames)")
+    parser.add_argument("--traced", action="store_true", help="trace every service (OTLP to a local sink)")
+    parser.add_argument("--sampled", type=float, default=0.1, help="share of traces sampled when --traced")
     add_server_options(parser)
     args = parser.parse_args(argv)
     prepare_benchmark_process()
     env: dict[str, dict[str, str]] = {"notifications": {"WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}}
     directory = Path(tempfile.mkdtemp())
+    with otlp_sink() as sink:
+        if args.traced:
+            for name, settings in tracing_env(sink, args.sampled).items():
+                env.setdefault(name, {}).update(settings)
+        run(args, env, directory)
+        if args.traced:
+            print(f"  OTLP export requests received: {sink.requests}")
+    return 0
+
+
+def run(args: argparse.Namespace, env: dict[str, dict[str, str]], directory: Path) -> None:
     sample_files = {name: directory / f"{name}-samples.json" for name in MEASURED} if args.sample else {}
     count_files = {name: directory / f"{name}-counts.json" for name in MEASURED} if args.count else {}
     profile_files = {name: directory / f"{name}.pstats" for name in MEASURED} if args.profile else {}
     for name in MEASURED:
         if args.sample or args.count or args.profile:
-            env[name] = {"PYTHONPATH": str(REPO_ROOT / "bench" / "sampling")}
+            env.setdefault(name, {})["PYTHONPATH"] = str(REPO_ROOT / "bench" / "sampling")
         if args.sample:
             env[name]["CARECOORD_SAMPLE_FILE"] = str(sample_files[name])
         if args.count:
@@ -174,7 +191,6 @@ def main(argv: list[str] | None = None) -> int:
             env[name]["CARECOORD_PROFILE_FILE"] = str(profile_files[name])
     with running_services(args, env) as (_isolation, services):
         asyncio.run(measure(args, services, sample_files, count_files, profile_files))
-    return 0
 
 
 if __name__ == "__main__":
