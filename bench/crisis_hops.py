@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench.arrivals import Crisis
 from bench.report import percentile
+from shared.hop_marks import person_key
 
 HOPS_ENV = {"LOG_LEVELS": json.dumps({"carecoord.hops": "DEBUG"})}
 # The hops in the order a crisis passes them; "accepted" and the arrivals are the benchmark's own.
@@ -48,8 +49,9 @@ def crisis_times(crisis: Crisis, marks: Marks, wall_offset: float) -> dict[str, 
     sent = crisis.sent + wall_offset
     times = {"accepted": crisis.accepted + wall_offset}
     times.update({channel: at + wall_offset for channel, at in crisis.arrived.items()})
+    key = person_key(crisis.person_id)
     for (person, hop), at in marks.items():
-        if person == crisis.person_id:
+        if person == key:
             after = [t for t in at if t >= sent]
             if after:
                 times[hop] = after[0]
