@@ -15,36 +15,21 @@ from faststream.response.publish_type import PublishType
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import (ALWAYS_OFF, ALWAYS_ON, ParentBased, SamplingResult,
-                                              TraceIdRatioBased)
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.broker_tracing import SamplingAwareTelemetryMiddleware, drops_children_of_unsampled_parents
 from shared.tracing import current_traceparent
+from tests.support.sampling import recording_provider
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 UNSAMPLED = f"00-{TRACE}-b7ad6b7169203331-00"
 SAMPLED = f"00-{TRACE}-b7ad6b7169203331-01"
 
 
-class CountingSampler(ParentBased):
-    """The compose file's sampler, counting how often it is asked (once per span started)."""
-
-    def __init__(self) -> None:
-        super().__init__(TraceIdRatioBased(0.1))
-        self.asked = 0
-
-    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
-        self.asked += 1
-        return super().should_sample(*args, **kwargs)
-
-
 @pytest.fixture
 def traced():
-    sampler = CountingSampler()
-    provider = TracerProvider(sampler=sampler)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider, sampler, exporter = recording_provider()
     middleware = SamplingAwareTelemetryMiddleware(tracer_provider=provider)
     sampler.asked = 0  # the middleware asked it once about itself
     return SimpleNamespace(sampler=sampler, exporter=exporter, middleware=middleware,

@@ -15,33 +15,16 @@ from opentelemetry.instrumentation import psycopg as psycopg_instrumentation
 from opentelemetry.instrumentation._semconv import _StabilityMode
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, SamplingResult, TraceIdRatioBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from shared.statement_tracing import SamplingAwareAsyncPGInstrumentor, _SamplingAwareCursorTracer
 from shared.tracing import untraced
-
-
-class CountingSampler(ParentBased):
-    """The compose file's sampler, counting how often it is asked (once per span started)."""
-
-    def __init__(self) -> None:
-        super().__init__(TraceIdRatioBased(0.1))
-        self.asked = 0
-
-    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
-        self.asked += 1
-        return super().should_sample(*args, **kwargs)
+from tests.support.sampling import recording_provider
 
 
 @pytest.fixture
 def traced() -> SimpleNamespace:
-    sampler = CountingSampler()
-    provider = TracerProvider(sampler=sampler)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider, sampler, exporter = recording_provider()
     return SimpleNamespace(sampler=sampler, exporter=exporter, provider=provider)
 
 
