@@ -8,13 +8,33 @@ from pathlib import Path
 from bench.stack import ServiceGroup
 
 
+def _user_system(stat: Path) -> tuple[float, float]:
+    """utime and stime of a /proc stat file, in seconds (0 if it cannot be read)."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def user_system_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process so far: system time is its system calls (loopback
+    sends to RabbitMQ, PostgreSQL and HTTP clients run the receiving side's TCP work too)."""
+    return _user_system(Path(f"/proc/{pid}/stat"))
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (0 if it cannot be read)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return sum(user_system_seconds(pid))
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of the process's main thread (the event loop) and of all its other threads."""
+    split = {"loop": 0.0, "threads": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        split["loop" if int(task.name) == pid else "threads"] += sum(_user_system(task / "stat"))
+    return split
 
 
 def machine_busy_seconds() -> float:

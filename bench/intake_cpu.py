@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import pstats
 import signal
@@ -41,25 +40,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.arrivals import Expectations, StreamChannel, webhook_channel  # noqa: E402
-from bench.cpu import CpuMeter  # noqa: E402
+from bench.cpu import CpuMeter, thread_cpu, user_system_seconds  # noqa: E402
 from bench.crisis import MEMBER, MEMBER_ROLE, Caseload, Senders, wait_until  # noqa: E402
 from bench.load import IntakeClients  # noqa: E402
 from bench.observability import otlp_sink, tracing_env  # noqa: E402
-from bench.notifications_cpu import read_samples, summarise, thread_cpu  # noqa: E402
+from bench.notifications_cpu import read_samples, report_samples  # noqa: E402
 from bench.stack import add_server_options, prepare_benchmark_process, running_services, staff_token  # noqa: E402
 
 MEASURED = ("intake", "careplan")
-
-
-def user_system(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds of a process so far: system time is its system calls (loopback
-    sends to RabbitMQ, PostgreSQL and HTTP clients run the receiving side's TCP work too)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0, 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 async def measure(args: argparse.Namespace, services, sample_files: dict[str, Path],
@@ -83,7 +71,7 @@ async def measure(args: argparse.Namespace, services, sample_files: dict[str, Pa
             routine_before, stream_before = fast.routine, stream.events
             snapshot = cpu.snapshot()
             threads_before = {name: thread_cpu(pid) for name, pid in pids.items()}
-            modes_before = {name: user_system(pid) for name, pid in pids.items()}
+            modes_before = {name: user_system_seconds(pid) for name, pid in pids.items()}
             samples_before = {name: read_samples(path) for name, path in sample_files.items()}
             counts_before = {name: read_samples(path) for name, path in count_files.items()}
             spies = [subprocess.Popen([args.py_spy, "record", "--pid", str(pids[name]), *args.py_spy_options.split(),
@@ -105,7 +93,7 @@ async def measure(args: argparse.Namespace, services, sample_files: dict[str, Pa
             for name in profile_files:
                 os.kill(pids[name], signal.SIGUSR2)
             threads_after = {name: thread_cpu(pid) for name, pid in pids.items()}
-            modes_after = {name: user_system(pid) for name, pid in pids.items()}
+            modes_after = {name: user_system_seconds(pid) for name, pid in pids.items()}
             print(f"load: {sent} positive screenings at {args.rate:.0f}/s ({senders.routine_failed} failed), "
                   f"every notice delivered after {took:.1f}s; generator max lag {senders.max_lag * 1000:.0f} ms")
             per_1000 = 1000 / max(sent, 1)
@@ -135,12 +123,9 @@ async def measure(args: argparse.Namespace, services, sample_files: dict[str, Pa
                     print(f"{name}'s pool threads (cProfile, {threads}):")
                     pstats.Stats(str(threads)).sort_stats("cumulative").print_stats(args.top)
             for name, path in sample_files.items():
-                samples = read_samples(path) - samples_before[name]
                 print(f"{name}:")
-                print(summarise(samples, args.top))
-                kept = path.with_name(f"{name}-load-samples.json")
-                kept.write_text(json.dumps(samples))
-                print(f"  stacks (CPU microseconds each): {kept}")
+                report_samples(read_samples(path) - samples_before[name], args.top,
+                               path.with_name(f"{name}-load-samples.json"))
     finally:
         await stream.close()
         await caseload.aclose()

@@ -24,7 +24,6 @@ import asyncio
 
 import asyncpg
 import json
-import os
 import sys
 import tempfile
 import time
@@ -36,23 +35,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.arrivals import Expectations, StreamChannel, webhook_channel  # noqa: E402
-from bench.cpu import CpuMeter, process_cpu_seconds  # noqa: E402
+from bench.cpu import CpuMeter, process_cpu_seconds, thread_cpu  # noqa: E402
 from bench.crisis import MEMBER, MEMBER_ROLE, Caseload, Senders, wait_until  # noqa: E402
 from bench.load import IntakeClients  # noqa: E402
 from bench.stack import add_server_options, prepare_benchmark_process, running_services, staff_token  # noqa: E402
-
-
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of the process's main thread (the event loop) and of all its other threads."""
-    split = {"loop": 0.0, "threads": 0.0}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        split["loop" if int(task.name) == pid else "threads"] += seconds
-    return split
 
 
 async def table_stats(database_url: str) -> dict[str, tuple[int, int]]:
@@ -90,6 +76,13 @@ def summarise(samples: Counter, top: int = 30) -> str:
     lines += ["  innermost:"]
     lines += [f"    {100 * c / total:5.1f}%  {name}" for name, c in inner.most_common(top)]
     return "\n".join(lines)
+
+
+def report_samples(samples: Counter, top: int, kept: Path) -> None:
+    """Print where the sampled CPU went and keep the stacks for a flame graph."""
+    print(summarise(samples, top))
+    kept.write_text(json.dumps(samples))
+    print(f"  stacks (CPU microseconds each): {kept}")
 
 
 async def measure(args: argparse.Namespace, isolation, services, sample_file: Path | None,
@@ -154,11 +147,8 @@ async def measure(args: argparse.Namespace, isolation, services, sample_file: Pa
                 f"{(after[1] - tables_before.get(table, (0, 0))[1]) / max(sent, 1):.2f} rows inserted"
                 for table, after in sorted(tables_after.items()) if after != tables_before.get(table)))
             if sample_file:
-                samples = read_samples(sample_file) - samples_before
-                print(summarise(samples, args.top))
-                kept = sample_file.with_name("load-samples.json")
-                kept.write_text(json.dumps(samples))
-                print(f"  stacks (CPU microseconds each): {kept}")
+                report_samples(read_samples(sample_file) - samples_before, args.top,
+                               sample_file.with_name("load-samples.json"))
     finally:
         await stream.close()
         await caseload.aclose()
