@@ -9,7 +9,8 @@ and as many again for its urgent ones: a slow receiver holds up only its own rou
 
 Every send is checked at that moment against the owner's access (`WebhookSubscriptions.refusal`);
 refused, the item is suppressed with the reason. Requests time out (10 s), never follow redirects
-(a redirect could lead inward: delivery/http_client.py), and each attempt is recorded with its status or error and latency.
+(a redirect could lead inward: delivery/http_client.py), and each attempt is recorded with its
+status or error and latency.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from email.utils import parsedate_to_datetime
 from uuid import UUID
 
 from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
-from services.notifications.delivery.http_client import Answer, HTTPError, WebhookClient
 from services.notifications.delivery.attempts import AttemptMade
 from services.notifications.delivery.due_lanes import DueLanes
+from services.notifications.delivery.http_client import Answer, HTTPError, WebhookClient
 from services.notifications.delivery.metrics import WebhookMetrics
 from services.notifications.delivery.settings import WebhookSettings
 from services.notifications.delivery.signing import payload, signed_request
@@ -206,7 +207,7 @@ class WebhookDispatcher:
         while isinstance(step, Send):
             head, subscription = step.head, step.subscription
             if head.urgent and marking():
-                mark("signed", step.head.person_id)
+                mark("signed", head.person_id)
             slots = self._slots.setdefault((subscription.id, head.urgent),
                                            asyncio.Semaphore(self._settings.webhook_concurrency))
             async with slots:

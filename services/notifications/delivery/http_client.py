@@ -7,11 +7,11 @@ What the dispatcher relies on: TLS verified against certifi's authorities (httpx
 context); redirects never followed (a 3xx is the answer); no proxy or other settings read from the
 environment (the address policy assumes a direct connection); at most MAX_CONNECTIONS requests at
 once, an idle connection kept for KEEPALIVE_SECONDS (aiohttp caps the connections in use, not the
-idle ones; capping those too would mean overriding its private `_release`); an answer's body read to its end
-only when it says it is small (then its connection is kept), any other closed unread (unless
-aiohttp's parser had it whole with the head: then it is kept); bodies never decompressed (none is
-asked for). Every name the session resolves is checked at connect time by
-the address policy (`PolicyResolver`). Failures raise the errors below, named as httpx named them,
+idle ones; capping those too would mean overriding its private `_release`); an answer's body read
+to its end only when it says it is small (then its connection is kept), any other closed unread
+(unless aiohttp's parser had it whole with the head: then it is kept); bodies never decompressed
+(none is asked for). Every name the session resolves is checked at connect time by the address
+policy (`PolicyResolver`). Failures raise the errors below, named as httpx named them,
 since the names are recorded on the attempts (`ERROR_NAMES` maps aiohttp's). The caller bounds
 the whole request with `asyncio.timeout`.
 """
@@ -60,7 +60,8 @@ class UnsupportedProtocol(HTTPError):
     pass
 
 
-# aiohttp's failures as the attempts name them; the first class that matches wins.
+# aiohttp's failures as the attempts name them; the first class that matches wins, and any other
+# client error is a RemoteProtocolError (`named`).
 ERROR_NAMES: tuple[tuple[type[BaseException], type[HTTPError]], ...] = (
     (aiohttp.ClientConnectorError, ConnectError),  # refused, unreachable, unresolved, TLS not verified
     (aiohttp.ServerDisconnectedError, RemoteProtocolError),  # closed without an answer
@@ -70,7 +71,6 @@ ERROR_NAMES: tuple[tuple[type[BaseException], type[HTTPError]], ...] = (
     (aiohttp.ClientOSError, ReadError),
     (aiohttp.InvalidURL, UnsupportedProtocol),
     (aiohttp.NonHttpUrlClientError, UnsupportedProtocol),
-    (aiohttp.ClientError, RemoteProtocolError),
 )
 
 
@@ -144,7 +144,7 @@ class WebhookClient:
             response = await session.post(url, data=data, headers=headers, allow_redirects=False)
         except aiohttp.ClientError as error:
             raise named(error) from error
-        except AddressRefused:
+        except AddressRefused:  # a ValueError itself: the policy's refusal, not a request's fault
             raise
         except ValueError as error:  # a header with a line break, a host name IDNA refuses, ...
             raise UnsupportedProtocol(type(error).__name__) from error
