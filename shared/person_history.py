@@ -25,8 +25,8 @@ from shared.envelope import EVENT_ID_NAMESPACE
 
 SERVICE_ROLE = "service"
 # Attributes shown as the line's own columns, not among the event's fields.
-STATE_COLUMNS = frozenset({"originator_id", "originator_version", "timestamp", "provenance", "upstream", "person_id",
-                      "class_version"})
+STATE_COLUMNS = frozenset({"originator_id", "originator_version", "timestamp", "provenance", "upstream",
+                           "person_id", "class_version"})
 _NAMESPACE = EVENT_ID_NAMESPACE.bytes
 _sha1 = hashlib.sha1
 

@@ -39,7 +39,8 @@ ApplicationT = TypeVarWithDefault("ApplicationT", bound=ServiceApplication, defa
                                   covariant=True)
 
 
-# How long stopping waits for each part (the service's tasks, then the broker connection).
+# How long stopping waits for each part (a connection attempt in progress, the service's tasks,
+# then the broker connection).
 STOP_TIMEOUT_SECONDS = 10.0
 
 
@@ -176,7 +177,7 @@ class Service:
             # Cancelling aio-pika in the middle of connecting orphans its robust connection, whose
             # reconnect loop then outlives the service: let an attempt in progress finish first.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._connecting), timeout=10)
+                await asyncio.wait_for(asyncio.shield(self._connecting), timeout=STOP_TIMEOUT_SECONDS)
         for task in self._tasks:
             task.cancel()
         # Bounded: a stop that waits forever on one stuck task or connection would keep an
