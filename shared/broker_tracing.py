@@ -36,6 +36,8 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from shared.tracing import traceparent_of
+
 _propagator = TraceContextTextMapPropagator()
 
 
@@ -95,11 +97,17 @@ class _SamplingAwareScope(BaseTelemetryMiddleware[RabbitPublishCommand]):
             context.detach(token)
 
     async def publish_scope(self, call_next: Any, msg: RabbitPublishCommand) -> Any:
-        if (self._skips_unsampled and len(msg.batch_bodies) <= 1
-                and self.context.get_local("baggage") is None  # set only by FastStream's own consume
-                and _unsampled(trace.get_current_span().get_span_context())):
-            _propagator.inject(msg.headers)  # the current (unsampled) context, passed on
-            return await call_next(msg)
+        if self._skips_unsampled and len(msg.batch_bodies) <= 1 \
+                and self.context.get_local("baggage") is None:  # set only by FastStream's own consume
+            current = trace.get_current_span().get_span_context()
+            if _unsampled(current):
+                # The current (unsampled) context passed on, written as the propagator's `inject`
+                # writes it, from the span context already at hand (`inject` would look it up again).
+                headers = msg.headers
+                headers["traceparent"] = traceparent_of(current)
+                if current.trace_state:
+                    headers["tracestate"] = current.trace_state.to_header()
+                return await call_next(msg)
         return await super().publish_scope(call_next, msg)
 
     @staticmethod
