@@ -36,7 +36,7 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from shared.tracing import traceparent_of
+from shared.tracing import stored_trace_context, traceparent_of
 
 _propagator = TraceContextTextMapPropagator()
 
@@ -117,5 +117,9 @@ class _SamplingAwareScope(BaseTelemetryMiddleware[RabbitPublishCommand]):
         headers = msg.headers
         if "traceparent" not in headers or "baggage" in headers or msg.batch_headers:
             return None
-        parent = _propagator.extract(headers)
+        traceparent = headers["traceparent"]
+        if isinstance(traceparent, str) and "tracestate" not in headers:
+            parent = stored_trace_context(traceparent)  # the propagator's answer, built directly
+        else:
+            parent = _propagator.extract(headers)
         return parent if _unsampled(trace.get_current_span(parent).get_span_context()) else None

@@ -74,6 +74,31 @@ async def test_an_unsampled_delivery_is_processed_and_published_on_in_its_trace_
     assert traced.exporter.get_finished_spans() == ()
 
 
+async def test_an_unsampled_delivery_with_a_tracestate_passes_it_on(traced):
+    seen: dict[str, Any] = {}
+
+    async def sent(cmd: RabbitPublishCommand) -> None:
+        seen.update(cmd.headers)
+
+    async def handler(_msg: StreamMessage[Any]) -> None:
+        await traced.middleware(None, context=traced.context).publish_scope(sent, publish_command())
+
+    msg = delivery(UNSAMPLED)
+    msg.headers["tracestate"] = "vendor=value"
+    async with traced.middleware(msg, context=traced.context) as scope:
+        await scope.consume_scope(handler, msg)
+    assert seen["traceparent"] == UNSAMPLED and seen["tracestate"] == "vendor=value"
+    assert traced.sampler.asked == 0
+
+
+@pytest.mark.parametrize("traceparent", [f"00-{'0' * 32}-b7ad6b7169203331-00", "garbage", f"00-{TRACE.upper()}-b7ad6b7169203331-00"])
+async def test_a_delivery_whose_traceparent_the_propagator_refuses_is_traced_by_faststream_as_a_new_trace(traced, traceparent):
+    handled_in, _published = await consume_and_publish(traced, traceparent)
+
+    assert handled_in is not None and TRACE not in handled_in.lower()
+    assert traced.sampler.asked >= 1  # a root: the sampler decides
+
+
 async def test_a_sampled_delivery_and_its_publishes_are_traced_by_faststream_as_before(traced):
     handled_in, published = await consume_and_publish(traced, SAMPLED)
 
