@@ -46,7 +46,8 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 class LogTailer(Protocol):
     """A background task that tails the service's own event log (the relay, a projection): run
-    while the service runs, woken whenever new events are recorded."""
+    while the service runs, woken whenever new events are recorded. Untraced, but for the relay
+    (`tracing.untraced_task`): it serves no request or delivery."""
 
     name: str
 

@@ -103,7 +103,7 @@ def stored_trace_context(traceparent: str) -> context.Context:
 
     The relay does this once per published event (`continuing`); the propagator's general parse
     (its regex, the carrier getter, the absent `tracestate` looked up) cost about twice this
-    direct build of the stored form (bench/README.md, 2026-12-07 08:30 section). Any other form,
+    direct build of the stored form (bench/README.md, 2026-12-07 08:32 section). Any other form,
     and ids of zeros, still go to the propagator, so every answer is the propagator's."""
     match = _STORED_FORM.fullmatch(traceparent)
     if match is None:
@@ -130,10 +130,11 @@ def untraced() -> Iterator[None]:
 def untraced_task(coroutine: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
     """A task that runs `coroutine` untraced throughout (its context is copied at creation, and so
     is every task it creates and every call it hands to the pool, shared/runtime.py run_sync).
-    For the service's log tailers (a projection, the webhook matcher and dispatcher, the live
-    stream, the follow-up timer): pollers whose statements belong to no request or delivery, so
+    For the service's log tailers (a projection, the webhook matcher and dispatcher, the
+    follow-up timer, the live stream's log watcher): pollers whose statements belong to no
+    request or delivery, so
     each was a root of its own, offered to the sampler through the instrumentation's whole path
-    (~30 µs) and one in ten exported (bench/README.md, 2026-12-07 08:30 section: 0.4 such
+    (~30 µs) and one in ten exported (bench/README.md, 2026-12-07 08:32 section: 0.4 such
     statements per screening in careplan, 1.2 in notifications)."""
     with untraced():
         return asyncio.create_task(coroutine, name=name)
