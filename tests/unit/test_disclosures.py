@@ -20,9 +20,10 @@ from fhir.resources.R4B.auditevent import AuditEvent
 from carecoord.audit.disclosures import as_csv, as_fhir_bundle, fetch_accounting, render
 from services.careplan import deps
 from services.careplan.api import shared_record
-from services.careplan.application import CareplanApplication, DisclosureNotRecorded
+from services.careplan.application import CareplanApplication
 from services.careplan.bootstrap import retry_later
 from services.careplan.domain.timeline import Timeline
+from services.careplan.sharing_use_cases import DisclosureNotRecorded
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain.delivery import AttemptOutcome
 from services.notifications.domain.subscriptions import Filters, Owner
