@@ -27,7 +27,8 @@ from services.careplan.sharing_use_cases import DisclosureNotRecorded
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain.delivery import AttemptOutcome
 from services.notifications.domain.subscriptions import Filters, Owner
-from services.notifications.subscriptions_app import Match, WebhookSubscriptions
+from services.notifications.match_recording import Match
+from services.notifications.subscriptions_app import WebhookSubscriptions
 from shared.access_recording import AccessRecorder
 from shared.disclosure_api import disclosures_router, recorded_disclosures
 from shared.disclosures import Disclosure, DisclosureLedger, accounting
