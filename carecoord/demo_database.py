@@ -48,7 +48,9 @@ def key_mismatch(database_url: str, services: Sequence[str], key: str) -> str | 
         return written_with_another_key(database_url, tables, f"{KEY} as set in the environment", f"in {KEY}")
     kept = dev_file(KEY).resolve()
     return written_with_another_key(database_url, tables, f"this clone's development key ({kept}, made by "
-                                    f"`carecoord run` because {KEY} is not set)", f"in {KEY}, or in {kept}")
+                                    f"`carecoord run` because {KEY} is not set)",
+                                    f"in {KEY}, or in {kept}: the clone that ran the demo before keeps it in its "
+                                    f"own .dev/event_cipher_key")
 
 
 def reset_demo_database(database_url: str, services: Sequence[str]) -> None:

@@ -70,7 +70,8 @@ def test_a_fresh_clone_stops_before_starting_and_says_which_key_and_what_to_do(i
     assert said.startswith(f"The database `{isolation.database}` on ")
     assert "holds events written with another key: intake.intake_events cannot be decrypted" in said
     assert f"this clone's development key ({kept}, made by `carecoord run` because EVENT_CIPHER_KEY is not set)" in said
-    assert f"(in EVENT_CIPHER_KEY, or in {kept}; after a rotation, the earlier keys in EVENT_CIPHER_RETIRED_KEYS)" in said
+    assert (f"(in EVENT_CIPHER_KEY, or in {kept}: the clone that ran the demo before keeps it in its own "
+            ".dev/event_cipher_key; after a rotation, the earlier keys in EVENT_CIPHER_RETIRED_KEYS)") in said
     assert "reset it: `carecoord run --reset-demo-database`" in said
     assert said.rstrip().endswith("Nothing was started.")
     for secret in (KEY_A, kept.read_text().strip(), NAME):
