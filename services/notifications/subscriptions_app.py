@@ -35,7 +35,7 @@ from services.notifications.domain.subscriptions import (
     DEFAULT_ROTATION_OVERLAP, Filters, Owner, QuietHours, Subscription, new_secret)
 from services.notifications.match_recording import MatchRecording
 from services.notifications.notice_access import NoticeAccess
-from shared.access import STAFF, Principal, Role
+from shared.access import Principal, Role
 from shared.eventstore import KeyedThreadLocks
 from shared.topics import stored_topics
 
@@ -158,8 +158,4 @@ def owns(principal: Principal, owner: Owner) -> bool:
 
 def may_manage(principal: Principal, owner: Owner) -> bool:
     return owns(principal, owner) or principal.role is Role.SUPERVISOR
-
-
-def is_staff(principal: Principal) -> bool:
-    return principal.role in STAFF
 
