@@ -53,7 +53,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider 
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased  # noqa: E402
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags  # noqa: E402
 
-from shared.bootstrap import http_telemetry  # noqa: E402
+from shared.bootstrap import UNTRACED_PATHS, http_telemetry  # noqa: E402
+from shared.request_sampling import UnsampledRequestContext  # noqa: E402
+from shared.tracing import tracer_provider  # noqa: E402
 from shared.statement_tracing import SamplingAwareAsyncPGInstrumentor, SamplingAwarePsycopgInstrumentor  # noqa: E402
 from shared.telemetry import JsonFormatter  # noqa: E402
 from shared.tracing import untraced  # noqa: E402
@@ -156,8 +158,14 @@ def psycopg_statements(url: str, n: int) -> float:
         return (time.process_time() - started) / n
 
 
-def http_app(traced: bool) -> FastAPI:
-    app = FastAPI(telemetry=http_telemetry(traced))
+def http_app(arm: str) -> FastAPI:
+    """arm: "off"; "FastAPI's" (its telemetry deciding alone, as before shared/request_sampling.py);
+    "asked ahead" (carecoord's configuration: the sampler asked before FastAPI's work)."""
+    telemetry = http_telemetry(arm != "off")
+    if arm == "FastAPI's":
+        telemetry["exclude"] = lambda scope: scope.get("path") in UNTRACED_PATHS
+    app = FastAPI(telemetry=telemetry)
+    app.add_middleware(UnsampledRequestContext)
 
     @app.get("/people/{person_id}/screenings")
     async def screenings(person_id: str) -> dict[str, str]:
@@ -210,8 +218,8 @@ def measure_round(args: argparse.Namespace, provider: TracerProvider, keeping: K
         timings.setdefault(name, []).append(seconds)
 
     arms = ["none", "maintained", "carecoord's"]
-    shift = len(timings.get("exporting, per recorded span", ())) % len(arms)  # this round's number
-    for driver in ("asyncpg", "psycopg"):
+    shift = len(timings.get("HTTP request, off, root", ())) % len(arms)  # this round's number
+    for driver in () if args.only_http else ("asyncpg", "psycopg"):
         for arm in arms[shift:] + arms[:shift]:  # each arm first, second and last in turn
             with instrumented(driver, arm, provider):
                 for trace_kind in ("unsampled", "root", "untraced", "sampled"):
@@ -221,10 +229,13 @@ def measure_round(args: argparse.Namespace, provider: TracerProvider, keeping: K
                         else:
                             seconds = psycopg_statements(args.postgres_url, args.calls)
                     record(f"{driver} statement, {trace_kind:9}, {arm}", seconds)
-    for traced, caller in ((False, None), (True, None), (True, "unsampled"), (True, "sampled")):
-        app = http_app(traced)
-        seconds = asyncio.run(http_requests(app, TRACEPARENT[caller] if caller else None, args.calls))
-        record(f"HTTP request, telemetry {'on' if traced else 'off'}, {caller or 'root'}", seconds)
+    http_arms = [("off", None)] + [(arm, caller) for caller in (None, "unsampled", "sampled")
+                                   for arm in ("FastAPI's", "asked ahead")]
+    for arm, caller in http_arms[shift:] + http_arms[:shift]:
+        seconds = asyncio.run(http_requests(http_app(arm), TRACEPARENT[caller] if caller else None, args.calls))
+        record(f"HTTP request, {arm}, {caller or 'root'}", seconds)
+    if args.only_http:
+        return
     for trace_kind in ("root", "unsampled"):
         with within(trace_kind):
             record(f"log record, {'no span' if trace_kind == 'root' else 'unsampled span'}", log_records(args.calls))
@@ -235,10 +246,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--only-http", action="store_true", help="only the HTTP requests' arms")
     parser.add_argument("--postgres-url", default=os.environ.get("CARECOORD_TEST_POSTGRES_URL",
                                                                  "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
-    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.1)))
+    provider = tracer_provider(sampler=ParentBased(TraceIdRatioBased(0.1)))  # as the services build theirs
     keeping = Keeping()
     provider.add_span_processor(keeping)
     trace.set_tracer_provider(provider)  # FastAPI's telemetry uses the global one, as in the services

@@ -1,6 +1,8 @@
 """`carecoord`: run the whole system locally, or play the demo scenario against it.
 
-    carecoord run [--demo]   start intake, careplan and notifications; Ctrl-C stops all three
+    carecoord run [--demo] [--reset-demo-database]
+                             start intake, careplan and notifications; Ctrl-C stops all three
+                             (the reset first drops the local demo database and creates it empty)
     carecoord demo           an agency registers a person and records a screening; show what
                              careplan and notifications now know
     carecoord docs           write the OpenAPI and AsyncAPI documents under docs/
@@ -49,9 +51,15 @@ def _exit_with(code: int) -> None:
 
 @app.command()
 def run(demo: Annotated[bool, typer.Option("--demo", help="play the demo scenario once they are ready")] = False,
+        reset_demo_database: Annotated[bool, typer.Option(
+            "--reset-demo-database", help="first drop DATABASE_URL's database, with every event in it, and create "
+                                          "it empty (only a local one holding nothing but carecoord's tables)")] = False,
         ) -> None:
-    """Run all three services until Ctrl-C."""
-    _exit_with(run_all(with_demo=demo))
+    """Run all three services until Ctrl-C.
+
+    Stops first, starting nothing (exit status 2), if the database holds events that the event key
+    cannot decrypt (written with another clone's development key, say): the message says what to do."""
+    _exit_with(run_all(with_demo=demo, reset_database=reset_demo_database))
 
 
 @app.command()

@@ -17,8 +17,13 @@ DEV_DIR = Path(".dev")
 DEMO_AGENCY = "riverside-community-health"
 
 
+def dev_file(variable: str) -> Path:
+    """Where the development value of `variable` is kept (relative to the working directory)."""
+    return DEV_DIR / variable.lower()
+
+
 def kept_dev_value(variable: str) -> str | None:
-    path = DEV_DIR / variable.lower()
+    path = dev_file(variable)
     return path.read_text().strip() if path.exists() else None
 
 
@@ -26,7 +31,7 @@ def _dev_value(variable: str, make: Callable[[], str]) -> str:
     """The variable from the environment, else a value kept in .dev/ across runs."""
     if value := os.environ.get(variable):
         return value
-    path = DEV_DIR / variable.lower()
+    path = dev_file(variable)
     if not path.exists():
         DEV_DIR.mkdir(exist_ok=True)
         path.write_text(make())

@@ -14,10 +14,12 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from carecoord.demo import play_demo
+from carecoord.demo_database import ResetRefused, key_mismatch, reset_demo_database
 from carecoord.dev import dev_cipher_key, dev_secret
 from shared import broker_users
 from shared.eventstore import ensure_database
 from shared.settings import ServiceSettings
+from shared.stored_keys import database_label
 
 SERVICES = {"intake": 8001, "careplan": 8002, "notifications": 8003}
 
@@ -26,16 +28,22 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_all(with_demo: bool) -> int:
+def run_all(with_demo: bool, reset_database: bool = False) -> int:
+    """Exit status 2, nothing started, when the database holds events the key cannot decrypt or a
+    requested reset was refused."""
+    settings = ServiceSettings()
+    if not _database_ready(settings.database_url, reset_database):
+        return 2
+    key = dev_cipher_key()
+    if mismatch := key_mismatch(settings.database_url, list(SERVICES), key):
+        print(mismatch, file=sys.stderr)
+        return 2
     # SIGTERM (systemd, docker stop, timeout) stops the services like Ctrl-C; SIGINT is set
     # explicitly because a process started in the background inherits it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
-    settings = ServiceSettings()
-    if ensure_database(settings.database_url):
-        print(f"created database {settings.database_url}")
     env = {**os.environ, "LOG_JSON": os.environ.get("LOG_JSON", "false"), "JWT_DEV_SECRET": dev_secret(),
-           "EVENT_CIPHER_KEY": dev_cipher_key(),
+           "EVENT_CIPHER_KEY": key,
            # Development: webhook receivers on this machine over plain http (refused otherwise).
            "WEBHOOK_ALLOW_LOOPBACK_HTTP": os.environ.get("WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")}
     # Each service in a session of its own: a Ctrl-C in the terminal reaches only this runner,
@@ -65,6 +73,22 @@ def run_all(with_demo: bool) -> int:
         return 0
     finally:
         _stop(processes)
+
+
+def _database_ready(database_url: str, reset: bool) -> bool:
+    """The database exists (created if missing), or was reset as asked (False: refused, said why)."""
+    label = database_label(database_url)
+    if not reset:
+        if ensure_database(database_url):
+            print(f"created database {label}")
+        return True
+    print(f"resetting the demo database {label}: dropping it, with every event in it, and creating it empty")
+    try:
+        reset_demo_database(database_url, list(SERVICES))
+    except ResetRefused as refused:
+        print(f"not reset: {refused}. Nothing was dropped or started.", file=sys.stderr)
+        return False
+    return True
 
 
 def _broker_identities(amqp_url: str) -> dict[str, str]:

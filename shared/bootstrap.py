@@ -32,6 +32,7 @@ from shared.messaging import BrokerPublisher, EventSources, FailureRouting
 from shared.metrics import MetricsEndpoint, RequestMetrics, ServiceMetrics
 from shared.log_reading import log_reader
 from shared.relay import OutboxRelay, RelayPositions, Translations
+from shared.request_sampling import RequestSampling, UnsampledRequestContext
 from shared.runtime import ApplicationT, Foundation, Service
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing, tracing_enabled
@@ -179,7 +180,8 @@ def build_http(service: Foundation, title: str, routers: list[APIRouter],
     app.add_middleware(RequestBodyLimits, max_bytes=service.settings.max_body_bytes,
                        timeout_seconds=service.settings.request_body_timeout)
     app.add_middleware(RequestMetrics, metrics=service.metrics)  # outside the limits: refusals are timed too
-    correlation_middleware(app)  # added last, so outermost: refusals of a body carry the id too
+    correlation_middleware(app)  # outermost but one: refusals of a body carry the id too
+    app.add_middleware(UnsampledRequestContext)  # outermost: everything runs in the request's trace
     app.include_router(health_router(service.readiness))
     # Prometheus scrapes without a token: the figures carry no ids and no clinical content (see
     # shared/metrics.py). Not a FastAPI route: kept out of the OpenAPI document, like /asyncapi.json's
@@ -204,7 +206,8 @@ UNTRACED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 def http_telemetry(traced: bool) -> TelemetryConfig:
     """FastAPI's own OpenTelemetry instrumentation: when traced, a server span per request, named
     by route template once the router has matched it (never by the raw path, which holds ids),
-    continuing a caller's `traceparent`; scrapes and probes are not traced.
+    continuing a caller's `traceparent`; scrapes and probes are not traced, and requests whose
+    trace is not sampled skip FastAPI's work for a span nobody records (shared/request_sampling.py).
 
     Only the server span: FastAPI's spans for dependency resolution, the endpoint and serialisation
     (several per request) are left out, and its metrics and logs are Prometheus's and our own
@@ -214,4 +217,4 @@ def http_telemetry(traced: bool) -> TelemetryConfig:
     Untraced, nothing is set up at all (FastAPI would otherwise start tracing as soon as any SDK
     tracer provider appears in the process)."""
     return TelemetryConfig(tracing=traced, metrics=False, logs=False, operation_spans=False,
-                           auto_configure=False, exclude=lambda scope: scope.get("path") in UNTRACED_PATHS)
+                           auto_configure=False, exclude=RequestSampling(UNTRACED_PATHS))

@@ -29,6 +29,7 @@ from shared.metrics import ServiceMetrics, queue_depth_refresher
 from shared.tracing import in_context, tracing_enabled, untraced_task
 from shared.relay import LogListener, OutboxRelay
 from shared.settings import ServiceSettings
+from shared.stored_keys import unreadable_stores, written_with_another_key
 from shared.topology import ConsumerTopology, declare_publishing
 
 log = logging.getLogger(__name__)
@@ -250,9 +251,23 @@ class Service:
 
 def run(service: Service) -> None:
     """Run `service` until interrupted, on uvloop: every request, delivery and publish crosses the
-    event loop several times, and uvloop's loop and transports cost a fraction of asyncio's."""
+    event loop several times, and uvloop's loop and transports cost a fraction of asyncio's. A
+    service whose store holds events its key cannot decrypt does not start (SystemExit, saying so)."""
+    refuse_events_written_with_another_key(service)
     quiet_garbage_collector()
     uvloop.run(service.serve_http())
+
+
+def refuse_events_written_with_another_key(service: Service) -> None:
+    """Stop before serving if one stored event of each of the service's tables does not decrypt:
+    started, the service would fail on every read and consumed message instead (shared/stored_keys.py)."""
+    settings, cipher = service.settings, service.application.mapper.cipher
+    if cipher is None:
+        return
+    if tables := unreadable_stores(settings.database_url, [settings.schema_name], cipher):
+        service.application.close()
+        raise SystemExit(f"{service.name}: " + written_with_another_key(
+            settings.database_url, tables, "this service's EVENT_CIPHER_KEY", "in EVENT_CIPHER_KEY"))
 
 
 def quiet_garbage_collector() -> None:

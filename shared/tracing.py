@@ -25,6 +25,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from shared.request_sampling import DecidedAhead
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _lock = threading.Lock()
@@ -54,7 +56,7 @@ def configure_tracing(service_name: str) -> bool:
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
             # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES over this default.
-            provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+            provider = tracer_provider(resource=Resource.create({SERVICE_NAME: service_name}))
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             trace.set_tracer_provider(provider)
             log.info("exporting traces over OTLP")
@@ -62,6 +64,15 @@ def configure_tracing(service_name: str) -> bool:
         if enabled:
             _instrument_databases()
         return enabled
+
+
+def tracer_provider(**options: Any) -> TracerProvider:
+    """The SDK's tracer provider with the sampler the OTEL_TRACES_SAMPLER variables name, which
+    FastAPI's server spans ask ahead of their work (shared/request_sampling.py)."""
+    provider = TracerProvider(**options)
+    # Before any tracer is handed out: each tracer keeps the sampler it was given.
+    provider.sampler = DecidedAhead(provider.sampler)
+    return provider
 
 
 def tracing_enabled() -> bool:

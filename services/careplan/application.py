@@ -1,72 +1,50 @@
-"""Care plan use cases. Synchronous, like all eventsourcing code.
+"""Careplan's application: its use cases on its own event store. Synchronous, like all
+eventsourcing code.
 
 Each person has a timeline (built from intake's events), a care team, a care plan, medication
 collaboration notes and a safety plan: one aggregate each, so that a note and a goal written at the
-same moment never conflict. Commands load an aggregate (from the cache), change it and save it.
-Commands on one aggregate in this process take turns (a lock per aggregate), so they never conflict
-with each other; a conflict means another replica changed it meanwhile, and the command is retried
-on what is stored, after a jittered, growing pause.
+same moment never conflict. Commands load an aggregate (from the cache), change it and save it
+(aggregate_writes.py: one command per aggregate at a time here, retried when another replica
+changed it meanwhile).
+
+The timeline, the care plan and the safety plan are here; the other use cases are mixins, one
+module each: the plan's goals and supports (plan_use_cases.py), the care team and the person's
+consents (team_use_cases.py), medication collaboration (medication_use_cases.py), the shared
+record (sharing_use_cases.py) and which records are one person (merged_records.py).
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError
 
+from services.careplan.aggregate_writes import AggregateWrites
+from services.careplan.medication_use_cases import MedicationUseCases
 from services.careplan.merged_records import MergedRecords
 from services.careplan.plan_use_cases import CarePlanUseCases
-from services.careplan.domain.care_team import CareTeam, Membership, memberships
+from services.careplan.sharing_use_cases import SharedRecordUseCases
+from services.careplan.team_use_cases import CareTeamUseCases
 from services.careplan.domain.crisis_follow_ups import CrisisFollowUps
-from services.careplan.domain.medication import MedicationCollaboration, ScopeOfPractice
-from services.careplan.domain.merged_history import MedicationHistory, MergedPlan, medication_history, merged_plan
+from services.careplan.domain.medication import ScopeOfPractice
+from services.careplan.domain.merged_history import MergedPlan, merged_plan
 from services.careplan.domain.plan import CarePlan, InvalidPlanChange
 from services.careplan.domain.plan_changes import PlanChanges, plan_changes
 from services.careplan.domain.reviews import NextReview, ReviewPrompt
 from services.careplan.domain.safety_plan import SafetyPlan, SafetyPlanVersion, needs_review
-from services.careplan.domain.sharing import (
-    CONSENT_EVENTS, SharedRecord, directives_from, shared_record, shared_record_disclosure)
 from services.careplan.domain.timeline import Timeline, TimelineEntry
-from shared.consent import ConsentDirective, categories_allowed
-from shared.disclosures import DisclosureLedger
 from shared.domain import Provenance, UpstreamRef
 from shared.eventstore import KeyedThreadLocks
-from shared.part2 import Program, made_by_part2, may_see_part2
 from shared.following import FollowerApplication, UpstreamChange
 
 T = TypeVar("T")
 
-# Conflicts come only from other replicas (see `_change`): a few retries, each after a random pause
-# up to a cap that doubles from 10 ms to 500 ms (about 1.5 s in all at worst), so that replicas
-# writing the same plan spread out rather than collide again in step.
-CHANGE_ATTEMPTS = 8
-FIRST_BACKOFF = 0.01
-MAX_BACKOFF = 0.5
 
-
-class TooManyConflicts(Exception):
-    """Other replicas kept changing the aggregate while this command tried to: nothing was saved,
-    and the same command may be sent again shortly."""
-
-    retry_after_seconds = 1
-
-
-class DisclosureNotRecorded(Exception):
-    """A disclosure could not be recorded in the accounting, so nothing was disclosed; the same
-    request may be sent again shortly."""
-
-    retry_after_seconds = 1
-
-
-class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[Timeline]):
+class CareplanApplication(CarePlanUseCases, CareTeamUseCases, MedicationUseCases, SharedRecordUseCases,
+                          MergedRecords, AggregateWrites, FollowerApplication[Timeline]):
     name = "Careplan"
     follower_class = Timeline
 
@@ -75,7 +53,7 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
         """`scope_of_practice`: who may record prescribing decisions (the agency may add roles)."""
         super().__init__(env=env)
         self.scope_of_practice = scope_of_practice
-        self._writing = KeyedThreadLocks()  # one per aggregate being changed here (see `_change`)
+        self._writing = KeyedThreadLocks()  # one per aggregate being changed here (aggregate_writes.py)
 
     # -- the timeline, from intake's events --------------------------------------------------------
 
@@ -100,49 +78,6 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
         if len(records) == 1:
             return entries  # one record: in the order careplan applied them, as always
         return sorted(entries, key=lambda pair: pair[1].occurred_at)  # stable: each record's order stays
-
-    # -- the care team -----------------------------------------------------------------------------
-
-    def add_team_member(self, person_id: UUID, member_id: str, role: str, provenance: Provenance,
-                        program: Program | None = None) -> bool:
-        """Add someone to the team (or change their role or program): checked before anything is loaded."""
-        self.scope_of_practice.check_may_assign(role, provenance.actor_role)
-        consented = bool(categories_allowed(
-            self._consents(person_id).values(), "named_person", member_id, datetime.now(timezone.utc)))
-        return self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
-                            lambda team: team.add_member(member_id, role, provenance, consented, program))
-
-    def remove_team_member(self, person_id: UUID, member_id: str, provenance: Provenance) -> None:
-        self._change(CareTeam.create_id(person_id), lambda: CareTeam(person_id, provenance),
-                     lambda team: team.remove_member(member_id, provenance))
-
-    def care_team(self, person_id: UUID) -> dict[str, str]:
-        """Member id -> role, as stored now (empty if no team was formed)."""
-        team = self._stored(CareTeam.create_id(person_id))
-        return dict(team.members) if team else {}
-
-    def joined_through_merge(self, person_id: UUID) -> dict[str, str]:
-        """Member id -> the duplicate record whose team they came from when intake merged it."""
-        team = self._stored(CareTeam.create_id(person_id))
-        return dict(team.joined_through_merge) if team else {}
-
-    def team_programs(self, person_id: UUID) -> dict[str, Program]:
-        """Member id -> the program they work in, for members who gave one."""
-        team = self._stored(CareTeam.create_id(person_id))
-        return dict(team.programs) if team else {}
-
-    def may_see_part2(self, person_id: UUID, reader_id: str, at: datetime) -> bool:
-        """Whether this reader (on the team, or the person, an auditor...) may see the person's
-        Part 2 records now (shared/part2.py): only a member from another program may not, unless
-        a directive in force names their program or the team."""
-        program = self.team_programs(person_id).get(reader_id)
-        if program is None or program.is_part2:
-            return True  # decided without reading the consents
-        return may_see_part2(program, self._consents(person_id).values(), at)
-
-    def team_history(self, person_id: UUID) -> list[Membership]:
-        """Who was on the team in which role, from when until when (None: still on it)."""
-        return memberships(self.events.get(CareTeam.create_id(person_id)))
 
     # -- the care plan -----------------------------------------------------------------------------
 
@@ -197,90 +132,9 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
 
         return self._change_together((plan_id, published_id), record)
 
-    def shared_record(self, person_id: UUID, recipient_kind: str, recipient_id: str | None,
-                      at: datetime) -> SharedRecord | None:
-        """What the person's consent directives let this recipient see now (None: nothing)."""
-        # Decided from the directives alone first: someone they share nothing with is refused after
-        # the same one read whether or not the person exists, and nothing else is loaded for them.
-        directives = list(self._consents(person_id).values())
-        if not categories_allowed(directives, recipient_kind, recipient_id, at):
-            return None
-        timeline = self.follower(person_id)
-        if timeline is None:
-            return None
-        plan = self.care_plan(person_id)
-        safety = self.safety_plan(person_id)
-        # The timeline at hand gives the review prompts: no second read of it.
-        due = plan.next_review(timeline.review_prompts()).due_on if plan is not None else None
-        return shared_record(timeline, plan, safety.current if safety else None, due, recipient_kind,
-                             recipient_id, at, directives)
-
-    def disclose_shared_record(self, person_id: UUID, recipient_kind: str, recipient_id: str | None,
-                               recipient_agency: str | None, purpose: str, provenance: Provenance,
-                               at: datetime) -> SharedRecord | None:
-        """`shared_record`, recorded in the person's accounting of disclosures before it is
-        returned: what cannot be recorded is not disclosed (DisclosureNotRecorded)."""
-        record = self.shared_record(person_id, recipient_kind, recipient_id, at)
-        if record is None:
-            return None
-        disclosure = shared_record_disclosure(record, str(uuid4()), self._consents(person_id).values(),
-                                              recipient_kind, recipient_id, recipient_agency, purpose, at)
-        try:
-            self._change(DisclosureLedger.create_id(person_id), lambda: DisclosureLedger(person_id, provenance),
-                         lambda ledger: ledger.record(disclosure, provenance))
-        except TooManyConflicts:
-            raise
-        except Exception as error:  # the database away, a pool exhausted: nothing leaves unrecorded
-            raise DisclosureNotRecorded(f"the disclosure could not be recorded ({type(error).__name__})") from error
-        return record
-
-    def _consents(self, person_id: UUID) -> dict[str, ConsentDirective]:
-        """The person's directives, with those given on every record merged into theirs: consent the
-        person gave on either record holds for the merged one (as notifications decides too)."""
-        directives: dict[str, ConsentDirective] = {}
-        for record in self.records_of(person_id):
-            directives.update(directives_from(self.follower_events(record, *CONSENT_EVENTS)))
-        return directives
-
     def _review_prompts(self, person_id: UUID) -> list[ReviewPrompt]:
         timeline = self.follower(person_id)
         return timeline.review_prompts() if timeline else []
-
-    # -- medication collaboration ------------------------------------------------------------------
-
-    def add_medication_note(self, person_id: UUID, note_id: str, kind: str, text: str, medication: str | None,
-                            choice: str | None, author_role: str, provenance: Provenance) -> bool:
-        part2 = self._made_by_part2(person_id, provenance)
-        return self._change_medication(person_id, provenance, lambda record: record.add_note(
-            note_id, kind, text, medication, choice, author_role, provenance, part2=part2))
-
-    def record_prescribing_decision(self, person_id: UUID, decision_id: str, decision: str, medication: str,
-                                    dose: str | None, rationale: str, discussed_with_person: bool,
-                                    author_role: str, provenance: Provenance) -> bool:
-        # Checked before anything is loaded or started: a refusal leaves no trace in the record.
-        self.scope_of_practice.check_may_prescribe(author_role)
-        part2 = self._made_by_part2(person_id, provenance)
-        return self._change_medication(person_id, provenance, lambda record: record.record_decision(
-            decision_id, decision, medication, dose, rationale, discussed_with_person, author_role,
-            self.scope_of_practice, provenance, part2=part2))
-
-    def _made_by_part2(self, person_id: UUID, provenance: Provenance) -> bool:
-        """A note or decision is a Part 2 record when its author is on the team for a Part 2
-        program as they write it (marked on the record: it stays so if they later leave)."""
-        return made_by_part2(self.team_programs(person_id).get(provenance.actor_id))
-
-    def medication_record(self, person_id: UUID) -> MedicationCollaboration | None:
-        return self._stored(MedicationCollaboration.create_id(person_id))
-
-    def medication_history(self, records: list[UUID]) -> MedicationHistory | None:
-        """The notes and decisions of a survivor and the records merged into it (`records_of`),
-        in time order, each with its record (domain/merged_history.py)."""
-        return medication_history([(record, self.medication_record(record)) for record in records])
-
-    def _change_medication(self, person_id: UUID, provenance: Provenance,
-                           change: Callable[[MedicationCollaboration], T]) -> T:
-        return self._change(MedicationCollaboration.create_id(person_id),
-                            lambda: MedicationCollaboration(person_id, provenance), change)
 
     # -- the safety plan ---------------------------------------------------------------------------
 
@@ -307,50 +161,7 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
         crises = [contact.occurred_at for contact in timeline.crisis_contacts] if timeline else []
         return revision, plan.current_number, needs_review(revision.written_at, crises)
 
-    # -- plumbing ----------------------------------------------------------------------------------
-
-    def _change(self, aggregate_id: UUID, start: Callable[[], Aggregate], change: Callable[[Any], T]) -> T:
-        """Run `change` on the aggregate and save it, one command per aggregate at a time here."""
-        with self._writing.hold(aggregate_id):
-            for attempt in range(CHANGE_ATTEMPTS):
-                try:
-                    return self._change_once(aggregate_id, start, change)
-                except RecordConflictError:
-                    if attempt + 1 < CHANGE_ATTEMPTS:
-                        time.sleep(random.uniform(0, min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** attempt)))
-            raise TooManyConflicts(f"{aggregate_id} kept changing elsewhere; nothing was saved")
-
-    def _change_once(self, aggregate_id: UUID, start: Callable[[], Aggregate], change: Callable[[Any], T]) -> T:
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)  # a private copy, from the cache
-        except AggregateNotFoundError:
-            aggregate = start()
-        outcome = change(aggregate)  # a domain refusal raises here, and nothing is saved
-        try:
-            self.save(aggregate)
-        except RecordConflictError:
-            self.forget([aggregate_id])  # another replica changed it: reload it on retry
-            raise
-        return outcome
-
-    def _change_together(self, aggregate_ids: tuple[UUID, ...],
-                         change: Callable[..., tuple[T, list[Aggregate]]]) -> T:
-        """`_change` for several aggregates saved in one transaction: `change` is given each one
-        (None where it does not exist yet) and returns its outcome and the aggregates to save."""
-        with ExitStack() as held:
-            for aggregate_id in sorted(aggregate_ids):  # one order: two commands never wait on each other
-                held.enter_context(self._writing.hold(aggregate_id))
-            for attempt in range(CHANGE_ATTEMPTS):
-                outcome, changed = change(*(self._checked_out_copy(i) for i in aggregate_ids))
-                try:
-                    if changed:
-                        self.save(*changed)
-                    return outcome
-                except RecordConflictError:
-                    self.forget(aggregate_ids)  # another replica changed one: reload them on retry
-                    if attempt + 1 < CHANGE_ATTEMPTS:
-                        time.sleep(random.uniform(0, min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** attempt)))
-            raise TooManyConflicts(f"{', '.join(map(str, aggregate_ids))} kept changing elsewhere; nothing was saved")
+    # -- what the plans' changes publish ---------------------------------------------------------
 
     def _change_published(self, person_id: UUID, plan_id: UUID, start: Callable[[], Any], change: Callable[[Any], T],
                           provenance: Provenance) -> T:
@@ -373,15 +184,3 @@ class CareplanApplication(CarePlanUseCases, MergedRecords, FollowerApplication[T
             return outcome, [plan, published]
 
         return self._change_together((plan_id, changes_id), apply)
-
-    def _checked_out_copy(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.repository.get(aggregate_id)  # a private copy, from the cache
-        except AggregateNotFoundError:
-            return None
-
-    def _stored(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.read(aggregate_id)
-        except AggregateNotFoundError:
-            return None

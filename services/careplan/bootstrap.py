@@ -6,13 +6,15 @@ from __future__ import annotations
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from services.careplan.application import CareplanApplication, DisclosureNotRecorded, TooManyConflicts
+from services.careplan.aggregate_writes import TooManyConflicts
+from services.careplan.application import CareplanApplication
 from services.careplan.consumers import TOPOLOGY, intake_events_router
 from services.careplan.api.merged_ids import MergedRecordPaths
 from services.careplan.api import as_of, medication, picture, plan, safety_plan, shared_record, team
 from shared.disclosure_api import disclosures_router
 from services.careplan.domain.medication import ScopeOfPractice
 from services.careplan.picture.projection import picture_projection
+from services.careplan.sharing_use_cases import DisclosureNotRecorded
 from services.careplan.translation import TRANSLATIONS
 from shared.contracts import careplan as careplan_contracts
 from shared.bootstrap import build_foundation, build_http, build_relay

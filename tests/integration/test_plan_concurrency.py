@@ -72,7 +72,7 @@ async def test_a_write_that_loses_every_race_answers_503_with_retry_after_and_sa
 
         # Another replica that wins every race: only the database's answer is simulated.
         monkeypatch.setattr(application, "save", another_replica_always_first)
-        monkeypatch.setattr("services.careplan.application.MAX_BACKOFF", 0.001)
+        monkeypatch.setattr("services.careplan.aggregate_writes.MAX_BACKOFF", 0.001)
         goal = await c.post(f"/people/{person_id}/plan/goals", headers=COORDINATOR,
                             json={"goal_id": "g-lost", "in_own_words": "Lost the race"})
         member = await c.post(f"/people/{person_id}/team", headers=bearer("supervisor", "sam"),

@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind
 
 from services.careplan.domain.timeline import Timeline
 from shared.telemetry import JsonFormatter
+from shared.tracing import tracer_provider
 from tests.integration.test_event_flow import PHQ9_WITH_SUICIDE_RISK, register, timeline_of
 from tests.integration.test_picture import picture_when
 from tests.support.polling import eventually
@@ -42,7 +43,7 @@ _recording = _Recording()
 @pytest.fixture
 def spans():
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        provider = TracerProvider()
+        provider = tracer_provider()  # as the services build theirs (every root sampled here)
         provider.add_span_processor(_recording)
         trace.set_tracer_provider(provider)
     _recording.exporter = InMemorySpanExporter()

@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace.sampling import ParentBased, SamplingResult, TraceI
 class CountingSampler(ParentBased):
     """The compose file's sampler, counting how often it is asked (once per span started)."""
 
-    def __init__(self) -> None:
-        super().__init__(TraceIdRatioBased(0.1))
+    def __init__(self, ratio: float = 0.1) -> None:
+        super().__init__(TraceIdRatioBased(ratio))
         self.asked = 0
 
     def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:

@@ -20,13 +20,15 @@ from fhir.resources.R4B.auditevent import AuditEvent
 from carecoord.audit.disclosures import as_csv, as_fhir_bundle, fetch_accounting, render
 from services.careplan import deps
 from services.careplan.api import shared_record
-from services.careplan.application import CareplanApplication, DisclosureNotRecorded
+from services.careplan.application import CareplanApplication
 from services.careplan.bootstrap import retry_later
 from services.careplan.domain.timeline import Timeline
+from services.careplan.sharing_use_cases import DisclosureNotRecorded
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain.delivery import AttemptOutcome
 from services.notifications.domain.subscriptions import Filters, Owner
-from services.notifications.subscriptions_app import Match, WebhookSubscriptions
+from services.notifications.match_recording import Match
+from services.notifications.subscriptions_app import WebhookSubscriptions
 from shared.access_recording import AccessRecorder
 from shared.disclosure_api import disclosures_router, recorded_disclosures
 from shared.disclosures import Disclosure, DisclosureLedger, accounting

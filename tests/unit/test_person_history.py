@@ -137,7 +137,8 @@ def test_a_persons_webhook_deliveries_are_in_their_history(request, persistence)
     from services.notifications.application import NotificationsApplication
     from services.notifications.domain.delivery import AttemptOutcome, lane_id
     from services.notifications.domain.subscriptions import Filters, Owner
-    from services.notifications.subscriptions_app import Match, WebhookSubscriptions
+    from services.notifications.match_recording import Match
+    from services.notifications.subscriptions_app import WebhookSubscriptions
     from tests.unit.conftest import application_env
 
     application = NotificationsApplication(env=application_env(request, "notifications"))

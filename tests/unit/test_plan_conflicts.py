@@ -8,15 +8,16 @@ from uuid import uuid4
 
 import pytest
 
-from services.careplan import application as careplan_application
-from services.careplan.application import CareplanApplication, TooManyConflicts
+from services.careplan import aggregate_writes
+from services.careplan.aggregate_writes import TooManyConflicts
+from services.careplan.application import CareplanApplication
 from services.careplan.domain.plan import CarePlan
 from tests.unit.conftest import IN_MEMORY
 
 
 @pytest.fixture
 def app(monkeypatch) -> CareplanApplication:
-    monkeypatch.setattr(careplan_application, "MAX_BACKOFF", 0.001)  # the pauses, not their number, are slow
+    monkeypatch.setattr(aggregate_writes, "MAX_BACKOFF", 0.001)  # the pauses, not their number, are slow
     return CareplanApplication(env=IN_MEMORY)
 
 
@@ -56,5 +57,5 @@ def test_a_command_that_loses_every_race_saves_nothing_and_asks_to_retry(app, pr
     with pytest.raises(TooManyConflicts) as busy:
         app.change_plan(person_id, set_goal, provenance)
     assert busy.value.retry_after_seconds >= 1
-    assert len(attempts) == careplan_application.CHANGE_ATTEMPTS
+    assert len(attempts) == aggregate_writes.CHANGE_ATTEMPTS
     assert "g-here" not in app.care_plan(person_id).goals

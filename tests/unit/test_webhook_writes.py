@@ -12,7 +12,8 @@ import pytest
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain.delivery import AttemptOutcome, lane_id
 from services.notifications.domain.subscriptions import Filters, Owner
-from services.notifications.subscriptions_app import Match, WebhookSubscriptions
+from services.notifications.match_recording import Match
+from services.notifications.subscriptions_app import WebhookSubscriptions
 from tests.unit.conftest import application_env
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)

@@ -24,6 +24,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from services.notifications.delivery_lanes import LaneHead, lane_head
 from services.notifications.domain.delivery import AttemptOutcome, Delivery, DeliveryLane, webhook_id
 from services.notifications.domain.disclosure import notice_disclosure, outside_recipient
 from services.notifications.domain.subscriptions import SUMMARY, Subscription
@@ -32,7 +33,7 @@ from shared.domain import Provenance
 from shared.group_commit import outcomes_until_a_failure
 
 if TYPE_CHECKING:
-    from services.notifications.subscriptions_app import LaneHead, WebhookSubscriptions
+    from services.notifications.subscriptions_app import WebhookSubscriptions
 
 SAVE_ATTEMPTS = 8
 
@@ -63,8 +64,6 @@ def record_attempts(webhooks: WebhookSubscriptions, attempts: Sequence[AttemptMa
                     jitters: Sequence[float]) -> list[AttemptRecorded | Exception]:
     """Record these attempts in one transaction; an attempt that cannot be recorded (its lane or
     item is unknown) gets its exception and the others are recorded without it."""
-    from services.notifications.subscriptions_app import lane_head
-
     settings = {a.subscription_id: webhooks.settings_of(a.subscription_id) for a in attempts}
     # Nothing to note on the subscription (a success while not failing): it is left out, so that
     # a delivery never takes it out of the matcher's hands.

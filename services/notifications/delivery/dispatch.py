@@ -34,7 +34,8 @@ from services.notifications.delivery.settings import WebhookSettings
 from services.notifications.delivery.signing import payload, signed_request
 from services.notifications.domain.delivery import PENDING, AttemptOutcome, Delivery, DeliveryLane
 from services.notifications.domain.subscriptions import SUMMARY, Subscription
-from services.notifications.subscriptions_app import LaneHead, WebhookSubscriptions
+from services.notifications.delivery_lanes import LaneHead
+from services.notifications.subscriptions_app import WebhookSubscriptions
 from shared.group_commit import GroupCommit
 from shared.hop_marks import mark, marking
 from shared.log_reading import LogReader, RunSync

@@ -21,7 +21,8 @@ from eventsourcing.persistence import Notification
 
 from services.notifications.domain.notifications import PersonNotifications
 from services.notifications.domain.subscriptions import Subscription
-from services.notifications.subscriptions_app import Match, RecordedMatches, WebhookSubscriptions
+from services.notifications.match_recording import Match, RecordedMatches
+from services.notifications.subscriptions_app import WebhookSubscriptions
 from shared.hop_marks import mark, marking
 from shared.log_tailing import LogTailLoop
 from shared.log_reading import LogReader, RunSync
