@@ -9,7 +9,8 @@ process, one delivery (a handler that does nothing) and one publish (a producer 
 nothing) through FastStream's `RabbitTelemetryMiddleware` and through carecoord's
 `SamplingAwareTelemetryMiddleware` (shared/broker_tracing.py), for messages whose trace is not
 sampled and for sampled ones (recorded by a span processor that drops them), besides no
-middleware at all. Rounds alternate the middlewares; the medians are printed in µs per message.
+middleware at all; and a relayed publish: as the relay publishes a stored event, within
+`continuing(traceparent)` (shared/tracing.py), which every arm pays. Rounds alternate the middlewares; the medians are printed in µs per message.
 A count of work done in one process does not depend on the neighbours as much as the services'
 throughput does (bench/observability.py).
 """
@@ -40,6 +41,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased  # n
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator  # noqa: E402
 
 from shared.broker_tracing import SamplingAwareTelemetryMiddleware  # noqa: E402
+from shared.tracing import continuing  # noqa: E402
 
 TRACEPARENT = {"unsampled": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
                "sampled": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
@@ -93,6 +95,27 @@ async def publishes(middleware: Any, traceparent: str, n: int) -> float:
         context.detach(token)
 
 
+async def relay_publishes(middleware: Any, traceparent: str, n: int) -> float:
+    """As the relay publishes a stored event (shared/messaging.py BrokerPublisher._publish): the
+    stored `traceparent` in the headers, published within `continuing` it."""
+    repo = ContextRepo()
+    exchange = RabbitExchange("carecoord.events")
+
+    async def send(_cmd: Any) -> None:
+        return None
+
+    started = time.process_time()
+    for _ in range(n):
+        cmd = RabbitPublishCommand(b"{}", _publish_type=PublishType.PUBLISH, routing_key="intake.screening_completed",
+                                   exchange=exchange, headers={"traceparent": traceparent}, correlation_id="c")
+        with continuing(traceparent):
+            if middleware is None:
+                await send(cmd)
+            else:
+                await middleware(None, context=repo).publish_scope(send, cmd)
+    return (time.process_time() - started) / n
+
+
 class Dropping(SpanProcessor):
     """Receives every recorded span, as an exporter's processor would, and keeps none."""
 
@@ -109,7 +132,7 @@ def main() -> int:
     for _ in range(args.rounds):
         for trace_kind, traceparent in TRACEPARENT.items():
             for name, middleware in chosen.items():
-                for what, measure in (("delivery", deliveries), ("publish", publishes)):
+                for what, measure in (("delivery", deliveries), ("publish", publishes), ("relayed", relay_publishes)):
                     seconds = asyncio.run(measure(middleware, traceparent, args.messages))
                     timings.setdefault((trace_kind, what, name), []).append(seconds)
     print(f"µs of CPU per message, medians of {args.rounds} rounds of {args.messages}")

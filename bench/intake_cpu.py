@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/intake_cpu.py [--rate 100] [--seconds 15] [--profile] [--count] [--sample]
                                          [--py-spy PATH [--py-spy-options "--nonblocking --gil"]]
-                                         [--traced [--sampled 0.1]]
+                                         [--traced [--sampled 0.1] [--count-spans]] [--services intake,careplan,notifications]
 
 Sets up as bench/notifications_cpu.py does (bench/notifications.py's caseload: `--people` people
 with `casey` on each team, her webhook subscription and live stream), then sends positive
@@ -43,7 +43,7 @@ from bench.arrivals import Expectations, StreamChannel, webhook_channel  # noqa:
 from bench.cpu import CpuMeter, thread_cpu, user_system_seconds  # noqa: E402
 from bench.crisis import MEMBER, MEMBER_ROLE, Caseload, Senders, wait_until  # noqa: E402
 from bench.load import IntakeClients  # noqa: E402
-from bench.observability import otlp_sink, tracing_env  # noqa: E402
+from bench.observability import otlp_sink, print_span_counts, tracing_env  # noqa: E402
 from bench.notifications_cpu import read_samples, report_samples  # noqa: E402
 from bench.stack import add_server_options, prepare_benchmark_process, running_services, staff_token  # noqa: E402
 
@@ -79,7 +79,7 @@ async def measure(args: argparse.Namespace, services, sample_files: dict[str, Pa
                                        "--output", str(Path(tempfile.gettempdir()) / f"{name}-py-spy.txt")],
                                       stdout=subprocess.DEVNULL,
                                       stderr=open(Path(tempfile.gettempdir()) / f"{name}-py-spy.log", "w"))
-                     for name in MEASURED] if args.py_spy else []
+                     for name in args.services] if args.py_spy else []
             for name in profile_files:
                 os.kill(pids[name], signal.SIGUSR1)
             started = time.perf_counter()
@@ -146,26 +146,35 @@ def main(argv: list[str] | None = None) -> int:
                         help="py-spy record options (--gil: only the thread holding the GIL; --native: C frames)")
     parser.add_argument("--traced", action="store_true", help="trace every service (OTLP to a local sink)")
     parser.add_argument("--sampled", type=float, default=0.1, help="share of traces sampled when --traced")
+    parser.add_argument("--count-spans", action="store_true",
+                        help="with --traced: the spans exported by service and name (bench/observability.py's; "
+                             "with --sampled 1.0, every span the instrumentations make), per screening sent")
+    parser.add_argument("--services", type=lambda names: tuple(names.split(",")), default=MEASURED,
+                        help="which services --profile, --sample, --count and --py-spy look into "
+                             "(comma-separated; intake,careplan by default, notifications too)")
     add_server_options(parser)
     args = parser.parse_args(argv)
     prepare_benchmark_process()
     env: dict[str, dict[str, str]] = {"notifications": {"WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}}
     directory = Path(tempfile.mkdtemp())
     with otlp_sink() as sink:
+        sink.counting = args.count_spans
         if args.traced:
             for name, settings in tracing_env(sink, args.sampled).items():
                 env.setdefault(name, {}).update(settings)
         run(args, env, directory)
         if args.traced:
             print(f"  OTLP export requests received: {sink.requests}")
+        if args.count_spans:
+            print_span_counts(sink, round(args.rate * args.seconds))
     return 0
 
 
 def run(args: argparse.Namespace, env: dict[str, dict[str, str]], directory: Path) -> None:
-    sample_files = {name: directory / f"{name}-samples.json" for name in MEASURED} if args.sample else {}
-    count_files = {name: directory / f"{name}-counts.json" for name in MEASURED} if args.count else {}
-    profile_files = {name: directory / f"{name}.pstats" for name in MEASURED} if args.profile else {}
-    for name in MEASURED:
+    sample_files = {name: directory / f"{name}-samples.json" for name in args.services} if args.sample else {}
+    count_files = {name: directory / f"{name}-counts.json" for name in args.services} if args.count else {}
+    profile_files = {name: directory / f"{name}.pstats" for name in args.services} if args.profile else {}
+    for name in args.services:
         if args.sample or args.count or args.profile:
             env.setdefault(name, {})["PYTHONPATH"] = str(REPO_ROOT / "bench" / "sampling")
         if args.sample:

@@ -11,8 +11,9 @@ each round:
   asyncpg / psycopg statement: `SELECT 1` on one connection (the round trip's own CPU is in
       every arm), with no instrumentation, with the maintained instrumentation, and with
       carecoord's (shared/statement_tracing.py); in an unsampled trace (a delivery's statements)
-      outside any trace (a poller's: each statement is offered to the sampler as a root), and in
-      a sampled trace (recorded);
+      outside any trace (a poller's: each statement is offered to the sampler as a root), untraced
+      (a log tailer's since 2026-12-07: shared/tracing.py untraced_task), and in a sampled trace
+      (recorded);
   HTTP request: a GET through FastAPI with carecoord's telemetry configuration off and on
       (shared/bootstrap.py http_telemetry): without a `traceparent` (a root, as the bench sends),
       and with a caller's unsampled or sampled one;
@@ -57,6 +58,7 @@ from shared.request_sampling import UnsampledRequestContext  # noqa: E402
 from shared.tracing import tracer_provider  # noqa: E402
 from shared.statement_tracing import SamplingAwareAsyncPGInstrumentor, SamplingAwarePsycopgInstrumentor  # noqa: E402
 from shared.telemetry import JsonFormatter  # noqa: E402
+from shared.tracing import untraced  # noqa: E402
 
 PARENTS = {flag: NonRecordingSpan(SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C, span_id=0xB7AD6B7169203331,
                                              is_remote=True, trace_flags=TraceFlags(flag)))
@@ -81,6 +83,10 @@ class Keeping(SpanProcessor):
 def within(trace_kind: str) -> Iterator[None]:
     if trace_kind == "root":
         yield
+        return
+    if trace_kind == "untraced":  # a log tailer's statements (shared/tracing.py untraced_task)
+        with untraced():
+            yield
         return
     token = context.attach(trace.set_span_in_context(PARENTS[trace_kind == "sampled"]))
     try:
@@ -216,7 +222,7 @@ def measure_round(args: argparse.Namespace, provider: TracerProvider, keeping: K
     for driver in () if args.only_http else ("asyncpg", "psycopg"):
         for arm in arms[shift:] + arms[:shift]:  # each arm first, second and last in turn
             with instrumented(driver, arm, provider):
-                for trace_kind in ("unsampled", "root", "sampled"):
+                for trace_kind in ("unsampled", "root", "untraced", "sampled"):
                     with within(trace_kind):
                         if driver == "asyncpg":
                             seconds = asyncio.run(asyncpg_statements(args.postgres_url, args.calls))

@@ -26,7 +26,7 @@ from typing_extensions import TypeVar as TypeVarWithDefault
 from shared.header_limits import bounded_head_protocol
 from shared.eventstore import PostgresBatchProcessRecorder, ServiceApplication
 from shared.metrics import ServiceMetrics, queue_depth_refresher
-from shared.tracing import in_context, tracing_enabled
+from shared.tracing import in_context, tracing_enabled, untraced_task
 from shared.relay import LogListener, OutboxRelay
 from shared.settings import ServiceSettings
 from shared.stored_keys import unreadable_stores, written_with_another_key
@@ -47,7 +47,8 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 class LogTailer(Protocol):
     """A background task that tails the service's own event log (the relay, a projection): run
-    while the service runs, woken whenever new events are recorded."""
+    while the service runs, woken whenever new events are recorded. Untraced, but for the relay
+    (`tracing.untraced_task`): it serves no request or delivery."""
 
     name: str
 
@@ -159,8 +160,10 @@ class Service:
         self._tasks.append(self._connecting)
         relays = [self.relay] if self.relay is not None and run_relay else []
         tailers: list[LogTailer] = [*relays, *self.log_tailers]
-        for tailer in tailers:
-            self._tasks.append(asyncio.create_task(tailer.run(), name=tailer.name))
+        for relay in relays:  # its reads and positions untraced where made; its publishes continue each event's trace
+            self._tasks.append(asyncio.create_task(relay.run(), name=relay.name))
+        for tailer in self.log_tailers:  # pollers that serve no request or delivery: untraced throughout
+            self._tasks.append(untraced_task(tailer.run(), name=tailer.name))
         if tailers:
             def wake_all(topics: frozenset[str] | None) -> None:
                 for tailer in tailers:

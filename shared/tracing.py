@@ -10,16 +10,19 @@ elsewhere), the broker, and each consumer's processing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.request_sampling import DecidedAhead
@@ -29,6 +32,9 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _databases_instrumented = False
 _propagator = TraceContextTextMapPropagator()
+# The form every stored `traceparent` has (current_traceparent() writes it, usable_traceparent()
+# admits only it): version 00, lower-case hex, nothing after the flags.
+_STORED_FORM = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 
 def exporting_configured(environ: os._Environ[str] | dict[str, str] = os.environ) -> bool:
@@ -96,11 +102,29 @@ def continuing(traceparent: str | None) -> Iterator[None]:
     if not traceparent:
         yield
         return
-    token = context.attach(_propagator.extract({"traceparent": traceparent}))
+    token = context.attach(stored_trace_context(traceparent))
     try:
         yield
     finally:
         context.detach(token)
+
+
+def stored_trace_context(traceparent: str) -> context.Context:
+    """Exactly the context the W3C propagator extracts from `{"traceparent": traceparent}`.
+
+    The relay does this once per published event (`continuing`); the propagator's general parse
+    (its regex, the carrier getter, the absent `tracestate` looked up) cost about twice this
+    direct build of the stored form (bench/README.md, 2026-12-07 08:32 section). Any other form,
+    and ids of zeros, still go to the propagator, so every answer is the propagator's."""
+    match = _STORED_FORM.fullmatch(traceparent)
+    if match is None:
+        return _propagator.extract({"traceparent": traceparent})
+    trace_id, span_id, flags = match.groups()
+    span_context = SpanContext(trace_id=int(trace_id, 16), span_id=int(span_id, 16), is_remote=True,
+                               trace_flags=TraceFlags(int(flags, 16)))
+    if not span_context.is_valid:  # an id of zeros: refused, as the propagator refuses it
+        return _propagator.extract({"traceparent": traceparent})
+    return trace.set_span_in_context(NonRecordingSpan(span_context), context.Context())
 
 
 @contextmanager
@@ -112,6 +136,19 @@ def untraced() -> Iterator[None]:
     `tracing_cost.py`). The flows they serve are traced where they publish and apply."""
     with suppress_instrumentation():
         yield
+
+
+def untraced_task(coroutine: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+    """A task that runs `coroutine` untraced throughout (its context is copied at creation, and so
+    is every task it creates and every call it hands to the pool, shared/runtime.py run_sync).
+    For the service's log tailers (a projection, the webhook matcher and dispatcher, the
+    follow-up timer, the live stream's log watcher): pollers whose statements belong to no
+    request or delivery, so
+    each was a root of its own, offered to the sampler through the instrumentation's whole path
+    (~30 µs) and one in ten exported (bench/README.md, 2026-12-07 08:32 section: 0.4 such
+    statements per screening in careplan, 1.2 in notifications)."""
+    with untraced():
+        return asyncio.create_task(coroutine, name=name)
 
 
 def in_context(parent: context.Context, call: Callable[[], T]) -> T:
@@ -128,4 +165,9 @@ def current_traceparent() -> str | None:
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid:
         return None
+    return traceparent_of(span_context)
+
+
+def traceparent_of(span_context: SpanContext) -> str:
+    """A valid span context as the W3C propagator's `inject` writes its `traceparent`."""
     return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"

@@ -20,6 +20,7 @@ from services.careplan.domain.timeline import Timeline
 from shared.telemetry import JsonFormatter
 from shared.tracing import tracer_provider
 from tests.integration.test_event_flow import PHQ9_WITH_SUICIDE_RISK, register, timeline_of
+from tests.integration.test_picture import picture_when
 from tests.support.polling import eventually
 from tests.support.system import System, bearer
 from tests.support.teams import join_team
@@ -84,6 +85,26 @@ async def test_one_trace_follows_a_screening_from_intake_through_the_relay_to_ca
     # The database calls of the request are in the trace too (psycopg, under eventsourcing).
     assert any(s.context.trace_id == http.context.trace_id and s.kind is SpanKind.CLIENT
                for s in spans.get_finished_spans())
+
+
+async def test_a_log_tailer_a_poller_serving_no_request_traces_none_of_its_statements(
+        system: System, spans: InMemorySpanExporter):
+    intake = await system.start_connected("intake")
+    careplan = await system.start_connected("careplan")
+
+    async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
+        person_id = await register(i)
+        response = await i.post(f"/people/{person_id}/screenings",
+                                json={"instrument": "PHQ-9", "answers": PHQ9_WITH_SUICIDE_RISK})
+        assert response.status_code == 201, response.text
+        await picture_when(c, person_id, lambda p: len(p["screenings"]) == 1, "the screening in the picture")
+
+    statements = [str(s.attributes.get("db.statement") or s.attributes.get("db.query.text"))
+                  for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    assert any("picture" in statement for statement in statements)  # the picture's HTTP read: traced
+    # The picture projection (careplan's log tailer) folded the screening in, and none of its
+    # statements (its lock, position, reads and writes) is a trace of its own.
+    assert [s for s in statements if "picture_position" in s or "pg_try_advisory_xact_lock" in s] == []
 
 
 async def test_careplans_follower_events_keep_the_delivery_trace_and_its_publishes_reach_notifications_in_one(

@@ -12,6 +12,7 @@ from faststream.message import StreamMessage
 from faststream.rabbit import RabbitExchange
 from faststream.rabbit.response import RabbitPublishCommand
 from faststream.response.publish_type import PublishType
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -19,7 +20,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased,
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.broker_tracing import SamplingAwareTelemetryMiddleware, drops_children_of_unsampled_parents
-from shared.tracing import current_traceparent
+from shared.tracing import continuing, current_traceparent
 from tests.support.sampling import recording_provider
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -73,6 +74,31 @@ async def test_an_unsampled_delivery_is_processed_and_published_on_in_its_trace_
     assert traced.exporter.get_finished_spans() == ()
 
 
+async def test_an_unsampled_delivery_with_a_tracestate_passes_it_on(traced):
+    seen: dict[str, Any] = {}
+
+    async def sent(cmd: RabbitPublishCommand) -> None:
+        seen.update(cmd.headers)
+
+    async def handler(_msg: StreamMessage[Any]) -> None:
+        await traced.middleware(None, context=traced.context).publish_scope(sent, publish_command())
+
+    msg = delivery(UNSAMPLED)
+    msg.headers["tracestate"] = "vendor=value"
+    async with traced.middleware(msg, context=traced.context) as scope:
+        await scope.consume_scope(handler, msg)
+    assert seen["traceparent"] == UNSAMPLED and seen["tracestate"] == "vendor=value"
+    assert traced.sampler.asked == 0
+
+
+@pytest.mark.parametrize("traceparent", [f"00-{'0' * 32}-b7ad6b7169203331-00", "garbage", f"00-{TRACE.upper()}-b7ad6b7169203331-00"])
+async def test_a_delivery_whose_traceparent_the_propagator_refuses_is_traced_by_faststream_as_a_new_trace(traced, traceparent):
+    handled_in, _published = await consume_and_publish(traced, traceparent)
+
+    assert handled_in is not None and TRACE not in handled_in.lower()
+    assert traced.sampler.asked >= 1  # a root: the sampler decides
+
+
 async def test_a_sampled_delivery_and_its_publishes_are_traced_by_faststream_as_before(traced):
     handled_in, published = await consume_and_publish(traced, SAMPLED)
 
@@ -95,6 +121,45 @@ async def test_a_publish_in_an_unsampled_context_carries_that_context_on(traced)
         await traced.middleware(None, context=traced.context).publish_scope(sent, publish_command())
     assert unsampled is not None and unsampled.endswith("-00")
     assert traced.sampler.asked == 1  # the request's span only
+    assert traced.exporter.get_finished_spans() == ()
+
+
+async def test_a_relayed_publish_carries_the_stored_unsampled_traceparent_on_as_the_propagator_writes_it(traced):
+    # The relay publishes with the stored `traceparent` in its headers, within `continuing` it.
+    published: dict[str, Any] = {}
+
+    async def sent(cmd: RabbitPublishCommand) -> None:
+        published.update(cmd.headers)
+
+    command = publish_command()
+    command.headers["traceparent"] = UNSAMPLED
+    with continuing(UNSAMPLED):
+        await traced.middleware(None, context=traced.context).publish_scope(sent, command)
+    assert published["traceparent"] == UNSAMPLED
+    assert "tracestate" not in published
+    assert traced.sampler.asked == 0
+    assert traced.exporter.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize("tracestate", [None, "vendor=value,other=1"])
+async def test_the_short_path_writes_the_headers_the_propagator_would(traced, tracestate):
+    carrier = {"traceparent": f"01-{TRACE}-b7ad6b7169203331-02"}  # flags and version not as stored
+    if tracestate:
+        carrier["tracestate"] = tracestate
+    parent = TraceContextTextMapPropagator().extract(carrier)
+    expected: dict[str, Any] = {}
+    TraceContextTextMapPropagator().inject(expected, context=parent)
+    published: dict[str, Any] = {}
+
+    async def sent(cmd: RabbitPublishCommand) -> None:
+        published.update(cmd.headers)
+
+    token = otel_context.attach(parent)
+    try:
+        await traced.middleware(None, context=traced.context).publish_scope(sent, publish_command())
+    finally:
+        otel_context.detach(token)
+    assert published == expected
     assert traced.exporter.get_finished_spans() == ()
 
 
