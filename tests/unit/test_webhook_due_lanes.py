@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID, uuid4
 
-from services.notifications.delivery.dispatch import Later, WebhookDispatcher
+from services.notifications.delivery.dispatch import WebhookDispatcher
 from services.notifications.delivery.due_lanes import DueLanes
+from services.notifications.delivery.send_decisions import Later
 from services.notifications.delivery.settings import WebhookSettings
 
 

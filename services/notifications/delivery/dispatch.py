@@ -7,10 +7,10 @@ its due time (stored on its events) comes; a lane has at most one request in fli
 parallel, and each subscription has a bounded number of requests in flight for its routine lanes
 and as many again for its urgent ones: a slow receiver holds up only its own routine items.
 
-Every send is checked at that moment against the owner's access (`WebhookSubscriptions.refusal`);
-refused, the item is suppressed with the reason. Requests time out (10 s), never follow redirects
-(a redirect could lead inward: delivery/http_client.py), and each attempt is recorded with its
-status or error and latency.
+Every send is checked at that moment against the owner's access (`WebhookSubscriptions.refusal`,
+in delivery/send_decisions.py); refused, the item is suppressed with the reason. Requests time out
+(10 s), never follow redirects (a redirect could lead inward: delivery/http_client.py), and each
+attempt is recorded with its status or error and latency.
 """
 
 from __future__ import annotations
@@ -19,22 +19,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from uuid import UUID
 
 from services.notifications.delivery.addresses import AddressPolicy, AddressRefused
-from services.notifications.delivery.attempts import AttemptMade
 from services.notifications.delivery.due_lanes import DueLanes
 from services.notifications.delivery.http_client import Answer, HTTPError, WebhookClient
 from services.notifications.delivery.metrics import WebhookMetrics
+from services.notifications.delivery.send_decisions import Later, Send, SendDecisions
 from services.notifications.delivery.settings import WebhookSettings
-from services.notifications.delivery.signing import payload, signed_request
-from services.notifications.domain.delivery import PENDING, AttemptOutcome, Delivery, DeliveryLane
-from services.notifications.domain.subscriptions import SUMMARY, Subscription
-from services.notifications.delivery_lanes import LaneHead
+from services.notifications.domain.delivery import AttemptOutcome, DeliveryLane
 from services.notifications.subscriptions_app import WebhookSubscriptions
 from shared.group_commit import GroupCommit
 from shared.hop_marks import mark, marking
@@ -49,25 +45,6 @@ MAX_RETRY_AFTER = 24 * 3600.0  # a receiver asking for longer is retried after a
 IDLE_CHECK = 1.0  # seconds: how often due times are looked at when nothing wakes the dispatcher
 
 
-
-@dataclass(frozen=True)
-class Send:
-    """The lane's head, ready to post: decided, signed, with the subscription as it was read."""
-
-    lane_id: UUID
-    subscription: Subscription
-    head: Delivery
-    data: bytes
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Later:
-    """Nothing to send now; look at the lane again at `at` (seconds since the epoch), or never (None)."""
-
-    at: float | None
-
-
 class WebhookDispatcher:
     """A log tailer of the service (shared/runtime.py: Service.log_tailers)."""
 
@@ -76,8 +53,7 @@ class WebhookDispatcher:
     def __init__(self, webhooks: WebhookSubscriptions, settings: WebhookSettings, reader: LogReader,
                  run_sync: RunSync, clock: Callable[[], float] = time.time,
                  metrics: WebhookMetrics | None = None) -> None:
-        self.webhooks = self._webhooks = webhooks
-        self._metrics = metrics
+        self.webhooks = webhooks
         self._settings = settings
         self._reader = reader
         self._run_sync = run_sync
@@ -91,14 +67,15 @@ class WebhookDispatcher:
         self._news = asyncio.Event()  # the log has new lane events
         self._kick = asyncio.Event()  # a lane became due, or a worker finished
         self._client: WebhookClient | None = None
+        decisions = SendDecisions(webhooks, settings, self._due, metrics)
         # The pool's work of concurrent sends, batched (shared/group_commit.py): the first reads of
         # lanes that became due, and the attempts that finished, each batch in one hop.
-        self._first_sends: GroupCommit[UUID, Send | Later] = GroupCommit(run_sync, self._first_sends_of)
+        self._first_sends: GroupCommit[UUID, Send | Later] = GroupCommit(run_sync, decisions.first_sends_of)
         # Urgent lanes (and lanes not read yet) have batches of their own: a crisis's first read
         # does not wait for a batch of routine lanes in the database, nor share its work.
-        self._urgent_first_sends: GroupCommit[UUID, Send | Later] = GroupCommit(run_sync, self._first_sends_of)
+        self._urgent_first_sends: GroupCommit[UUID, Send | Later] = GroupCommit(run_sync, decisions.first_sends_of)
         self._attempts: GroupCommit[tuple[Send, AttemptOutcome, float | None], Send | Later] = GroupCommit(
-            run_sync, self._record_and_go_on)
+            run_sync, decisions.record_and_go_on)
 
     def wake(self, topics: frozenset[str] | None = None) -> None:
         if topics is None or not LANE_TOPICS.isdisjoint(topics):
@@ -200,9 +177,9 @@ class WebhookDispatcher:
         """Send the lane's items in order while they are due and deliverable.
 
         Two hops to the pool per delivery, each shared with the other lanes' (group commits): one
-        decides and signs the next sends (`_prepare_sends`: the lanes' heads and the people's
+        decides and signs the next sends (send_decisions.py: the lanes' heads and the people's
         access read with one query each), one records the attempts in one transaction and decides
-        the sends after them from the lanes as saved (`_record_and_go_on`)."""
+        the sends after them from the lanes as saved (`SendDecisions.record_and_go_on`)."""
         first_sends = self._first_sends if self._due.is_routine(lane_id) else self._urgent_first_sends
         step = await first_sends.submit(lane_id)
         while isinstance(step, Send):
@@ -217,105 +194,6 @@ class WebhookDispatcher:
         if step.at is not None:
             self._schedule(lane_id, step.at)
 
-    def _first_sends_of(self, lane_ids: Sequence[UUID]) -> list[Send | Later | Exception]:
-        """On the pool: each lane's head ready to send, or when to look at it again."""
-        heads = self._webhooks.lane_heads(lane_ids)
-        return self._prepare_sends({lane_id: heads.get(lane_id) for lane_id in lane_ids})
-
-    def _record_and_go_on(self, sent: Sequence[tuple[Send, AttemptOutcome, float | None]]) -> list[Send | Later | Exception]:
-        """On the pool: record the attempts (one transaction); then each lane's next send, or when
-        to look again, from the lane as saved with its attempt (no read of it)."""
-        webhooks, settings = self._webhooks, self._settings
-        attempted_at = webhooks.now()
-        recorded = webhooks.record_attempts([
-            AttemptMade(send.lane_id, send.subscription.id, send.head.sequence, attempted_at, outcome,
-                        settings.webhook_urgent_retry_delays if send.head.urgent else settings.webhook_routine_retry_delays,
-                        retry_after, outcome.status_code == 410)
-            for send, outcome, retry_after in sent])
-        steps: dict[int, Send | Later | Exception] = {}
-        go_on: dict[UUID, LaneHead | None] = {}
-        for index, ((send, outcome, _), result) in enumerate(zip(sent, recorded, strict=True)):
-            if isinstance(result, Exception):
-                steps[index] = result
-                continue
-            if self._metrics is not None:
-                self._metrics.attempted(send.head, outcome, result.item.status, attempted_at)
-            log.info("webhook attempt", extra={"subscription_id": str(send.subscription.id),
-                                               "sequence": send.head.sequence, "result": outcome.result,
-                                               "latency_ms": outcome.latency_ms})
-            if result.item.status == PENDING:
-                steps[index] = Later(result.item.due_at.timestamp())
-            else:
-                go_on[send.lane_id] = result.lane
-        next_sends = dict(zip(go_on, self._prepare_sends(go_on), strict=True)) if go_on else {}
-        return [steps[index] if index in steps else next_sends[send.lane_id] for index, (send, _, _) in enumerate(sent)]
-
-    def _prepare_sends(self, lanes: dict[UUID, LaneHead | None]) -> list[Send | Later | Exception]:
-        """On the pool: for each lane (as read), its head ready to send, deciding on the way what
-        is not to be sent (deferred for quiet hours, suppressed for the owner's access as it is
-        now: the people's followers read with one query for all the lanes)."""
-        webhooks = self._webhooks
-        steps: dict[UUID, Send | Later | Exception] = {}
-        pending = dict(lanes)
-        while pending:
-            now = webhooks.now()
-            to_check: list[tuple[UUID, LaneHead, Delivery, Subscription]] = []
-            for lane_id, lane in pending.items():
-                step: Later | tuple[UUID, LaneHead, Delivery, Subscription] | Exception
-                try:
-                    step = self._before_access(lane_id, lane, now)
-                except Exception as error:  # noqa: BLE001 - one lane's failure must not stop the others
-                    step = error
-                if isinstance(step, tuple):
-                    to_check.append(step)
-                else:
-                    steps[lane_id] = step
-            pending = {}
-            if not to_check:
-                break
-            refusals = webhooks.refusals([(subscription.owner, lane.person_id, head.notification_id, head.category)
-                                          for _, lane, head, subscription in to_check], now)
-            for (lane_id, lane, head, subscription), refusal in zip(to_check, refusals, strict=True):
-                try:
-                    if refusal is None:
-                        steps[lane_id] = self._signed(lane_id, lane, head, subscription, now)
-                        continue
-                    pending[lane_id] = webhooks.suppress(lane_id, head.sequence, refusal)  # then its next item
-                    log.info("webhook suppressed", extra={"subscription_id": str(subscription.id),
-                                                          "sequence": head.sequence})
-                except Exception as error:  # noqa: BLE001
-                    steps[lane_id] = error
-        return [steps[lane_id] for lane_id in lanes]
-
-    def _before_access(self, lane_id: UUID, lane: LaneHead | None,
-                       now: datetime) -> Later | tuple[UUID, LaneHead, Delivery, Subscription]:
-        """What can be decided of a lane's head without the owner's access: nothing to send, not
-        due, the subscription not active, quiet hours; else what to check the access of."""
-        webhooks = self._webhooks
-        while True:
-            head = lane.head if lane is not None else None
-            if lane is None or head is None:
-                return Later(None)
-            self._due.learn(lane_id, lane.urgent)  # a set's add or discard: safe from the pool's thread
-            if head.due_at > now:
-                return Later(head.due_at.timestamp())
-            subscription = webhooks.settings_of(lane.subscription_id)
-            if subscription is None or not subscription.active:
-                return Later(None)  # enabling it again nudges its lanes
-            quiet = subscription.quiet_hours
-            if head.urgent or quiet is None or not quiet.holds(now):
-                return lane_id, lane, head, subscription
-            until = quiet.ends_after(now)
-            lane = webhooks.defer(lane_id, head.sequence, until, "quiet hours")  # then its head is due then
-
-    def _signed(self, lane_id: UUID, lane: LaneHead, head: Delivery, subscription: Subscription, now: datetime) -> Send:
-        webhooks = self._webhooks
-        summary = (webhooks.notice_message(lane.person_id, head.notification_id)
-                   if subscription.content == SUMMARY else None)
-        body = payload(subscription.id, head, self._settings.webhook_public_base_url.rstrip("/"), summary)
-        data, headers = signed_request(subscription.id, head, body, subscription.signing_secrets(now),
-                                       datetime.now(UTC))  # the receiver checks it against its own clock
-        return Send(lane_id, subscription, head, data, headers)
 
     async def _post(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[AttemptOutcome, float | None]:
         """One attempt, bounded as a whole (resolving, connecting, sending, the answer's status and
