@@ -176,7 +176,8 @@ def consistency(
 
 @commands.command("check-proof")
 def check_proof(
-    proof: Annotated[Path, typer.Argument(help="the output of `carecoord audit prove`")],
+    proof: Annotated[Path, typer.Argument(help="the output of `carecoord audit prove`", exists=True,
+                                          dir_okay=False, readable=True)],
     key: Annotated[str, typer.Option("--key", help="the log's verifier key (<name>+<hash>+<base64>)")],
 ) -> None:
     """Check a proof as an outsider would: the checkpoints' signatures, then each leaf's path to the

@@ -258,3 +258,9 @@ def test_an_outsider_checks_that_a_new_checkpoint_extends_the_one_they_kept(inta
     (tmp_path / "forked.json").write_text(audit("consistency", str(tmp_path / "old"))[1])
     code, out = audit("check-proof", str(tmp_path / "forked.json"), "--key", vkey)
     assert code == 1 and "does not extend the tree of size 6" in out
+
+
+def test_a_proof_file_that_is_not_there_is_named_in_a_usage_error(audit, tmp_path):
+    code, _ = audit("check-proof", str(tmp_path / "missing.json"), "--key", "log+00000000+AAAA")
+
+    assert code == 2  # typer's usage error, which names the file on stderr; no traceback
