@@ -4,8 +4,9 @@ FastAPI's native telemetry (0.165) does all of its work before the sampler decid
 request it walks the middleware stack looking for contrib's middleware, parses the Host header,
 builds attribute dicts, extracts the caller's context, starts a span, and on the response sets
 its attributes and ends it. At the compose file's one trace in ten, nine of those spans in ten
-are non-recording: ~0.1 ms of CPU per request thrown away, over half of what tracing costs
-intake per screening (bench/README.md, 2026-12-07).
+are non-recording. In one process a request cost 36 µs of CPU untraced, 75 with FastAPI's
+telemetry, 62 asked ahead; in the running intake, FastAPI's part of each screening's profile
+fell by a third (bench/README.md, 2026-12-07 09:00-09:41 section; bench/tracing_cost.py).
 
 So the sampler is asked first, through FastAPI's own `exclude` hook, with the caller's context:
 - sampled: FastAPI traces the request exactly as before, and its span takes this decision (the
