@@ -32,104 +32,79 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]  # see bench/backbone.py
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.arrivals import Expectations, StreamChannel, webhook_channel  # noqa: E402
 from bench.cpu import CpuMeter, thread_cpu, user_system_seconds  # noqa: E402
-from bench.crisis import MEMBER, MEMBER_ROLE, Caseload, Senders, wait_until  # noqa: E402
-from bench.load import IntakeClients  # noqa: E402
 from bench.observability import otlp_sink, print_span_counts, tracing_env  # noqa: E402
 from bench.notifications_cpu import read_samples, report_samples  # noqa: E402
-from bench.stack import add_server_options, prepare_benchmark_process, running_services, staff_token  # noqa: E402
+from bench.routine_load import routine_load  # noqa: E402
+from bench.stack import add_server_options, prepare_benchmark_process, running_services  # noqa: E402
 
 MEASURED = ("intake", "careplan")
 
 
 async def measure(args: argparse.Namespace, services, sample_files: dict[str, Path],
                   count_files: dict[str, Path], profile_files: dict[str, Path]) -> None:
-    expectations = Expectations()
-    intake = IntakeClients(services.by_name["intake"].url)
-    caseload = Caseload(intake, services)
-    senders = Senders(intake, expectations)
     pids = {name: services.by_name[name].pid for name in ("intake", "careplan", "notifications")}
     cpu = CpuMeter(services)
-    stream = StreamChannel(services.by_name["notifications"].url, staff_token(MEMBER_ROLE, MEMBER), expectations)
-    try:
-        async with webhook_channel("fast", expectations) as fast:
-            people = await caseload.people(args.people)
-            await caseload.subscribe(fast)
-            await stream.start()
-            intake.prepare(min(256, int(args.rate)))
-            await asyncio.sleep(2.0)  # the set-up's own work done before the window
-
-            count = round(args.rate * args.seconds)
-            routine_before, stream_before = fast.routine, stream.events
-            snapshot = cpu.snapshot()
-            threads_before = {name: thread_cpu(pid) for name, pid in pids.items()}
-            modes_before = {name: user_system_seconds(pid) for name, pid in pids.items()}
-            samples_before = {name: read_samples(path) for name, path in sample_files.items()}
-            counts_before = {name: read_samples(path) for name, path in count_files.items()}
-            spies = [subprocess.Popen([args.py_spy, "record", "--pid", str(pids[name]), *args.py_spy_options.split(),
-                                       "--rate", "200", "--format", "raw", "--duration", str(int(args.seconds) + 2),
-                                       "--output", str(Path(tempfile.gettempdir()) / f"{name}-py-spy.txt")],
-                                      stdout=subprocess.DEVNULL,
-                                      stderr=open(Path(tempfile.gettempdir()) / f"{name}-py-spy.log", "w"))
-                     for name in args.services] if args.py_spy else []
-            for name in profile_files:
-                os.kill(pids[name], signal.SIGUSR1)
-            started = time.perf_counter()
-            await senders.open_loop(started + 0.05, args.rate, count,
-                                    lambda i: senders.routine(people[i % len(people)]))
-            sent = count - senders.routine_failed
-            await wait_until(lambda: fast.routine - routine_before >= sent and stream.events - stream_before >= sent,
-                             "every notice delivered", services, stream, lambda: (fast.routine, stream.events))
-            took = time.perf_counter() - started
-            used = CpuMeter.used(snapshot, cpu.snapshot())
-            for name in profile_files:
-                os.kill(pids[name], signal.SIGUSR2)
-            threads_after = {name: thread_cpu(pid) for name, pid in pids.items()}
-            modes_after = {name: user_system_seconds(pid) for name, pid in pids.items()}
-            print(f"load: {sent} positive screenings at {args.rate:.0f}/s ({senders.routine_failed} failed), "
-                  f"every notice delivered after {took:.1f}s; generator max lag {senders.max_lag * 1000:.0f} ms")
-            per_1000 = 1000 / max(sent, 1)
-            for name in pids:
-                loop = threads_after[name]["loop"] - threads_before[name]["loop"]
-                other = threads_after[name]["threads"] - threads_before[name]["threads"]
-                print(f"  {name}: {used[name] * per_1000:.2f} CPU s per 1,000 screenings "
-                      f"(event loop {loop * per_1000:.2f}, other threads {other * per_1000:.2f}; user "
-                      f"{(modes_after[name][0] - modes_before[name][0]) * per_1000:.2f}, system "
-                      f"{(modes_after[name][1] - modes_before[name][1]) * per_1000:.2f})")
-            print("  per 1,000 screenings: " + ", ".join(f"{name} {seconds * per_1000:.2f}"
-                                                         for name, seconds in used.items()))
-            for spy in spies:
-                spy.wait()
-            if spies:
-                print(f"  py-spy stacks (raw, for flamegraph.pl): {tempfile.gettempdir()}/<service>-py-spy.txt")
-            for name, path in count_files.items():
-                counted = read_samples(path) - counts_before[name]
-                print(f"  per screening, counted in {name}: " + ", ".join(
-                    f"{what} {value / max(sent, 1):.2f}" for what, value in sorted(counted.items())))
-            for name, path in profile_files.items():
-                await asyncio.sleep(1.0)  # the stats written
-                print(f"{name}'s event loop (cProfile, {path}):")
-                pstats.Stats(str(path)).sort_stats("tottime").print_stats(args.top)
-                threads = path.with_name(path.name + ".threads")
-                if threads.exists():
-                    print(f"{name}'s pool threads (cProfile, {threads}):")
-                    pstats.Stats(str(threads)).sort_stats("cumulative").print_stats(args.top)
-            for name, path in sample_files.items():
-                print(f"{name}:")
-                report_samples(read_samples(path) - samples_before[name], args.top,
-                               path.with_name(f"{name}-load-samples.json"))
-    finally:
-        await stream.close()
-        await caseload.aclose()
-        await intake.aclose()
+    async with routine_load(services, args.people, args.rate) as load:
+        snapshot = cpu.snapshot()
+        threads_before = {name: thread_cpu(pid) for name, pid in pids.items()}
+        modes_before = {name: user_system_seconds(pid) for name, pid in pids.items()}
+        samples_before = {name: read_samples(path) for name, path in sample_files.items()}
+        counts_before = {name: read_samples(path) for name, path in count_files.items()}
+        spies = [subprocess.Popen([args.py_spy, "record", "--pid", str(pids[name]), *args.py_spy_options.split(),
+                                   "--rate", "200", "--format", "raw", "--duration", str(int(args.seconds) + 2),
+                                   "--output", str(Path(tempfile.gettempdir()) / f"{name}-py-spy.txt")],
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=open(Path(tempfile.gettempdir()) / f"{name}-py-spy.log", "w"))
+                 for name in args.services] if args.py_spy else []
+        for name in profile_files:
+            os.kill(pids[name], signal.SIGUSR1)
+        delivered = await load.send(args.rate, args.seconds)
+        sent = delivered.sent
+        used = CpuMeter.used(snapshot, cpu.snapshot())
+        for name in profile_files:
+            os.kill(pids[name], signal.SIGUSR2)
+        threads_after = {name: thread_cpu(pid) for name, pid in pids.items()}
+        modes_after = {name: user_system_seconds(pid) for name, pid in pids.items()}
+        print(f"load: {sent} positive screenings at {args.rate:.0f}/s ({load.senders.routine_failed} failed), "
+              f"every notice delivered after {delivered.took:.1f}s; generator max lag "
+              f"{load.senders.max_lag * 1000:.0f} ms")
+        per_1000 = 1000 / max(sent, 1)
+        for name in pids:
+            loop = threads_after[name]["loop"] - threads_before[name]["loop"]
+            other = threads_after[name]["threads"] - threads_before[name]["threads"]
+            print(f"  {name}: {used[name] * per_1000:.2f} CPU s per 1,000 screenings "
+                  f"(event loop {loop * per_1000:.2f}, other threads {other * per_1000:.2f}; user "
+                  f"{(modes_after[name][0] - modes_before[name][0]) * per_1000:.2f}, system "
+                  f"{(modes_after[name][1] - modes_before[name][1]) * per_1000:.2f})")
+        print("  per 1,000 screenings: " + ", ".join(f"{name} {seconds * per_1000:.2f}"
+                                                     for name, seconds in used.items()))
+        for spy in spies:
+            spy.wait()
+        if spies:
+            print(f"  py-spy stacks (raw, for flamegraph.pl): {tempfile.gettempdir()}/<service>-py-spy.txt")
+        for name, path in count_files.items():
+            counted = read_samples(path) - counts_before[name]
+            print(f"  per screening, counted in {name}: " + ", ".join(
+                f"{what} {value / max(sent, 1):.2f}" for what, value in sorted(counted.items())))
+        for name, path in profile_files.items():
+            await asyncio.sleep(1.0)  # the stats written
+            print(f"{name}'s event loop (cProfile, {path}):")
+            pstats.Stats(str(path)).sort_stats("tottime").print_stats(args.top)
+            threads = path.with_name(path.name + ".threads")
+            if threads.exists():
+                print(f"{name}'s pool threads (cProfile, {threads}):")
+                pstats.Stats(str(threads)).sort_stats("cumulative").print_stats(args.top)
+        for name, path in sample_files.items():
+            print(f"{name}:")
+            report_samples(read_samples(path) - samples_before[name], args.top,
+                           path.with_name(f"{name}-load-samples.json"))
 
 
 def main(argv: list[str] | None = None) -> int:

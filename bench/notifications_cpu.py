@@ -26,7 +26,6 @@ import asyncpg
 import json
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -34,11 +33,9 @@ sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]  # see bench/b
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.arrivals import Expectations, StreamChannel, webhook_channel  # noqa: E402
 from bench.cpu import CpuMeter, process_cpu_seconds, thread_cpu  # noqa: E402
-from bench.crisis import MEMBER, MEMBER_ROLE, Caseload, Senders, wait_until  # noqa: E402
-from bench.load import IntakeClients  # noqa: E402
-from bench.stack import add_server_options, prepare_benchmark_process, running_services, staff_token  # noqa: E402
+from bench.routine_load import routine_load  # noqa: E402
+from bench.stack import add_server_options, prepare_benchmark_process, running_services  # noqa: E402
 
 
 async def table_stats(database_url: str) -> dict[str, tuple[int, int]]:
@@ -87,72 +84,49 @@ def report_samples(samples: Counter, top: int, kept: Path) -> None:
 
 async def measure(args: argparse.Namespace, isolation, services, sample_file: Path | None,
                   count_file: Path | None = None) -> None:
-    expectations = Expectations()
-    intake = IntakeClients(services.by_name["intake"].url)
-    caseload = Caseload(intake, services)
-    senders = Senders(intake, expectations)
     pid = services.by_name["notifications"].pid
     cpu = CpuMeter(services)
-    stream = StreamChannel(services.by_name["notifications"].url, staff_token(MEMBER_ROLE, MEMBER), expectations)
-    try:
-        async with webhook_channel("fast", expectations) as fast:
-            people = await caseload.people(args.people)
-            await caseload.subscribe(fast)
-            await stream.start()
-            intake.prepare(min(256, int(args.rate)))
-            await asyncio.sleep(2.0)  # the set-up's own notices delivered before the idle window
+    async with routine_load(services, args.people, args.rate) as load:
+        before, threads_before = process_cpu_seconds(pid), thread_cpu(pid)
+        samples_before = read_samples(sample_file) if sample_file else Counter()
+        await asyncio.sleep(args.idle_seconds)
+        idle, threads_idle = process_cpu_seconds(pid) - before, thread_cpu(pid)
+        print(f"idle {args.idle_seconds:.0f}s: notifications {idle:.2f} CPU s "
+              f"({1000 * idle / args.idle_seconds:.1f} ms/s; event loop "
+              f"{threads_idle['loop'] - threads_before['loop']:.2f}, other threads "
+              f"{threads_idle['threads'] - threads_before['threads']:.2f})")
+        if sample_file:
+            print(summarise(read_samples(sample_file) - samples_before, 12))
 
-            before, threads_before = process_cpu_seconds(pid), thread_cpu(pid)
-            samples_before = read_samples(sample_file) if sample_file else Counter()
-            await asyncio.sleep(args.idle_seconds)
-            idle, threads_idle = process_cpu_seconds(pid) - before, thread_cpu(pid)
-            print(f"idle {args.idle_seconds:.0f}s: notifications {idle:.2f} CPU s "
-                  f"({1000 * idle / args.idle_seconds:.1f} ms/s; event loop "
-                  f"{threads_idle['loop'] - threads_before['loop']:.2f}, other threads "
-                  f"{threads_idle['threads'] - threads_before['threads']:.2f})")
-            if sample_file:
-                print(summarise(read_samples(sample_file) - samples_before, 12))
-
-            count = round(args.rate * args.seconds)
-            routine_before, stream_before = fast.routine, stream.events
-            tables_before = await table_stats(isolation.database_url)
-            counts_before = read_samples(count_file) if count_file else Counter()
-            snapshot, threads_before = cpu.snapshot(), thread_cpu(pid)
-            samples_before = read_samples(sample_file) if sample_file else Counter()
-            started = time.perf_counter()
-            await senders.open_loop(started + 0.05, args.rate, count,
-                                    lambda i: senders.routine(people[i % len(people)]))
-            sent = count - senders.routine_failed
-            await wait_until(lambda: fast.routine - routine_before >= sent and stream.events - stream_before >= sent,
-                             "every notice delivered", services, stream, lambda: (fast.routine, stream.events))
-            took = time.perf_counter() - started
-            used, threads_after = CpuMeter.used(snapshot, cpu.snapshot()), thread_cpu(pid)
-            print(f"load: {sent} routine notices at {args.rate:.0f}/s, all delivered after {took:.1f}s "
-                  f"(webhook {fast.routine - routine_before}, stream {stream.events - stream_before}); "
-                  f"generator max lag {senders.max_lag * 1000:.0f} ms")
-            per_1000 = 1000 / max(sent, 1)
-            print(f"  notifications {used['notifications']:.2f} CPU s = {used['notifications'] * per_1000:.2f} s per "
-                  f"1,000 notices (event loop {(threads_after['loop'] - threads_before['loop']) * per_1000:.2f}, "
-                  f"other threads {(threads_after['threads'] - threads_before['threads']) * per_1000:.2f}); "
-                  f"of which idle-rate {idle / args.idle_seconds * took * per_1000:.2f}")
-            print("  per 1,000 notices: " + ", ".join(f"{name} {seconds * per_1000:.2f}" for name, seconds in used.items()))
-            await asyncio.sleep(11.0)  # PostgreSQL 15 flushes an idle backend's statistics within 10 s
-            if count_file:
-                counted = read_samples(count_file) - counts_before
-                print("  per notice, counted in notifications: " + ", ".join(
-                    f"{name} {value / max(sent, 1):.2f}" for name, value in sorted(counted.items())))
-            tables_after = await table_stats(isolation.database_url)
-            print("  per notice, by PostgreSQL: " + ", ".join(
-                f"{table} {(after[0] - tables_before.get(table, (0, 0))[0]) / max(sent, 1):.2f} index scans "
-                f"{(after[1] - tables_before.get(table, (0, 0))[1]) / max(sent, 1):.2f} rows inserted"
-                for table, after in sorted(tables_after.items()) if after != tables_before.get(table)))
-            if sample_file:
-                report_samples(read_samples(sample_file) - samples_before, args.top,
-                               sample_file.with_name("load-samples.json"))
-    finally:
-        await stream.close()
-        await caseload.aclose()
-        await intake.aclose()
+        tables_before = await table_stats(isolation.database_url)
+        counts_before = read_samples(count_file) if count_file else Counter()
+        snapshot, threads_before = cpu.snapshot(), thread_cpu(pid)
+        samples_before = read_samples(sample_file) if sample_file else Counter()
+        delivered = await load.send(args.rate, args.seconds)
+        sent, took = delivered.sent, delivered.took
+        used, threads_after = CpuMeter.used(snapshot, cpu.snapshot()), thread_cpu(pid)
+        print(f"load: {sent} routine notices at {args.rate:.0f}/s, all delivered after {took:.1f}s "
+              f"(webhook {delivered.by_webhook}, stream {delivered.by_stream}); "
+              f"generator max lag {load.senders.max_lag * 1000:.0f} ms")
+        per_1000 = 1000 / max(sent, 1)
+        print(f"  notifications {used['notifications']:.2f} CPU s = {used['notifications'] * per_1000:.2f} s per "
+              f"1,000 notices (event loop {(threads_after['loop'] - threads_before['loop']) * per_1000:.2f}, "
+              f"other threads {(threads_after['threads'] - threads_before['threads']) * per_1000:.2f}); "
+              f"of which idle-rate {idle / args.idle_seconds * took * per_1000:.2f}")
+        print("  per 1,000 notices: " + ", ".join(f"{name} {seconds * per_1000:.2f}" for name, seconds in used.items()))
+        await asyncio.sleep(11.0)  # PostgreSQL 15 flushes an idle backend's statistics within 10 s
+        if count_file:
+            counted = read_samples(count_file) - counts_before
+            print("  per notice, counted in notifications: " + ", ".join(
+                f"{name} {value / max(sent, 1):.2f}" for name, value in sorted(counted.items())))
+        tables_after = await table_stats(isolation.database_url)
+        print("  per notice, by PostgreSQL: " + ", ".join(
+            f"{table} {(after[0] - tables_before.get(table, (0, 0))[0]) / max(sent, 1):.2f} index scans "
+            f"{(after[1] - tables_before.get(table, (0, 0))[1]) / max(sent, 1):.2f} rows inserted"
+            for table, after in sorted(tables_after.items()) if after != tables_before.get(table)))
+        if sample_file:
+            report_samples(read_samples(sample_file) - samples_before, args.top,
+                           sample_file.with_name("load-samples.json"))
 
 
 def main(argv: list[str] | None = None) -> int:
