@@ -19,8 +19,9 @@ from opentelemetry.trace import SpanKind
 from services.careplan.domain.timeline import Timeline
 from shared.telemetry import JsonFormatter
 from shared.tracing import tracer_provider
-from tests.integration.test_event_flow import PHQ9_WITH_SUICIDE_RISK, register, timeline_of
+from tests.integration.test_event_flow import register, timeline_of
 from tests.integration.test_picture import picture_when
+from tests.integration.webhook_support import screen
 from tests.support.polling import eventually
 from tests.support.system import System, bearer
 from tests.support.teams import join_team
@@ -58,9 +59,7 @@ async def test_one_trace_follows_a_screening_from_intake_through_the_relay_to_ca
 
     async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
         person_id = await register(i)
-        response = await i.post(f"/people/{person_id}/screenings",
-                                json={"instrument": "PHQ-9", "answers": PHQ9_WITH_SUICIDE_RISK})
-        assert response.status_code == 201, response.text
+        await screen(system, intake, person_id)
         await eventually(lambda: _at_least(timeline_of(c, person_id), 3), what="careplan applied the screening")
 
     async def screening_trace():
@@ -94,9 +93,7 @@ async def test_a_log_tailer_a_poller_serving_no_request_traces_none_of_its_state
 
     async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
         person_id = await register(i)
-        response = await i.post(f"/people/{person_id}/screenings",
-                                json={"instrument": "PHQ-9", "answers": PHQ9_WITH_SUICIDE_RISK})
-        assert response.status_code == 201, response.text
+        await screen(system, intake, person_id)
         await picture_when(c, person_id, lambda p: len(p["screenings"]) == 1, "the screening in the picture")
 
     statements = [str(s.attributes.get("db.statement") or s.attributes.get("db.query.text"))
@@ -158,10 +155,8 @@ async def test_an_unsampled_trace_stays_unsampled_from_intake_through_the_relay_
 
     async with system.client(intake, "agency_system") as i, system.client(careplan, "auditor") as c:
         person_id = await register(i)
-        response = await i.post(f"/people/{person_id}/screenings",
-                                json={"instrument": "PHQ-9", "answers": PHQ9_WITH_SUICIDE_RISK},
-                                headers={"traceparent": f"00-{trace_id}-{secrets.randbits(64):016x}-00"})
-        assert response.status_code == 201, response.text
+        await screen(system, intake, person_id,
+                     headers={"traceparent": f"00-{trace_id}-{secrets.randbits(64):016x}-00"})
         await eventually(lambda: _at_least(timeline_of(c, person_id), 3), what="careplan applied the screening")
 
     stored = await careplan.run_sync(careplan.application.repository.event_store.get,

@@ -42,8 +42,8 @@ async def person_with_team(system: System, intake, careplan, notifications, agen
 
 
 async def screen(system: System, intake, person_id: str, instrument: str = "PHQ-9",
-                 answers: dict[str, int] | None = None) -> None:
+                 answers: dict[str, int] | None = None, headers: dict[str, str] | None = None) -> None:
     async with system.client(intake, "agency_system") as i:
-        response = await i.post(f"/people/{person_id}/screenings",
+        response = await i.post(f"/people/{person_id}/screenings", headers=headers,
                                 json={"instrument": instrument, "answers": answers or PHQ9_WITH_SUICIDE_RISK})
         assert response.status_code == 201, response.text
