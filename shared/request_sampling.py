@@ -107,7 +107,6 @@ class RequestSampling:
         scope[_UNSAMPLED_CONTEXT] = trace.set_span_in_context(span, parent)
         return True
 
-
     def _tracer_of(self, provider: TracerProvider) -> Tracer:
         if self._tracer is None or self._tracer[0] is not provider:
             self._tracer = (provider, provider.get_tracer(__name__))
